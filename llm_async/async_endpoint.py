@@ -1,0 +1,77 @@
+"""The SageMaker endpoint config with async inference, and the endpoint itself."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from llm_async.config import EndpointConfig
+from llm_async.model import TgiModel
+from llm_async.notifications import NotificationTopics
+from llm_async.payload_bucket import FAILURE_PREFIX, OUTPUT_PREFIX, PayloadBucket
+
+VARIANT_NAME = "AllTraffic"
+
+
+class AsyncEndpoint(Construct):
+    """One-variant async endpoint: results to S3 (KMS), outcomes to the success/error topics."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        model: TgiModel,
+        config: EndpointConfig,
+        bucket: PayloadBucket,
+        topics: NotificationTopics,
+        key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.endpoint_name = config.endpoint_name
+        self.variant_name = VARIANT_NAME
+        bucket.grant_read_inputs(model.role)
+        bucket.grant_write_results(model.role)
+        topics.grant_publish(model.role)
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self,
+            "Config",
+            production_variants=[
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=VARIANT_NAME,
+                    model_name=model.cfn_model.attr_model_name,
+                    instance_type=config.instance_type,
+                    # SageMaker requires ≥ 1 at creation; the scaling policies take it to zero when idle.
+                    initial_instance_count=1,
+                    initial_variant_weight=1,
+                    container_startup_health_check_timeout_in_seconds=config.container_startup_health_check_timeout_s,
+                    model_data_download_timeout_in_seconds=config.model_data_download_timeout_s,
+                    volume_size_in_gb=config.volume_size_gb,
+                )
+            ],
+            async_inference_config=sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
+                output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(
+                    s3_output_path=bucket.s3_uri(OUTPUT_PREFIX),
+                    s3_failure_path=bucket.s3_uri(FAILURE_PREFIX),
+                    kms_key_id=key.key_arn,
+                    notification_config=sagemaker.CfnEndpointConfig.AsyncInferenceNotificationConfigProperty(
+                        success_topic=topics.success_topic.topic_arn,
+                        error_topic=topics.error_topic.topic_arn,
+                    ),
+                ),
+                client_config=sagemaker.CfnEndpointConfig.AsyncInferenceClientConfigProperty(
+                    max_concurrent_invocations_per_instance=config.max_concurrent_invocations_per_instance,
+                ),
+            ),
+        )
+        # CreateEndpointConfig checks that the role may already publish to the topics
+        # (amazon-sagemaker-examples #4461): the role and its policy must exist first.
+        self.endpoint_config.node.add_dependency(model.role)
+        self.endpoint = sagemaker.CfnEndpoint(
+            self,
+            "Resource",
+            endpoint_name=config.endpoint_name,
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+        )
+        self.endpoint_arn: str = self.endpoint.ref

@@ -1,0 +1,278 @@
+"""Typed, frozen configuration of one llm-async deployment, validated when it is built.
+
+Every rule failure raises `ConfigError` with one line: the field's dotted path, the allowed values,
+and what was given. Limits are SageMaker's (CreateEndpointConfig / InvokeEndpointAsync API reference).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import available_timezones
+
+from llm_async.errors import ConfigError, fail as _fail
+from llm_async.instance_types import GPU_INSTANCE_TYPES, GpuInstanceType
+from llm_async.dlc_table import available_tgi_versions, tgi_image_uris
+
+__all__ = ["ConfigError"]  # re-exported: callers catch it from here
+
+
+def _int_in_range(field_path: str, value: Any, low: int, high: int | None = None) -> None:
+    allowed = f"an integer {low}–{high}" if high is not None else f"an integer ≥ {low}"
+    if isinstance(value, bool) or not isinstance(value, int):
+        _fail(field_path, allowed, value)
+    if value < low or (high is not None and value > high):
+        _fail(field_path, allowed, value)
+
+
+# TGI's `--quantize` choices (text-generation-launcher 3.x).
+TGI_QUANTIZE_METHODS = (
+    "awq",
+    "bitsandbytes",
+    "bitsandbytes-fp4",
+    "bitsandbytes-nf4",
+    "compressed-tensors",
+    "eetq",
+    "exl2",
+    "fp8",
+    "gptq",
+    "marlin",
+)
+_HUB_MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_GIT_SHA = re.compile(r"^[0-9a-f]{40}$")
+_S3_PREFIX = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(\S+/)$")
+# CreateEndpoint: EndpointName pattern ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}
+_ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_CRON_DAYS = re.compile(r"^(\*|(MON|TUE|WED|THU|FRI|SAT|SUN)([-,](MON|TUE|WED|THU|FRI|SAT|SUN))*)$")
+
+
+@dataclass(frozen=True)
+class HubWeights:
+    """Weights the TGI container downloads from the Hugging Face Hub at start (needs internet)."""
+
+    model_id: str
+    revision: str
+    """A full commit sha, so a redeploy never silently picks up new weights."""
+
+    def __post_init__(self) -> None:
+        if not _HUB_MODEL_ID.match(self.model_id):
+            _fail("model.weights.model_id", "a Hub id 'owner/name'", self.model_id)
+        if not _GIT_SHA.match(self.revision):
+            _fail("model.weights.revision", "a 40-character lowercase commit sha", self.revision)
+
+
+@dataclass(frozen=True)
+class S3Weights:
+    """Uncompressed weights under an S3 prefix, mounted at /opt/ml/model (allows network isolation)."""
+
+    s3_uri: str
+    """s3://bucket/prefix/ (trailing slash: SageMaker copies every object under the prefix)."""
+
+    def __post_init__(self) -> None:
+        if not _S3_PREFIX.match(self.s3_uri):
+            _fail("model.weights.s3_uri", "an S3 prefix 's3://bucket/prefix/' ending in '/'", self.s3_uri)
+
+    @property
+    def bucket_name(self) -> str:
+        return _S3_PREFIX.match(self.s3_uri).group(1)  # type: ignore[union-attr]
+
+    @property
+    def key_prefix(self) -> str:
+        return _S3_PREFIX.match(self.s3_uri).group(2)  # type: ignore[union-attr]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What the TGI container serves and how (its environment variables)."""
+
+    name: str
+    """Short preset name, used in the summary and default resource names."""
+    weights: HubWeights | S3Weights
+    num_gpus: int
+    """SM_NUM_GPUS: the tensor-parallel shard count."""
+    max_input_length: int
+    max_total_tokens: int
+    quantize: str | None = None
+    tgi_version: str = "3.3.6"
+    """Version key of the SageMaker SDK's `huggingface-llm` image table."""
+
+    def __post_init__(self) -> None:
+        if not re.match(r"^[a-z0-9][a-z0-9-]{0,39}$", self.name):
+            _fail("model.name", "1–40 lowercase letters, digits or '-'", self.name)
+        if not isinstance(self.weights, (HubWeights, S3Weights)):
+            _fail("model.weights", "HubWeights or S3Weights", self.weights)
+        _int_in_range("model.num_gpus", self.num_gpus, 1, 8)
+        _int_in_range("model.max_input_length", self.max_input_length, 1)
+        _int_in_range("model.max_total_tokens", self.max_total_tokens, 2)
+        if self.max_input_length >= self.max_total_tokens:
+            _fail(
+                "model.max_input_length",
+                f"< model.max_total_tokens ({self.max_total_tokens})",
+                self.max_input_length,
+            )
+        if self.quantize is not None and self.quantize not in TGI_QUANTIZE_METHODS:
+            _fail("model.quantize", f"None or one of {', '.join(TGI_QUANTIZE_METHODS)}", self.quantize)
+        versions = available_tgi_versions()
+        if self.tgi_version not in versions:
+            _fail("model.tgi_version", f"a version of the SDK's TGI image table ({', '.join(versions)})", self.tgi_version)
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """The async endpoint: instance, timeouts and the per-request limits the API will apply."""
+
+    instance_type: str
+    endpoint_name: str
+    max_concurrent_invocations_per_instance: int = 4
+    container_startup_health_check_timeout_s: int = 600
+    """Covers weight download + shard load; LLMs need far more than SageMaker's default."""
+    model_data_download_timeout_s: int = 600
+    volume_size_gb: int | None = None
+    """Only for instances without local NVMe storage (SageMaker rejects it otherwise)."""
+    invocation_timeout_s: int = 900
+    request_ttl_s: int = 21600
+
+    def __post_init__(self) -> None:
+        if self.instance_type not in GPU_INSTANCE_TYPES:
+            _fail("endpoint.instance_type", f"one of {', '.join(GPU_INSTANCE_TYPES)}", self.instance_type)
+        if not isinstance(self.endpoint_name, str) or not _ENDPOINT_NAME.match(self.endpoint_name):
+            _fail(
+                "endpoint.endpoint_name",
+                "1–63 letters, digits or '-', starting and ending with a letter or digit",
+                self.endpoint_name,
+            )
+        _int_in_range(
+            "endpoint.max_concurrent_invocations_per_instance",
+            self.max_concurrent_invocations_per_instance,
+            1,
+            1000,
+        )
+        _int_in_range(
+            "endpoint.container_startup_health_check_timeout_s",
+            self.container_startup_health_check_timeout_s,
+            60,
+            3600,
+        )
+        _int_in_range("endpoint.model_data_download_timeout_s", self.model_data_download_timeout_s, 60, 3600)
+        if self.volume_size_gb is not None:
+            _int_in_range("endpoint.volume_size_gb", self.volume_size_gb, 1, 512)
+            if self.instance.local_nvme:
+                _fail(
+                    "endpoint.volume_size_gb",
+                    f"None for {self.instance_type}, whose local NVMe storage SageMaker uses instead",
+                    self.volume_size_gb,
+                )
+        _int_in_range("endpoint.invocation_timeout_s", self.invocation_timeout_s, 1, 3600)
+        _int_in_range("endpoint.request_ttl_s", self.request_ttl_s, 60, 21600)
+
+    @property
+    def instance(self) -> GpuInstanceType:
+        return GPU_INSTANCE_TYPES[self.instance_type]
+
+
+@dataclass(frozen=True)
+class WarmWindow:
+    """A recurring window during which at least `min_capacity` instances are kept warm."""
+
+    start_hour: int
+    end_hour: int
+    time_zone: str = "UTC"
+    days: str = "MON-FRI"
+    """Cron day-of-week field, e.g. 'MON-FRI', 'SAT,SUN' or '*'."""
+    min_capacity: int = 1
+
+    def __post_init__(self) -> None:
+        _int_in_range("scaling.warm_windows.start_hour", self.start_hour, 0, 23)
+        _int_in_range("scaling.warm_windows.end_hour", self.end_hour, 0, 23)
+        if self.end_hour <= self.start_hour:
+            _fail("scaling.warm_windows.end_hour", f"> start_hour ({self.start_hour})", self.end_hour)
+        if not _CRON_DAYS.match(self.days):
+            _fail("scaling.warm_windows.days", "a cron day-of-week like 'MON-FRI', 'SAT,SUN' or '*'", self.days)
+        if self.time_zone not in available_timezones():
+            _fail("scaling.warm_windows.time_zone", "an IANA time zone like 'Europe/Berlin'", self.time_zone)
+        _int_in_range("scaling.warm_windows.min_capacity", self.min_capacity, 1)
+
+
+@dataclass(frozen=True)
+class ScalingConfig:
+    """Scale-to-zero behaviour. Alarms evaluate one-minute periods."""
+
+    min_capacity: int = 0
+    max_capacity: int = 1
+    scale_out_backlog_per_instance: int = 8
+    """Add an instance while each one has more than this many queued or running requests."""
+    idle_minutes_before_scale_in: int = 15
+    """Scale in to `min_capacity` after the backlog has been empty this long."""
+    wake_cooldown_s: int = 600
+    """After a wake from zero; covers provisioning + model load so the wake policy fires once."""
+    scale_out_cooldown_s: int = 300
+    scale_in_cooldown_s: int = 300
+    warm_windows: tuple[WarmWindow, ...] = ()
+
+    def __post_init__(self) -> None:
+        _int_in_range("scaling.min_capacity", self.min_capacity, 0)
+        _int_in_range("scaling.max_capacity", self.max_capacity, 1)
+        if self.min_capacity > self.max_capacity:
+            _fail("scaling.min_capacity", f"0–scaling.max_capacity ({self.max_capacity})", self.min_capacity)
+        _int_in_range("scaling.scale_out_backlog_per_instance", self.scale_out_backlog_per_instance, 1)
+        # Alarms allow EvaluationPeriods × Period ≤ 1 day; past an hour, idle capacity is the cost we avoid.
+        _int_in_range("scaling.idle_minutes_before_scale_in", self.idle_minutes_before_scale_in, 1, 60)
+        _int_in_range("scaling.wake_cooldown_s", self.wake_cooldown_s, 0, 3600)
+        _int_in_range("scaling.scale_out_cooldown_s", self.scale_out_cooldown_s, 0, 3600)
+        _int_in_range("scaling.scale_in_cooldown_s", self.scale_in_cooldown_s, 0, 3600)
+        if not isinstance(self.warm_windows, tuple):
+            _fail("scaling.warm_windows", "a tuple of WarmWindow", self.warm_windows)
+        for window in self.warm_windows:
+            if window.min_capacity > self.max_capacity:
+                _fail(
+                    "scaling.warm_windows.min_capacity",
+                    f"1–scaling.max_capacity ({self.max_capacity})",
+                    window.min_capacity,
+                )
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """The async payload bucket."""
+
+    payload_expiry_days: int = 7
+    """Input, output and failure objects are deleted this many days after they are written."""
+    access_log_expiry_days: int = 90
+    retain_on_delete: bool = False
+    """Keep the key and buckets when the stack is deleted: on in prod."""
+
+    def __post_init__(self) -> None:
+        _int_in_range("storage.payload_expiry_days", self.payload_expiry_days, 1, 3650)
+        _int_in_range("storage.access_log_expiry_days", self.access_log_expiry_days, 1, 3650)
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    """Everything one environment's `LlmAsyncStack` is built from."""
+
+    env_name: str
+    model: ModelConfig
+    endpoint: EndpointConfig
+    scaling: ScalingConfig = field(default_factory=ScalingConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    account: str | None = None
+    region: str | None = None
+    """None for both synthesizes an environment-agnostic stack (the image comes from a region mapping)."""
+
+    def __post_init__(self) -> None:
+        if not re.match(r"^[a-z][a-z0-9-]{0,19}$", self.env_name):
+            _fail("env_name", "1–20 lowercase letters, digits or '-', starting with a letter", self.env_name)
+        if self.account is not None and not re.match(r"^\d{12}$", self.account):
+            _fail("account", "a 12-digit AWS account id or None", self.account)
+        if self.region is not None and not re.match(r"^[a-z]{2}(-[a-z]+)+-\d$", self.region):
+            _fail("region", "an AWS region like 'eu-west-1' or None", self.region)
+        if self.region is not None and self.region not in tgi_image_uris(self.model.tgi_version):
+            _fail("region", f"a region with a TGI {self.model.tgi_version} image", self.region)
+        gpus = self.endpoint.instance.gpus
+        if self.model.num_gpus > gpus:
+            _fail(
+                "model.num_gpus",
+                f"1–{gpus} on {self.endpoint.instance_type} ({gpus} × {self.endpoint.instance.gpu_model})",
+                self.model.num_gpus,
+            )

@@ -1,0 +1,45 @@
+"""One validated configuration per environment. `app.py` picks one with `-c env=NAME`."""
+
+from __future__ import annotations
+
+from llm_async.config import (
+    DeploymentConfig,
+    EndpointConfig,
+    ScalingConfig,
+    StorageConfig,
+    WarmWindow,
+)
+from llm_async.presets import QWEN2_5_7B_INSTRUCT
+
+DEFAULT_ENV = "sandbox"
+
+
+def _config(env_name: str, *, region: str | None, scaling: ScalingConfig, storage: StorageConfig) -> DeploymentConfig:
+    preset = QWEN2_5_7B_INSTRUCT
+    return DeploymentConfig(
+        env_name=env_name,
+        region=region,
+        model=preset.model,
+        endpoint=EndpointConfig(instance_type=preset.instance_type, endpoint_name=f"llm-async-{env_name}"),
+        scaling=scaling,
+        storage=storage,
+    )
+
+
+ENVIRONMENTS: dict[str, DeploymentConfig] = {
+    # Environment-agnostic: deployable to any account and region `cdk deploy` is pointed at.
+    "sandbox": _config(
+        "sandbox", region=None, scaling=ScalingConfig(max_capacity=1), storage=StorageConfig(payload_expiry_days=3)
+    ),
+    "dev": _config("dev", region="us-east-1", scaling=ScalingConfig(max_capacity=1), storage=StorageConfig()),
+    "staging": _config("staging", region="us-east-1", scaling=ScalingConfig(max_capacity=2), storage=StorageConfig()),
+    "prod": _config(
+        "prod",
+        region="us-east-1",
+        scaling=ScalingConfig(
+            max_capacity=3,
+            warm_windows=(WarmWindow(start_hour=8, end_hour=18, time_zone="America/New_York", days="MON-FRI"),),
+        ),
+        storage=StorageConfig(payload_expiry_days=30, retain_on_delete=True),
+    ),
+}

@@ -1,0 +1,28 @@
+"""Acknowledging a cdk-nag finding at the one resource it concerns, with the evidence that makes it safe."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from constructs import IConstruct
+
+
+def acknowledge(resource: IConstruct, finding_id: str, evidence: str) -> None:
+    """`finding_id` is one rule, or one finding of it (`AwsSolutions-IAM5[Resource::…]`)."""
+    cdk.Validations.of(resource).acknowledge(cdk.Acknowledgment(id=finding_id, reason=evidence))
+
+
+def wildcard_resource_finding(scope: IConstruct, arn: str) -> str:
+    """The id cdk-nag gives an IAM5 wildcard-resource finding on `arn`, with tokens in its `<Ref>` form."""
+    resolved = cdk.Stack.of(scope).resolve(arn)
+    parts = resolved["Fn::Join"][1] if isinstance(resolved, dict) else [resolved]
+    return "AwsSolutions-IAM5[Resource::" + "".join(_nag_part(part) for part in parts) + "]"
+
+
+def _nag_part(part: str | dict) -> str:
+    if isinstance(part, str):
+        return part
+    if "Ref" in part:
+        return f"<{part['Ref']}>"
+    if "Fn::GetAtt" in part:
+        return f"<{'.'.join(part['Fn::GetAtt'])}>"
+    raise ValueError(f"no cdk-nag form for {part!r}")

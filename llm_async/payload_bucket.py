@@ -1,0 +1,99 @@
+"""The S3 bucket that holds async requests (input/), results (output/) and failures (failure/)."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from llm_async.findings import acknowledge, wildcard_resource_finding
+
+INPUT_PREFIX = "input/"
+OUTPUT_PREFIX = "output/"
+FAILURE_PREFIX = "failure/"
+
+
+class PayloadBucket(Construct):
+    """KMS-encrypted, SSL-only, private; payloads expire; server access logs go to a sibling bucket."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        key: kms.IKey,
+        payload_expiry_days: int,
+        access_log_expiry_days: int,
+        removal_policy: cdk.RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.key = key
+        # S3 server access logging only delivers to SSE-S3 buckets, so this one cannot use the KMS key.
+        self.access_log_bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(id="ExpireAccessLogs", expiration=cdk.Duration.days(access_log_expiry_days))],
+            removal_policy=removal_policy,
+        )
+        acknowledge(
+            self.access_log_bucket,
+            "AwsSolutions-S1",
+            "This bucket is the server access log destination of the payload bucket; logging its"
+            " own accesses would need a third bucket and so on without end.",
+        )
+        self.bucket = s3.Bucket(
+            self,
+            "Resource",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=key,
+            bucket_key_enabled=True,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_log_bucket,
+            server_access_logs_prefix="payloads/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id=f"Expire-{prefix.rstrip('/')}",
+                    prefix=prefix,
+                    expiration=cdk.Duration.days(payload_expiry_days),
+                )
+                for prefix in (INPUT_PREFIX, OUTPUT_PREFIX, FAILURE_PREFIX)
+            ]
+            + [s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1))],
+            removal_policy=removal_policy,
+        )
+
+    def s3_uri(self, prefix: str) -> str:
+        return f"s3://{self.bucket.bucket_name}/{prefix}"
+
+    def _grant_objects(self, grantee: iam.IGrantable, prefix: str, s3_action: str, kms_action: str) -> iam.Grant:
+        objects_arn = self.bucket.arn_for_objects(f"{prefix}*")
+        grant = iam.Grant.add_to_principal(grantee=grantee, actions=[s3_action], resource_arns=[objects_arn])
+        self.key.grant(grantee, kms_action)
+        principal = grantee.grant_principal
+        if isinstance(principal, Construct):
+            acknowledge(
+                principal,
+                wildcard_resource_finding(self, objects_arn),
+                f"Object-level {s3_action} on the {prefix} prefix of this stack's payload bucket only;"
+                " object keys are inference ids that are not known in advance.",
+            )
+        return grant
+
+    def grant_read_inputs(self, grantee: iam.IGrantable) -> iam.Grant:
+        """GetObject under input/ only (the endpoint reads what the API wrote)."""
+        return self._grant_objects(grantee, INPUT_PREFIX, "s3:GetObject", "kms:Decrypt")
+
+    def grant_write_results(self, grantee: iam.IGrantable) -> list[iam.Grant]:
+        """PutObject under output/ and failure/ only (the endpoint writes results and errors)."""
+        return [
+            self._grant_objects(grantee, prefix, "s3:PutObject", "kms:GenerateDataKey")
+            for prefix in (OUTPUT_PREFIX, FAILURE_PREFIX)
+        ]

@@ -1,0 +1,49 @@
+"""`LlmAsyncStack`: a TGI model on a SageMaker async endpoint that scales to zero. Composes and wires only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from llm_async.async_endpoint import AsyncEndpoint
+from llm_async.config import DeploymentConfig
+from llm_async.encryption import PayloadKey
+from llm_async.model import TgiModel
+from llm_async.notifications import NotificationTopics
+from llm_async.payload_bucket import PayloadBucket
+from llm_async.scale_to_zero import ScaleToZero
+
+
+class LlmAsyncStack(cdk.Stack):
+    def __init__(self, scope: Construct, id_: str, *, config: DeploymentConfig, **kwargs: Any) -> None:
+        super().__init__(scope, id_, **kwargs)
+        self.config = config
+        removal = cdk.RemovalPolicy.RETAIN if config.storage.retain_on_delete else cdk.RemovalPolicy.DESTROY
+        self.key = PayloadKey(self, "PayloadKey", removal_policy=removal).key
+        self.payloads = PayloadBucket(
+            self,
+            "Payloads",
+            key=self.key,
+            payload_expiry_days=config.storage.payload_expiry_days,
+            access_log_expiry_days=config.storage.access_log_expiry_days,
+            removal_policy=removal,
+        )
+        self.topics = NotificationTopics(self, "Notifications", key=self.key)
+        self.model = TgiModel(self, "Model", model=config.model, endpoint_name=config.endpoint.endpoint_name)
+        self.endpoint = AsyncEndpoint(
+            self,
+            "Endpoint",
+            model=self.model,
+            config=config.endpoint,
+            bucket=self.payloads,
+            topics=self.topics,
+            key=self.key,
+        )
+        self.scaling = ScaleToZero(self, "Scaling", endpoint=self.endpoint, config=config.scaling)
+
+        cdk.CfnOutput(self, "EndpointName", value=config.endpoint.endpoint_name)
+        cdk.CfnOutput(self, "PayloadBucketName", value=self.payloads.bucket.bucket_name)
+        cdk.CfnOutput(self, "SuccessTopicArn", value=self.topics.success_topic.topic_arn)
+        cdk.CfnOutput(self, "ErrorTopicArn", value=self.topics.error_topic.topic_arn)
