@@ -10,6 +10,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from llm_async.async_endpoint import AsyncEndpoint
@@ -31,6 +32,8 @@ class ScaleToZero(Construct):
             scalable_dimension=SCALABLE_DIMENSION,
             min_capacity=config.min_capacity,
             max_capacity=config.max_capacity,
+            # Without this the L2 creates a role with no permissions; AAS acts through its SLR.
+            role=iam.Role.from_role_arn(self, "ServiceLinkedRole", _service_linked_role_arn(self)),
         )
         # RegisterScalableTarget fails unless the endpoint variant exists.
         self.target.node.add_dependency(endpoint.endpoint)
@@ -154,3 +157,14 @@ def _aggregation(metric: cloudwatch.Metric) -> appscaling.MetricAggregationType:
         "Maximum": appscaling.MetricAggregationType.MAXIMUM,
         "Average": appscaling.MetricAggregationType.AVERAGE,
     }[metric.statistic]
+
+
+def _service_linked_role_arn(scope: Construct) -> str:
+    """The role Application Auto Scaling creates for itself when a SageMaker target is first registered."""
+    return cdk.Stack.of(scope).format_arn(
+        service="iam",
+        region="",
+        resource="role",
+        resource_name="aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+        "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+    )

@@ -1,0 +1,119 @@
+"""A short human summary of a synthesized LlmAsyncStack, read back from the template in cdk.out.
+
+Reading the template (not the configuration) means the summary shows what would be deployed.
+Usage: python -m llm_async.summary [cdk.out] [StackName]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from llm_async.instance_types import GPU_INSTANCE_TYPES
+
+_COMPARISON = {
+    "GreaterThanOrEqualToThreshold": "≥",
+    "GreaterThanThreshold": ">",
+    "LessThanOrEqualToThreshold": "≤",
+    "LessThanThreshold": "<",
+}
+
+
+def _only(resources: dict[str, Any], resource_type: str) -> dict[str, Any]:
+    (props,) = [r.get("Properties", {}) for r in resources.values() if r["Type"] == resource_type]
+    return props
+
+
+def _image(template: dict[str, Any], image: Any) -> str:
+    if isinstance(image, str):
+        return image
+    mapping_name = image["Fn::FindInMap"][0]
+    regions = template["Mappings"][mapping_name]
+    example = regions.get("us-east-1", next(iter(regions.values())))["uri"]
+    return f"per-region mapping of {len(regions)} regions, e.g. us-east-1: {example}"
+
+
+def _alarm_line(alarm: dict[str, Any], policies: dict[str, Any]) -> str:
+    (action,) = alarm["AlarmActions"]
+    step = policies[action["Ref"]]["StepScalingPolicyConfiguration"]
+    (adjustment,) = step["StepAdjustments"]
+    change = adjustment["ScalingAdjustment"]
+    effect = f"set capacity to {change}" if step["AdjustmentType"] == "ExactCapacity" else f"{change:+d} instance"
+    minutes = alarm["EvaluationPeriods"] * alarm["Period"] // 60
+    return (
+        f"{alarm['MetricName']} {alarm['Statistic']} {_COMPARISON[alarm['ComparisonOperator']]}"
+        f" {alarm['Threshold']:g} for {minutes} min → {effect} (cooldown {step['Cooldown']} s)"
+    )
+
+
+def _usd(amount: float) -> str:
+    return str(Decimal(str(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def summarize(template: dict[str, Any], stack_name: str) -> str:
+    resources = template["Resources"]
+    model = _only(resources, "AWS::SageMaker::Model")
+    (variant,) = _only(resources, "AWS::SageMaker::EndpointConfig")["ProductionVariants"]
+    endpoint = _only(resources, "AWS::SageMaker::Endpoint")
+    target = _only(resources, "AWS::ApplicationAutoScaling::ScalableTarget")
+    policies = {
+        logical_id: r["Properties"]
+        for logical_id, r in resources.items()
+        if r["Type"] == "AWS::ApplicationAutoScaling::ScalingPolicy"
+    }
+    alarms = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        and any(a.get("Ref") in policies for a in r["Properties"].get("AlarmActions", []))
+    ]
+    env = model["PrimaryContainer"]["Environment"]
+    instance = GPU_INSTANCE_TYPES[variant["InstanceType"]]
+    scale_out = [_alarm_line(a, policies) for a in alarms if a["ComparisonOperator"].startswith("Greater")]
+    scale_in = [_alarm_line(a, policies) for a in alarms if a["ComparisonOperator"].startswith("Less")]
+    schedules = target.get("ScheduledActions", [])
+    source = (
+        f"{env['HF_MODEL_ID']} @ {env['HF_MODEL_REVISION'][:12]} (Hugging Face Hub)"
+        if "HF_MODEL_REVISION" in env
+        else f"{model['PrimaryContainer']['ModelDataSource']['S3DataSource']['S3Uri']} (S3, network isolated)"
+    )
+    lines = [
+        f"Stack        {stack_name}",
+        f"Endpoint     {endpoint['EndpointName']} (async, variant {variant['VariantName']})",
+        f"Model        {source}",
+        f"Image        {_image(template, model['PrimaryContainer']['Image'])}",
+        f"Instance     {variant['InstanceType']}: {instance.gpus} × {instance.gpu_model},"
+        f" {instance.gpu_memory_gib} GiB GPU memory; SM_NUM_GPUS={env['SM_NUM_GPUS']}"
+        + (f", quantize={env['HF_MODEL_QUANTIZE']}" if "HF_MODEL_QUANTIZE" in env else ""),
+        f"Tokens       MAX_INPUT_LENGTH={env['MAX_INPUT_LENGTH']}, MAX_TOTAL_TOKENS={env['MAX_TOTAL_TOKENS']}",
+        f"Capacity     {target['MinCapacity']}–{target['MaxCapacity']} instances",
+        *(f"Scale out    {line}" for line in scale_out),
+        *(f"Scale in     {line}" for line in scale_in),
+        *(
+            f"Schedule     {s['Schedule']} {s.get('Timezone', 'UTC')}: min capacity"
+            f" {s['ScalableTargetAction']['MinCapacity']}"
+            for s in schedules
+        ),
+        f"Cost         ${_usd(instance.usd_per_hour * target['MaxCapacity'])}/h at max capacity"
+        f" ({target['MaxCapacity']} × ${instance.usd_per_hour:g}, us-east-1 on-demand list price);"
+        " no instance cost while scaled to zero",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    outdir = Path(argv[0]) if argv else Path("cdk.out")
+    stack_name = argv[1] if len(argv) > 1 else "LlmAsyncStack"
+    template_path = outdir / f"{stack_name}.template.json"
+    if not template_path.is_file():
+        print(f"no synthesized template at {template_path}: run the synth first", file=sys.stderr)
+        return 1
+    print(summarize(json.loads(template_path.read_text()), stack_name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

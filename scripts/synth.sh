@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The main job: offline `cdk synth` of one environment (default: sandbox) into cdk.out/, then a summary.
+# Usage: scripts/synth.sh [sandbox|dev|staging|prod]
+set -euo pipefail
+source "$(dirname "$0")/setup.sh" requirements.txt
+npx cdk synth --quiet -c env="${1:-sandbox}" >&2
+python -m llm_async.summary cdk.out LlmAsyncStack

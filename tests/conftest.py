@@ -1,0 +1,93 @@
+"""Synthesizes each configuration once per test session (jsii synthesis takes seconds) and shares it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from llm_async.config import DeploymentConfig, S3Weights
+from llm_async.environments import ENVIRONMENTS
+from stacks.llm_async_app import STACK_ID, add_llm_async_stack, register_rule_packs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclasses.dataclass(frozen=True)
+class Synthesized:
+    config: DeploymentConfig
+    template_json: dict[str, Any]
+
+    @property
+    def template(self) -> Template:
+        return Template.from_json(self.template_json)
+
+    def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.template_json["Resources"].items() if v["Type"] == resource_type}
+
+    def only(self, resource_type: str) -> tuple[str, dict[str, Any]]:
+        (item,) = self.resources(resource_type).items()
+        return item
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The feature flags `cdk synth` would pass; without them the app would synthesize differently."""
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return {**context, "aws:cdk:version-reporting": False}
+
+
+def synthesize(config: DeploymentConfig, outdir: Path) -> Synthesized:
+    """The app as app.py builds it, with the rule packs registered: raises on an unacknowledged finding."""
+    app = cdk.App(context=cdk_json_context(), outdir=str(outdir))
+    add_llm_async_stack(app, config)
+    register_rule_packs(app)
+    assembly = app.synth()
+    return Synthesized(config, assembly.get_stack_by_name(STACK_ID).template)
+
+
+S3_WEIGHTS_URI = "s3://my-weights-bucket/models/qwen2.5-7b/"
+
+
+def s3_weights_config() -> DeploymentConfig:
+    sandbox = ENVIRONMENTS["sandbox"]
+    return dataclasses.replace(
+        sandbox, model=dataclasses.replace(sandbox.model, weights=S3Weights(S3_WEIGHTS_URI))
+    )
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
+    configs = {**ENVIRONMENTS, "s3-weights": s3_weights_config()}
+    return {name: synthesize(config, tmp_path_factory.mktemp(name)) for name, config in configs.items()}
+
+
+@pytest.fixture(scope="session")
+def sandbox(synthesized: dict[str, Synthesized]) -> Synthesized:
+    return synthesized["sandbox"]
+
+
+@pytest.fixture(scope="session")
+def dev(synthesized: dict[str, Synthesized]) -> Synthesized:
+    return synthesized["dev"]
+
+
+@pytest.fixture(scope="session")
+def prod(synthesized: dict[str, Synthesized]) -> Synthesized:
+    return synthesized["prod"]
+
+
+@pytest.fixture(scope="session")
+def s3_weights(synthesized: dict[str, Synthesized]) -> Synthesized:
+    return synthesized["s3-weights"]
+
+
+def normalize_asset_hashes(template: Any) -> Any:
+    """Asset hashes change with any byte of an asset; snapshots guard structure, not bytes."""
+    text = json.dumps(template, indent=1, sort_keys=True)
+    return json.loads(re.sub(r"[0-9a-f]{64}", "<asset-hash>", text))

@@ -1,0 +1,257 @@
+"""One test per validation rule: the bad value raises one readable line naming the field and the range."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+import pytest
+
+from llm_async.config import (
+    ConfigError,
+    DeploymentConfig,
+    EndpointConfig,
+    HubWeights,
+    ModelConfig,
+    S3Weights,
+    ScalingConfig,
+    StorageConfig,
+    WarmWindow,
+)
+from llm_async.environments import ENVIRONMENTS
+from llm_async.presets import FALCON_40B_INSTRUCT, FALCON_40B_INSTRUCT_G4DN, PRESETS, QWEN2_5_7B_INSTRUCT
+
+SANDBOX = ENVIRONMENTS["sandbox"]
+SUPPORTED = (
+    "ml.g4dn.xlarge, ml.g4dn.2xlarge, ml.g4dn.12xlarge, ml.g5.xlarge, ml.g5.2xlarge, ml.g5.4xlarge,"
+    " ml.g5.12xlarge, ml.g5.48xlarge, ml.p4d.24xlarge"
+)
+
+
+def _model(**changes: Any) -> ModelConfig:
+    return dataclasses.replace(QWEN2_5_7B_INSTRUCT.model, **changes)
+
+
+def _endpoint(**changes: Any) -> EndpointConfig:
+    return dataclasses.replace(SANDBOX.endpoint, **changes)
+
+
+def _raises(message: str):
+    return pytest.raises(ConfigError, match=f"^{re.escape(message)}$")
+
+
+def test_every_environment_and_preset_is_valid() -> None:
+    assert set(ENVIRONMENTS) == {"sandbox", "dev", "staging", "prod"}
+    assert set(PRESETS) == {"qwen2-5-7b-instruct", "falcon-40b-instruct", "falcon-40b-instruct-int8"}
+
+
+def test_error_is_one_line() -> None:
+    with pytest.raises(ConfigError) as error:
+        _endpoint(request_ttl_s=59)
+    assert "\n" not in str(error.value)
+
+
+def test_num_gpus_above_instance_gpu_count() -> None:
+    with _raises("model.num_gpus: must be 1–1 on ml.g5.2xlarge (1 × NVIDIA A10G) (got 4)"):
+        dataclasses.replace(SANDBOX, model=FALCON_40B_INSTRUCT.model)
+
+
+def test_num_gpus_within_instance_gpu_count() -> None:
+    config = dataclasses.replace(
+        SANDBOX, model=FALCON_40B_INSTRUCT.model, endpoint=_endpoint(instance_type="ml.g5.12xlarge")
+    )
+    assert config.model.num_gpus == config.endpoint.instance.gpus == 4
+
+
+def test_num_gpus_range() -> None:
+    with _raises("model.num_gpus: must be an integer 1–8 (got 0)"):
+        _model(num_gpus=0)
+
+
+def test_max_input_length_must_be_below_max_total_tokens() -> None:
+    with _raises("model.max_input_length: must be < model.max_total_tokens (2048) (got 2048)"):
+        _model(max_input_length=2048, max_total_tokens=2048)
+
+
+def test_quantize_method() -> None:
+    with pytest.raises(ConfigError, match=r"^model\.quantize: must be None or one of awq, bitsandbytes, .* \(got 'int3'\)$"):
+        _model(quantize="int3")
+
+
+def test_tgi_version_must_be_in_the_sdk_table() -> None:
+    with pytest.raises(ConfigError, match=r"^model\.tgi_version: must be a version of the SDK's TGI image table \(.*3\.3\.6\) \(got '9\.9\.9'\)$"):
+        _model(tgi_version="9.9.9")
+
+
+def test_hub_revision_must_be_a_commit_sha() -> None:
+    with _raises("model.weights.revision: must be a 40-character lowercase commit sha (got 'main')"):
+        HubWeights("tiiuae/falcon-40b-instruct", "main")
+
+
+def test_hub_model_id_shape() -> None:
+    with _raises("model.weights.model_id: must be a Hub id 'owner/name' (got 'falcon')"):
+        HubWeights("falcon", "1e7fdcc9f45d13704f3826e99937917e007cd975")
+
+
+def test_s3_weights_must_be_a_prefix() -> None:
+    with _raises("model.weights.s3_uri: must be an S3 prefix 's3://bucket/prefix/' ending in '/' (got 's3://b/model.tar.gz')"):
+        S3Weights("s3://b/model.tar.gz")
+
+
+def test_s3_weights_parts() -> None:
+    weights = S3Weights("s3://my-bucket/models/llm/")
+    assert (weights.bucket_name, weights.key_prefix) == ("my-bucket", "models/llm/")
+
+
+def test_unknown_instance_type_lists_the_supported_ones() -> None:
+    with _raises(f"endpoint.instance_type: must be one of {SUPPORTED} (got 'ml.m5.xlarge')"):
+        _endpoint(instance_type="ml.m5.xlarge")
+
+
+@pytest.mark.parametrize(
+    ("field", "bad", "allowed"),
+    [
+        ("container_startup_health_check_timeout_s", 59, "an integer 60–3600"),
+        ("container_startup_health_check_timeout_s", 3601, "an integer 60–3600"),
+        ("model_data_download_timeout_s", 59, "an integer 60–3600"),
+        ("model_data_download_timeout_s", 3601, "an integer 60–3600"),
+        ("max_concurrent_invocations_per_instance", 0, "an integer 1–1000"),
+        ("max_concurrent_invocations_per_instance", 1001, "an integer 1–1000"),
+        ("invocation_timeout_s", 0, "an integer 1–3600"),
+        ("invocation_timeout_s", 3601, "an integer 1–3600"),
+        ("request_ttl_s", 59, "an integer 60–21600"),
+        ("request_ttl_s", 21601, "an integer 60–21600"),
+        ("volume_size_gb", 0, "an integer 1–512"),
+        ("volume_size_gb", 513, "an integer 1–512"),
+        ("request_ttl_s", True, "an integer 60–21600"),
+    ],
+)
+def test_sagemaker_limits(field: str, bad: int, allowed: str) -> None:
+    with _raises(f"endpoint.{field}: must be {allowed} (got {bad!r})"):
+        _endpoint(**{field: bad})
+
+
+def test_sagemaker_limits_accept_their_bounds() -> None:
+    endpoint = _endpoint(
+        container_startup_health_check_timeout_s=3600,
+        model_data_download_timeout_s=60,
+        max_concurrent_invocations_per_instance=1000,
+        invocation_timeout_s=1,
+        request_ttl_s=21600,
+    )
+    assert endpoint.request_ttl_s == 21600
+
+
+def test_volume_size_rejected_on_nvme_instances() -> None:
+    with _raises("endpoint.volume_size_gb: must be None for ml.g5.2xlarge, whose local NVMe storage SageMaker uses instead (got 100)"):
+        _endpoint(volume_size_gb=100)
+
+
+def test_endpoint_name_at_most_63_characters() -> None:
+    assert _endpoint(endpoint_name="a" * 63).endpoint_name == "a" * 63
+    with _raises(
+        "endpoint.endpoint_name: must be 1–63 letters, digits or '-', starting and ending with a letter"
+        f" or digit (got {'a' * 64!r})"
+    ):
+        _endpoint(endpoint_name="a" * 64)
+
+
+def test_endpoint_name_characters() -> None:
+    with pytest.raises(ConfigError, match=r"^endpoint\.endpoint_name: .* \(got 'llm_async'\)$"):
+        _endpoint(endpoint_name="llm_async")
+
+
+def test_min_capacity_above_max_capacity() -> None:
+    with _raises("scaling.min_capacity: must be 0–scaling.max_capacity (1) (got 2)"):
+        ScalingConfig(min_capacity=2, max_capacity=1)
+
+
+def test_min_capacity_negative() -> None:
+    with _raises("scaling.min_capacity: must be an integer ≥ 0 (got -1)"):
+        ScalingConfig(min_capacity=-1)
+
+
+def test_max_capacity_zero() -> None:
+    with _raises("scaling.max_capacity: must be an integer ≥ 1 (got 0)"):
+        ScalingConfig(max_capacity=0)
+
+
+def test_idle_window_range() -> None:
+    with _raises("scaling.idle_minutes_before_scale_in: must be an integer 1–60 (got 0)"):
+        ScalingConfig(idle_minutes_before_scale_in=0)
+
+
+def test_default_idle_window_is_at_most_15_minutes() -> None:
+    assert ScalingConfig().idle_minutes_before_scale_in <= 15
+
+
+def test_cooldown_range() -> None:
+    with _raises("scaling.scale_in_cooldown_s: must be an integer 0–3600 (got -5)"):
+        ScalingConfig(scale_in_cooldown_s=-5)
+
+
+def test_warm_window_min_capacity_within_max() -> None:
+    with _raises("scaling.warm_windows.min_capacity: must be 1–scaling.max_capacity (1) (got 2)"):
+        ScalingConfig(max_capacity=1, warm_windows=(WarmWindow(start_hour=8, end_hour=18, min_capacity=2),))
+
+
+def test_warm_window_hours() -> None:
+    with _raises("scaling.warm_windows.end_hour: must be > start_hour (18) (got 8)"):
+        WarmWindow(start_hour=18, end_hour=8)
+    with _raises("scaling.warm_windows.start_hour: must be an integer 0–23 (got 24)"):
+        WarmWindow(start_hour=24, end_hour=23)
+
+
+def test_warm_window_time_zone() -> None:
+    with _raises("scaling.warm_windows.time_zone: must be an IANA time zone like 'Europe/Berlin' (got 'CET+1')"):
+        WarmWindow(start_hour=8, end_hour=18, time_zone="CET+1")
+
+
+def test_warm_window_days() -> None:
+    with _raises("scaling.warm_windows.days: must be a cron day-of-week like 'MON-FRI', 'SAT,SUN' or '*' (got 'weekdays')"):
+        WarmWindow(start_hour=8, end_hour=18, days="weekdays")
+
+
+def test_payload_expiry_days() -> None:
+    with _raises("storage.payload_expiry_days: must be an integer 1–3650 (got 0)"):
+        StorageConfig(payload_expiry_days=0)
+
+
+def test_region_must_have_a_tgi_image() -> None:
+    with _raises("region: must be a region with a TGI 3.3.6 image (got 'xx-nowhere-1')"):
+        dataclasses.replace(SANDBOX, region="xx-nowhere-1")
+
+
+def test_account_shape() -> None:
+    with _raises("account: must be a 12-digit AWS account id or None (got '1234')"):
+        dataclasses.replace(SANDBOX, account="1234")
+
+
+def test_falcon_presets_match_the_seed_notebook() -> None:
+    for preset in (FALCON_40B_INSTRUCT, FALCON_40B_INSTRUCT_G4DN):
+        assert preset.model.weights == HubWeights(
+            "tiiuae/falcon-40b-instruct", "1e7fdcc9f45d13704f3826e99937917e007cd975"
+        )
+        assert (preset.model.num_gpus, preset.model.max_input_length, preset.model.max_total_tokens) == (4, 1900, 2048)
+    assert FALCON_40B_INSTRUCT.instance_type == "ml.g5.12xlarge"
+    assert FALCON_40B_INSTRUCT.model.quantize is None
+    assert (FALCON_40B_INSTRUCT_G4DN.instance_type, FALCON_40B_INSTRUCT_G4DN.model.quantize) == (
+        "ml.g4dn.12xlarge",
+        "bitsandbytes",
+    )
+
+
+def test_every_preset_fits_its_instance() -> None:
+    for preset in PRESETS.values():
+        config = DeploymentConfig(
+            env_name="t",
+            model=preset.model,
+            endpoint=EndpointConfig(instance_type=preset.instance_type, endpoint_name="t"),
+        )
+        assert config.model.num_gpus <= config.endpoint.instance.gpus
+
+
+def test_config_is_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        SANDBOX.scaling.max_capacity = 5  # type: ignore[misc]
