@@ -1,0 +1,137 @@
+"""Application Auto Scaling: wake from zero, scale out on backlog, scale in to zero when idle, warm windows."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Synthesized
+
+
+def _alarm(synth: Synthesized, name: str) -> dict:
+    (props,) = [
+        r["Properties"] for k, r in synth.resources("AWS::CloudWatch::Alarm").items() if k.startswith(f"Scaling{name}Alarm")
+    ]
+    return props
+
+
+def _policy_of(synth: Synthesized, alarm: dict) -> dict:
+    (action,) = alarm["AlarmActions"]
+    return synth.template_json["Resources"][action["Ref"]]["Properties"]
+
+
+def test_target_is_the_variant_from_zero_to_max(sandbox: Synthesized, prod: Synthesized) -> None:
+    for synth, max_capacity in ((sandbox, 1), (prod, 3)):
+        _, target = synth.only("AWS::ApplicationAutoScaling::ScalableTarget")
+        props = target["Properties"]
+        assert props["ServiceNamespace"] == "sagemaker"
+        assert props["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
+        assert props["ResourceId"] == f"endpoint/llm-async-{synth.config.env_name}/variant/AllTraffic"
+        assert (props["MinCapacity"], props["MaxCapacity"]) == (0, max_capacity)
+
+
+def test_target_depends_on_the_endpoint(sandbox: Synthesized) -> None:
+    endpoint_id, _ = sandbox.only("AWS::SageMaker::Endpoint")
+    _, target = sandbox.only("AWS::ApplicationAutoScaling::ScalableTarget")
+    assert endpoint_id in target["DependsOn"]
+
+
+def test_target_acts_through_the_sagemaker_service_linked_role(sandbox: Synthesized) -> None:
+    _, target = sandbox.only("AWS::ApplicationAutoScaling::ScalableTarget")
+    parts = target["Properties"]["RoleARN"]["Fn::Join"][1]
+    assert parts[-1].endswith(
+        ":role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+        "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+    )
+    assert len(sandbox.resources("AWS::IAM::Role")) == 1  # only the SageMaker execution role
+
+
+def test_wake_from_zero_on_backlog_without_capacity(sandbox: Synthesized) -> None:
+    alarm = _alarm(sandbox, "Wake")
+    assert {k: alarm[k] for k in ("Namespace", "MetricName", "Statistic", "Period", "Threshold", "ComparisonOperator")} == {
+        "Namespace": "AWS/SageMaker",
+        "MetricName": "HasBacklogWithoutCapacity",
+        "Statistic": "Maximum",
+        "Period": 60,
+        "Threshold": 1,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+    }
+    assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (1, 1)
+    assert alarm["TreatMissingData"] == "notBreaching"
+    policy = _policy_of(sandbox, alarm)
+    assert policy["PolicyType"] == "StepScaling"
+    assert policy["StepScalingPolicyConfiguration"] == {
+        "AdjustmentType": "ChangeInCapacity",
+        "Cooldown": 600,
+        "MetricAggregationType": "Maximum",
+        "StepAdjustments": [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}],
+    }
+
+
+def test_scale_out_on_backlog_per_instance(sandbox: Synthesized) -> None:
+    alarm = _alarm(sandbox, "ScaleOut")
+    assert (alarm["MetricName"], alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        "ApproximateBacklogSizePerInstance",
+        "Average",
+        8,
+        "GreaterThanThreshold",
+    )
+    assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (60, 2, 2)
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert _policy_of(sandbox, alarm)["StepScalingPolicyConfiguration"] == {
+        "AdjustmentType": "ChangeInCapacity",
+        "Cooldown": 300,
+        "MetricAggregationType": "Average",
+        "StepAdjustments": [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}],
+    }
+
+
+def test_scale_in_to_zero_after_the_idle_window(sandbox: Synthesized) -> None:
+    alarm = _alarm(sandbox, "ScaleInWhenIdle")
+    assert (alarm["MetricName"], alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        "ApproximateBacklogSize",
+        "Maximum",
+        0,
+        "LessThanOrEqualToThreshold",
+    )
+    assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (60, 15, 15)
+    assert alarm["TreatMissingData"] == "breaching"
+    assert _policy_of(sandbox, alarm)["StepScalingPolicyConfiguration"] == {
+        "AdjustmentType": "ExactCapacity",
+        "Cooldown": 300,
+        "MetricAggregationType": "Maximum",
+        "StepAdjustments": [{"MetricIntervalUpperBound": 0, "ScalingAdjustment": 0}],
+    }
+
+
+@pytest.mark.parametrize("env", ["sandbox", "dev", "staging", "prod", "s3-weights"])
+def test_every_alarm_uses_the_endpoint_name_dimension_only(synthesized: dict[str, Synthesized], env: str) -> None:
+    synth = synthesized[env]
+    alarms = synth.resources("AWS::CloudWatch::Alarm")
+    assert len(alarms) == 3
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        assert props["Dimensions"] == [{"Name": "EndpointName", "Value": f"llm-async-{synth.config.env_name}"}]
+        assert props["TreatMissingData"] in {"breaching", "notBreaching"}
+        assert len(props["AlarmActions"]) == 1
+
+
+def test_no_alarm_uses_the_metrics_async_endpoints_do_not_publish(synthesized: dict[str, Synthesized]) -> None:
+    for synth in synthesized.values():
+        for alarm in synth.resources("AWS::CloudWatch::Alarm").values():
+            assert alarm["Properties"]["MetricName"] not in {"Invocations", "InvocationsPerInstance"}
+
+
+def test_prod_warm_window_raises_min_capacity_on_weekdays(prod: Synthesized) -> None:
+    _, target = prod.only("AWS::ApplicationAutoScaling::ScalableTarget")
+    actions = {a["ScheduledActionName"]: a for a in target["Properties"]["ScheduledActions"]}
+    assert [
+        (a["Schedule"], a["Timezone"], a["ScalableTargetAction"]) for a in sorted(actions.values(), key=lambda a: a["ScheduledActionName"])
+    ] == [
+        ("cron(0 18 ? * MON-FRI *)", "America/New_York", {"MinCapacity": 0}),
+        ("cron(0 8 ? * MON-FRI *)", "America/New_York", {"MinCapacity": 1}),
+    ]
+
+
+def test_no_warm_window_by_default(sandbox: Synthesized) -> None:
+    _, target = sandbox.only("AWS::ApplicationAutoScaling::ScalableTarget")
+    assert "ScheduledActions" not in target["Properties"]
