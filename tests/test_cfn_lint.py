@@ -1,0 +1,27 @@
+"""cfn-lint on every synthesized template: no error or warning beyond the one ignore listed here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cfnlint.api import ManualArgs, lint
+
+from tests.conftest import Synthesized
+
+# W3005: CDK writes DependsOn for dependencies a GetAtt already implies (the endpoint config and
+# model wait for the role *and* its policy); redundant, harmless, and not ours to drop.
+IGNORED = ["W3005"]
+
+
+@pytest.mark.parametrize("env", ["sandbox", "dev", "staging", "prod", "s3-weights"])
+def test_cfn_lint_is_clean(synthesized: dict[str, Synthesized], env: str) -> None:
+    config = ManualArgs(ignore_checks=IGNORED, regions=["us-east-1", "ap-east-1"])
+    matches = lint(json.dumps(synthesized[env].template_json), config=config)
+    assert [f"{m.rule.id} {m.message}" for m in matches] == []
+
+
+def test_cfn_lint_finds_what_it_should() -> None:
+    # Guards the test above against a lint call that silently checks nothing.
+    broken = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"NoSuchProperty": 1}}}}
+    assert [m.rule.id for m in lint(json.dumps(broken), config=ManualArgs(ignore_checks=IGNORED))] == ["E3002"]

@@ -1,0 +1,15 @@
+"""Snapshots of every environment's template guard refactors (the assertion tests are the specification)."""
+
+from __future__ import annotations
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from tests.conftest import Synthesized, normalize_asset_hashes
+
+
+@pytest.mark.parametrize("env", ["sandbox", "dev", "staging", "prod", "s3-weights"])
+def test_template_snapshot(synthesized: dict[str, Synthesized], env: str, snapshot: SnapshotAssertion) -> None:
+    template = normalize_asset_hashes(synthesized[env].template_json)
+    assert template == snapshot(extension_class=JSONSnapshotExtension)
