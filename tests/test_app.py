@@ -1,0 +1,62 @@
+"""app.py as the CDK CLI runs it: a bad choice is one readable line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.conftest import ROOT, Synthesized
+from llm_async.summary import main, summarize
+
+
+def test_unknown_environment_is_one_line_without_traceback(tmp_path) -> None:
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=ROOT,
+        env={**os.environ, "CDK_CONTEXT_JSON": '{"env": "qa"}', "CDK_OUTDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "llm-async configuration error: env: must be one of sandbox, dev, staging, prod (got 'qa')"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_summary_of_the_sandbox_template(sandbox: Synthesized) -> None:
+    lines = summarize(sandbox.template_json, "LlmAsyncStack").splitlines()
+    assert lines == [
+        "Stack        LlmAsyncStack",
+        "Endpoint     llm-async-sandbox (async, variant AllTraffic)",
+        "Model        Qwen/Qwen2.5-7B-Instruct @ a09a35458c70 (Hugging Face Hub)",
+        "Image        per-region mapping of 45 regions, e.g. us-east-1: 763104351884.dkr.ecr.us-east-1.amazonaws.com/"
+        "huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04",
+        "Instance     ml.g5.2xlarge: 1 × NVIDIA A10G, 24 GiB GPU memory; SM_NUM_GPUS=1",
+        "Tokens       MAX_INPUT_LENGTH=4096, MAX_TOTAL_TOKENS=8192",
+        "Capacity     0–1 instances",
+        "Scale out    HasBacklogWithoutCapacity Maximum ≥ 1 for 1 min → +1 instance (cooldown 600 s)",
+        "Scale out    ApproximateBacklogSizePerInstance Average > 8 for 2 min → +1 instance (cooldown 300 s)",
+        "Scale in     ApproximateBacklogSize Maximum ≤ 0 for 15 min → set capacity to 0 (cooldown 300 s)",
+        "Cost         $1.52/h at max capacity (1 × $1.515, us-east-1 on-demand list price);"
+        " no instance cost while scaled to zero",
+    ]
+
+
+def test_summary_of_prod_shows_warm_windows_and_cost_at_max(prod: Synthesized) -> None:
+    text = summarize(prod.template_json, "LlmAsyncStack")
+    assert "Schedule     cron(0 8 ? * MON-FRI *) America/New_York: min capacity 1" in text
+    assert "Schedule     cron(0 18 ? * MON-FRI *) America/New_York: min capacity 0" in text
+    assert "$4.55/h at max capacity (3 × $1.515" in text
+
+
+def test_summary_of_s3_weights(s3_weights: Synthesized) -> None:
+    text = summarize(s3_weights.template_json, "LlmAsyncStack")
+    assert "Model        s3://my-weights-bucket/models/qwen2.5-7b/ (S3, network isolated)" in text
+
+
+def test_summary_without_a_synth_says_so(tmp_path, capsys) -> None:
+    assert main([str(tmp_path)]) == 1
+    assert capsys.readouterr().err == f"no synthesized template at {tmp_path}/LlmAsyncStack.template.json: run the synth first\n"
