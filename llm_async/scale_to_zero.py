@@ -32,7 +32,8 @@ class ScaleToZero(Construct):
             scalable_dimension=SCALABLE_DIMENSION,
             min_capacity=config.min_capacity,
             max_capacity=config.max_capacity,
-            # Without this the L2 creates a role with no permissions; AAS acts through its SLR.
+            # AAS acts through its SageMaker service-linked role (created on the first registration in
+            # an account); naming it stops the L2 from adding a role of its own with no permissions.
             role=iam.Role.from_role_arn(self, "ServiceLinkedRole", _service_linked_role_arn(self)),
         )
         # RegisterScalableTarget fails unless the endpoint variant exists.

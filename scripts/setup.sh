@@ -10,8 +10,10 @@ if ! python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
   exit 1
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
-pip_stamp=".venv/.installed-$(cat "$requirements" requirements.txt constraints.txt | sha256sum | cut -c1-16)"
-if [ ! -f "$pip_stamp" ]; then
+stamp() { echo ".venv/.installed-$(cat "$1" requirements.txt constraints.txt | sha256sum | cut -c1-16)"; }
+pip_stamp=$(stamp "$requirements")
+# The dev requirements include the runtime ones: their stamp satisfies a runtime-only set-up too.
+if [ ! -f "$pip_stamp" ] && { [ "$requirements" != requirements.txt ] || [ ! -f "$(stamp requirements-dev.txt)" ]; }; then
   echo "Installing Python requirements ($requirements) into .venv ..." >&2
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements" -c constraints.txt
   touch "$pip_stamp"
