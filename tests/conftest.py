@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from llm_async.environments import ENVIRONMENTS
 from stacks.llm_async_app import STACK_ID, add_llm_async_stack, register_rule_packs
 
 ROOT = Path(__file__).resolve().parent.parent
+# `lambda` is a Python keyword: the handler package is imported from inside that folder, as Lambda does.
+sys.path.insert(0, str(ROOT / "lambda"))
 
 
 @dataclasses.dataclass(frozen=True)

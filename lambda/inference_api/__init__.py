@@ -1,0 +1,1 @@
+"""The Lambda behind the inference API: submit, status and result of async TGI inferences."""
