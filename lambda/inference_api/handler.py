@@ -1,0 +1,123 @@
+"""API Gateway (REST, proxy) entry point: routing, error mapping, logging and metrics via Powertools."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from http import HTTPStatus
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from inference_api.inferences import (
+    Inferences,
+    NotFound,
+    ServiceUnavailable,
+    Settings,
+    idempotent_inference_id,
+)
+from inference_api.request import Limits, RequestError, parse_generate_request
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics(namespace="LlmAsync")
+app = APIGatewayRestResolver()
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+@cache
+def _limits() -> Limits:
+    return Limits(
+        max_body_bytes=int(os.environ["MAX_BODY_BYTES"]),
+        max_inputs_bytes=int(os.environ["MAX_INPUTS_BYTES"]),
+        max_total_tokens=int(os.environ["MAX_TOTAL_TOKENS"]),
+    )
+
+
+@cache
+def _inferences() -> Inferences:
+    settings = Settings(
+        bucket=os.environ["BUCKET_NAME"],
+        endpoint_name=os.environ["ENDPOINT_NAME"],
+        request_ttl_s=int(os.environ["REQUEST_TTL_SECONDS"]),
+        invocation_timeout_s=int(os.environ["INVOCATION_TIMEOUT_SECONDS"]),
+    )
+    return Inferences(settings, s3=boto3.client("s3"), sagemaker_runtime=boto3.client("sagemaker-runtime"))
+
+
+def _json(status: int, body: dict, headers: dict[str, str] | None = None) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body), headers=headers)
+
+
+def _idempotency_key() -> str | None:
+    key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 64 or not all(0x21 <= ord(c) <= 0x7E for c in key):
+        raise RequestError(
+            400, "InvalidHeader", f"{IDEMPOTENCY_HEADER}: must be 1–64 printable ASCII characters without spaces"
+        )
+    return key
+
+
+def _caller() -> str:
+    identity = app.current_event.request_context.identity
+    return identity.user_arn or identity.caller or "anonymous"
+
+
+@app.post("/invocations")
+def submit() -> Response:
+    event = app.current_event
+    request = parse_generate_request(event.decoded_body, event.headers.get("Content-Type"), _limits())
+    key = _idempotency_key()
+    inference_id = idempotent_inference_id(_caller(), key) if key else None
+    accepted = _inferences().submit(request, inference_id)
+    logger.append_keys(inference_id=accepted.inference_id)
+    metrics.add_metric(name="InferencesSubmitted", unit=MetricUnit.Count, value=1)
+    return _json(HTTPStatus.ACCEPTED, accepted.body(), {"Location": f"/invocations/{accepted.inference_id}"})
+
+
+@app.get("/invocations/<inference_id>")
+def status(inference_id: str) -> Response:
+    logger.append_keys(inference_id=inference_id)
+    metrics.add_metric(name="StatusChecks", unit=MetricUnit.Count, value=1)
+    return _json(HTTPStatus.OK, _inferences().status(inference_id))
+
+
+@app.exception_handler(RequestError)
+def _client_error(error: RequestError) -> Response:
+    logger.info("rejected request", extra={"status": error.status, "code": error.code})
+    metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+    return _json(error.status, error.body())
+
+
+@app.exception_handler(NotFound)
+def _not_found(error: NotFound) -> Response:
+    metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+    return _json(HTTPStatus.NOT_FOUND, {"error": {"code": "NotFound", "message": f"no inference {error.args[0]!r}"}})
+
+
+@app.exception_handler(ServiceUnavailable)
+def _unavailable(error: ServiceUnavailable) -> Response:
+    logger.warning("service unavailable", extra={"reason": str(error)})
+    metrics.add_metric(name="ServiceUnavailable", unit=MetricUnit.Count, value=1)
+    body = {"error": {"code": "ServiceUnavailable", "message": str(error)}}
+    return _json(HTTPStatus.SERVICE_UNAVAILABLE, body, {"Retry-After": str(error.retry_after_s)})
+
+
+@app.not_found
+def _no_route(_: Exception) -> Response:
+    metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+    return _json(HTTPStatus.NOT_FOUND, {"error": {"code": "NotFound", "message": "no such route"}})
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

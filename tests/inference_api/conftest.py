@@ -1,0 +1,91 @@
+"""Handler tests: moto for S3 and sagemaker-runtime, botocore Stubber for service errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+BUCKET = "llm-async-payloads"
+ENV = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "BUCKET_NAME": BUCKET,
+    "ENDPOINT_NAME": "llm-async-test",
+    "REQUEST_TTL_SECONDS": "21600",
+    "INVOCATION_TIMEOUT_SECONDS": "900",
+    "MAX_BODY_BYTES": "20000",
+    "MAX_INPUTS_BYTES": "16000",
+    "MAX_TOTAL_TOKENS": "2048",
+    "POWERTOOLS_TRACE_DISABLED": "1",
+    "POWERTOOLS_METRICS_NAMESPACE": "LlmAsyncTest",
+    "POWERTOOLS_SERVICE_NAME": "inference-api",
+}
+os.environ.update(ENV)
+
+from inference_api import handler  # noqa: E402  (reads its settings from the environment above)
+
+
+class FakeContext:
+    function_name = "inference-api"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:inference-api"
+    aws_request_id = "req-1"
+
+
+def api_event(
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    caller: str = "arn:aws:iam::123456789012:role/app",
+) -> dict[str, Any]:
+    if body is not None and not isinstance(body, str):
+        body = json.dumps(body)
+    return {
+        "resource": "/invocations/{inferenceId}" if path.count("/") > 1 else "/invocations",
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Content-Type": "application/json", **(headers or {})},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "pathParameters": None,
+        "body": body,
+        "isBase64Encoded": False,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": f"/prod{path}",
+            "stage": "prod",
+            "requestId": "r-1",
+            "identity": {"userArn": caller, "caller": caller, "sourceIp": "10.0.0.1"},
+        },
+    }
+
+
+def call(event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+    response = handler.lambda_handler(event, FakeContext())
+    body = json.loads(response["body"]) if response.get("body") else None
+    headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+    for name, values in (response.get("multiValueHeaders") or {}).items():
+        headers.setdefault(name.lower(), values[0])
+    return response["statusCode"], headers, body
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, Any]]:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        handler._inferences.cache_clear()
+        yield {"s3": s3}
+        handler._inferences.cache_clear()
+
+
+def objects(s3: Any, bucket: str = BUCKET) -> list[str]:
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]

@@ -1,0 +1,151 @@
+"""The API contract through API Gateway proxy events."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlparse
+
+import pytest
+from botocore.stub import ANY, Stubber
+
+from inference_api import handler
+from tests.inference_api.conftest import BUCKET, api_event, call, objects
+
+PROMPT = {"inputs": "What are cookies?", "parameters": {"temperature": 0.1, "max_new_tokens": 128}}
+
+
+def test_submit_writes_the_request_then_answers_202(aws) -> None:
+    status, headers, body = call(api_event("POST", "/invocations", PROMPT))
+    assert status == 202
+    inference_id = body["inferenceId"]
+    assert body["status"] == "InProgress"
+    assert body["outputLocation"].startswith("s3://") and body["failureLocation"].startswith("s3://")
+    assert headers["location"] == f"/invocations/{inference_id}"
+    stored = aws["s3"].get_object(Bucket=BUCKET, Key=f"input/{inference_id}.json")
+    assert json.loads(stored["Body"].read()) == PROMPT
+    assert sorted(objects(aws["s3"])) == [f"input/{inference_id}.invocation.json", f"input/{inference_id}.json"]
+
+
+def test_submit_invokes_with_the_configured_limits(aws) -> None:
+    runtime = handler._inferences()._runtime
+    with Stubber(runtime) as stub:
+        stub.add_response(
+            "invoke_endpoint_async",
+            {"InferenceId": "x", "OutputLocation": "s3://b/output/x.out", "FailureLocation": "s3://b/failure/x.out"},
+            expected_params={
+                "EndpointName": "llm-async-test",
+                "InputLocation": ANY,
+                "InferenceId": ANY,
+                "ContentType": "application/json",
+                "Accept": "application/json",
+                "RequestTTLSeconds": 21600,
+                "InvocationTimeoutSeconds": 900,
+            },
+        )
+        status, _, _ = call(api_event("POST", "/invocations", PROMPT))
+        stub.assert_no_pending_responses()
+    assert status == 202
+
+
+def _not_yet_done(aws, accepted: dict) -> None:
+    """moto writes a result at once: remove it to see the endpoint still working."""
+    for location in (accepted["outputLocation"], accepted["failureLocation"]):
+        parsed = urlparse(location)
+        aws["s3"].delete_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
+
+
+def test_status_in_progress_then_completed(aws) -> None:
+    _, _, accepted = call(api_event("POST", "/invocations", PROMPT))
+    inference_id = accepted["inferenceId"]
+    _not_yet_done(aws, accepted)
+    status, _, body = call(api_event("GET", f"/invocations/{inference_id}"))
+    assert (status, body) == (200, {"inferenceId": inference_id, "status": "InProgress"})
+    output = urlparse(accepted["outputLocation"])
+    result = [{"generated_text": "Cookies are small text files."}]
+    aws["s3"].put_object(Bucket=output.netloc, Key=output.path.lstrip("/"), Body=json.dumps(result).encode())
+    status, _, body = call(api_event("GET", f"/invocations/{inference_id}"))
+    assert (status, body) == (200, {"inferenceId": inference_id, "status": "Completed", "result": result})
+
+
+def test_status_failed_with_reason(aws) -> None:
+    _, _, accepted = call(api_event("POST", "/invocations", PROMPT))
+    _not_yet_done(aws, accepted)
+    failure = urlparse(accepted["failureLocation"])
+    aws["s3"].put_object(Bucket=failure.netloc, Key=failure.path.lstrip("/"), Body=b"CUDA out of memory")
+    status, _, body = call(api_event("GET", f"/invocations/{accepted['inferenceId']}"))
+    assert (status, body["status"], body["failureReason"]) == (200, "Failed", "CUDA out of memory")
+
+
+@pytest.mark.parametrize("inference_id", ["0" * 32, "not-an-id", "A" * 32])
+def test_status_of_an_unknown_id_is_404(aws, inference_id: str) -> None:
+    status, _, body = call(api_event("GET", f"/invocations/{inference_id}"))
+    assert (status, body["error"]["code"]) == (404, "NotFound")
+
+
+def test_idempotency_key_returns_the_same_inference_and_invokes_once(aws) -> None:
+    headers = {"Idempotency-Key": "order-42"}
+    runtime = handler._inferences()._runtime
+    calls = []
+    original = runtime.invoke_endpoint_async
+    runtime.invoke_endpoint_async = lambda **kw: calls.append(kw) or original(**kw)
+    first = call(api_event("POST", "/invocations", PROMPT, headers))
+    second = call(api_event("POST", "/invocations", PROMPT, headers))
+    assert first[0] == second[0] == 202
+    assert first[2] == second[2]
+    assert len(calls) == 1
+
+
+def test_same_key_from_another_caller_is_another_inference(aws) -> None:
+    headers = {"Idempotency-Key": "order-42"}
+    a = call(api_event("POST", "/invocations", PROMPT, headers, caller="arn:aws:iam::1:role/a"))
+    b = call(api_event("POST", "/invocations", PROMPT, headers, caller="arn:aws:iam::1:role/b"))
+    assert a[2]["inferenceId"] != b[2]["inferenceId"]
+
+
+@pytest.mark.parametrize("key", ["", "x" * 65, "has space", "tab\tkey", "ünïcode"])
+def test_invalid_idempotency_key_is_400_and_writes_nothing(aws, key: str) -> None:
+    status, _, body = call(api_event("POST", "/invocations", PROMPT, {"Idempotency-Key": key}))
+    assert (status, body["error"]["code"]) == (400, "InvalidHeader")
+    assert objects(aws["s3"]) == []
+
+
+def test_rejected_request_writes_nothing_and_invokes_nothing(aws) -> None:
+    runtime = handler._inferences()._runtime
+    with Stubber(runtime) as stub:  # any invoke would fail: no response is queued
+        status, _, body = call(api_event("POST", "/invocations", {"inputs": "x", "parameters": {"top_p": 1.5}}))
+        stub.assert_no_pending_responses()
+    assert status == 400
+    assert body == {"error": {"code": "InvalidParameter", "message": "parameters.top_p: must be a number with 0 < value < 1 (got 1.5)"}}
+    assert objects(aws["s3"]) == []
+
+
+def test_non_json_content_type_is_415(aws) -> None:
+    status, _, body = call(api_event("POST", "/invocations", "inputs=x", {"Content-Type": "text/plain"}))
+    assert (status, body["error"]["code"]) == (415, "UnsupportedMediaType")
+    assert objects(aws["s3"]) == []
+
+
+def test_too_large_is_413(aws) -> None:
+    status, _, body = call(api_event("POST", "/invocations", {"inputs": "x" * 20_001}))
+    assert (status, body["error"]["code"]) == (413, "PayloadTooLarge")
+    assert objects(aws["s3"]) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "http_status"),
+    [("ThrottlingException", 400), ("ServiceUnavailable", 503), ("ValidationError", 400), ("InternalFailure", 500)],
+)
+def test_invoke_failure_is_503_with_retry_after_and_leaves_nothing(aws, code: str, http_status: int) -> None:
+    runtime = handler._inferences()._runtime
+    with Stubber(runtime) as stub:
+        stub.add_client_error("invoke_endpoint_async", service_error_code=code, http_status_code=http_status)
+        status, headers, body = call(api_event("POST", "/invocations", PROMPT))
+    assert (status, body["error"]["code"]) == (503, "ServiceUnavailable")
+    assert headers["retry-after"] == "30"
+    assert code in body["error"]["message"]
+    assert objects(aws["s3"]) == []
+
+
+def test_unknown_route_is_json_404(aws) -> None:
+    status, _, body = call(api_event("GET", "/nothing"))
+    assert (status, body["error"]["code"]) == (404, "NotFound")
