@@ -1,0 +1,41 @@
+"""Concurrent retries with one Idempotency-Key: one request object, one invocation, one inference id."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from inference_api import handler
+from tests.inference_api.conftest import api_event, call, objects
+
+RACERS = 8
+
+
+def test_threads_racing_on_one_key_invoke_once(aws) -> None:
+    runtime = handler._inferences()._runtime
+    original = runtime.invoke_endpoint_async
+    calls = []
+    lock = threading.Lock()
+    start = threading.Barrier(RACERS)
+
+    def counting_invoke(**kwargs):
+        with lock:
+            calls.append(kwargs["InferenceId"])
+        return original(**kwargs)
+
+    runtime.invoke_endpoint_async = counting_invoke
+    event = api_event("POST", "/invocations", {"inputs": "race"}, {"Idempotency-Key": "same-key"})
+
+    def racer(_: int):
+        start.wait()
+        return call(event)
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        results = list(pool.map(racer, range(RACERS)))
+    statuses = {status for status, _, _ in results}
+    ids = {body["inferenceId"] for status, _, body in results if status == 202}
+    assert statuses == {202}
+    assert len(ids) == 1
+    assert calls == list(ids)
+    (inference_id,) = ids
+    assert sorted(objects(aws["s3"])) == [f"input/{inference_id}.invocation.json", f"input/{inference_id}.json"]
