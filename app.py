@@ -15,15 +15,21 @@ def main() -> None:
     env_name = app.node.try_get_context("env") or DEFAULT_ENV
     if env_name not in ENVIRONMENTS:
         raise ConfigError(f"env: must be one of {', '.join(ENVIRONMENTS)} (got {env_name!r})")
-    add_llm_async_stack(app, ENVIRONMENTS[env_name])
+    config = ENVIRONMENTS[env_name]()
+    add_llm_async_stack(app, config)
     register_rule_packs(app)
     app.synth()
 
 
-if __name__ == "__main__":
+def cli() -> int:
     try:
         main()
     except ConfigError as error:
         # One readable line, not a traceback: the message names the field and the allowed values.
         print(f"llm-async configuration error: {error}", file=sys.stderr)
-        sys.exit(1)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import available_timezones
 
-from llm_async.errors import ConfigError, fail as _fail
+from llm_async.errors import ConfigError as ConfigError  # re-exported: callers catch it from here
+from llm_async.errors import fail as _fail
 from llm_async.instance_types import GPU_INSTANCE_TYPES, GpuInstanceType
 from llm_async.dlc_table import available_tgi_versions, tgi_image_uris
-
-__all__ = ["ConfigError"]  # re-exported: callers catch it from here
 
 
 def _int_in_range(field_path: str, value: Any, low: int, high: int | None = None) -> None:
@@ -44,6 +43,8 @@ _GIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 _S3_PREFIX = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(\S+/)$")
 # CreateEndpoint: EndpointName pattern ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}
 _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# Time from a wake decision to an instance being requested and booted, before the model download.
+PROVISIONING_MARGIN_S = 300
 _CRON_DAYS = re.compile(r"^(\*|(MON|TUE|WED|THU|FRI|SAT|SUN)([-,](MON|TUE|WED|THU|FRI|SAT|SUN))*)$")
 
 
@@ -170,6 +171,11 @@ class EndpointConfig:
     def instance(self) -> GpuInstanceType:
         return GPU_INSTANCE_TYPES[self.instance_type]
 
+    @property
+    def startup_budget_s(self) -> int:
+        """How long a new instance may take to serve: provisioning, weight download, health check."""
+        return PROVISIONING_MARGIN_S + self.model_data_download_timeout_s + self.container_startup_health_check_timeout_s
+
 
 @dataclass(frozen=True)
 class WarmWindow:
@@ -204,8 +210,10 @@ class ScalingConfig:
     """Add an instance while each one has more than this many queued or running requests."""
     idle_minutes_before_scale_in: int = 15
     """Scale in to `min_capacity` after the backlog has been empty this long."""
-    wake_cooldown_s: int = 600
-    """After a wake from zero; covers provisioning + model load so the wake policy fires once."""
+    wake_cooldown_s: int | None = None
+    """After a wake from zero. Default and minimum: the endpoint's startup budget (provisioning + weight
+    download + health check), so the wake policy, re-run every minute while the first instance loads,
+    adds one instance and not one per cooldown."""
     scale_out_cooldown_s: int = 300
     scale_in_cooldown_s: int = 300
     warm_windows: tuple[WarmWindow, ...] = ()
@@ -218,12 +226,19 @@ class ScalingConfig:
         _int_in_range("scaling.scale_out_backlog_per_instance", self.scale_out_backlog_per_instance, 1)
         # Alarms allow EvaluationPeriods × Period ≤ 1 day; past an hour, idle capacity is the cost we avoid.
         _int_in_range("scaling.idle_minutes_before_scale_in", self.idle_minutes_before_scale_in, 1, 60)
-        _int_in_range("scaling.wake_cooldown_s", self.wake_cooldown_s, 0, 3600)
+        if self.wake_cooldown_s is not None:
+            _int_in_range("scaling.wake_cooldown_s", self.wake_cooldown_s, 0, 3 * 3600)
         _int_in_range("scaling.scale_out_cooldown_s", self.scale_out_cooldown_s, 0, 3600)
         _int_in_range("scaling.scale_in_cooldown_s", self.scale_in_cooldown_s, 0, 3600)
         if not isinstance(self.warm_windows, tuple):
             _fail("scaling.warm_windows", "a tuple of WarmWindow", self.warm_windows)
         for window in self.warm_windows:
+            if window.min_capacity < self.min_capacity:
+                _fail(
+                    "scaling.warm_windows.min_capacity",
+                    f"≥ scaling.min_capacity ({self.min_capacity}): a window only raises the minimum",
+                    window.min_capacity,
+                )
             if window.min_capacity > self.max_capacity:
                 _fail(
                     "scaling.warm_windows.min_capacity",
@@ -269,6 +284,14 @@ class DeploymentConfig:
             _fail("region", "an AWS region like 'eu-west-1' or None", self.region)
         if self.region is not None and self.region not in tgi_image_uris(self.model.tgi_version):
             _fail("region", f"a region with a TGI {self.model.tgi_version} image", self.region)
+        budget = self.endpoint.startup_budget_s
+        if self.scaling.wake_cooldown_s is not None and self.scaling.wake_cooldown_s < budget:
+            _fail(
+                "scaling.wake_cooldown_s",
+                f"≥ {budget} (provisioning {PROVISIONING_MARGIN_S} s + endpoint.model_data_download_timeout_s"
+                " + endpoint.container_startup_health_check_timeout_s)",
+                self.scaling.wake_cooldown_s,
+            )
         gpus = self.endpoint.instance.gpus
         if self.model.num_gpus > gpus:
             _fail(
@@ -276,3 +299,8 @@ class DeploymentConfig:
                 f"1–{gpus} on {self.endpoint.instance_type} ({gpus} × {self.endpoint.instance.gpu_model})",
                 self.model.num_gpus,
             )
+
+    @property
+    def wake_cooldown_s(self) -> int:
+        explicit = self.scaling.wake_cooldown_s
+        return self.endpoint.startup_budget_s if explicit is None else explicit

@@ -1,6 +1,12 @@
-"""One validated configuration per environment. `app.py` picks one with `-c env=NAME`."""
+"""One configuration per environment, built (and so validated) only when `app.py` picks it with `-c env=NAME`.
+
+Builders rather than ready objects: a bad value in prod must not stop a sandbox synth, and its error
+must reach `app.py`'s one-line handler instead of escaping at import.
+"""
 
 from __future__ import annotations
+
+from typing import Callable
 
 from llm_async.config import (
     DeploymentConfig,
@@ -26,14 +32,21 @@ def _config(env_name: str, *, region: str | None, scaling: ScalingConfig, storag
     )
 
 
-ENVIRONMENTS: dict[str, DeploymentConfig] = {
-    # Environment-agnostic: deployable to any account and region `cdk deploy` is pointed at.
-    "sandbox": _config(
-        "sandbox", region=None, scaling=ScalingConfig(max_capacity=1), storage=StorageConfig(payload_expiry_days=3)
-    ),
-    "dev": _config("dev", region="us-east-1", scaling=ScalingConfig(max_capacity=1), storage=StorageConfig()),
-    "staging": _config("staging", region="us-east-1", scaling=ScalingConfig(max_capacity=2), storage=StorageConfig()),
-    "prod": _config(
+def sandbox() -> DeploymentConfig:
+    """Environment-agnostic: deployable to whatever account and region `cdk deploy` is pointed at."""
+    return _config("sandbox", region=None, scaling=ScalingConfig(max_capacity=1), storage=StorageConfig(payload_expiry_days=3))
+
+
+def dev() -> DeploymentConfig:
+    return _config("dev", region="us-east-1", scaling=ScalingConfig(max_capacity=1), storage=StorageConfig())
+
+
+def staging() -> DeploymentConfig:
+    return _config("staging", region="us-east-1", scaling=ScalingConfig(max_capacity=2), storage=StorageConfig())
+
+
+def prod() -> DeploymentConfig:
+    return _config(
         "prod",
         region="us-east-1",
         scaling=ScalingConfig(
@@ -41,5 +54,12 @@ ENVIRONMENTS: dict[str, DeploymentConfig] = {
             warm_windows=(WarmWindow(start_hour=8, end_hour=18, time_zone="America/New_York", days="MON-FRI"),),
         ),
         storage=StorageConfig(payload_expiry_days=30, retain_on_delete=True),
-    ),
+    )
+
+
+ENVIRONMENTS: dict[str, Callable[[], DeploymentConfig]] = {
+    "sandbox": sandbox,
+    "dev": dev,
+    "staging": staging,
+    "prod": prod,
 }

@@ -21,7 +21,9 @@ PERIOD = cdk.Duration.minutes(1)
 
 
 class ScaleToZero(Construct):
-    def __init__(self, scope: Construct, id_: str, *, endpoint: AsyncEndpoint, config: ScalingConfig) -> None:
+    def __init__(
+        self, scope: Construct, id_: str, *, endpoint: AsyncEndpoint, config: ScalingConfig, wake_cooldown_s: int
+    ) -> None:
         super().__init__(scope, id_)
         self._endpoint_name = endpoint.endpoint_name
         self.target = appscaling.ScalableTarget(
@@ -43,6 +45,7 @@ class ScaleToZero(Construct):
             "Wake",
             description="Requests are queued and the endpoint has no instance: add one.",
             metric=self._metric("HasBacklogWithoutCapacity", "Maximum"),
+            aggregation=appscaling.MetricAggregationType.MAXIMUM,
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             threshold=1,
             evaluation_periods=1,
@@ -52,15 +55,17 @@ class ScaleToZero(Construct):
             adjustment=1,
             lower_bound=0,
             # CloudWatch re-runs the action every minute while in ALARM, and HasBacklogWithoutCapacity
-            # stays 1 until the instance is InService: a cooldown longer than provisioning + model load
-            # keeps this at one instance.
-            cooldown_s=config.wake_cooldown_s,
+            # stays 1 until the instance is InService: a cooldown of at least the endpoint's startup
+            # budget (validated in DeploymentConfig) keeps this at one instance.
+            cooldown_s=wake_cooldown_s,
         )
-        self.scale_out_alarm = self._step(
+        # With one instance at most there is nothing to scale out to (the wake policy reaches it).
+        self.scale_out_alarm = None if config.max_capacity == 1 else self._step(
             "ScaleOut",
             description=f"More than {config.scale_out_backlog_per_instance} requests per instance"
             " for 2 minutes: add an instance.",
             metric=self._metric("ApproximateBacklogSizePerInstance", "Average"),
+            aggregation=appscaling.MetricAggregationType.AVERAGE,
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             threshold=config.scale_out_backlog_per_instance,
             evaluation_periods=2,
@@ -75,12 +80,20 @@ class ScaleToZero(Construct):
             "ScaleInWhenIdle",
             description=f"No request queued or running for {config.idle_minutes_before_scale_in} minutes:"
             " scale in to the minimum capacity (zero outside warm windows).",
-            metric=self._metric("ApproximateBacklogSize", "Maximum"),
+            # A step policy picks its step from the alarm's datapoints, so a gap in the backlog metric
+            # is filled with 0 (no backlog reported = idle) rather than left for TreatMissingData alone.
+            metric=cloudwatch.MathExpression(
+                expression="FILL(backlog, 0)",
+                using_metrics={"backlog": self._metric("ApproximateBacklogSize", "Maximum")},
+                label="ApproximateBacklogSize, gaps as 0",
+                period=PERIOD,
+            ),
+            aggregation=appscaling.MetricAggregationType.MAXIMUM,
             comparison=cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
             threshold=0,
             evaluation_periods=config.idle_minutes_before_scale_in,
-            # A missing datapoint means SageMaker reported no backlog, i.e. idle: it counts towards
-            # the idle window instead of holding a GPU instance for ever.
+            # Should the expression itself return nothing, no data still means idle: breaching, so a
+            # GPU instance is not held for ever.
             treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
             # Exact capacity 0 is clamped to MinCapacity, so warm windows keep their instances.
             adjustment_type=appscaling.AdjustmentType.EXACT_CAPACITY,
@@ -117,7 +130,8 @@ class ScaleToZero(Construct):
         id_: str,
         *,
         description: str,
-        metric: cloudwatch.Metric,
+        metric: cloudwatch.IMetric,
+        aggregation: appscaling.MetricAggregationType,
         comparison: cloudwatch.ComparisonOperator,
         threshold: float,
         evaluation_periods: int,
@@ -135,7 +149,7 @@ class ScaleToZero(Construct):
             scaling_target=self.target,
             adjustment_type=adjustment_type,
             cooldown=cdk.Duration.seconds(cooldown_s),
-            metric_aggregation_type=_aggregation(metric),
+            metric_aggregation_type=aggregation,
         )
         policy.add_adjustment(adjustment=adjustment, lower_bound=lower_bound, upper_bound=upper_bound)
         alarm = cloudwatch.Alarm(
@@ -151,13 +165,6 @@ class ScaleToZero(Construct):
         )
         alarm.add_alarm_action(cloudwatch_actions.ApplicationScalingAction(policy))
         return alarm
-
-
-def _aggregation(metric: cloudwatch.Metric) -> appscaling.MetricAggregationType:
-    return {
-        "Maximum": appscaling.MetricAggregationType.MAXIMUM,
-        "Average": appscaling.MetricAggregationType.AVERAGE,
-    }[metric.statistic]
 
 
 def _service_linked_role_arn(scope: Construct) -> str:

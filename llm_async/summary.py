@@ -36,15 +36,29 @@ def _image(template: dict[str, Any], image: Any) -> str:
     return f"per-region mapping of {len(regions)} regions, e.g. us-east-1: {example}"
 
 
+def _alarm_metric(alarm: dict[str, Any]) -> tuple[str, int]:
+    """The alarm's metric (or metric-math expression) as text, and its period in seconds."""
+    if "MetricName" in alarm:
+        return f"{alarm['MetricName']} {alarm['Statistic']}", alarm["Period"]
+    (expression,) = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
+    for query in alarm["Metrics"]:
+        if "MetricStat" in query:
+            stat = query["MetricStat"]
+            expression = expression.replace(query["Id"], f"{stat['Metric']['MetricName']} {stat['Stat']}")
+            period = stat["Period"]
+    return expression, period
+
+
 def _alarm_line(alarm: dict[str, Any], policies: dict[str, Any]) -> str:
     (action,) = alarm["AlarmActions"]
     step = policies[action["Ref"]]["StepScalingPolicyConfiguration"]
     (adjustment,) = step["StepAdjustments"]
     change = adjustment["ScalingAdjustment"]
     effect = f"set capacity to {change}" if step["AdjustmentType"] == "ExactCapacity" else f"{change:+d} instance"
-    minutes = alarm["EvaluationPeriods"] * alarm["Period"] // 60
+    metric, period = _alarm_metric(alarm)
+    minutes = alarm["EvaluationPeriods"] * period // 60
     return (
-        f"{alarm['MetricName']} {alarm['Statistic']} {_COMPARISON[alarm['ComparisonOperator']]}"
+        f"{metric} {_COMPARISON[alarm['ComparisonOperator']]}"
         f" {alarm['Threshold']:g} for {minutes} min → {effect} (cooldown {step['Cooldown']} s)"
     )
 

@@ -10,7 +10,6 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from llm_async.dlc_table import tgi_image_uris
-from llm_async.errors import fail
 
 
 class TgiImage(Construct):
@@ -27,12 +26,22 @@ class TgiImage(Construct):
             lazy=True,
         )
         stack = cdk.Stack.of(self)
-        if not cdk.Token.is_unresolved(stack.region) and stack.region not in images:
-            fail("region", f"a region with a TGI {tgi_version} image", stack.region)
-        repositories = {i.repository for i in images.values()}
-        (repository,) = repositories
-        self.repository_name = repository
+        # One repository name in every region; only the registry account differs.
+        repository = images[min(images)].repository
         self.image_uri: str = mapping.find_in_map(stack.region, "uri")
+        if cdk.Token.is_unresolved(stack.region):
+            # Fails a deploy to a region without a TGI image with this message, not a bare FindInMap error.
+            cdk.CfnRule(
+                self,
+                "SupportedRegion",
+                assertions=[
+                    cdk.CfnRuleAssertion(
+                        assert_=cdk.Fn.condition_contains(list(images), stack.region),
+                        assert_description=f"TGI {tgi_version} has no SageMaker image in this region;"
+                        f" supported: {', '.join(images)}",
+                    )
+                ],
+            )
         self.repository_arn: str = stack.format_arn(
             service="ecr",
             account=mapping.find_in_map(stack.region, "account"),

@@ -19,7 +19,6 @@ from llm_async.scale_to_zero import ScaleToZero
 class LlmAsyncStack(cdk.Stack):
     def __init__(self, scope: Construct, id_: str, *, config: DeploymentConfig, **kwargs: Any) -> None:
         super().__init__(scope, id_, **kwargs)
-        self.config = config
         removal = cdk.RemovalPolicy.RETAIN if config.storage.retain_on_delete else cdk.RemovalPolicy.DESTROY
         self.key = PayloadKey(self, "PayloadKey", removal_policy=removal).key
         self.payloads = PayloadBucket(
@@ -41,7 +40,9 @@ class LlmAsyncStack(cdk.Stack):
             topics=self.topics,
             key=self.key,
         )
-        self.scaling = ScaleToZero(self, "Scaling", endpoint=self.endpoint, config=config.scaling)
+        self.scaling = ScaleToZero(
+            self, "Scaling", endpoint=self.endpoint, config=config.scaling, wake_cooldown_s=config.wake_cooldown_s
+        )
 
         cdk.CfnOutput(self, "EndpointName", value=config.endpoint.endpoint_name)
         cdk.CfnOutput(self, "PayloadBucketName", value=self.payloads.bucket.bucket_name)

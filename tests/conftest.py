@@ -58,7 +58,7 @@ S3_WEIGHTS_URI = "s3://my-weights-bucket/models/qwen2.5-7b/"
 
 
 def s3_weights_config() -> DeploymentConfig:
-    sandbox = ENVIRONMENTS["sandbox"]
+    sandbox = ENVIRONMENTS["sandbox"]()
     return dataclasses.replace(
         sandbox, model=dataclasses.replace(sandbox.model, weights=S3Weights(S3_WEIGHTS_URI))
     )
@@ -66,7 +66,7 @@ def s3_weights_config() -> DeploymentConfig:
 
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
-    configs = {**ENVIRONMENTS, "s3-weights": s3_weights_config()}
+    configs = {**{name: build() for name, build in ENVIRONMENTS.items()}, "s3-weights": s3_weights_config()}
     return {name: synthesize(config, tmp_path_factory.mktemp(name)) for name, config in configs.items()}
 
 

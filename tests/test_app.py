@@ -26,6 +26,26 @@ def test_unknown_environment_is_one_line_without_traceback(tmp_path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_invalid_configuration_is_one_line_without_traceback(tmp_path) -> None:
+    inject = (
+        "import sys, app, llm_async.environments as e; from llm_async.config import ScalingConfig;"
+        " e.ENVIRONMENTS['sandbox'] = lambda: ScalingConfig(min_capacity=2, max_capacity=1); sys.exit(app.cli())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", inject],
+        cwd=ROOT,
+        env={**os.environ, "CDK_OUTDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "llm-async configuration error: scaling.min_capacity: must be 0–scaling.max_capacity (1) (got 2)"
+    )
+    assert "Traceback" not in result.stderr
+
+
 def test_summary_of_the_sandbox_template(sandbox: Synthesized) -> None:
     lines = summarize(sandbox.template_json, "LlmAsyncStack").splitlines()
     assert lines == [
@@ -37,9 +57,8 @@ def test_summary_of_the_sandbox_template(sandbox: Synthesized) -> None:
         "Instance     ml.g5.2xlarge: 1 × NVIDIA A10G, 24 GiB GPU memory; SM_NUM_GPUS=1",
         "Tokens       MAX_INPUT_LENGTH=4096, MAX_TOTAL_TOKENS=8192",
         "Capacity     0–1 instances",
-        "Scale out    HasBacklogWithoutCapacity Maximum ≥ 1 for 1 min → +1 instance (cooldown 600 s)",
-        "Scale out    ApproximateBacklogSizePerInstance Average > 8 for 2 min → +1 instance (cooldown 300 s)",
-        "Scale in     ApproximateBacklogSize Maximum ≤ 0 for 15 min → set capacity to 0 (cooldown 300 s)",
+        "Scale out    HasBacklogWithoutCapacity Maximum ≥ 1 for 1 min → +1 instance (cooldown 1500 s)",
+        "Scale in     FILL(ApproximateBacklogSize Maximum, 0) ≤ 0 for 15 min → set capacity to 0 (cooldown 300 s)",
         "Cost         $1.52/h at max capacity (1 × $1.515, us-east-1 on-demand list price);"
         " no instance cost while scaled to zero",
     ]
@@ -50,6 +69,7 @@ def test_summary_of_prod_shows_warm_windows_and_cost_at_max(prod: Synthesized) -
     assert "Schedule     cron(0 8 ? * MON-FRI *) America/New_York: min capacity 1" in text
     assert "Schedule     cron(0 18 ? * MON-FRI *) America/New_York: min capacity 0" in text
     assert "$4.55/h at max capacity (3 × $1.515" in text
+    assert "Scale out    ApproximateBacklogSizePerInstance Average > 8 for 2 min → +1 instance (cooldown 300 s)" in text
 
 
 def test_summary_of_s3_weights(s3_weights: Synthesized) -> None:

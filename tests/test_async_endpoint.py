@@ -25,12 +25,6 @@ def test_one_variant_starting_with_one_instance(sandbox: Synthesized) -> None:
     ]
 
 
-def test_llm_sized_timeouts_by_default(sandbox: Synthesized) -> None:
-    (variant,) = _config(sandbox)[1]["Properties"]["ProductionVariants"]
-    assert variant["ContainerStartupHealthCheckTimeoutInSeconds"] >= 600
-    assert variant["ModelDataDownloadTimeoutInSeconds"] >= 600
-
-
 def test_async_output_to_the_payload_bucket_with_kms_and_topics(sandbox: Synthesized) -> None:
     bucket_id = next(k for k, v in sandbox.resources("AWS::S3::Bucket").items() if "LoggingConfiguration" in v["Properties"])
     key_id, _ = sandbox.only("AWS::KMS::Key")

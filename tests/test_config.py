@@ -22,7 +22,7 @@ from llm_async.config import (
 from llm_async.environments import ENVIRONMENTS
 from llm_async.presets import FALCON_40B_INSTRUCT, FALCON_40B_INSTRUCT_G4DN, PRESETS, QWEN2_5_7B_INSTRUCT
 
-SANDBOX = ENVIRONMENTS["sandbox"]
+SANDBOX = ENVIRONMENTS["sandbox"]()
 SUPPORTED = (
     "ml.g4dn.xlarge, ml.g4dn.2xlarge, ml.g4dn.12xlarge, ml.g5.xlarge, ml.g5.2xlarge, ml.g5.4xlarge,"
     " ml.g5.12xlarge, ml.g5.48xlarge, ml.p4d.24xlarge"
@@ -41,9 +41,9 @@ def _raises(message: str):
     return pytest.raises(ConfigError, match=f"^{re.escape(message)}$")
 
 
-def test_every_environment_and_preset_is_valid() -> None:
-    assert set(ENVIRONMENTS) == {"sandbox", "dev", "staging", "prod"}
-    assert set(PRESETS) == {"qwen2-5-7b-instruct", "falcon-40b-instruct", "falcon-40b-instruct-int8"}
+def test_every_environment_builds() -> None:
+    configs = {name: build() for name, build in ENVIRONMENTS.items()}
+    assert {name: c.env_name for name, c in configs.items()} == {n: n for n in ("sandbox", "dev", "staging", "prod")}
 
 
 def test_error_is_one_line() -> None:
@@ -242,16 +242,60 @@ def test_falcon_presets_match_the_seed_notebook() -> None:
     )
 
 
-def test_every_preset_fits_its_instance() -> None:
-    for preset in PRESETS.values():
-        config = DeploymentConfig(
-            env_name="t",
-            model=preset.model,
-            endpoint=EndpointConfig(instance_type=preset.instance_type, endpoint_name="t"),
-        )
-        assert config.model.num_gpus <= config.endpoint.instance.gpus
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_builds_on_its_instance(name: str) -> None:
+    preset = PRESETS[name]
+    config = DeploymentConfig(
+        env_name="t", model=preset.model, endpoint=EndpointConfig(instance_type=preset.instance_type, endpoint_name="t")
+    )
+    assert config.endpoint.instance.gpus == preset.model.num_gpus
 
 
 def test_config_is_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         SANDBOX.scaling.max_capacity = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: _model(name="Falcon_40B"), "model.name: must be 1–40 lowercase letters, digits or '-' (got 'Falcon_40B')"),
+        (lambda: _model(weights="tiiuae/falcon-40b"), "model.weights: must be HubWeights or S3Weights (got 'tiiuae/falcon-40b')"),
+        (lambda: _model(num_gpus=9), "model.num_gpus: must be an integer 1–8 (got 9)"),
+        (lambda: _model(max_input_length=0), "model.max_input_length: must be an integer ≥ 1 (got 0)"),
+        (lambda: _model(max_total_tokens=1), "model.max_total_tokens: must be an integer ≥ 2 (got 1)"),
+        (lambda: ScalingConfig(scale_out_backlog_per_instance=0), "scaling.scale_out_backlog_per_instance: must be an integer ≥ 1 (got 0)"),
+        (lambda: ScalingConfig(wake_cooldown_s=-1), "scaling.wake_cooldown_s: must be an integer 0–10800 (got -1)"),
+        (lambda: ScalingConfig(scale_out_cooldown_s=3601), "scaling.scale_out_cooldown_s: must be an integer 0–3600 (got 3601)"),
+        (lambda: ScalingConfig(warm_windows=[WarmWindow(8, 18)]), "scaling.warm_windows: must be a tuple of WarmWindow (got [WarmWindow(start_hour=8, end_hour=18, time_zone='UTC', days='MON-FRI', min_capacity=1)])"),
+        (lambda: WarmWindow(8, 18, min_capacity=0), "scaling.warm_windows.min_capacity: must be an integer ≥ 1 (got 0)"),
+        (lambda: WarmWindow(8, 24), "scaling.warm_windows.end_hour: must be an integer 0–23 (got 24)"),
+        (lambda: StorageConfig(access_log_expiry_days=0), "storage.access_log_expiry_days: must be an integer 1–3650 (got 0)"),
+        (lambda: dataclasses.replace(SANDBOX, env_name="Prod"), "env_name: must be 1–20 lowercase letters, digits or '-', starting with a letter (got 'Prod')"),
+        (lambda: dataclasses.replace(SANDBOX, region="useast1"), "region: must be an AWS region like 'eu-west-1' or None (got 'useast1')"),
+    ],
+)
+def test_remaining_rules(build, message: str) -> None:
+    with _raises(message):
+        build()
+
+
+def test_warm_window_cannot_lower_the_minimum() -> None:
+    with _raises("scaling.warm_windows.min_capacity: must be ≥ scaling.min_capacity (2): a window only raises the minimum (got 1)"):
+        ScalingConfig(min_capacity=2, max_capacity=3, warm_windows=(WarmWindow(8, 18, min_capacity=1),))
+
+
+def test_wake_cooldown_defaults_to_the_startup_budget() -> None:
+    # 300 s provisioning + 600 s download + 600 s health check.
+    assert SANDBOX.wake_cooldown_s == 1500
+    slow = dataclasses.replace(SANDBOX, endpoint=_endpoint(container_startup_health_check_timeout_s=1800))
+    assert slow.wake_cooldown_s == 2700
+
+
+def test_wake_cooldown_shorter_than_the_startup_budget() -> None:
+    with _raises(
+        "scaling.wake_cooldown_s: must be ≥ 1500 (provisioning 300 s + endpoint.model_data_download_timeout_s"
+        " + endpoint.container_startup_health_check_timeout_s) (got 600)"
+    ):
+        dataclasses.replace(SANDBOX, scaling=ScalingConfig(wake_cooldown_s=600))
+    assert dataclasses.replace(SANDBOX, scaling=ScalingConfig(wake_cooldown_s=1800)).wake_cooldown_s == 1800

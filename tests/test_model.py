@@ -26,12 +26,22 @@ def test_env_agnostic_image_comes_from_a_region_mapping(sandbox: Synthesized) ->
     assert len(regions) >= 40
 
 
+def test_env_agnostic_stack_refuses_a_region_without_an_image(sandbox: Synthesized) -> None:
+    (rule,) = [r for name, r in sandbox.template_json["Rules"].items() if name.startswith("ModelImageSupportedRegion")]
+    (assertion,) = rule["Assertions"]
+    regions, region = assertion["Assert"]["Fn::Contains"]
+    assert region == {"Ref": "AWS::Region"}
+    assert {"us-east-1", "ap-east-1", "cn-north-1"} <= set(regions)
+    assert assertion["AssertDescription"].startswith("TGI 3.3.6 has no SageMaker image in this region; supported: af-south-1,")
+
+
 def test_region_specific_stack_gets_a_plain_image_and_no_mapping(dev: Synthesized) -> None:
     dev.template.has_resource_properties(
         "AWS::SageMaker::Model",
         {"PrimaryContainer": {"Image": f"763104351884.dkr.ecr.us-east-1.amazonaws.com/{TGI_TAG}"}},
     )
     assert "Mappings" not in dev.template_json
+    assert set(dev.template_json["Rules"]) == {"CheckBootstrapVersion"}
 
 
 def test_hub_model_environment(sandbox: Synthesized) -> None:

@@ -16,7 +16,7 @@ from tests.conftest import cdk_json_context
 
 def test_an_unacknowledged_finding_fails_synth(tmp_path: Path) -> None:
     app = cdk.App(context=cdk_json_context(), outdir=str(tmp_path))
-    stack = add_llm_async_stack(app, ENVIRONMENTS["sandbox"])
+    stack = add_llm_async_stack(app, ENVIRONMENTS["sandbox"]())
     s3.CfnBucket(stack, "DeliberatelyNonCompliant")  # no encryption, no logging, no SSL policy
     register_rule_packs(app)
     with pytest.raises(Exception, match="^ValidationFailed: ERROR"):
@@ -31,7 +31,7 @@ def test_an_unacknowledged_finding_fails_synth(tmp_path: Path) -> None:
 
 def test_acknowledgments_sit_at_single_resources_with_evidence() -> None:
     app = cdk.App(context=cdk_json_context())
-    stack = add_llm_async_stack(app, ENVIRONMENTS["sandbox"])
+    stack = add_llm_async_stack(app, ENVIRONMENTS["sandbox"]())
     acknowledged: dict[tuple[str, str], str] = {}
     for construct in stack.node.find_all():
         for entry in construct.node.metadata:

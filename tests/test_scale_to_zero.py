@@ -61,14 +61,14 @@ def test_wake_from_zero_on_backlog_without_capacity(sandbox: Synthesized) -> Non
     assert policy["PolicyType"] == "StepScaling"
     assert policy["StepScalingPolicyConfiguration"] == {
         "AdjustmentType": "ChangeInCapacity",
-        "Cooldown": 600,
+        "Cooldown": 1500,  # the startup budget: 300 s provisioning + 600 s download + 600 s health check
         "MetricAggregationType": "Maximum",
         "StepAdjustments": [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}],
     }
 
 
-def test_scale_out_on_backlog_per_instance(sandbox: Synthesized) -> None:
-    alarm = _alarm(sandbox, "ScaleOut")
+def test_scale_out_on_backlog_per_instance(prod: Synthesized) -> None:
+    alarm = _alarm(prod, "ScaleOut")
     assert (alarm["MetricName"], alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
         "ApproximateBacklogSizePerInstance",
         "Average",
@@ -77,7 +77,7 @@ def test_scale_out_on_backlog_per_instance(sandbox: Synthesized) -> None:
     )
     assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (60, 2, 2)
     assert alarm["TreatMissingData"] == "notBreaching"
-    assert _policy_of(sandbox, alarm)["StepScalingPolicyConfiguration"] == {
+    assert _policy_of(prod, alarm)["StepScalingPolicyConfiguration"] == {
         "AdjustmentType": "ChangeInCapacity",
         "Cooldown": 300,
         "MetricAggregationType": "Average",
@@ -85,15 +85,26 @@ def test_scale_out_on_backlog_per_instance(sandbox: Synthesized) -> None:
     }
 
 
+def test_no_scale_out_policy_when_one_instance_is_the_maximum(sandbox: Synthesized) -> None:
+    assert not [k for k in sandbox.resources("AWS::CloudWatch::Alarm") if k.startswith("ScalingScaleOut")]
+    assert len(sandbox.resources("AWS::ApplicationAutoScaling::ScalingPolicy")) == 2
+
+
 def test_scale_in_to_zero_after_the_idle_window(sandbox: Synthesized) -> None:
     alarm = _alarm(sandbox, "ScaleInWhenIdle")
-    assert (alarm["MetricName"], alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+    expression, backlog = alarm["Metrics"]
+    # Gaps in the backlog metric count as 0: the step policy always has a value to pick its step from.
+    assert expression == {"Expression": "FILL(backlog, 0)", "Id": "expr_1", "Label": "ApproximateBacklogSize, gaps as 0", "ReturnData": True}
+    assert backlog["Id"] == "backlog" and backlog["ReturnData"] is False
+    stat = backlog["MetricStat"]
+    assert (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], stat["Stat"], stat["Period"]) == (
+        "AWS/SageMaker",
         "ApproximateBacklogSize",
         "Maximum",
-        0,
-        "LessThanOrEqualToThreshold",
+        60,
     )
-    assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (60, 15, 15)
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "LessThanOrEqualToThreshold")
+    assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (15, 15)
     assert alarm["TreatMissingData"] == "breaching"
     assert _policy_of(sandbox, alarm)["StepScalingPolicyConfiguration"] == {
         "AdjustmentType": "ExactCapacity",
@@ -107,18 +118,14 @@ def test_scale_in_to_zero_after_the_idle_window(sandbox: Synthesized) -> None:
 def test_every_alarm_uses_the_endpoint_name_dimension_only(synthesized: dict[str, Synthesized], env: str) -> None:
     synth = synthesized[env]
     alarms = synth.resources("AWS::CloudWatch::Alarm")
-    assert len(alarms) == 3
+    assert len(alarms) == (2 if synth.config.scaling.max_capacity == 1 else 3)
+    expected = [{"Name": "EndpointName", "Value": f"llm-async-{synth.config.env_name}"}]
     for alarm in alarms.values():
         props = alarm["Properties"]
-        assert props["Dimensions"] == [{"Name": "EndpointName", "Value": f"llm-async-{synth.config.env_name}"}]
+        metrics = [props] if "MetricName" in props else [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]
+        assert metrics and all(m["Dimensions"] == expected for m in metrics)
         assert props["TreatMissingData"] in {"breaching", "notBreaching"}
         assert len(props["AlarmActions"]) == 1
-
-
-def test_no_alarm_uses_the_metrics_async_endpoints_do_not_publish(synthesized: dict[str, Synthesized]) -> None:
-    for synth in synthesized.values():
-        for alarm in synth.resources("AWS::CloudWatch::Alarm").values():
-            assert alarm["Properties"]["MetricName"] not in {"Invocations", "InvocationsPerInstance"}
 
 
 def test_prod_warm_window_raises_min_capacity_on_weekdays(prod: Synthesized) -> None:
