@@ -21,6 +21,7 @@ from inference_api.inferences import (
     idempotent_inference_id,
 )
 from inference_api.request import Limits, RequestError, parse_generate_request
+from inference_api.wake import Waker
 
 logger = Logger()
 tracer = Tracer()
@@ -48,6 +49,18 @@ def _inferences() -> Inferences:
         invocation_timeout_s=int(os.environ["INVOCATION_TIMEOUT_SECONDS"]),
     )
     return Inferences(settings, s3=boto3.client("s3"), sagemaker_runtime=boto3.client("sagemaker-runtime"))
+
+
+@cache
+def _waker() -> Waker:
+    return Waker(
+        sagemaker=boto3.client("sagemaker"),
+        cloudwatch=boto3.client("cloudwatch"),
+        s3=boto3.client("s3"),
+        bucket=os.environ["BUCKET_NAME"],
+        endpoint_name=os.environ["ENDPOINT_NAME"],
+        wake_alarm_name=os.environ["WAKE_ALARM_NAME"],
+    )
 
 
 def _json(status: int, body: dict, headers: dict[str, str] | None = None) -> Response:
@@ -79,6 +92,10 @@ def submit() -> Response:
     accepted = _inferences().submit(request, inference_id)
     logger.append_keys(inference_id=accepted.inference_id)
     metrics.add_metric(name="InferencesSubmitted", unit=MetricUnit.Count, value=1)
+    wake = _waker().wake_if_idle()
+    if wake == "woken":
+        metrics.add_metric(name="WakeRequested", unit=MetricUnit.Count, value=1)
+    logger.info("accepted", extra={"wake": wake})
     return _json(HTTPStatus.ACCEPTED, accepted.body(), {"Location": f"/invocations/{accepted.inference_id}"})
 
 

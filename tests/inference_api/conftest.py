@@ -22,6 +22,7 @@ ENV = {
     "MAX_BODY_BYTES": "20000",
     "MAX_INPUTS_BYTES": "16000",
     "MAX_TOTAL_TOKENS": "2048",
+    "WAKE_ALARM_NAME": "llm-async-test-wake",
     "POWERTOOLS_TRACE_DISABLED": "1",
     "POWERTOOLS_METRICS_NAMESPACE": "LlmAsyncTest",
     "POWERTOOLS_SERVICE_NAME": "inference-api",
@@ -83,9 +84,13 @@ def aws() -> Iterator[dict[str, Any]]:
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
         handler._inferences.cache_clear()
+        handler._waker.cache_clear()
         yield {"s3": s3}
         handler._inferences.cache_clear()
+        handler._waker.cache_clear()
 
 
 def objects(s3: Any, bucket: str = BUCKET) -> list[str]:
-    return [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    """The bucket's keys, less the wake rate-limit markers (tested in test_wake.py)."""
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return [k for k in keys if not k.startswith("input/.wake/")]

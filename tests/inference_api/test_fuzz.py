@@ -61,4 +61,4 @@ def test_bad_requests_are_4xx_json_and_touch_nothing(aws, body: str, content_typ
     assert 400 <= status < 500, (status, body)
     assert set(response) == {"error"} and set(response["error"]) == {"code", "message"}
     assert invoked == []
-    assert aws["s3"].list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
+    assert aws["s3"].list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0  # not even a wake marker
