@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
@@ -74,4 +75,16 @@ class AsyncEndpoint(Construct):
             endpoint_name=config.endpoint_name,
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
         )
-        self.endpoint_arn: str = self.endpoint.ref
+        self.endpoint_arn: str = self.endpoint.ref  # Ref of AWS::SageMaker::Endpoint is its ARN
+
+    def grant_invoke_async(self, grantee: iam.IGrantable) -> iam.Grant:
+        """InvokeEndpointAsync on this endpoint only."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=["sagemaker:InvokeEndpointAsync"], resource_arns=[self.endpoint_arn]
+        )
+
+    def grant_describe(self, grantee: iam.IGrantable) -> iam.Grant:
+        """DescribeEndpoint on this endpoint only (its instance counts, for wake on request)."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=["sagemaker:DescribeEndpoint"], resource_arns=[self.endpoint_arn]
+        )

@@ -262,6 +262,58 @@ class StorageConfig:
         _int_in_range("storage.access_log_expiry_days", self.access_log_expiry_days, 1, 3650)
 
 
+# CloudWatch Logs' allowed retention periods, in days.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+# API Gateway REST APIs accept payloads up to 10 MB.
+API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class ResultSubscription:
+    """A push destination for inference outcomes: an SQS queue (created, with a DLQ), an email or an HTTPS URL."""
+
+    protocol: str
+    endpoint: str = ""
+    """The email address or https:// URL; empty for 'sqs' (the stack creates the queue)."""
+    topics: tuple[str, ...] = ("success", "error")
+
+    def __post_init__(self) -> None:
+        if self.protocol not in ("sqs", "email", "https"):
+            _fail("api.result_subscriptions.protocol", "one of sqs, email, https", self.protocol)
+        if self.protocol == "sqs" and self.endpoint:
+            _fail("api.result_subscriptions.endpoint", "empty for sqs (the stack creates the queue)", self.endpoint)
+        if self.protocol == "email" and not _EMAIL.match(self.endpoint):
+            _fail("api.result_subscriptions.endpoint", "an email address for email", self.endpoint)
+        if self.protocol == "https" and not re.match(r"^https://[^\s/]+\S*$", self.endpoint):
+            _fail("api.result_subscriptions.endpoint", "an https:// URL for https", self.endpoint)
+        if not self.topics or not set(self.topics) <= {"success", "error"} or not isinstance(self.topics, tuple):
+            _fail("api.result_subscriptions.topics", "a non-empty tuple of 'success' and/or 'error'", self.topics)
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """The inference API in front of the endpoint."""
+
+    throttle_rate_per_s: int = 10
+    throttle_burst: int = 20
+    max_body_bytes: int = 1_048_576
+    max_inputs_bytes: int = 262_144
+    """Prompt size limit, in UTF-8 bytes; the TGI token limits still apply inside the container."""
+    log_retention_days: int = 30
+    result_subscriptions: tuple[ResultSubscription, ...] = ()
+
+    def __post_init__(self) -> None:
+        _int_in_range("api.throttle_rate_per_s", self.throttle_rate_per_s, 1, 10_000)
+        _int_in_range("api.throttle_burst", self.throttle_burst, 1, 5_000)
+        _int_in_range("api.max_body_bytes", self.max_body_bytes, 1_024, API_GATEWAY_MAX_BODY_BYTES)
+        _int_in_range("api.max_inputs_bytes", self.max_inputs_bytes, 1, self.max_body_bytes)
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            _fail("api.log_retention_days", f"one of {', '.join(map(str, LOG_RETENTION_DAYS))}", self.log_retention_days)
+        if not isinstance(self.result_subscriptions, tuple):
+            _fail("api.result_subscriptions", "a tuple of ResultSubscription", self.result_subscriptions)
+
+
 @dataclass(frozen=True)
 class DeploymentConfig:
     """Everything one environment's `LlmAsyncStack` is built from."""
@@ -271,6 +323,7 @@ class DeploymentConfig:
     endpoint: EndpointConfig
     scaling: ScalingConfig = field(default_factory=ScalingConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
     account: str | None = None
     region: str | None = None
     """None for both synthesizes an environment-agnostic stack (the image comes from a region mapping)."""

@@ -14,7 +14,7 @@ def acknowledge(resource: IConstruct, finding_id: str, evidence: str) -> None:
 def wildcard_resource_finding(scope: IConstruct, arn: str) -> str:
     """The id cdk-nag gives an IAM5 wildcard-resource finding on `arn`, with tokens in its `<Ref>` form."""
     resolved = cdk.Stack.of(scope).resolve(arn)
-    parts = resolved["Fn::Join"][1] if isinstance(resolved, dict) else [resolved]
+    parts = resolved["Fn::Join"][1] if isinstance(resolved, dict) and "Fn::Join" in resolved else [resolved]
     return "AwsSolutions-IAM5[Resource::" + "".join(_nag_part(part) for part in parts) + "]"
 
 

@@ -73,27 +73,44 @@ class PayloadBucket(Construct):
     def s3_uri(self, prefix: str) -> str:
         return f"s3://{self.bucket.bucket_name}/{prefix}"
 
-    def _grant_objects(self, grantee: iam.IGrantable, prefix: str, s3_action: str, kms_action: str) -> iam.Grant:
+    def _grant_objects(self, grantee: iam.IGrantable, prefix: str, s3_actions: list[str], kms_actions: list[str]) -> iam.Grant:
         objects_arn = self.bucket.arn_for_objects(f"{prefix}*")
-        grant = iam.Grant.add_to_principal(grantee=grantee, actions=[s3_action], resource_arns=[objects_arn])
-        self.key.grant(grantee, kms_action)
+        grant = iam.Grant.add_to_principal(grantee=grantee, actions=s3_actions, resource_arns=[objects_arn])
+        self.key.grant(grantee, *kms_actions)
         principal = grantee.grant_principal
         if isinstance(principal, Construct):
             acknowledge(
                 principal,
                 wildcard_resource_finding(self, objects_arn),
-                f"Object-level {s3_action} on the {prefix} prefix of this stack's payload bucket only;"
-                " object keys are inference ids that are not known in advance.",
+                f"Object-level {', '.join(s3_actions)} on the {prefix} prefix of this stack's payload bucket"
+                " only; object keys are inference ids that are not known in advance.",
             )
         return grant
 
     def grant_read_inputs(self, grantee: iam.IGrantable) -> iam.Grant:
         """GetObject under input/ only (the endpoint reads what the API wrote)."""
-        return self._grant_objects(grantee, INPUT_PREFIX, "s3:GetObject", "kms:Decrypt")
+        return self._grant_objects(grantee, INPUT_PREFIX, ["s3:GetObject"], ["kms:Decrypt"])
 
     def grant_write_results(self, grantee: iam.IGrantable) -> list[iam.Grant]:
         """PutObject under output/ and failure/ only (the endpoint writes results and errors)."""
         return [
-            self._grant_objects(grantee, prefix, "s3:PutObject", "kms:GenerateDataKey")
+            self._grant_objects(grantee, prefix, ["s3:PutObject"], ["kms:GenerateDataKey"])
+            for prefix in (OUTPUT_PREFIX, FAILURE_PREFIX)
+        ]
+
+    def grant_submit_requests(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Put, read back and delete (after a refused invoke) under input/ only: the API's requests."""
+        return self._grant_objects(
+            grantee,
+            INPUT_PREFIX,
+            ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+        )
+
+    def grant_read_results(self, grantee: iam.IGrantable) -> list[iam.Grant]:
+        """GetObject under output/ and failure/, and ListBucket so a missing result reads as 404, not 403."""
+        iam.Grant.add_to_principal(grantee=grantee, actions=["s3:ListBucket"], resource_arns=[self.bucket.bucket_arn])
+        return [
+            self._grant_objects(grantee, prefix, ["s3:GetObject"], ["kms:Decrypt"])
             for prefix in (OUTPUT_PREFIX, FAILURE_PREFIX)
         ]

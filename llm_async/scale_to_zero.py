@@ -116,6 +116,12 @@ class ScaleToZero(Construct):
                 min_capacity=config.min_capacity,
             )
 
+    def grant_wake(self, grantee: iam.IGrantable) -> iam.Grant:
+        """SetAlarmState on the wake alarm only: it runs the wake policy at once (see lambda/inference_api/wake.py)."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=["cloudwatch:SetAlarmState"], resource_arns=[self.wake_alarm.alarm_arn]
+        )
+
     def _metric(self, name: str, statistic: str) -> cloudwatch.Metric:
         return cloudwatch.Metric(
             namespace="AWS/SageMaker",

@@ -7,6 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from llm_async.api import InferenceApi
 from llm_async.async_endpoint import AsyncEndpoint
 from llm_async.config import DeploymentConfig
 from llm_async.encryption import PayloadKey
@@ -43,7 +44,19 @@ class LlmAsyncStack(cdk.Stack):
         self.scaling = ScaleToZero(
             self, "Scaling", endpoint=self.endpoint, config=config.scaling, wake_cooldown_s=config.wake_cooldown_s
         )
+        self.api = InferenceApi(
+            self,
+            "Api",
+            config=config.api,
+            model=config.model,
+            endpoint_config=config.endpoint,
+            endpoint=self.endpoint,
+            scaling=self.scaling,
+            payloads=self.payloads,
+            removal_policy=removal,
+        )
 
+        cdk.CfnOutput(self, "ApiUrl", value=self.api.url)
         cdk.CfnOutput(self, "EndpointName", value=config.endpoint.endpoint_name)
         cdk.CfnOutput(self, "PayloadBucketName", value=self.payloads.bucket.bucket_name)
         cdk.CfnOutput(self, "SuccessTopicArn", value=self.topics.success_topic.topic_arn)

@@ -34,8 +34,9 @@ class Synthesized:
     def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.template_json["Resources"].items() if v["Type"] == resource_type}
 
-    def only(self, resource_type: str) -> tuple[str, dict[str, Any]]:
-        (item,) = self.resources(resource_type).items()
+    def only(self, resource_type: str, prefix: str = "") -> tuple[str, dict[str, Any]]:
+        """The one resource of that type (whose logical id starts with `prefix`)."""
+        (item,) = [(k, v) for k, v in self.resources(resource_type).items() if k.startswith(prefix)]
         return item
 
 

@@ -43,7 +43,7 @@ def test_async_output_to_the_payload_bucket_with_kms_and_topics(sandbox: Synthes
 
 def test_endpoint_config_waits_for_the_role_policy(sandbox: Synthesized) -> None:
     # SageMaker checks at CreateEndpointConfig that the role may publish to the topics.
-    policy_id, _ = sandbox.only("AWS::IAM::Policy")
+    policy_id, _ = sandbox.only("AWS::IAM::Policy", "ModelExecutionRole")
     role_id = next(k for k in sandbox.resources("AWS::IAM::Role") if k.startswith("ModelExecutionRole"))
     assert {policy_id, role_id} <= set(_config(sandbox)[1]["DependsOn"])
 
@@ -60,4 +60,4 @@ def test_endpoint_name_and_config(sandbox: Synthesized, prod: Synthesized) -> No
 def test_outputs(sandbox: Synthesized) -> None:
     outputs = sandbox.template_json["Outputs"]
     assert outputs["EndpointName"]["Value"] == "llm-async-sandbox"
-    assert set(outputs) == {"EndpointName", "PayloadBucketName", "SuccessTopicArn", "ErrorTopicArn"}
+    assert set(outputs) == {"ApiUrl", "EndpointName", "PayloadBucketName", "SuccessTopicArn", "ErrorTopicArn"}

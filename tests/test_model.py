@@ -153,13 +153,13 @@ def test_execution_role_payload_grants_are_one_prefix_each(sandbox: Synthesized)
 
 def test_model_waits_for_the_role_policy(sandbox: Synthesized) -> None:
     _, model = sandbox.only("AWS::SageMaker::Model")
-    policy_id, _ = sandbox.only("AWS::IAM::Policy")
+    policy_id, _ = sandbox.only("AWS::IAM::Policy", "ModelExecutionRole")
     assert policy_id in model["DependsOn"]
 
 
 def _role_statements(synth: Synthesized) -> dict[str, dict]:
     """Execution-role statements keyed by Sid, or by their actions where CDK grants carry no Sid."""
-    _, policy = synth.only("AWS::IAM::Policy")
+    _, policy = synth.only("AWS::IAM::Policy", "ModelExecutionRole")
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     keyed = {}
     for statement in statements:

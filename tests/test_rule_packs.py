@@ -40,16 +40,25 @@ def test_acknowledgments_sit_at_single_resources_with_evidence() -> None:
                     acknowledged[(construct.node.path, rule_id.removeprefix("Annotation::"))] = reason
     # Nothing acknowledged for the whole stack: each finding at the construct it concerns.
     assert all(path != "LlmAsyncStack" for path, _ in acknowledged)
-    assert sorted(acknowledged) == [
-        ("LlmAsyncStack/Model/ExecutionRole", "AwsSolutions-IAM5[Resource::*]"),
-        ("LlmAsyncStack/Model/ExecutionRole", "AwsSolutions-IAM5[Resource::<Payloads07513F43.Arn>/failure/*]"),
-        ("LlmAsyncStack/Model/ExecutionRole", "AwsSolutions-IAM5[Resource::<Payloads07513F43.Arn>/input/*]"),
-        ("LlmAsyncStack/Model/ExecutionRole", "AwsSolutions-IAM5[Resource::<Payloads07513F43.Arn>/output/*]"),
-        (
-            "LlmAsyncStack/Model/ExecutionRole",
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
-            "/aws/sagemaker/Endpoints/llm-async-sandbox:*]",
-        ),
-        ("LlmAsyncStack/Payloads/AccessLogs", "AwsSolutions-S1"),
-    ]
+    payload_prefixes = [f"AwsSolutions-IAM5[Resource::<Payloads07513F43.Arn>/{p}/*]" for p in ("failure", "input", "output")]
+    assert sorted(acknowledged) == sorted(
+        [
+            ("LlmAsyncStack/Api/FunctionRole", "AwsSolutions-IAM5[Resource::*]"),
+            *[("LlmAsyncStack/Api/FunctionRole", finding) for finding in payload_prefixes],
+            ("LlmAsyncStack/Api/Resource", "AwsSolutions-APIG3"),
+            ("LlmAsyncStack/Api/Resource", "AwsSolutions-COG4"),
+            (
+                "LlmAsyncStack/Api/Resource/CloudWatchRole",
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            ),
+            ("LlmAsyncStack/Model/ExecutionRole", "AwsSolutions-IAM5[Resource::*]"),
+            *[("LlmAsyncStack/Model/ExecutionRole", finding) for finding in payload_prefixes],
+            (
+                "LlmAsyncStack/Model/ExecutionRole",
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+                "/aws/sagemaker/Endpoints/llm-async-sandbox:*]",
+            ),
+            ("LlmAsyncStack/Payloads/AccessLogs", "AwsSolutions-S1"),
+        ]
+    )
     assert all(len(reason) > 60 for reason in acknowledged.values())

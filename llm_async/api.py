@@ -1,0 +1,223 @@
+"""The inference API: API Gateway (REST, IAM auth) in front of the Lambda in lambda/inference_api."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from llm_async.async_endpoint import AsyncEndpoint
+from llm_async.config import ApiConfig, EndpointConfig, ModelConfig
+from llm_async.findings import acknowledge
+from llm_async.payload_bucket import PayloadBucket
+from llm_async.scale_to_zero import ScaleToZero
+
+LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambda"
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+# The Powertools version the handler is tested with (requirements-dev.txt). Its managed layer is
+# resolved from Powertools' public SSM parameter at deploy time: no Docker bundling is available
+# here, and the layer keeps the deployment package to our own ~20 kB of code.
+POWERTOOLS_VERSION = "3.37.0"
+POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/x86_64/{RUNTIME.name}/{POWERTOOLS_VERSION}"
+
+# API Gateway's own rejections (auth, body schema, throttling) get the same shape as the Lambda's.
+_ERROR_TEMPLATE = json.dumps(
+    {"error": {"code": "$context.error.responseType", "message": "$context.error.messageString"}}
+)
+_BODY_ERROR_TEMPLATE = json.dumps(
+    {"error": {"code": "InvalidRequest", "message": "$context.error.validationErrorString"}}
+)
+# The envelope API Gateway can check before the Lambda runs; the Lambda checks every field's range.
+_GENERATE_REQUEST_SCHEMA = apigateway.JsonSchema(
+    schema=apigateway.JsonSchemaVersion.DRAFT4,
+    type=apigateway.JsonSchemaType.OBJECT,
+    required=["inputs"],
+    additional_properties=False,
+    properties={
+        "inputs": apigateway.JsonSchema(type=apigateway.JsonSchemaType.STRING, min_length=1),
+        "parameters": apigateway.JsonSchema(type=apigateway.JsonSchemaType.OBJECT),
+    },
+)
+
+
+class InferenceApi(Construct):
+    """POST /invocations and GET /invocations/{inferenceId}, SigV4-authorized, throttled, access-logged."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: ApiConfig,
+        model: ModelConfig,
+        endpoint_config: EndpointConfig,
+        endpoint: AsyncEndpoint,
+        scaling: ScaleToZero,
+        payloads: PayloadBucket,
+        removal_policy: cdk.RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.function = self._function(config, model, endpoint_config, endpoint, scaling, payloads, removal_policy)
+        endpoint.grant_invoke_async(self.function)
+        endpoint.grant_describe(self.function)
+        scaling.grant_wake(self.function)
+        payloads.grant_submit_requests(self.function)
+        payloads.grant_read_results(self.function)
+        self.rest_api = self._rest_api(config, removal_policy)
+
+    def _function(
+        self,
+        config: ApiConfig,
+        model: ModelConfig,
+        endpoint_config: EndpointConfig,
+        endpoint: AsyncEndpoint,
+        scaling: ScaleToZero,
+        payloads: PayloadBucket,
+        removal_policy: cdk.RemovalPolicy,
+    ) -> lambda_.Function:
+        log_group = self._log_group("FunctionLogs", config.log_retention_days, removal_policy)
+        # A role of our own: the default one carries the AWS-managed AWSLambdaBasicExecutionRole.
+        role = iam.Role(self, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            )
+        )
+        layer = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "Powertools",
+            ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER),
+        )
+        function = lambda_.Function(
+            self,
+            "Function",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            handler="inference_api.handler.lambda_handler",
+            code=lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=["**/__pycache__", "**/*.pyc"]),
+            layers=[layer],
+            role=role,
+            log_group=log_group,
+            memory_size=256,
+            # Submit waits up to 5 s for a concurrent submit of the same Idempotency-Key.
+            timeout=cdk.Duration.seconds(15),
+            tracing=lambda_.Tracing.ACTIVE,
+            environment={
+                "BUCKET_NAME": payloads.bucket.bucket_name,
+                "ENDPOINT_NAME": endpoint.endpoint_name,
+                "WAKE_ALARM_NAME": scaling.wake_alarm.alarm_name,
+                "REQUEST_TTL_SECONDS": str(endpoint_config.request_ttl_s),
+                "INVOCATION_TIMEOUT_SECONDS": str(endpoint_config.invocation_timeout_s),
+                "MAX_BODY_BYTES": str(config.max_body_bytes),
+                "MAX_INPUTS_BYTES": str(config.max_inputs_bytes),
+                "MAX_TOTAL_TOKENS": str(model.max_total_tokens),
+                "POWERTOOLS_SERVICE_NAME": "llm-async-api",
+                "POWERTOOLS_METRICS_NAMESPACE": "LlmAsync",
+            },
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray's PutTraceSegments and PutTelemetryRecords, added by active tracing, have no"
+            " resource-level permissions.",
+        )
+        return function
+
+    def _rest_api(self, config: ApiConfig, removal_policy: cdk.RemovalPolicy) -> apigateway.RestApi:
+        access_logs = self._log_group("AccessLogs", config.log_retention_days, removal_policy)
+        api = apigateway.RestApi(
+            self,
+            "Resource",
+            description="llm-async inference API: submit prompts and fetch results of async inferences",
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+            # Access logs need the account's API Gateway CloudWatch role; one is created and kept.
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN,
+            deploy_options=apigateway.StageOptions(
+                stage_name="v1",
+                throttling_rate_limit=config.throttle_rate_per_s,
+                throttling_burst_limit=config.throttle_burst,
+                access_log_destination=apigateway.LogGroupLogDestination(access_logs),
+                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                logging_level=apigateway.MethodLoggingLevel.ERROR,
+                tracing_enabled=True,
+                metrics_enabled=True,
+            ),
+            default_method_options=apigateway.MethodOptions(authorization_type=apigateway.AuthorizationType.IAM),
+        )
+        # The stack outputs the URL under a stable name (ApiUrl); drop the L2's hashed duplicate.
+        api.node.try_remove_child("Endpoint")
+        cloud_watch_role = api.node.find_child("CloudWatchRole")
+        acknowledge(
+            cloud_watch_role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            "API Gateway's account-level logging role: AWS documents this managed policy for it, and it"
+            " grants API Gateway (not callers) log delivery only.",
+        )
+        for response_type, template in (
+            (apigateway.ResponseType.BAD_REQUEST_BODY, _BODY_ERROR_TEMPLATE),
+            (apigateway.ResponseType.DEFAULT_4_XX, _ERROR_TEMPLATE),
+            (apigateway.ResponseType.DEFAULT_5_XX, _ERROR_TEMPLATE),
+        ):
+            api.add_gateway_response(
+                f"{response_type.response_type}Response",
+                type=response_type,
+                templates={"application/json": template},
+            )
+        integration = apigateway.LambdaIntegration(self.function)
+        validator = api.add_request_validator(
+            "Validator", validate_request_body=True, validate_request_parameters=True
+        )
+        model = api.add_model("GenerateRequest", content_type="application/json", schema=_GENERATE_REQUEST_SCHEMA)
+        invocations = api.root.add_resource("invocations")
+        invocations.add_method(
+            "POST",
+            integration,
+            request_validator=validator,
+            request_models={"application/json": model},
+            request_parameters={"method.request.header.Content-Type": True},
+        )
+        invocations.add_resource("{inferenceId}").add_method(
+            "GET",
+            integration,
+            request_validator=validator,
+            request_parameters={"method.request.path.inferenceId": True},
+        )
+        for finding, evidence in (
+            ("AwsSolutions-APIG3", "A WAF web ACL is the account's edge concern; every method here requires SigV4"
+             " (IAM) authorization and the stage is throttled."),
+            ("AwsSolutions-COG4", "Callers are IAM principals of internal apps, authorized with SigV4 (IAM"
+             " authorization on every method), not Cognito users."),
+        ):
+            acknowledge(api, finding, evidence)
+        return api
+
+    def _log_group(self, id_: str, retention_days: int, removal_policy: cdk.RemovalPolicy) -> logs.LogGroup:
+        log_group = logs.LogGroup(self, id_, removal_policy=removal_policy)
+        # RetentionDays' members are named, not numbered; config validated the day count already.
+        log_group.node.default_child.retention_in_days = retention_days  # type: ignore[union-attr]
+        return log_group
+
+    @property
+    def url(self) -> str:
+        return self.rest_api.url
+
