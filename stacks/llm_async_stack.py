@@ -14,6 +14,7 @@ from llm_async.encryption import PayloadKey
 from llm_async.model import TgiModel
 from llm_async.notifications import NotificationTopics
 from llm_async.payload_bucket import PayloadBucket
+from llm_async.result_subscriptions import ResultSubscriptions
 from llm_async.scale_to_zero import ScaleToZero
 
 
@@ -31,6 +32,13 @@ class LlmAsyncStack(cdk.Stack):
             removal_policy=removal,
         )
         self.topics = NotificationTopics(self, "Notifications", key=self.key)
+        self.result_subscriptions = ResultSubscriptions(
+            self,
+            "ResultSubscriptions",
+            topics=self.topics,
+            destinations=config.api.result_subscriptions,
+            removal_policy=removal,
+        )
         self.model = TgiModel(self, "Model", model=config.model, endpoint_name=config.endpoint.endpoint_name)
         self.endpoint = AsyncEndpoint(
             self,
@@ -61,3 +69,5 @@ class LlmAsyncStack(cdk.Stack):
         cdk.CfnOutput(self, "PayloadBucketName", value=self.payloads.bucket.bucket_name)
         cdk.CfnOutput(self, "SuccessTopicArn", value=self.topics.success_topic.topic_arn)
         cdk.CfnOutput(self, "ErrorTopicArn", value=self.topics.error_topic.topic_arn)
+        for index, queue in enumerate(self.result_subscriptions.queues, start=1):
+            cdk.CfnOutput(self, f"ResultQueue{index}Url", value=queue.queue_url)

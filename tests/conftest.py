@@ -13,7 +13,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from llm_async.config import DeploymentConfig, S3Weights
+from llm_async.config import DeploymentConfig, ResultSubscription, S3Weights
 from llm_async.environments import ENVIRONMENTS
 from stacks.llm_async_app import STACK_ID, add_llm_async_stack, register_rule_packs
 
@@ -65,9 +65,19 @@ def s3_weights_config() -> DeploymentConfig:
     )
 
 
+def subscribed_config() -> DeploymentConfig:
+    sandbox = ENVIRONMENTS["sandbox"]()
+    destinations = (
+        ResultSubscription("sqs"),
+        ResultSubscription("email", "ml-platform@example.com", topics=("error",)),
+        ResultSubscription("https", "https://hooks.example.com/llm", topics=("success",)),
+    )
+    return dataclasses.replace(sandbox, api=dataclasses.replace(sandbox.api, result_subscriptions=destinations))
+
+
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
-    configs = {**{name: build() for name, build in ENVIRONMENTS.items()}, "s3-weights": s3_weights_config()}
+    configs = {**{name: build() for name, build in ENVIRONMENTS.items()}, "s3-weights": s3_weights_config(), "subscribed": subscribed_config()}
     return {name: synthesize(config, tmp_path_factory.mktemp(name)) for name, config in configs.items()}
 
 

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from llm_async.config import (
+    ApiConfig,
+    ResultSubscription,
     ConfigError,
     DeploymentConfig,
     EndpointConfig,
@@ -299,3 +301,28 @@ def test_wake_cooldown_shorter_than_the_startup_budget() -> None:
     ):
         dataclasses.replace(SANDBOX, scaling=ScalingConfig(wake_cooldown_s=600))
     assert dataclasses.replace(SANDBOX, scaling=ScalingConfig(wake_cooldown_s=1800)).wake_cooldown_s == 1800
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: ResultSubscription("sms", "+15550100"), "api.result_subscriptions.protocol: must be one of sqs, email, https (got 'sms')"),
+        (lambda: ResultSubscription("sqs", "arn:aws:sqs:x"), "api.result_subscriptions.endpoint: must be empty for sqs (the stack creates the queue) (got 'arn:aws:sqs:x')"),
+        (lambda: ResultSubscription("email", "ops"), "api.result_subscriptions.endpoint: must be an email address for email (got 'ops')"),
+        (lambda: ResultSubscription("https", "http://hooks.example.com"), "api.result_subscriptions.endpoint: must be an https:// URL for https (got 'http://hooks.example.com')"),
+        (lambda: ResultSubscription("sqs", topics=("done",)), "api.result_subscriptions.topics: must be a non-empty tuple of 'success' and/or 'error' (got ('done',))"),
+        (lambda: ApiConfig(throttle_rate_per_s=0), "api.throttle_rate_per_s: must be an integer 1–10000 (got 0)"),
+        (lambda: ApiConfig(throttle_burst=0), "api.throttle_burst: must be an integer 1–5000 (got 0)"),
+        (lambda: ApiConfig(max_body_bytes=20_000_000), "api.max_body_bytes: must be an integer 1024–10485760 (got 20000000)"),
+        (lambda: ApiConfig(max_body_bytes=2048, max_inputs_bytes=4096), "api.max_inputs_bytes: must be an integer 1–2048 (got 4096)"),
+        (lambda: ApiConfig(result_subscriptions=[ResultSubscription("sqs")]), "api.result_subscriptions: must be a tuple of ResultSubscription (got [ResultSubscription(protocol='sqs', endpoint='', topics=('success', 'error'))])"),
+    ],
+)
+def test_api_rules(build, message: str) -> None:
+    with _raises(message):
+        build()
+
+
+def test_api_log_retention_must_be_a_cloudwatch_period() -> None:
+    with pytest.raises(ConfigError, match=r"^api\.log_retention_days: must be one of 1, 3, 5, 7, 14, 30, .* \(got 2\)$"):
+        ApiConfig(log_retention_days=2)

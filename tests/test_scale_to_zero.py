@@ -114,7 +114,7 @@ def test_scale_in_to_zero_after_the_idle_window(sandbox: Synthesized) -> None:
     }
 
 
-@pytest.mark.parametrize("env", ["sandbox", "dev", "staging", "prod", "s3-weights"])
+@pytest.mark.parametrize("env", ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed"])
 def test_every_alarm_uses_the_endpoint_name_dimension_only(synthesized: dict[str, Synthesized], env: str) -> None:
     synth = synthesized[env]
     alarms = synth.resources("AWS::CloudWatch::Alarm")

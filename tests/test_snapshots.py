@@ -9,7 +9,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from tests.conftest import Synthesized, normalize_asset_hashes
 
 
-@pytest.mark.parametrize("env", ["sandbox", "dev", "staging", "prod", "s3-weights"])
+@pytest.mark.parametrize("env", ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed"])
 def test_template_snapshot(synthesized: dict[str, Synthesized], env: str, snapshot: SnapshotAssertion) -> None:
     template = normalize_asset_hashes(synthesized[env].template_json)
     assert template == snapshot(extension_class=JSONSnapshotExtension)

@@ -1,0 +1,100 @@
+"""Push delivery of inference outcomes: subscriptions of SQS queues (with DLQs), emails or HTTPS URLs to the topics."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from llm_async.config import ResultSubscription
+from llm_async.findings import acknowledge
+from llm_async.notifications import NotificationTopics
+
+MAX_RECEIVES_BEFORE_DLQ = 5
+
+
+class ResultSubscriptions(Construct):
+    """One subscription per configured destination, on the success and/or error topic."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        topics: NotificationTopics,
+        destinations: tuple[ResultSubscription, ...],
+        removal_policy: cdk.RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.queues: list[sqs.Queue] = []
+        self.queue_key: kms.Key | None = None
+        by_name = {"success": topics.success_topic, "error": topics.error_topic}
+        for index, destination in enumerate(destinations, start=1):
+            selected = [by_name[name] for name in destination.topics]
+            if destination.protocol == "sqs":
+                key = self._key(removal_policy)
+                queue = self._queue(f"Queue{index}", key, removal_policy)
+                self.queues.append(queue)
+                subscription: sns.ITopicSubscription = subscriptions.SqsSubscription(queue, raw_message_delivery=True)
+                self._let_sns_encrypt_into(key, selected)
+            elif destination.protocol == "email":
+                subscription = subscriptions.EmailSubscription(destination.endpoint)
+            else:
+                subscription = subscriptions.UrlSubscription(destination.endpoint, protocol=sns.SubscriptionProtocol.HTTPS)
+            for topic in selected:
+                topic.add_subscription(subscription)
+
+    def _key(self, removal_policy: cdk.RemovalPolicy) -> kms.Key:
+        """The queues' own key: the payload key cannot name the topics it already encrypts (a cycle)."""
+        if self.queue_key is None:
+            self.queue_key = kms.Key(
+                self,
+                "QueueKey",
+                description="llm-async: result queues",
+                enable_key_rotation=True,
+                removal_policy=removal_policy,
+            )
+        return self.queue_key
+
+    def _queue(self, id_: str, key: kms.IKey, removal_policy: cdk.RemovalPolicy) -> sqs.Queue:
+        dead_letters = sqs.Queue(
+            self,
+            f"{id_}DeadLetters",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+            removal_policy=removal_policy,
+        )
+        acknowledge(
+            dead_letters,
+            "AwsSolutions-SQS3",
+            f"This queue is the dead-letter queue of {id_}: messages received"
+            f" {MAX_RECEIVES_BEFORE_DLQ} times without being deleted end here, kept 14 days.",
+        )
+        return sqs.Queue(
+            self,
+            id_,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=MAX_RECEIVES_BEFORE_DLQ, queue=dead_letters),
+            removal_policy=removal_policy,
+        )
+
+    @staticmethod
+    def _let_sns_encrypt_into(key: kms.IKey, topics: list[sns.Topic]) -> None:
+        """SNS delivers into a KMS-encrypted queue with the key itself: allow it, from these topics only."""
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="SnsDeliversResultsToEncryptedQueues",
+                principals=[iam.ServicePrincipal("sns.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions={"ArnEquals": {"aws:SourceArn": [topic.topic_arn for topic in topics]}},
+            )
+        )
