@@ -1,0 +1,118 @@
+"""The CLI client end to end against the handler: SigV4-signed requests, waiting through a cold start, the text."""
+
+from __future__ import annotations
+
+import io
+import json
+from urllib.parse import urlparse
+
+import pytest
+
+from llm_async.client import ApiResponse, InferenceClient, generated_text, main, wait_for_result
+from tests.inference_api.conftest import api_event, call
+
+API_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/v1/"
+
+
+class HandlerTransport:
+    """Turns each signed request into the proxy event API Gateway would send after IAM auth."""
+
+    def __init__(self, aws, results_after_polls: int = 0, result=None) -> None:
+        self.aws = aws
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.polls = 0
+        self.results_after_polls = results_after_polls
+        self.result = result
+        self.accepted: dict | None = None
+
+    def __call__(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> ApiResponse:
+        self.requests.append((method, url, headers))
+        path = urlparse(url).path.removeprefix("/v1")
+        if method == "GET":
+            self.polls += 1
+            self._maybe_finish()
+        event = api_event(method, path, body.decode() if body else None, {k: v for k, v in headers.items() if k.lower() == "idempotency-key"})
+        status, response_headers, response_body = call(event)
+        if method == "POST" and status == 202:
+            self.accepted = response_body
+            self._clear_moto_default_result()
+        return ApiResponse(status, response_headers, response_body)
+
+    def _location(self, key: str) -> tuple[str, str]:
+        parsed = urlparse(self.accepted[key])
+        return parsed.netloc, parsed.path.lstrip("/")
+
+    def _clear_moto_default_result(self) -> None:
+        for key in ("outputLocation", "failureLocation"):
+            bucket, path = self._location(key)
+            self.aws["s3"].delete_object(Bucket=bucket, Key=path)
+
+    def _maybe_finish(self) -> None:
+        if self.accepted and self.result is not None and self.polls > self.results_after_polls:
+            bucket, path = self._location("outputLocation")
+            self.aws["s3"].put_object(Bucket=bucket, Key=path, Body=json.dumps(self.result).encode())
+
+
+def test_requests_are_sigv4_signed_for_execute_api(aws) -> None:
+    transport = HandlerTransport(aws)
+    client = InferenceClient(API_URL, transport=transport)
+    assert client.submit("hi", {"temperature": 0.5}).status == 202
+    (_, url, headers), = transport.requests
+    assert url == "https://abc123.execute-api.us-east-1.amazonaws.com/v1/invocations"
+    assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=")
+    assert "/us-east-1/execute-api/aws4_request" in headers["Authorization"]
+    assert "X-Amz-Date" in headers
+
+
+def test_invoke_wait_prints_the_generated_text_after_a_cold_start(aws, capsys) -> None:
+    transport = HandlerTransport(aws, results_after_polls=2, result=[{"generated_text": "Cookies are small files."}])
+    out = io.StringIO()
+    import llm_async.client as client_module
+
+    original_sleep = client_module.time.sleep
+    client_module.time.sleep = lambda _: None
+    try:
+        code = main(["--api-url", API_URL, "invoke", "What are cookies?", "--param", "max_new_tokens=64", "--wait"], transport=transport, out=out)
+    finally:
+        client_module.time.sleep = original_sleep
+    assert code == 0
+    assert out.getvalue() == "Cookies are small files.\n"
+    assert transport.polls == 3
+    assert "queued" in capsys.readouterr().err
+
+
+def test_status_of_an_unknown_id_exits_1(aws, capsys) -> None:
+    code = main(["--api-url", API_URL, "status", "0" * 32], transport=HandlerTransport(aws))
+    assert code == 1
+    assert "error 404" in capsys.readouterr().err
+
+
+def test_invalid_parameter_is_reported(aws, capsys) -> None:
+    code = main(["--api-url", API_URL, "invoke", "x", "--param", "top_p=2"], transport=HandlerTransport(aws))
+    assert code == 1
+    assert "parameters.top_p: must be a number with 0 < value < 1 (got 2)" in capsys.readouterr().err
+
+
+def test_progress_names_the_cold_start() -> None:
+    class Pending:
+        def status(self, _):
+            return ApiResponse(200, {}, {"inferenceId": "x", "status": "InProgress"})
+
+    ticks = iter(range(0, 1000, 40))
+    err = io.StringIO()
+    response = wait_for_result(Pending(), "x", timeout_s=100, out=err, clock=lambda: next(ticks), sleep=lambda _: None)
+    assert response.body["status"] == "InProgress"
+    assert "a cold endpoint starts an instance and loads the model" in err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("result", "text"),
+    [([{"generated_text": "a"}], "a"), ({"generated_text": "b"}, "b"), ({"other": 1}, '{\n  "other": 1\n}')],
+)
+def test_generated_text(result, text: str) -> None:
+    assert generated_text(result) == text
+
+
+def test_api_url_must_be_an_api_gateway_url() -> None:
+    with pytest.raises(ValueError, match=r"^--api-url: must be an API Gateway URL"):
+        InferenceClient("https://example.com/")
