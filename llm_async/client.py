@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None, *, transport: Transport = urllib_transpo
     invoke.add_argument("--idempotency-key")
     invoke.add_argument("--wait", action="store_true", help="poll until the result is ready and print the text")
     invoke.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait with --wait (default 1800)")
+    invoke.add_argument("--poll-seconds", type=float, default=10.0, help="seconds between status checks (default 10)")
     status = commands.add_parser("status", help="show an inference's status or result")
     status.add_argument("inference_id")
     args = parser.parse_args(argv)
@@ -148,7 +149,9 @@ def main(argv: list[str] | None = None, *, transport: Transport = urllib_transpo
         response = client.submit(args.prompt, dict(args.param), args.idempotency_key)
         if response.status == 202 and args.wait:
             print(f"accepted {response.body['inferenceId']}", file=sys.stderr)
-            response = wait_for_result(client, response.body["inferenceId"], timeout_s=args.timeout)
+            response = wait_for_result(
+                client, response.body["inferenceId"], timeout_s=args.timeout, poll_s=args.poll_seconds
+            )
             print(file=sys.stderr)
     if response.status >= 400:
         print(f"error {response.status}: {json.dumps(response.body)}", file=sys.stderr)

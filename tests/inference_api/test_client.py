@@ -67,14 +67,8 @@ def test_requests_are_sigv4_signed_for_execute_api(aws) -> None:
 def test_invoke_wait_prints_the_generated_text_after_a_cold_start(aws, capsys) -> None:
     transport = HandlerTransport(aws, results_after_polls=2, result=[{"generated_text": "Cookies are small files."}])
     out = io.StringIO()
-    import llm_async.client as client_module
-
-    original_sleep = client_module.time.sleep
-    client_module.time.sleep = lambda _: None
-    try:
-        code = main(["--api-url", API_URL, "invoke", "What are cookies?", "--param", "max_new_tokens=64", "--wait"], transport=transport, out=out)
-    finally:
-        client_module.time.sleep = original_sleep
+    argv = ["--api-url", API_URL, "invoke", "What are cookies?", "--param", "max_new_tokens=64", "--wait", "--poll-seconds", "0"]
+    code = main(argv, transport=transport, out=out)
     assert code == 0
     assert out.getvalue() == "Cookies are small files.\n"
     assert transport.polls == 3
