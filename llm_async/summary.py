@@ -63,6 +63,22 @@ def _alarm_line(alarm: dict[str, Any], policies: dict[str, Any]) -> str:
     )
 
 
+def _api_lines(resources: dict[str, Any]) -> list[str]:
+    methods = sorted(
+        (r["Properties"]["HttpMethod"], r["Properties"]["AuthorizationType"])
+        for r in resources.values()
+        if r["Type"] == "AWS::ApiGateway::Method"
+    )
+    if not methods:
+        return []
+    (settings,) = _only(resources, "AWS::ApiGateway::Stage")["MethodSettings"]
+    auth = "/".join(sorted({a for _, a in methods}))
+    return [
+        f"API          POST /invocations, GET /invocations/{{id}} ({auth} auth,"
+        f" {settings['ThrottlingRateLimit']:g} req/s, burst {settings['ThrottlingBurstLimit']})"
+    ]
+
+
 def _usd(amount: float) -> str:
     return str(Decimal(str(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
@@ -111,6 +127,7 @@ def summarize(template: dict[str, Any], stack_name: str) -> str:
             f" {s['ScalableTargetAction']['MinCapacity']}"
             for s in schedules
         ),
+        *_api_lines(resources),
         f"Cost         ${_usd(instance.usd_per_hour * target['MaxCapacity'])}/h at max capacity"
         f" ({target['MaxCapacity']} × ${instance.usd_per_hour:g}, us-east-1 on-demand list price);"
         " no instance cost while scaled to zero",

@@ -59,6 +59,7 @@ def test_summary_of_the_sandbox_template(sandbox: Synthesized) -> None:
         "Capacity     0–1 instances",
         "Scale out    HasBacklogWithoutCapacity Maximum ≥ 1 for 1 min → +1 instance (cooldown 1500 s)",
         "Scale in     FILL(ApproximateBacklogSize Maximum, 0) ≤ 0 for 15 min → set capacity to 0 (cooldown 300 s)",
+        "API          POST /invocations, GET /invocations/{id} (AWS_IAM auth, 10 req/s, burst 20)",
         "Cost         $1.52/h at max capacity (1 × $1.515, us-east-1 on-demand list price);"
         " no instance cost while scaled to zero",
     ]
