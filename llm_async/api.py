@@ -194,7 +194,6 @@ class InferenceApi(Construct):
             integration,
             request_validator=validator,
             request_models={"application/json": model},
-            request_parameters={"method.request.header.Content-Type": True},
         )
         invocations.add_resource("{inferenceId}").add_method(
             "GET",
