@@ -1,4 +1,4 @@
-"""The customer-managed KMS key that encrypts async payloads, results and notifications."""
+"""Customer-managed KMS keys, with rotation on: the payload key and the result-queue key."""
 
 from __future__ import annotations
 
@@ -7,15 +7,13 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 
-class PayloadKey(Construct):
-    """One rotating key per stack: the bucket, the async output and both SNS topics use it."""
-
-    def __init__(self, scope: Construct, id_: str, *, removal_policy: cdk.RemovalPolicy) -> None:
+class RotatingKey(Construct):
+    def __init__(self, scope: Construct, id_: str, *, description: str, removal_policy: cdk.RemovalPolicy) -> None:
         super().__init__(scope, id_)
         self.key = kms.Key(
             self,
             "Resource",
-            description="llm-async: async inference payloads, results and notifications",
+            description=description,
             enable_key_rotation=True,
             removal_policy=removal_policy,
         )

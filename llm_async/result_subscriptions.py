@@ -11,6 +11,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from llm_async.config import ResultSubscription
+from llm_async.encryption import RotatingKey
 from llm_async.findings import acknowledge
 from llm_async.notifications import NotificationTopics
 
@@ -51,13 +52,9 @@ class ResultSubscriptions(Construct):
     def _key(self, removal_policy: cdk.RemovalPolicy) -> kms.Key:
         """The queues' own key: the payload key cannot name the topics it already encrypts (a cycle)."""
         if self.queue_key is None:
-            self.queue_key = kms.Key(
-                self,
-                "QueueKey",
-                description="llm-async: result queues",
-                enable_key_rotation=True,
-                removal_policy=removal_policy,
-            )
+            self.queue_key = RotatingKey(
+                self, "QueueKey", description="llm-async: result queues", removal_policy=removal_policy
+            ).key
         return self.queue_key
 
     def _queue(self, id_: str, key: kms.IKey, removal_policy: cdk.RemovalPolicy) -> sqs.Queue:

@@ -10,7 +10,7 @@ from constructs import Construct
 from llm_async.api import InferenceApi
 from llm_async.async_endpoint import AsyncEndpoint
 from llm_async.config import DeploymentConfig
-from llm_async.encryption import PayloadKey
+from llm_async.encryption import RotatingKey
 from llm_async.model import TgiModel
 from llm_async.notifications import NotificationTopics
 from llm_async.payload_bucket import PayloadBucket
@@ -22,7 +22,13 @@ class LlmAsyncStack(cdk.Stack):
     def __init__(self, scope: Construct, id_: str, *, config: DeploymentConfig, **kwargs: Any) -> None:
         super().__init__(scope, id_, **kwargs)
         removal = cdk.RemovalPolicy.RETAIN if config.storage.retain_on_delete else cdk.RemovalPolicy.DESTROY
-        self.key = PayloadKey(self, "PayloadKey", removal_policy=removal).key
+        # One key for the bucket, the async output and both topics.
+        self.key = RotatingKey(
+            self,
+            "PayloadKey",
+            description="llm-async: async inference payloads, results and notifications",
+            removal_policy=removal,
+        ).key
         self.payloads = PayloadBucket(
             self,
             "Payloads",

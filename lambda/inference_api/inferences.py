@@ -67,7 +67,7 @@ def idempotent_inference_id(caller: str, idempotency_key: str) -> str:
     return hashlib.sha256(f"{caller}\n{idempotency_key}".encode()).hexdigest()[:INFERENCE_ID_LENGTH]
 
 
-def _error_code(error: ClientError) -> str:
+def error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 
 
@@ -110,9 +110,9 @@ class Inferences:
                 IfNoneMatch="*",
             )
         except ClientError as error:
-            if _error_code(error) in {"PreconditionFailed", "ConditionalRequestConflict"}:
+            if error_code(error) in {"PreconditionFailed", "ConditionalRequestConflict"}:
                 return self._wait_for_record(inference_id)
-            raise ServiceUnavailable(f"could not store the request: {_error_code(error)}") from error
+            raise ServiceUnavailable(f"could not store the request: {error_code(error)}") from error
         except BotoCoreError as error:
             raise ServiceUnavailable("could not store the request") from error
         try:
@@ -128,7 +128,7 @@ class Inferences:
         except (ClientError, BotoCoreError) as error:
             # Leave nothing behind that a status call would report as an accepted inference.
             self._s3.delete_object(Bucket=self._settings.bucket, Key=request_key)
-            code = _error_code(error) if isinstance(error, ClientError) else type(error).__name__
+            code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
             raise ServiceUnavailable(f"the endpoint did not accept the request: {code}") from error
         accepted = Accepted(inference_id, response["OutputLocation"], response.get("FailureLocation", ""))
         self._s3.put_object(
@@ -143,7 +143,7 @@ class Inferences:
         try:
             obj = self._s3.get_object(Bucket=self._settings.bucket, Key=self._record_key(inference_id))
         except ClientError as error:
-            if _error_code(error) in {"NoSuchKey", "404"}:
+            if error_code(error) in {"NoSuchKey", "404"}:
                 return None
             raise
         record = json.loads(obj["Body"].read())
@@ -164,7 +164,7 @@ class Inferences:
         try:
             self._s3.head_object(Bucket=self._settings.bucket, Key=key)
         except ClientError as error:
-            if _error_code(error) in {"404", "NoSuchKey", "NotFound"}:
+            if error_code(error) in {"404", "NoSuchKey", "NotFound"}:
                 return False
             raise
         return True
@@ -176,7 +176,7 @@ class Inferences:
         try:
             obj = self._s3.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
         except ClientError as error:
-            if _error_code(error) in {"NoSuchKey", "404", "NoSuchBucket"}:
+            if error_code(error) in {"NoSuchKey", "404", "NoSuchBucket"}:
                 return None
             raise
         return obj["Body"].read()

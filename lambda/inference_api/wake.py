@@ -23,6 +23,8 @@ from typing import Any, Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from inference_api.inferences import error_code
+
 
 class Waker:
     def __init__(
@@ -54,7 +56,7 @@ class Waker:
                 Bucket=self._bucket, Key=f"{self._marker_prefix}{int(now // 60)}", Body=b"", IfNoneMatch="*"
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"PreconditionFailed", "ConditionalRequestConflict"}:
+            if error_code(error) in {"PreconditionFailed", "ConditionalRequestConflict"}:
                 return "rate-limited"
             return "failed"
         except BotoCoreError:
