@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -28,11 +27,11 @@ POWERTOOLS_VERSION = "3.37.0"
 POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/x86_64/{RUNTIME.name}/{POWERTOOLS_VERSION}"
 
 # API Gateway's own rejections (auth, body schema, throttling) get the same shape as the Lambda's.
-_ERROR_TEMPLATE = json.dumps(
-    {"error": {"code": "$context.error.responseType", "message": "$context.error.messageString"}}
-)
-_BODY_ERROR_TEMPLATE = json.dumps(
-    {"error": {"code": "InvalidRequest", "message": "$context.error.validationErrorString"}}
+# $context.error.messageString arrives already quoted; validationErrorString must be escaped.
+_ERROR_TEMPLATE = '{"error": {"code": "$context.error.responseType", "message": $context.error.messageString}}'
+_BODY_ERROR_TEMPLATE = (
+    '{"error": {"code": "InvalidRequest",'
+    ' "message": "$util.escapeJavaScript($context.error.validationErrorString)"}}'
 )
 # The envelope API Gateway can check before the Lambda runs; the Lambda checks every field's range.
 _GENERATE_REQUEST_SCHEMA = apigateway.JsonSchema(

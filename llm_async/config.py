@@ -264,8 +264,9 @@ class StorageConfig:
 
 # CloudWatch Logs' allowed retention periods, in days.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
-# API Gateway REST APIs accept payloads up to 10 MB.
-API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024
+# API Gateway accepts 10 MB, but a synchronous Lambda invocation only 6 MB of event (body, headers,
+# request context): stay well under it so an oversized body gets the Lambda's 413, not a gateway 5xx.
+MAX_BODY_BYTES = 5_000_000
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -306,7 +307,7 @@ class ApiConfig:
     def __post_init__(self) -> None:
         _int_in_range("api.throttle_rate_per_s", self.throttle_rate_per_s, 1, 10_000)
         _int_in_range("api.throttle_burst", self.throttle_burst, 1, 5_000)
-        _int_in_range("api.max_body_bytes", self.max_body_bytes, 1_024, API_GATEWAY_MAX_BODY_BYTES)
+        _int_in_range("api.max_body_bytes", self.max_body_bytes, 1_024, MAX_BODY_BYTES)
         _int_in_range("api.max_inputs_bytes", self.max_inputs_bytes, 1, self.max_body_bytes)
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             _fail("api.log_retention_days", f"one of {', '.join(map(str, LOG_RETENTION_DAYS))}", self.log_retention_days)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -40,8 +39,8 @@ class ResultSubscriptions(Construct):
                 key = self._key(removal_policy)
                 queue = self._queue(f"Queue{index}", key, removal_policy)
                 self.queues.append(queue)
+                # SqsSubscription also lets SNS use the queue key, conditioned on each topic's ARN.
                 subscription: sns.ITopicSubscription = subscriptions.SqsSubscription(queue, raw_message_delivery=True)
-                self._let_sns_encrypt_into(key, selected)
             elif destination.protocol == "email":
                 subscription = subscriptions.EmailSubscription(destination.endpoint)
             else:
@@ -81,17 +80,4 @@ class ResultSubscriptions(Construct):
             enforce_ssl=True,
             dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=MAX_RECEIVES_BEFORE_DLQ, queue=dead_letters),
             removal_policy=removal_policy,
-        )
-
-    @staticmethod
-    def _let_sns_encrypt_into(key: kms.IKey, topics: list[sns.Topic]) -> None:
-        """SNS delivers into a KMS-encrypted queue with the key itself: allow it, from these topics only."""
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="SnsDeliversResultsToEncryptedQueues",
-                principals=[iam.ServicePrincipal("sns.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=["*"],  # in a key policy, "*" is this key
-                conditions={"ArnEquals": {"aws:SourceArn": [topic.topic_arn for topic in topics]}},
-            )
         )

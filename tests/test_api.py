@@ -58,9 +58,20 @@ def test_post_validates_the_body_envelope(sandbox: Synthesized) -> None:
 def test_gateway_errors_have_the_api_error_shape(sandbox: Synthesized) -> None:
     responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in sandbox.resources("AWS::ApiGateway::GatewayResponse").values()}
     assert set(responses) == {"BAD_REQUEST_BODY", "DEFAULT_4XX", "DEFAULT_5XX"}
-    body = json.loads(responses["BAD_REQUEST_BODY"]["ResponseTemplates"]["application/json"])
-    assert body == {"error": {"code": "InvalidRequest", "message": "$context.error.validationErrorString"}}
-    assert json.loads(responses["DEFAULT_4XX"]["ResponseTemplates"]["application/json"])["error"]["code"] == "$context.error.responseType"
+    # Rendered as API Gateway would: messageString arrives quoted, the validation string escaped.
+    rendered = {
+        kind: props["ResponseTemplates"]["application/json"]
+        .replace("$context.error.messageString", json.dumps('Missing "Authentication" Token'))
+        .replace("$context.error.responseType", "MISSING_AUTHENTICATION_TOKEN")
+        .replace("$util.escapeJavaScript($context.error.validationErrorString)", '[object has missing required properties (["inputs"])]'.replace('"', '\\"'))
+        for kind, props in responses.items()
+    }
+    assert json.loads(rendered["BAD_REQUEST_BODY"]) == {
+        "error": {"code": "InvalidRequest", "message": '[object has missing required properties (["inputs"])]'}
+    }
+    assert json.loads(rendered["DEFAULT_4XX"]) == {
+        "error": {"code": "MISSING_AUTHENTICATION_TOKEN", "message": 'Missing "Authentication" Token'}
+    }
 
 
 def test_lambda_runtime_layer_and_environment(sandbox: Synthesized) -> None:

@@ -313,7 +313,7 @@ def test_wake_cooldown_shorter_than_the_startup_budget() -> None:
         (lambda: ResultSubscription("sqs", topics=("done",)), "api.result_subscriptions.topics: must be a non-empty tuple of 'success' and/or 'error' (got ('done',))"),
         (lambda: ApiConfig(throttle_rate_per_s=0), "api.throttle_rate_per_s: must be an integer 1–10000 (got 0)"),
         (lambda: ApiConfig(throttle_burst=0), "api.throttle_burst: must be an integer 1–5000 (got 0)"),
-        (lambda: ApiConfig(max_body_bytes=20_000_000), "api.max_body_bytes: must be an integer 1024–10485760 (got 20000000)"),
+        (lambda: ApiConfig(max_body_bytes=20_000_000), "api.max_body_bytes: must be an integer 1024–5000000 (got 20000000)"),
         (lambda: ApiConfig(max_body_bytes=2048, max_inputs_bytes=4096), "api.max_inputs_bytes: must be an integer 1–2048 (got 4096)"),
         (lambda: ApiConfig(result_subscriptions=[ResultSubscription("sqs")]), "api.result_subscriptions: must be a tuple of ResultSubscription (got [ResultSubscription(protocol='sqs', endpoint='', topics=('success', 'error'))])"),
     ],

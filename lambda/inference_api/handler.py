@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 from functools import cache
@@ -18,6 +20,7 @@ from inference_api.inferences import (
     NotFound,
     ServiceUnavailable,
     Settings,
+    caller_identity,
     idempotent_inference_id,
 )
 from inference_api.request import Limits, RequestError, parse_generate_request
@@ -67,6 +70,16 @@ def _json(status: int, body: dict, headers: dict[str, str] | None = None) -> Res
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body), headers=headers)
 
 
+def _body() -> bytes:
+    event = app.current_event
+    if not event.is_base64_encoded:
+        return (event.body or "").encode("utf-8", errors="surrogatepass")
+    try:
+        return base64.b64decode(event.body or "", validate=True)
+    except (binascii.Error, ValueError):
+        raise RequestError(400, "MalformedJson", "body: must be base64 when isBase64Encoded is set") from None
+
+
 def _idempotency_key() -> str | None:
     key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
@@ -80,30 +93,33 @@ def _idempotency_key() -> str | None:
 
 def _caller() -> str:
     identity = app.current_event.request_context.identity
-    return identity.user_arn or identity.caller or "anonymous"
+    return caller_identity(identity.user_arn or identity.caller or "anonymous")
 
 
 @app.post("/invocations")
 def submit() -> Response:
     event = app.current_event
-    request = parse_generate_request(event.decoded_body, event.headers.get("Content-Type"), _limits())
+    request = parse_generate_request(_body(), event.headers.get("Content-Type"), _limits())
     key = _idempotency_key()
-    inference_id = idempotent_inference_id(_caller(), key) if key else None
-    accepted = _inferences().submit(request, inference_id)
+    caller = _caller()
+    inference_id = idempotent_inference_id(caller, key) if key else None
+    accepted = _inferences().submit(request, caller, inference_id)
     logger.append_keys(inference_id=accepted.inference_id)
     metrics.add_metric(name="InferencesSubmitted", unit=MetricUnit.Count, value=1)
     wake = _waker().wake_if_idle()
     if wake == "woken":
         metrics.add_metric(name="WakeRequested", unit=MetricUnit.Count, value=1)
     logger.info("accepted", extra={"wake": wake})
-    return _json(HTTPStatus.ACCEPTED, accepted.body(), {"Location": f"/invocations/{accepted.inference_id}"})
+    # The stage (and any base path) is part of the URL the client called: keep it in Location.
+    location = f"{event.request_context.path.rstrip('/')}/{accepted.inference_id}"
+    return _json(HTTPStatus.ACCEPTED, accepted.body(), {"Location": location})
 
 
 @app.get("/invocations/<inference_id>")
 def status(inference_id: str) -> Response:
     logger.append_keys(inference_id=inference_id)
     metrics.add_metric(name="StatusChecks", unit=MetricUnit.Count, value=1)
-    return _json(HTTPStatus.OK, _inferences().status(inference_id))
+    return _json(HTTPStatus.OK, _inferences().status(inference_id, _caller()))
 
 
 @app.exception_handler(RequestError)
@@ -134,7 +150,7 @@ def _no_route(_: Exception) -> Response:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # responses carry generated text
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -18,7 +18,14 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from inference_api.request import RequestError
+
 INFERENCE_ID_LENGTH = 32  # hex characters; well inside SageMaker's 1–64 InferenceId limit
+# A request object older than this without an invocation record was never accepted by the endpoint
+# (its submit died or its invoke failed and the clean-up failed too): longer than the Lambda timeout.
+STALE_SUBMISSION_S = 60
+RECORD_WRITE_ATTEMPTS = 3
+_MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 
 
 class ServiceUnavailable(Exception):
@@ -62,6 +69,14 @@ def is_inference_id(value: str) -> bool:
     return len(value) == INFERENCE_ID_LENGTH and all(c in "0123456789abcdef" for c in value)
 
 
+def caller_identity(user_arn: str) -> str:
+    """An assumed role's ARN without its session name: every session of a role is the same caller."""
+    parts = user_arn.split(":", 5)
+    if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+        return ":".join(parts[:5] + ["/".join(parts[5].split("/")[:2])])
+    return user_arn
+
+
 def idempotent_inference_id(caller: str, idempotency_key: str) -> str:
     """The same caller and key always name the same inference; different callers never collide."""
     return hashlib.sha256(f"{caller}\n{idempotency_key}".encode()).hexdigest()[:INFERENCE_ID_LENGTH]
@@ -80,12 +95,14 @@ class Inferences:
         sagemaker_runtime: Any,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._s3 = s3
         self._runtime = sagemaker_runtime
         self._new_id = new_id
         self._sleep = sleep
+        self._now = now
 
     def _request_key(self, inference_id: str) -> str:
         return f"{self._settings.input_prefix}{inference_id}.json"
@@ -93,7 +110,7 @@ class Inferences:
     def _record_key(self, inference_id: str) -> str:
         return f"{self._settings.input_prefix}{inference_id}.invocation.json"
 
-    def submit(self, request: dict[str, Any], inference_id: str | None = None) -> Accepted:
+    def submit(self, request: dict[str, Any], caller: str, inference_id: str | None = None) -> Accepted:
         """Write the request, invoke the endpoint once, record where the result will be.
 
         With an `inference_id` (from an idempotency key) the request write is conditional: a second
@@ -101,17 +118,20 @@ class Inferences:
         """
         inference_id = inference_id or self._new_id()
         request_key = self._request_key(inference_id)
+        body = json.dumps(request).encode()
+        digest = hashlib.sha256(body).hexdigest()
         try:
             self._s3.put_object(
                 Bucket=self._settings.bucket,
                 Key=request_key,
-                Body=json.dumps(request).encode(),
+                Body=body,
                 ContentType="application/json",
+                Metadata={"caller": caller, "request-sha256": digest},
                 IfNoneMatch="*",
             )
         except ClientError as error:
             if error_code(error) in {"PreconditionFailed", "ConditionalRequestConflict"}:
-                return self._wait_for_record(inference_id)
+                return self._existing_submission(inference_id, digest)
             raise ServiceUnavailable(f"could not store the request: {error_code(error)}") from error
         except BotoCoreError as error:
             raise ServiceUnavailable("could not store the request") from error
@@ -126,48 +146,74 @@ class Inferences:
                 InvocationTimeoutSeconds=self._settings.invocation_timeout_s,
             )
         except (ClientError, BotoCoreError) as error:
-            # Leave nothing behind that a status call would report as an accepted inference.
-            self._s3.delete_object(Bucket=self._settings.bucket, Key=request_key)
+            # Leave nothing behind that a status call would report as accepted. Should the delete fail
+            # too, status reports the stale request as Failed once STALE_SUBMISSION_S has passed.
+            try:
+                self._s3.delete_object(Bucket=self._settings.bucket, Key=request_key)
+            except (ClientError, BotoCoreError):
+                pass
             code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
             raise ServiceUnavailable(f"the endpoint did not accept the request: {code}") from error
         accepted = Accepted(inference_id, response["OutputLocation"], response.get("FailureLocation", ""))
-        self._s3.put_object(
-            Bucket=self._settings.bucket,
-            Key=self._record_key(inference_id),
-            Body=json.dumps(accepted.body()).encode(),
-            ContentType="application/json",
-        )
+        self._write_record(accepted, caller)
         return accepted
 
-    def _read_record(self, inference_id: str) -> Accepted | None:
+    def _write_record(self, accepted: Accepted, caller: str) -> None:
+        """The inference is queued whatever happens here: the client gets its 202 and locations."""
+        record = json.dumps({**accepted.body(), "caller": caller}).encode()
+        for _ in range(RECORD_WRITE_ATTEMPTS):
+            try:
+                self._s3.put_object(
+                    Bucket=self._settings.bucket,
+                    Key=self._record_key(accepted.inference_id),
+                    Body=record,
+                    ContentType="application/json",
+                )
+                return
+            except (ClientError, BotoCoreError):
+                self._sleep(0.2)
+
+    def _read_record(self, inference_id: str) -> dict[str, Any] | None:
         try:
             obj = self._s3.get_object(Bucket=self._settings.bucket, Key=self._record_key(inference_id))
         except ClientError as error:
-            if error_code(error) in {"NoSuchKey", "404"}:
+            if error_code(error) in _MISSING:
                 return None
             raise
-        record = json.loads(obj["Body"].read())
-        return Accepted(record["inferenceId"], record["outputLocation"], record["failureLocation"])
+        return json.loads(obj["Body"].read())
 
-    def _wait_for_record(self, inference_id: str) -> Accepted:
-        """A concurrent submit of the same id holds the lock: its record appears once it has invoked."""
+    def _head_request(self, inference_id: str) -> dict[str, Any] | None:
+        try:
+            return self._s3.head_object(Bucket=self._settings.bucket, Key=self._request_key(inference_id))
+        except ClientError as error:
+            if error_code(error) in _MISSING:
+                return None
+            raise
+
+    def _is_stale(self, head: dict[str, Any]) -> bool:
+        return self._now() - head["LastModified"].timestamp() > STALE_SUBMISSION_S
+
+    def _existing_submission(self, inference_id: str, digest: str) -> Accepted:
+        """Another submit of this id holds the lock: answer with its inference once it has invoked."""
         deadline = time.monotonic() + self._settings.wait_for_concurrent_submit_s
         while True:
             record = self._read_record(inference_id)
+            head = self._head_request(inference_id)
+            if head is not None and head.get("Metadata", {}).get("request-sha256") != digest:
+                raise RequestError(
+                    422, "IdempotencyKeyReused", "Idempotency-Key: must not be reused with a different request body"
+                )
             if record is not None:
-                return record
+                return Accepted(record["inferenceId"], record["outputLocation"], record["failureLocation"])
+            if head is not None and self._is_stale(head):
+                raise RequestError(
+                    409,
+                    "IdempotencyKeyFailed",
+                    "Idempotency-Key: the submission with this key never reached the endpoint; use a new key",
+                )
             if time.monotonic() >= deadline:
                 raise ServiceUnavailable("the same Idempotency-Key is being submitted; retry shortly", 2)
             self._sleep(0.2)
-
-    def _exists(self, key: str) -> bool:
-        try:
-            self._s3.head_object(Bucket=self._settings.bucket, Key=key)
-        except ClientError as error:
-            if error_code(error) in {"404", "NoSuchKey", "NotFound"}:
-                return False
-            raise
-        return True
 
     def _read_location(self, location: str) -> bytes | None:
         if not location:
@@ -176,23 +222,37 @@ class Inferences:
         try:
             obj = self._s3.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
         except ClientError as error:
-            if error_code(error) in {"NoSuchKey", "404", "NoSuchBucket"}:
+            if error_code(error) in _MISSING:
                 return None
             raise
         return obj["Body"].read()
 
-    def status(self, inference_id: str) -> dict[str, Any]:
+    def status(self, inference_id: str, caller: str) -> dict[str, Any]:
+        """Only the caller that submitted an inference may see it; to anyone else it does not exist."""
         if not is_inference_id(inference_id):
             raise NotFound(inference_id)
+        try:
+            return self._status(inference_id, caller)
+        except (ClientError, BotoCoreError) as error:
+            code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
+            raise ServiceUnavailable(f"could not read the inference's state: {code}") from error
+
+    def _status(self, inference_id: str, caller: str) -> dict[str, Any]:
         record = self._read_record(inference_id)
         if record is None:
-            if self._exists(self._request_key(inference_id)):
-                return {"inferenceId": inference_id, "status": "InProgress"}
+            head = self._head_request(inference_id)
+            if head is None or head.get("Metadata", {}).get("caller") != caller:
+                raise NotFound(inference_id)
+            if self._is_stale(head):
+                reason = "the submission never reached the endpoint; submit again"
+                return {"inferenceId": inference_id, "status": "Failed", "failureReason": reason}
+            return {"inferenceId": inference_id, "status": "InProgress"}
+        if record.get("caller") != caller:
             raise NotFound(inference_id)
-        output = self._read_location(record.output_location)
+        output = self._read_location(record["outputLocation"])
         if output is not None:
             return {"inferenceId": inference_id, "status": "Completed", "result": _json_or_text(output)}
-        failure = self._read_location(record.failure_location)
+        failure = self._read_location(record["failureLocation"])
         if failure is not None:
             return {"inferenceId": inference_id, "status": "Failed", "failureReason": failure.decode(errors="replace")}
         return {"inferenceId": inference_id, "status": "InProgress"}

@@ -45,10 +45,12 @@ def _open_unit_interval(field: str, value: Any) -> None:
         raise _invalid(field, "a number with 0 < value < 1", value)
 
 
-def _int_at_least(low: int) -> Callable[[str, Any], None]:
+def _int_at_least(low: int, high: int | None = None, why: str = "") -> Callable[[str, Any], None]:
+    allowed = (f"an integer {low}–{high}" if high is not None else f"an integer ≥ {low}") + why
+
     def check(field: str, value: Any) -> None:
-        if not _is_int(value) or value < low:
-            raise _invalid(field, f"an integer ≥ {low}", value)
+        if not _is_int(value) or value < low or (high is not None and value > high):
+            raise _invalid(field, allowed, value)
 
     return check
 
@@ -82,13 +84,14 @@ _PARAMETER_RULES: dict[str, Callable[[str, Any], None]] = {
     "typical_p": _open_unit_interval,
     "repetition_penalty": _positive_number,
     "stop": _stop,
-    "seed": _int_at_least(0),
+    "seed": _int_at_least(0, 2**64 - 1, " (TGI's u64)"),
     "do_sample": _boolean,
     "details": _boolean,
     "return_full_text": _boolean,
     "truncate": _truncate,
     "watermark": _boolean,
-    "best_of": _int_at_least(1),
+    # TGI refuses best_of above its MAX_BEST_OF launcher setting, 2 unless the model env raises it.
+    "best_of": _int_at_least(1, 2, " (TGI's MAX_BEST_OF)"),
 }
 ALLOWED_PARAMETERS = tuple(sorted([*_PARAMETER_RULES, "max_new_tokens"]))
 
@@ -116,6 +119,8 @@ def parse_generate_request(body: str | bytes | None, content_type: str | None, l
         request = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as error:
         raise RequestError(400, "MalformedJson", f"body: must be a JSON object ({error})") from None
+    except RecursionError:
+        raise RequestError(400, "MalformedJson", "body: must be a JSON object nested less deeply") from None
     if not isinstance(request, dict):
         raise RequestError(400, "MalformedJson", f"body: must be a JSON object (got {type(request).__name__})")
     unknown = sorted(set(request) - {"inputs", "parameters"})
@@ -124,7 +129,7 @@ def parse_generate_request(body: str | bytes | None, content_type: str | None, l
     inputs = request.get("inputs")
     if not isinstance(inputs, str) or not inputs.strip():
         raise _invalid("inputs", "a non-empty string", inputs)
-    size = len(inputs.encode())
+    size = len(inputs.encode(errors="surrogatepass"))
     if size > limits.max_inputs_bytes:
         raise RequestError(413, "PayloadTooLarge", f"inputs: must be at most {limits.max_inputs_bytes} bytes (got {size})")
     parameters = request.get("parameters", {})
@@ -137,7 +142,12 @@ def parse_generate_request(body: str | bytes | None, content_type: str | None, l
             _PARAMETER_RULES[name](f"parameters.{name}", value)
         else:
             raise _invalid(f"parameters.{name}", f"one of {', '.join(ALLOWED_PARAMETERS)}", name)
-    return {"inputs": inputs, "parameters": parameters} if "parameters" in request else {"inputs": inputs}
+    validated = {"inputs": inputs, "parameters": parameters} if "parameters" in request else {"inputs": inputs}
+    try:
+        json.dumps(validated, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise RequestError(400, "MalformedJson", "body: must be valid Unicode (unpaired surrogate escape)") from None
+    return validated
 
 
 def _max_new_tokens(value: Any, max_total_tokens: int) -> None:

@@ -3,12 +3,14 @@
 How: put the endpoint's own wake alarm into ALARM with `SetAlarmState`. The step policy attached to it
 then runs exactly as if CloudWatch had seen `HasBacklogWithoutCapacity` ≥ 1, with the same step, the
 same cooldown and the same MaxCapacity bound, so a wake by request and a wake by alarm can never add
-two instances. The alternatives were rejected: `UpdateEndpointWeightsAndCapacities` is undone within
-a minute by the idle scale-in policy (its alarm stays in ALARM while the endpoint sits at zero), and
-re-registering the scalable target with MinCapacity 1 races the wake policy into a second instance
-and leaves a minimum to restore. The step policy picks its step from the alarm's reason data, so the
-datapoint and threshold are passed along; should that ever be ignored, the alarm's next evaluation
-still wakes the endpoint (the safety net). Not verified against a live account.
+two instances. Re-registering the scalable target with MinCapacity 1 was rejected: it races the wake policy into a
+second instance and leaves a minimum to restore. `UpdateEndpointWeightsAndCapacities` was rejected
+because it bypasses the policies' cooldowns. Open risk, shared with any early wake: the idle scale-in
+alarm stays in ALARM while the endpoint sits at zero, and until the request shows in the backlog
+metric (1–2 minutes) its action may set the capacity back to 0 if AAS does not hold scale-in during
+the wake policy's scale-out cooldown; the wake alarm then wakes the endpoint as it would without this
+path. The step policy picks its step from the alarm's reason data, so the datapoint and threshold are
+passed along. None of this has been verified against a live account.
 
 Rate limit: one conditional S3 write per minute (`input/.wake/<minute>`) elects a single caller per
 minute across all Lambda instances; everyone else skips the control-plane calls.
@@ -47,14 +49,17 @@ class Waker:
         self._alarm_name = wake_alarm_name
         self._marker_prefix = marker_prefix
         self._clock = clock
+        self._last_minute: int | None = None
 
     def wake_if_idle(self) -> str:
         """One of: 'rate-limited', 'warm', 'woken', 'failed'. Never raises: the alarm remains the safety net."""
         now = self._clock()
+        minute = int(now // 60)
+        if minute == self._last_minute:
+            return "rate-limited"  # this Lambda instance already tried this minute: skip even the S3 call
+        self._last_minute = minute
         try:
-            self._s3.put_object(
-                Bucket=self._bucket, Key=f"{self._marker_prefix}{int(now // 60)}", Body=b"", IfNoneMatch="*"
-            )
+            self._s3.put_object(Bucket=self._bucket, Key=f"{self._marker_prefix}{minute}", Body=b"", IfNoneMatch="*")
         except ClientError as error:
             if error_code(error) in {"PreconditionFailed", "ConditionalRequestConflict"}:
                 return "rate-limited"

@@ -36,8 +36,14 @@ bad_bodies = st.one_of(
     st.dictionaries(st.text(max_size=8).filter(lambda k: k not in {"inputs", "parameters"}), json_values, min_size=1, max_size=3).map(lambda d: {"inputs": "x", **d}),
     st.builds(lambda n: {"inputs": "x" * n}, st.integers(min_value=16_001, max_value=19_000)),
 )
+surrogates = st.integers(min_value=0xD800, max_value=0xDFFF).map(lambda c: chr(c))
 raw_bodies = st.one_of(
     bad_bodies.map(json.dumps),
+    # Unpaired surrogates, as JSON escapes, in the prompt or a stop sequence.
+    st.builds(lambda c: json.dumps({"inputs": "x" + c}), surrogates),
+    st.builds(lambda c: json.dumps({"inputs": "x", "parameters": {"stop": [c]}}), surrogates),
+    # Nesting deep enough to exhaust the parser's recursion.
+    st.integers(min_value=2_000, max_value=9_000).map(lambda n: '{"inputs": "x", "parameters": {"stop": ' + "[" * n + "]" * n + "}}"),
     st.text(max_size=200).filter(lambda t: not _is_json_object(t)),
     st.just('{"inputs": "x", "parameters": {"temperature": NaN}}'),
 )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import urlparse
 
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
 from inference_api import handler
+from inference_api.inferences import STALE_SUBMISSION_S
 from tests.inference_api.conftest import BUCKET, api_event, call, objects
 
 PROMPT = {"inputs": "What are cookies?", "parameters": {"temperature": 0.1, "max_new_tokens": 128}}
@@ -20,7 +23,7 @@ def test_submit_writes_the_request_then_answers_202(aws) -> None:
     inference_id = body["inferenceId"]
     assert body["status"] == "InProgress"
     assert body["outputLocation"].startswith("s3://") and body["failureLocation"].startswith("s3://")
-    assert headers["location"] == f"/invocations/{inference_id}"
+    assert headers["location"] == f"/prod/invocations/{inference_id}"  # the stage the client called
     stored = aws["s3"].get_object(Bucket=BUCKET, Key=f"input/{inference_id}.json")
     assert json.loads(stored["Body"].read()) == PROMPT
     assert sorted(objects(aws["s3"])) == [f"input/{inference_id}.invocation.json", f"input/{inference_id}.json"]
@@ -149,3 +152,108 @@ def test_invoke_failure_is_503_with_retry_after_and_leaves_nothing(aws, code: st
 def test_unknown_route_is_json_404(aws) -> None:
     status, _, body = call(api_event("GET", "/nothing"))
     assert (status, body["error"]["code"]) == (404, "NotFound")
+
+
+def test_results_are_visible_to_their_submitter_only(aws) -> None:
+    _, _, accepted = call(api_event("POST", "/invocations", PROMPT, caller="arn:aws:iam::123456789012:role/a"))
+    path = f"/invocations/{accepted['inferenceId']}"
+    assert call(api_event("GET", path, caller="arn:aws:iam::123456789012:role/a"))[0] == 200
+    status, _, body = call(api_event("GET", path, caller="arn:aws:iam::123456789012:role/b"))
+    assert (status, body["error"]["code"]) == (404, "NotFound")
+
+
+def test_every_session_of_a_role_is_one_caller(aws) -> None:
+    headers = {"Idempotency-Key": "job-7"}
+    first = call(api_event("POST", "/invocations", PROMPT, headers, caller="arn:aws:sts::123456789012:assumed-role/app/task-1"))
+    second = call(api_event("POST", "/invocations", PROMPT, headers, caller="arn:aws:sts::123456789012:assumed-role/app/task-2"))
+    assert first[2]["inferenceId"] == second[2]["inferenceId"]
+    status = call(api_event("GET", f"/invocations/{first[2]['inferenceId']}", caller="arn:aws:sts::123456789012:assumed-role/app/task-3"))
+    assert status[0] == 200
+
+
+def test_same_key_with_another_body_is_422(aws) -> None:
+    headers = {"Idempotency-Key": "order-43"}
+    assert call(api_event("POST", "/invocations", PROMPT, headers))[0] == 202
+    status, _, body = call(api_event("POST", "/invocations", {"inputs": "something else"}, headers))
+    assert (status, body["error"]["code"]) == (422, "IdempotencyKeyReused")
+
+
+def test_a_submission_that_never_reached_the_endpoint_reports_failed(aws) -> None:
+    service = handler._inferences()
+    runtime = service._runtime
+    s3 = service._s3
+    headers = {"Idempotency-Key": "order-44"}
+    original_delete = s3.delete_object
+    with Stubber(runtime) as stub:
+        stub.add_client_error("invoke_endpoint_async", "ServiceUnavailable", http_status_code=503)
+        s3.delete_object = lambda **kw: (_ for _ in ()).throw(ClientError({"Error": {"Code": "InternalError"}}, "DeleteObject"))
+        try:
+            status, _, _ = call(api_event("POST", "/invocations", PROMPT, headers))
+        finally:
+            s3.delete_object = original_delete
+    assert status == 503
+    (request_key,) = objects(aws["s3"])
+    inference_id = request_key.removeprefix("input/").removesuffix(".json")
+    assert call(api_event("GET", f"/invocations/{inference_id}"))[2]["status"] == "InProgress"
+    service._now = lambda: time.time() + STALE_SUBMISSION_S + 1
+    try:
+        _, _, body = call(api_event("GET", f"/invocations/{inference_id}"))
+        assert (body["status"], body["failureReason"]) == ("Failed", "the submission never reached the endpoint; submit again")
+        retry = call(api_event("POST", "/invocations", PROMPT, headers))
+        assert (retry[0], retry[2]["error"]["code"]) == (409, "IdempotencyKeyFailed")
+    finally:
+        service._now = time.time
+
+
+def test_record_write_failure_still_answers_202(aws) -> None:
+    service = handler._inferences()
+    s3 = service._s3
+    original_put = s3.put_object
+
+    def put(**kwargs):
+        if kwargs["Key"].endswith(".invocation.json"):
+            raise ClientError({"Error": {"Code": "SlowDown"}}, "PutObject")
+        return original_put(**kwargs)
+
+    s3.put_object = put
+    service._sleep = lambda _: None
+    try:
+        status, _, body = call(api_event("POST", "/invocations", PROMPT))
+    finally:
+        s3.put_object = original_put
+        service._sleep = time.sleep
+    assert status == 202 and body["outputLocation"].startswith("s3://")
+
+
+def test_s3_errors_on_status_are_503(aws) -> None:
+    _, _, accepted = call(api_event("POST", "/invocations", PROMPT))
+    with Stubber(handler._inferences()._s3) as stub:
+        stub.add_client_error("get_object", "SlowDown", http_status_code=503)
+        status, headers, body = call(api_event("GET", f"/invocations/{accepted['inferenceId']}"))
+    assert (status, body["error"]["code"], headers["retry-after"]) == (503, "ServiceUnavailable", "30")
+
+
+@pytest.mark.parametrize(
+    ("body", "base64_encoded"),
+    [
+        ('{"inputs": "\\ud800"}', False),
+        ('{"inputs": "x", "parameters": {"stop": ["\\udfff"]}}', False),
+        ("[" * 5_000 + "]" * 5_000, False),
+        ("not base64!", True),
+        ("gICA", True),  # valid base64 of bytes that are not UTF-8
+    ],
+)
+def test_hostile_bodies_are_400_not_500(aws, body: str, base64_encoded: bool) -> None:
+    event = api_event("POST", "/invocations", body)
+    event["isBase64Encoded"] = base64_encoded
+    status, _, response = call(event)
+    assert (status, response["error"]["code"]) == (400, "MalformedJson")
+    assert objects(aws["s3"]) == []
+
+
+def test_base64_json_body_is_accepted(aws) -> None:
+    import base64
+
+    event = api_event("POST", "/invocations", base64.b64encode(json.dumps(PROMPT).encode()).decode())
+    event["isBase64Encoded"] = True
+    assert call(event)[0] == 202

@@ -62,10 +62,12 @@ def test_every_parameter_at_its_bounds() -> None:
         ("repetition_penalty", -1, "parameters.repetition_penalty: must be a number > 0 (got -1)"),
         ("stop", ["a", ""], 'parameters.stop: must be a list of at most 4 non-empty strings (got ["a", ""])'),
         ("stop", ["1", "2", "3", "4", "5"], 'parameters.stop: must be a list of at most 4 non-empty strings (got ["1", "2", "3", "4", "5"])'),
-        ("seed", -1, "parameters.seed: must be an integer ≥ 0 (got -1)"),
+        ("seed", -1, "parameters.seed: must be an integer 0–18446744073709551615 (TGI's u64) (got -1)"),
         ("do_sample", 1, "parameters.do_sample: must be true or false (got 1)"),
         ("truncate", 0, "parameters.truncate: must be true, false or an integer ≥ 1 (got 0)"),
-        ("best_of", 0, "parameters.best_of: must be an integer ≥ 1 (got 0)"),
+        ("best_of", 0, "parameters.best_of: must be an integer 1–2 (TGI's MAX_BEST_OF) (got 0)"),
+        ("best_of", 3, "parameters.best_of: must be an integer 1–2 (TGI's MAX_BEST_OF) (got 3)"),
+        ("seed", 2**64, "parameters.seed: must be an integer 0–18446744073709551615 (TGI's u64) (got 18446744073709551616)"),
     ],
 )
 def test_parameter_rules(parameter: str, value: object, message: str) -> None:

@@ -76,7 +76,9 @@ def test_warm_or_waking_endpoint_is_left_alone(clients, current: int, desired: i
 def test_one_wake_attempt_per_minute_across_callers(clients) -> None:
     clients["sm"].add_response("describe_endpoint", _variant(0, 0))
     clients["cw"].add_response("set_alarm_state", {})
-    assert _waker(clients, 1_800_000_000.0).wake_if_idle() == "woken"
+    waker = _waker(clients, 1_800_000_000.0)
+    assert waker.wake_if_idle() == "woken"
+    assert waker.wake_if_idle() == "rate-limited"  # the same instance: not even an S3 call
     assert _waker(clients, 1_800_000_059.0).wake_if_idle() == "rate-limited"
     clients["sm"].add_response("describe_endpoint", _variant(0, 1))
     assert _waker(clients, 1_800_000_060.0).wake_if_idle() == "warm"
