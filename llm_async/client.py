@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, TextIO
 
@@ -35,13 +36,32 @@ class ApiResponse:
 Transport = Callable[[str, str, dict[str, str], bytes | None], ApiResponse]
 
 
+def _json_body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        return {"error": {"code": "NotJson", "message": raw.decode(errors="replace")[:500]}}
+
+
 def urllib_transport(method: str, url: str, headers: dict[str, str], body: bytes | None) -> ApiResponse:
     request = urllib.request.Request(url, data=body, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return ApiResponse(response.status, dict(response.headers), json.loads(response.read() or b"null"))
+            return ApiResponse(response.status, dict(response.headers), _json_body(response.read()))
     except urllib.error.HTTPError as error:
-        return ApiResponse(error.code, dict(error.headers), json.loads(error.read() or b"null"))
+        return ApiResponse(error.code, dict(error.headers), _json_body(error.read()))
+
+
+RETRYABLE = {429, 503}
+MAX_RETRIES = 3
+
+
+def _retry_after_s(response: ApiResponse) -> float:
+    headers = {k.lower(): v for k, v in response.headers.items()}
+    try:
+        return min(float(headers.get("retry-after", "5")), 30.0)
+    except ValueError:
+        return 5.0
 
 
 class InferenceClient:
@@ -63,11 +83,24 @@ class InferenceClient:
         SigV4Auth(credentials.get_frozen_credentials(), "execute-api", self._region).add_auth(request)
         return self._transport(method, request.url, dict(request.headers.items()), data)
 
-    def submit(self, prompt: str, parameters: dict[str, Any], idempotency_key: str | None = None) -> ApiResponse:
+    def submit(
+        self,
+        prompt: str,
+        parameters: dict[str, Any],
+        idempotency_key: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> ApiResponse:
+        """Retries 429/503 after Retry-After with one Idempotency-Key, so a retry never invokes twice."""
         body: dict[str, Any] = {"inputs": prompt}
         if parameters:
             body["parameters"] = parameters
-        return self._call("POST", "/invocations", body, {"Idempotency-Key": idempotency_key} if idempotency_key else None)
+        headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
+        for _ in range(MAX_RETRIES):
+            response = self._call("POST", "/invocations", body, headers)
+            if response.status not in RETRYABLE:
+                return response
+            sleep(_retry_after_s(response))
+        return self._call("POST", "/invocations", body, headers)
 
     def status(self, inference_id: str) -> ApiResponse:
         return self._call("GET", f"/invocations/{inference_id}")
@@ -96,7 +129,8 @@ def wait_for_result(
     start = clock()
     while True:
         response = client.status(inference_id)
-        if response.status != 200 or response.body.get("status") != "InProgress":
+        transient = response.status in RETRYABLE
+        if not transient and (response.status != 200 or response.body.get("status") != "InProgress"):
             return response
         waited = clock() - start
         if waited >= timeout_s:

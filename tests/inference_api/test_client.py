@@ -110,3 +110,46 @@ def test_generated_text(result, text: str) -> None:
 def test_api_url_must_be_an_api_gateway_url() -> None:
     with pytest.raises(ValueError, match=r"^--api-url: must be an API Gateway URL"):
         InferenceClient("https://example.com/")
+
+
+class Scripted:
+    """A transport answering from a list, recording what was sent."""
+
+    def __init__(self, *responses: ApiResponse) -> None:
+        self.responses = list(responses)
+        self.sent: list[dict[str, str]] = []
+
+    def __call__(self, method, url, headers, body) -> ApiResponse:
+        self.sent.append(headers)
+        return self.responses.pop(0)
+
+
+def test_submit_retries_throttling_with_one_idempotency_key(aws) -> None:
+    transport = Scripted(
+        ApiResponse(503, {"Retry-After": "2"}, {"error": {"code": "ServiceUnavailable", "message": "x"}}),
+        ApiResponse(429, {}, {"error": {"code": "THROTTLED", "message": "Too Many Requests"}}),
+        ApiResponse(202, {}, {"inferenceId": "a" * 32, "status": "InProgress"}),
+    )
+    slept: list[float] = []
+    response = InferenceClient(API_URL, transport=transport).submit("hi", {}, sleep=slept.append)
+    assert response.status == 202
+    assert slept == [2.0, 5.0]
+    keys = {headers["Idempotency-Key"] for headers in transport.sent}
+    assert len(keys) == 1 and len(keys.pop()) == 32
+
+
+def test_wait_rides_out_a_transient_503() -> None:
+    class Flaky:
+        answers = [ApiResponse(503, {}, {"error": {}}), ApiResponse(200, {}, {"inferenceId": "x", "status": "Completed", "result": []})]
+
+        def status(self, _):
+            return self.answers.pop(0)
+
+    response = wait_for_result(Flaky(), "x", timeout_s=100, out=io.StringIO(), sleep=lambda _: None)
+    assert response.body["status"] == "Completed"
+
+
+def test_non_json_error_bodies_are_reported(capsys) -> None:
+    from llm_async.client import _json_body
+
+    assert _json_body(b"<html>Bad Gateway</html>") == {"error": {"code": "NotJson", "message": "<html>Bad Gateway</html>"}}
