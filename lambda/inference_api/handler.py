@@ -44,6 +44,11 @@ def _limits() -> Limits:
 
 
 @cache
+def _s3():  # noqa: ANN202  (a boto3 client; created once per Lambda instance, shared)
+    return boto3.client("s3")
+
+
+@cache
 def _inferences() -> Inferences:
     settings = Settings(
         bucket=os.environ["BUCKET_NAME"],
@@ -51,7 +56,7 @@ def _inferences() -> Inferences:
         request_ttl_s=int(os.environ["REQUEST_TTL_SECONDS"]),
         invocation_timeout_s=int(os.environ["INVOCATION_TIMEOUT_SECONDS"]),
     )
-    return Inferences(settings, s3=boto3.client("s3"), sagemaker_runtime=boto3.client("sagemaker-runtime"))
+    return Inferences(settings, s3=_s3(), sagemaker_runtime=boto3.client("sagemaker-runtime"))
 
 
 @cache
@@ -59,7 +64,7 @@ def _waker() -> Waker:
     return Waker(
         sagemaker=boto3.client("sagemaker"),
         cloudwatch=boto3.client("cloudwatch"),
-        s3=boto3.client("s3"),
+        s3=_s3(),
         bucket=os.environ["BUCKET_NAME"],
         endpoint_name=os.environ["ENDPOINT_NAME"],
         wake_alarm_name=os.environ["WAKE_ALARM_NAME"],

@@ -83,11 +83,15 @@ def aws() -> Iterator[dict[str, Any]]:
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
-        handler._inferences.cache_clear()
-        handler._waker.cache_clear()
+        _clear_clients()
         yield {"s3": s3}
-        handler._inferences.cache_clear()
-        handler._waker.cache_clear()
+        _clear_clients()
+
+
+def _clear_clients() -> None:
+    """Handler clients are cached per Lambda instance; each test gets fresh ones inside its moto mock."""
+    for cached in (handler._s3, handler._inferences, handler._waker):
+        cached.cache_clear()
 
 
 def objects(s3: Any, bucket: str = BUCKET) -> list[str]:
