@@ -17,12 +17,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "lambda")]
 os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # before the handler's Logger is created
 
-from tests.inference_api.conftest import BUCKET, FakeContext, api_event  # noqa: E402  (sets the handler's env)
-
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from inference_api import handler  # noqa: E402
+from tests.inference_api.conftest import BUCKET, FakeContext, api_event  # noqa: E402  (sets the handler's env)
 
 
 def main(requests: int) -> None:

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import available_timezones
 
+from llm_async.dlc_table import available_tgi_versions, tgi_image_uris
 from llm_async.errors import ConfigError as ConfigError  # re-exported: callers catch it from here
 from llm_async.errors import fail as _fail
 from llm_async.instance_types import GPU_INSTANCE_TYPES, GpuInstanceType
-from llm_async.dlc_table import available_tgi_versions, tgi_image_uris
 
 
 def _int_in_range(field_path: str, value: Any, low: int, high: int | None = None) -> None:

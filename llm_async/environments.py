@@ -6,7 +6,7 @@ must reach `app.py`'s one-line handler instead of escaping at import.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from llm_async.config import (
     DeploymentConfig,

@@ -7,9 +7,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from llm_async.findings import acknowledge, wildcard_resource_finding
-
 from llm_async.config import HubWeights, ModelConfig, S3Weights
+from llm_async.findings import acknowledge, wildcard_resource_finding
 from llm_async.tgi_image import TgiImage
 
 # Where SageMaker mounts ModelDataSource weights inside the container.

@@ -6,8 +6,8 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT, Synthesized
 from llm_async.summary import main, summarize
+from tests.conftest import ROOT, Synthesized
 
 
 def test_unknown_environment_is_one_line_without_traceback(tmp_path) -> None:

@@ -10,12 +10,12 @@ import pytest
 
 from llm_async.config import (
     ApiConfig,
-    ResultSubscription,
     ConfigError,
     DeploymentConfig,
     EndpointConfig,
     HubWeights,
     ModelConfig,
+    ResultSubscription,
     S3Weights,
     ScalingConfig,
     StorageConfig,

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timezone
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -78,7 +79,7 @@ class Waker:
                 StateReasonData=json.dumps(
                     {
                         "version": "1.0",
-                        "queryDate": datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+                        "queryDate": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
                         "statistic": "Maximum",
                         "period": 60,
                         "recentDatapoints": [1.0],
