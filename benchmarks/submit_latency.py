@@ -17,11 +17,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "lambda")]
 os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # before the handler's Logger is created
 
+# isort: off  (the test helpers set the handler's environment before the handler is imported)
+from tests.inference_api.conftest import BUCKET, FakeContext, api_event  # noqa: E402
+from inference_api import handler  # noqa: E402
+
+# isort: on
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
-
-from inference_api import handler  # noqa: E402
-from tests.inference_api.conftest import BUCKET, FakeContext, api_event  # noqa: E402  (sets the handler's env)
 
 
 def main(requests: int) -> None:
