@@ -63,7 +63,19 @@ class InferenceApi(Construct):
         removal_policy: cdk.RemovalPolicy,
     ) -> None:
         super().__init__(scope, id_)
-        self.function = self._function(config, model, endpoint_config, endpoint, scaling, payloads, removal_policy)
+        environment = {
+            "BUCKET_NAME": payloads.bucket.bucket_name,
+            "ENDPOINT_NAME": endpoint.endpoint_name,
+            "WAKE_ALARM_NAME": scaling.wake_alarm.alarm_name,
+            "REQUEST_TTL_SECONDS": str(endpoint_config.request_ttl_s),
+            "INVOCATION_TIMEOUT_SECONDS": str(endpoint_config.invocation_timeout_s),
+            "MAX_BODY_BYTES": str(config.max_body_bytes),
+            "MAX_INPUTS_BYTES": str(config.max_inputs_bytes),
+            "MAX_TOTAL_TOKENS": str(model.max_total_tokens),
+            "POWERTOOLS_SERVICE_NAME": "llm-async-api",
+            "POWERTOOLS_METRICS_NAMESPACE": "LlmAsync",
+        }
+        self.function = self._function(environment, config.log_retention_days, removal_policy)
         endpoint.grant_invoke_async(self.function)
         endpoint.grant_describe(self.function)
         scaling.grant_wake(self.function)
@@ -72,16 +84,9 @@ class InferenceApi(Construct):
         self.rest_api = self._rest_api(config, removal_policy)
 
     def _function(
-        self,
-        config: ApiConfig,
-        model: ModelConfig,
-        endpoint_config: EndpointConfig,
-        endpoint: AsyncEndpoint,
-        scaling: ScaleToZero,
-        payloads: PayloadBucket,
-        removal_policy: cdk.RemovalPolicy,
+        self, environment: dict[str, str], log_retention_days: int, removal_policy: cdk.RemovalPolicy
     ) -> lambda_.Function:
-        log_group = self._log_group("FunctionLogs", config.log_retention_days, removal_policy)
+        log_group = self._log_group("FunctionLogs", log_retention_days, removal_policy)
         # A role of our own: the default one carries the AWS-managed AWSLambdaBasicExecutionRole.
         role = iam.Role(self, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
         role.add_to_principal_policy(
@@ -110,18 +115,7 @@ class InferenceApi(Construct):
             # Submit waits up to 5 s for a concurrent submit of the same Idempotency-Key.
             timeout=cdk.Duration.seconds(15),
             tracing=lambda_.Tracing.ACTIVE,
-            environment={
-                "BUCKET_NAME": payloads.bucket.bucket_name,
-                "ENDPOINT_NAME": endpoint.endpoint_name,
-                "WAKE_ALARM_NAME": scaling.wake_alarm.alarm_name,
-                "REQUEST_TTL_SECONDS": str(endpoint_config.request_ttl_s),
-                "INVOCATION_TIMEOUT_SECONDS": str(endpoint_config.invocation_timeout_s),
-                "MAX_BODY_BYTES": str(config.max_body_bytes),
-                "MAX_INPUTS_BYTES": str(config.max_inputs_bytes),
-                "MAX_TOTAL_TOKENS": str(model.max_total_tokens),
-                "POWERTOOLS_SERVICE_NAME": "llm-async-api",
-                "POWERTOOLS_METRICS_NAMESPACE": "LlmAsync",
-            },
+            environment=environment,
         )
         acknowledge(
             role,
