@@ -140,3 +140,13 @@ def test_api_url_output(sandbox: Synthesized) -> None:
     url = sandbox.template_json["Outputs"]["ApiUrl"]["Value"]["Fn::Join"][1]
     assert (url[0], url[1], url[-3:]) == ("https://", {"Ref": api_id}, ["/", {"Ref": stage_id}, "/"])
     sandbox.template.has_resource_properties("AWS::ApiGateway::RestApi", {"EndpointConfiguration": {"Types": ["REGIONAL"]}})
+
+
+def test_layer_version_is_the_tested_powertools() -> None:
+    from llm_async.api import POWERTOOLS_VERSION
+    from tests.conftest import ROOT
+
+    pins = dict(
+        line.split("==", 1) for line in (ROOT / "requirements-dev.txt").read_text().splitlines() if "==" in line
+    )
+    assert pins["aws-lambda-powertools"] == POWERTOOLS_VERSION
