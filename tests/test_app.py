@@ -10,20 +10,24 @@ from llm_async.summary import main, summarize
 from tests.conftest import ROOT, Synthesized
 
 
-def test_unknown_environment_is_one_line_without_traceback(tmp_path) -> None:
+def _last_error_line(argv: list[str], tmp_path, extra_env: dict[str, str] | None = None) -> str:
+    """Runs the app as the CDK CLI would; it must exit 1 with one readable line and no traceback."""
     result = subprocess.run(
-        [sys.executable, "app.py"],
+        [sys.executable, *argv],
         cwd=ROOT,
-        env={**os.environ, "CDK_CONTEXT_JSON": '{"env": "qa"}', "CDK_OUTDIR": str(tmp_path)},
+        env={**os.environ, "CDK_OUTDIR": str(tmp_path), **(extra_env or {})},
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == (
-        "llm-async configuration error: env: must be one of sandbox, dev, staging, prod (got 'qa')"
-    )
     assert "Traceback" not in result.stderr
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_unknown_environment_is_one_line_without_traceback(tmp_path) -> None:
+    line = _last_error_line(["app.py"], tmp_path, {"CDK_CONTEXT_JSON": '{"env": "qa"}'})
+    assert line == "llm-async configuration error: env: must be one of sandbox, dev, staging, prod (got 'qa')"
 
 
 def test_invalid_configuration_is_one_line_without_traceback(tmp_path) -> None:
@@ -31,19 +35,9 @@ def test_invalid_configuration_is_one_line_without_traceback(tmp_path) -> None:
         "import sys, app, llm_async.environments as e; from llm_async.config import ScalingConfig;"
         " e.ENVIRONMENTS['sandbox'] = lambda: ScalingConfig(min_capacity=2, max_capacity=1); sys.exit(app.cli())"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", inject],
-        cwd=ROOT,
-        env={**os.environ, "CDK_OUTDIR": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == (
+    assert _last_error_line(["-c", inject], tmp_path) == (
         "llm-async configuration error: scaling.min_capacity: must be 0–scaling.max_capacity (1) (got 2)"
     )
-    assert "Traceback" not in result.stderr
 
 
 def test_summary_of_the_sandbox_template(sandbox: Synthesized) -> None:
