@@ -6,6 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from moto.s3.responses import S3Response
 
 from inference_api import handler
 from tests.inference_api.conftest import api_event, call, objects
@@ -13,10 +14,26 @@ from tests.inference_api.conftest import api_event, call, objects
 RACERS = 8
 
 
+@pytest.fixture
+def atomic_conditional_put(monkeypatch):
+    """S3 lets exactly one `If-None-Match: *` PUT of a key succeed; moto checks, then writes, unlocked.
+
+    Serialising moto's PutObject restores S3's guarantee, so the test exercises our code, not moto's race.
+    """
+    original = S3Response.put_object
+    lock = threading.Lock()
+
+    def put_object(self):
+        with lock:
+            return original(self)
+
+    monkeypatch.setattr(S3Response, "put_object", put_object)
+
+
 # Powertools' Metrics is one object per process: racing threads flush each other's metrics, and the
 # thread that finds nothing left warns. Harmless here; each Lambda invocation has its own process.
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
-def test_threads_racing_on_one_key_invoke_once(aws) -> None:
+def test_threads_racing_on_one_key_invoke_once(aws, atomic_conditional_put) -> None:
     runtime = handler._inferences()._runtime
     original = runtime.invoke_endpoint_async
     calls = []
