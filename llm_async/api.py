@@ -65,7 +65,7 @@ class InferenceApi(Construct):
         super().__init__(scope, id_)
         environment = {
             "BUCKET_NAME": payloads.bucket.bucket_name,
-            "ENDPOINT_NAME": endpoint.endpoint_name,
+            "ENDPOINT_NAME": endpoint.endpoint_name_ref,
             "WAKE_ALARM_NAME": scaling.wake_alarm.alarm_name,
             "REQUEST_TTL_SECONDS": str(endpoint_config.request_ttl_s),
             "INVOCATION_TIMEOUT_SECONDS": str(endpoint_config.invocation_timeout_s),

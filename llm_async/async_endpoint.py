@@ -74,8 +74,14 @@ class AsyncEndpoint(Construct):
             "Resource",
             endpoint_name=config.endpoint_name,
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            # A model change replaces the endpoint config and updates this endpoint in place; without
+            # this, SageMaker would reset the autoscaled instance count to InitialInstanceCount (1).
+            retain_all_variant_properties=True,
         )
         self.endpoint_arn: str = self.endpoint.ref  # Ref of AWS::SageMaker::Endpoint is its ARN
+        # The name as a reference, not a string: whoever reads it is updated only after this endpoint
+        # exists, so on a replacement (new instance type) callers switch once the new endpoint is InService.
+        self.endpoint_name_ref: str = self.endpoint.attr_endpoint_name
 
     def grant_invoke_async(self, grantee: iam.IGrantable) -> iam.Grant:
         """InvokeEndpointAsync on this endpoint only."""

@@ -41,7 +41,7 @@ TGI_QUANTIZE_METHODS = (
 _HUB_MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _GIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 _S3_PREFIX = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(\S+/)$")
-# CreateEndpoint: EndpointName pattern ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}
+# CreateEndpoint: EndpointName pattern ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}, and at most 63 characters
 _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 # Time from a wake decision to an instance being requested and booted, before the model download.
 PROVISIONING_MARGIN_S = 300
@@ -124,7 +124,8 @@ class EndpointConfig:
     """The async endpoint: instance, timeouts and the per-request limits the API will apply."""
 
     instance_type: str
-    endpoint_name: str
+    name_prefix: str
+    """The endpoint is named `<name_prefix>-<instance type>` (e.g. llm-async-prod-g5-2xlarge): see `endpoint_name`."""
     max_concurrent_invocations_per_instance: int = 4
     container_startup_health_check_timeout_s: int = 600
     """Covers weight download + shard load; LLMs need far more than SageMaker's default."""
@@ -137,11 +138,14 @@ class EndpointConfig:
     def __post_init__(self) -> None:
         if self.instance_type not in GPU_INSTANCE_TYPES:
             _fail("endpoint.instance_type", f"one of {', '.join(GPU_INSTANCE_TYPES)}", self.instance_type)
-        if not isinstance(self.endpoint_name, str) or not _ENDPOINT_NAME.match(self.endpoint_name):
+        name = f"{self.name_prefix}-{self._instance_slug}" if isinstance(self.name_prefix, str) else ""
+        if len(name) > 63 or not _ENDPOINT_NAME.match(name):
+            longest = 63 - len(self._instance_slug) - 1
             _fail(
-                "endpoint.endpoint_name",
-                "1–63 letters, digits or '-', starting and ending with a letter or digit",
-                self.endpoint_name,
+                "endpoint.name_prefix",
+                f"1–{longest} letters, digits or '-', starting and ending with a letter or digit"
+                f" (the endpoint name '<prefix>-{self._instance_slug}' is limited to 63)",
+                self.name_prefix,
             )
         _int_in_range(
             "endpoint.max_concurrent_invocations_per_instance",
@@ -170,6 +174,20 @@ class EndpointConfig:
     @property
     def instance(self) -> GpuInstanceType:
         return GPU_INSTANCE_TYPES[self.instance_type]
+
+    @property
+    def _instance_slug(self) -> str:
+        return self.instance_type.removeprefix("ml.").replace(".", "-")
+
+    @property
+    def endpoint_name(self) -> str:
+        """Derived from the instance type so that changing it replaces the endpoint instead of updating it.
+
+        SageMaker refuses to update an endpoint's instance type while the variant is registered with
+        Application Auto Scaling. A new name makes CloudFormation create a new endpoint and scalable
+        target, switch the API to them, then delete the old pair (target first).
+        """
+        return f"{self.name_prefix}-{self._instance_slug}"
 
     @property
     def startup_budget_s(self) -> int:

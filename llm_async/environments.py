@@ -26,7 +26,7 @@ def _config(env_name: str, *, region: str | None, scaling: ScalingConfig, storag
         env_name=env_name,
         region=region,
         model=preset.model,
-        endpoint=EndpointConfig(instance_type=preset.instance_type, endpoint_name=f"llm-async-{env_name}"),
+        endpoint=EndpointConfig(instance_type=preset.instance_type, name_prefix=f"llm-async-{env_name}"),
         scaling=scaling,
         storage=storage,
     )

@@ -90,7 +90,8 @@ def test_lambda_runtime_layer_and_environment(sandbox: Synthesized) -> None:
     wake_alarm_id = sandbox.only("AWS::CloudWatch::Alarm", "ScalingWakeAlarm")[0]
     assert props["Environment"]["Variables"] == {
         "BUCKET_NAME": {"Ref": bucket_id},
-        "ENDPOINT_NAME": "llm-async-sandbox",
+        # A reference, so that on an endpoint replacement the function switches once the new one exists.
+        "ENDPOINT_NAME": {"Fn::GetAtt": [sandbox.only("AWS::SageMaker::Endpoint")[0], "EndpointName"]},
         "WAKE_ALARM_NAME": {"Ref": wake_alarm_id},
         "REQUEST_TTL_SECONDS": "21600",
         "INVOCATION_TIMEOUT_SECONDS": "900",

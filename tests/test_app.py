@@ -44,7 +44,7 @@ def test_summary_of_the_sandbox_template(sandbox: Synthesized) -> None:
     lines = summarize(sandbox.template_json, "LlmAsyncStack").splitlines()
     assert lines == [
         "Stack        LlmAsyncStack",
-        "Endpoint     llm-async-sandbox (async, variant AllTraffic)",
+        "Endpoint     llm-async-sandbox-g5-2xlarge (async, variant AllTraffic)",
         "Model        Qwen/Qwen2.5-7B-Instruct @ a09a35458c70 (Hugging Face Hub)",
         "Image        per-region mapping of 45 regions, e.g. us-east-1: 763104351884.dkr.ecr.us-east-1.amazonaws.com/"
         "huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04",

@@ -52,12 +52,17 @@ def test_endpoint_name_and_config(sandbox: Synthesized, prod: Synthesized) -> No
     config_id, _ = _config(sandbox)
     sandbox.template.has_resource_properties(
         "AWS::SageMaker::Endpoint",
-        {"EndpointName": "llm-async-sandbox", "EndpointConfigName": {"Fn::GetAtt": [config_id, "EndpointConfigName"]}},
+        {
+            "EndpointName": "llm-async-sandbox-g5-2xlarge",
+            "EndpointConfigName": {"Fn::GetAtt": [config_id, "EndpointConfigName"]},
+            # Keeps the autoscaled instance count when a model change updates the endpoint in place.
+            "RetainAllVariantProperties": True,
+        },
     )
-    prod.template.has_resource_properties("AWS::SageMaker::Endpoint", {"EndpointName": "llm-async-prod"})
+    prod.template.has_resource_properties("AWS::SageMaker::Endpoint", {"EndpointName": "llm-async-prod-g5-2xlarge"})
 
 
 def test_outputs(sandbox: Synthesized) -> None:
     outputs = sandbox.template_json["Outputs"]
-    assert outputs["EndpointName"]["Value"] == "llm-async-sandbox"
+    assert outputs["EndpointName"]["Value"] == "llm-async-sandbox-g5-2xlarge"
     assert set(outputs) == {"ApiUrl", "EndpointName", "PayloadBucketName", "SuccessTopicArn", "ErrorTopicArn"}

@@ -150,18 +150,25 @@ def test_volume_size_rejected_on_nvme_instances() -> None:
         _endpoint(volume_size_gb=100)
 
 
+def test_endpoint_name_is_derived_from_the_instance_type() -> None:
+    assert _endpoint(name_prefix="llm-async-prod").endpoint_name == "llm-async-prod-g5-2xlarge"
+    assert _endpoint(name_prefix="x", instance_type="ml.g5.12xlarge").endpoint_name == "x-g5-12xlarge"
+
+
 def test_endpoint_name_at_most_63_characters() -> None:
-    assert _endpoint(endpoint_name="a" * 63).endpoint_name == "a" * 63
+    longest = "a" * (63 - len("-g5-2xlarge"))
+    assert len(_endpoint(name_prefix=longest).endpoint_name) == 63
     with _raises(
-        "endpoint.endpoint_name: must be 1–63 letters, digits or '-', starting and ending with a letter"
-        f" or digit (got {'a' * 64!r})"
+        "endpoint.name_prefix: must be 1–52 letters, digits or '-', starting and ending with a letter"
+        f" or digit (the endpoint name '<prefix>-g5-2xlarge' is limited to 63) (got {longest + 'a'!r})"
     ):
-        _endpoint(endpoint_name="a" * 64)
+        _endpoint(name_prefix=longest + "a")
 
 
-def test_endpoint_name_characters() -> None:
-    with pytest.raises(ConfigError, match=r"^endpoint\.endpoint_name: .* \(got 'llm_async'\)$"):
-        _endpoint(endpoint_name="llm_async")
+@pytest.mark.parametrize("prefix", ["llm_async", "", "-llm", 7])
+def test_endpoint_name_prefix_characters(prefix: Any) -> None:
+    with pytest.raises(ConfigError, match=rf"^endpoint\.name_prefix: .* \(got {re.escape(repr(prefix))}\)$"):
+        _endpoint(name_prefix=prefix)
 
 
 def test_min_capacity_above_max_capacity() -> None:
@@ -248,7 +255,7 @@ def test_falcon_presets_match_the_seed_notebook() -> None:
 def test_every_preset_builds_on_its_instance(name: str) -> None:
     preset = PRESETS[name]
     config = DeploymentConfig(
-        env_name="t", model=preset.model, endpoint=EndpointConfig(instance_type=preset.instance_type, endpoint_name="t")
+        env_name="t", model=preset.model, endpoint=EndpointConfig(instance_type=preset.instance_type, name_prefix="t")
     )
     assert config.endpoint.instance.gpus == preset.model.num_gpus
 

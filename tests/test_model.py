@@ -131,7 +131,7 @@ def test_execution_role_wildcards_only_where_iam_has_no_resource(sandbox: Synthe
 
 def test_execution_role_logs_only_to_its_endpoint_log_group(sandbox: Synthesized) -> None:
     logs = _role_statements(sandbox)["WriteEndpointLogs"]
-    assert logs["Resource"]["Fn::Join"][1][-1] == ":log-group:/aws/sagemaker/Endpoints/llm-async-sandbox:*"
+    assert logs["Resource"]["Fn::Join"][1][-1] == ":log-group:/aws/sagemaker/Endpoints/llm-async-sandbox-g5-2xlarge:*"
 
 
 def test_execution_role_payload_grants_are_one_prefix_each(sandbox: Synthesized) -> None:

@@ -56,7 +56,7 @@ def test_acknowledgments_sit_at_single_resources_with_evidence() -> None:
             (
                 "LlmAsyncStack/Model/ExecutionRole",
                 "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
-                "/aws/sagemaker/Endpoints/llm-async-sandbox:*]",
+                "/aws/sagemaker/Endpoints/llm-async-sandbox-g5-2xlarge:*]",
             ),
             ("LlmAsyncStack/Payloads/AccessLogs", "AwsSolutions-S1"),
         ]

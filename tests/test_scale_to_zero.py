@@ -25,7 +25,7 @@ def test_target_is_the_variant_from_zero_to_max(sandbox: Synthesized, prod: Synt
         props = target["Properties"]
         assert props["ServiceNamespace"] == "sagemaker"
         assert props["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
-        assert props["ResourceId"] == f"endpoint/llm-async-{synth.config.env_name}/variant/AllTraffic"
+        assert props["ResourceId"] == f"endpoint/llm-async-{synth.config.env_name}-g5-2xlarge/variant/AllTraffic"
         assert (props["MinCapacity"], props["MaxCapacity"]) == (0, max_capacity)
 
 
@@ -119,7 +119,7 @@ def test_every_alarm_uses_the_endpoint_name_dimension_only(synthesized: dict[str
     synth = synthesized[env]
     alarms = synth.resources("AWS::CloudWatch::Alarm")
     assert len(alarms) == (2 if synth.config.scaling.max_capacity == 1 else 3)
-    expected = [{"Name": "EndpointName", "Value": f"llm-async-{synth.config.env_name}"}]
+    expected = [{"Name": "EndpointName", "Value": f"llm-async-{synth.config.env_name}-g5-2xlarge"}]
     for alarm in alarms.values():
         props = alarm["Properties"]
         metrics = [props] if "MetricName" in props else [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]

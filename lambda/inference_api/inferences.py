@@ -1,7 +1,8 @@
 """Submit and look up async inferences. All state is durable, in the payload bucket's input/ prefix:
 
 - `input/<id>.json`            the TGI request, written first (conditionally: the idempotency lock)
-- `input/<id>.invocation.json` the Output/FailureLocation SageMaker returned, written after the invoke
+- `input/<id>.invocation.json` the Output/FailureLocation SageMaker returned and the endpoint's name,
+                               written after the invoke
 
 Status is read from those records and from the output/failure objects SageMaker writes, never memory.
 """
@@ -25,6 +26,9 @@ INFERENCE_ID_LENGTH = 32  # hex characters; well inside SageMaker's 1–64 Infer
 # A request object older than this without an invocation record was never accepted by the endpoint
 # (its submit died or its invoke failed and the clean-up failed too): longer than the Lambda timeout.
 STALE_SUBMISSION_S = 60
+# SageMaker discards a request still queued after RequestTTLSeconds and stops one running longer than
+# InvocationTimeoutSeconds; past both (plus this margin) no result can arrive any more.
+RESULT_DEADLINE_MARGIN_S = 300
 RECORD_WRITE_ATTEMPTS = 3
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 
@@ -161,7 +165,7 @@ class Inferences:
 
     def _write_record(self, accepted: Accepted, caller: str) -> None:
         """The inference is queued whatever happens here: the client gets its 202 and locations."""
-        record = json.dumps({**accepted.body(), "caller": caller}).encode()
+        record = json.dumps({**accepted.body(), "caller": caller, "endpointName": self._settings.endpoint_name}).encode()
         for _ in range(RECORD_WRITE_ATTEMPTS):
             try:
                 self._s3.put_object(
@@ -175,13 +179,14 @@ class Inferences:
                 self._sleep(0.2)
 
     def _read_record(self, inference_id: str) -> dict[str, Any] | None:
+        """The invocation record, with `submittedAt` (epoch seconds) from when S3 stored it."""
         try:
             obj = self._s3.get_object(Bucket=self._settings.bucket, Key=self._record_key(inference_id))
         except ClientError as error:
             if error_code(error) in _MISSING:
                 return None
             raise
-        return json.loads(obj["Body"].read())
+        return {**json.loads(obj["Body"].read()), "submittedAt": obj["LastModified"].timestamp()}
 
     def _head_request(self, inference_id: str) -> dict[str, Any] | None:
         try:
@@ -256,7 +261,25 @@ class Inferences:
         failure = self._read_location(record["failureLocation"])
         if failure is not None:
             return {"inferenceId": inference_id, "status": "Failed", "failureReason": failure.decode(errors="replace")}
+        reason = self._no_result_possible(record)
+        if reason:
+            return {"inferenceId": inference_id, "status": "Failed", "failureReason": reason}
         return {"inferenceId": inference_id, "status": "InProgress"}
+
+    def _no_result_possible(self, record: dict[str, Any]) -> str | None:
+        """Why an inference without output or failure object can no longer get one, if it cannot."""
+        age_s = self._now() - record["submittedAt"]
+        queued_on = record.get("endpointName", self._settings.endpoint_name)
+        if queued_on != self._settings.endpoint_name and age_s > self._settings.invocation_timeout_s:
+            # A new instance type replaces the endpoint; the old one, with its queue, is deleted
+            # minutes after the API switches (README: "Changing the instance type").
+            return (
+                f"queued on endpoint {queued_on}, which was replaced by {self._settings.endpoint_name}"
+                " before it produced a result; submit again"
+            )
+        if age_s > self._settings.request_ttl_s + self._settings.invocation_timeout_s + RESULT_DEADLINE_MARGIN_S:
+            return "no result within the request TTL and invocation timeout; submit again"
+        return None
 
 
 def _json_or_text(payload: bytes) -> Any:

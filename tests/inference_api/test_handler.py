@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
 from inference_api import handler
-from inference_api.inferences import STALE_SUBMISSION_S
+from inference_api.inferences import RESULT_DEADLINE_MARGIN_S, STALE_SUBMISSION_S
 from tests.inference_api.conftest import BUCKET, api_event, call, objects
 
 PROMPT = {"inputs": "What are cookies?", "parameters": {"temperature": 0.1, "max_new_tokens": 128}}
@@ -77,6 +77,52 @@ def test_status_failed_with_reason(aws) -> None:
     aws["s3"].put_object(Bucket=failure.netloc, Key=failure.path.lstrip("/"), Body=b"CUDA out of memory")
     status, _, body = call(api_event("GET", f"/invocations/{accepted['inferenceId']}"))
     assert (status, body["status"], body["failureReason"]) == (200, "Failed", "CUDA out of memory")
+
+
+def _status_at(inference_id: str, seconds_later: float) -> dict:
+    service = handler._inferences()
+    service._now = lambda: time.time() + seconds_later
+    try:
+        return call(api_event("GET", f"/invocations/{inference_id}"))[2]
+    finally:
+        service._now = time.time
+
+
+def _requeue_on(aws, inference_id: str, endpoint_name: str) -> None:
+    """Rewrites the invocation record as if the request had been queued on another endpoint."""
+    key = f"input/{inference_id}.invocation.json"
+    record = json.loads(aws["s3"].get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    assert record["endpointName"] == "llm-async-test"
+    aws["s3"].put_object(Bucket=BUCKET, Key=key, Body=json.dumps({**record, "endpointName": endpoint_name}).encode())
+
+
+def test_a_request_queued_on_a_replaced_endpoint_fails_once_it_could_have_finished(aws) -> None:
+    _, _, accepted = call(api_event("POST", "/invocations", PROMPT))
+    inference_id = accepted["inferenceId"]
+    _not_yet_done(aws, accepted)
+    _requeue_on(aws, inference_id, "llm-async-test-g4dn-xlarge")
+    assert _status_at(inference_id, 60)["status"] == "InProgress"  # the old endpoint may still finish it
+    body = _status_at(inference_id, 900 + 1)  # INVOCATION_TIMEOUT_SECONDS of the test environment
+    assert (body["status"], body["failureReason"]) == (
+        "Failed",
+        "queued on endpoint llm-async-test-g4dn-xlarge, which was replaced by llm-async-test"
+        " before it produced a result; submit again",
+    )
+
+
+def test_a_result_written_by_a_replaced_endpoint_is_still_returned(aws) -> None:
+    _, _, accepted = call(api_event("POST", "/invocations", PROMPT))
+    _requeue_on(aws, accepted["inferenceId"], "llm-async-test-g4dn-xlarge")  # moto wrote the output already
+    assert _status_at(accepted["inferenceId"], 3600)["status"] == "Completed"
+
+
+def test_no_result_after_ttl_and_timeout_is_failed(aws) -> None:
+    _, _, accepted = call(api_event("POST", "/invocations", PROMPT))
+    _not_yet_done(aws, accepted)
+    deadline = 21600 + 900 + RESULT_DEADLINE_MARGIN_S  # REQUEST_TTL_SECONDS + INVOCATION_TIMEOUT_SECONDS + margin
+    assert _status_at(accepted["inferenceId"], deadline - 5)["status"] == "InProgress"
+    body = _status_at(accepted["inferenceId"], deadline + 5)
+    assert (body["status"], body["failureReason"]) == ("Failed", "no result within the request TTL and invocation timeout; submit again")
 
 
 @pytest.mark.parametrize("inference_id", ["0" * 32, "not-an-id", "A" * 32])

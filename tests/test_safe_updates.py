@@ -1,0 +1,109 @@
+"""What a deploy of a changed configuration does to the running stack, read from the two templates.
+
+A model change must update the endpoint in place and keep its autoscaled instance count; an instance
+type change must replace the endpoint together with its scalable target (SageMaker refuses to change
+the instance type of a variant registered with Application Auto Scaling); state must never be replaced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Synthesized, synthesize
+from tests.update_plan import ADD, KEEP, REMOVE, REPLACE, UPDATE, update_plan
+
+# Resources whose replacement would lose data, keys or subscribers: a config change must never touch them.
+STATEFUL_TYPES = ("AWS::S3::Bucket", "AWS::KMS::Key", "AWS::SNS::Topic", "AWS::Logs::LogGroup")
+
+
+def _ids(synth: Synthesized, resource_type: str) -> set[str]:
+    return set(synth.resources(resource_type))
+
+
+@pytest.fixture(scope="module")
+def model_changed(sandbox: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    config = sandbox.config
+    model = dataclasses.replace(config.model, max_input_length=config.model.max_input_length // 2)
+    return synthesize(dataclasses.replace(config, model=model), Path(tmp_path_factory.mktemp("model-changed")))
+
+
+@pytest.fixture(scope="module")
+def instance_changed(sandbox: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    config = sandbox.config
+    endpoint = dataclasses.replace(config.endpoint, instance_type="ml.g5.12xlarge")
+    return synthesize(dataclasses.replace(config, endpoint=endpoint), Path(tmp_path_factory.mktemp("instance-changed")))
+
+
+def test_a_model_change_updates_the_endpoint_in_place(sandbox: Synthesized, model_changed: Synthesized) -> None:
+    plan = update_plan(sandbox.template_json, model_changed.template_json)
+    changes = {logical_id: action for logical_id, action in plan.items() if action != KEEP}
+    (model_id,) = _ids(sandbox, "AWS::SageMaker::Model")
+    (config_id,) = _ids(sandbox, "AWS::SageMaker::EndpointConfig")
+    (endpoint_id,) = _ids(sandbox, "AWS::SageMaker::Endpoint")
+    # A new model and endpoint config (both immutable); the endpoint switches to them (UpdateEndpoint),
+    # which SageMaker allows under autoscaling because only the model changes.
+    assert changes == {model_id: REPLACE, config_id: REPLACE, endpoint_id: UPDATE}
+    endpoint = model_changed.template_json["Resources"][endpoint_id]["Properties"]
+    assert endpoint["RetainAllVariantProperties"] is True  # the scaled instance count survives the update
+
+
+def test_an_instance_type_change_replaces_endpoint_and_scalable_target_together(
+    sandbox: Synthesized, instance_changed: Synthesized
+) -> None:
+    plan = update_plan(sandbox.template_json, instance_changed.template_json)
+    replaced = {logical_id for logical_id, action in plan.items() if action == REPLACE}
+    assert replaced == (
+        _ids(sandbox, "AWS::SageMaker::EndpointConfig")
+        | _ids(sandbox, "AWS::SageMaker::Endpoint")
+        | _ids(sandbox, "AWS::ApplicationAutoScaling::ScalableTarget")
+        | _ids(sandbox, "AWS::ApplicationAutoScaling::ScalingPolicy")
+    )
+    # The new endpoint has a new name: CloudFormation creates it before deleting the old one, and the
+    # old scalable target (which depends on the old endpoint) is deregistered before that endpoint goes.
+    (endpoint_id,) = _ids(sandbox, "AWS::SageMaker::Endpoint")
+    names = [s.template_json["Resources"][endpoint_id]["Properties"]["EndpointName"] for s in (sandbox, instance_changed)]
+    assert names == ["llm-async-sandbox-g5-2xlarge", "llm-async-sandbox-g5-12xlarge"]
+    (target_id,) = _ids(sandbox, "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert endpoint_id in instance_changed.template_json["Resources"][target_id]["DependsOn"]
+    # The model itself is unchanged: same weights, same SM_NUM_GPUS.
+    assert {plan[m] for m in _ids(sandbox, "AWS::SageMaker::Model")} == {KEEP}
+
+
+def test_the_api_switches_to_a_replacement_endpoint_only_once_it_exists(
+    sandbox: Synthesized, instance_changed: Synthesized
+) -> None:
+    plan = update_plan(sandbox.template_json, instance_changed.template_json)
+    (function_id,) = _ids(sandbox, "AWS::Lambda::Function")
+    (endpoint_id,) = _ids(sandbox, "AWS::SageMaker::Endpoint")
+    assert plan[function_id] == UPDATE
+    variables = instance_changed.template_json["Resources"][function_id]["Properties"]["Environment"]["Variables"]
+    # A reference orders the function's update after the new endpoint's creation (InService).
+    assert variables["ENDPOINT_NAME"] == {"Fn::GetAtt": [endpoint_id, "EndpointName"]}
+
+
+@pytest.mark.parametrize("change", ["model_changed", "instance_changed"])
+def test_no_change_adds_removes_or_replaces_state(
+    sandbox: Synthesized, change: str, request: pytest.FixtureRequest
+) -> None:
+    after: Synthesized = request.getfixturevalue(change)
+    plan = update_plan(sandbox.template_json, after.template_json)
+    assert not {logical_id for logical_id, action in plan.items() if action in (ADD, REMOVE)}
+    stateful = set().union(*(_ids(sandbox, resource_type) for resource_type in STATEFUL_TYPES))
+    assert stateful and {plan[logical_id] for logical_id in stateful} == {KEEP}
+
+
+def test_the_plan_detects_replacement_through_a_create_only_property(sandbox: Synthesized) -> None:
+    """The helper itself: renaming the bucket (create-only BucketName) must read as a replacement."""
+    bucket_id = sandbox.only("AWS::S3::Bucket", "Payloads0")[0]
+    after = {**sandbox.template_json, "Resources": dict(sandbox.template_json["Resources"])}
+    bucket = after["Resources"][bucket_id]
+    after["Resources"][bucket_id] = {**bucket, "Properties": {**bucket["Properties"], "BucketName": "renamed"}}
+    plan = update_plan(sandbox.template_json, after)
+    assert plan[bucket_id] == REPLACE
+    # Everything naming the bucket changes with it; nothing unrelated does.
+    (function_id,) = _ids(sandbox, "AWS::Lambda::Function")
+    assert plan[function_id] == UPDATE
+    assert {plan[k] for k in _ids(sandbox, "AWS::SNS::Topic")} == {KEEP}
