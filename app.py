@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The CDK app: picks one environment's configuration (`-c env=sandbox|dev|staging|prod`) and synthesizes it."""
+"""The CDK app: `LlmAsyncStack` with one environment's configuration (`-c env=sandbox|dev|staging|prod`),
+and `LlmAsyncPipelineStack` when the context holds the pipeline's settings (`llm-async:pipeline`)."""
 
 import sys
 
@@ -7,7 +8,9 @@ import aws_cdk as cdk
 
 from llm_async.config import ConfigError
 from llm_async.environments import DEFAULT_ENV, ENVIRONMENTS
+from llm_async.pipeline_config import CONTEXT_KEY, PipelineConfig
 from stacks.llm_async_app import add_llm_async_stack, register_rule_packs
+from stacks.pipeline_stack import add_pipeline_stack
 
 
 def main() -> None:
@@ -17,6 +20,10 @@ def main() -> None:
         raise ConfigError(f"env: must be one of {', '.join(ENVIRONMENTS)} (got {env_name!r})")
     config = ENVIRONMENTS[env_name]()
     add_llm_async_stack(app, config)
+    # The pipeline needs an organisation's repository connection and accounts: only when configured.
+    pipeline_context = app.node.try_get_context(CONTEXT_KEY)
+    if pipeline_context is not None:
+        add_pipeline_stack(app, PipelineConfig.from_context(pipeline_context))
     register_rule_packs(app)
     app.synth()
 

@@ -16,10 +16,20 @@ from llm_async.notifications import NotificationTopics
 from llm_async.payload_bucket import PayloadBucket
 from llm_async.result_subscriptions import ResultSubscriptions
 from llm_async.scale_to_zero import ScaleToZero
+from llm_async.smoke_test_access import SmokeTestAccess
 
 
 class LlmAsyncStack(cdk.Stack):
-    def __init__(self, scope: Construct, id_: str, *, config: DeploymentConfig, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: DeploymentConfig,
+        smoke_test_from_account: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """`smoke_test_from_account`: the pipeline account whose smoke test may call this stack's API."""
         super().__init__(scope, id_, **kwargs)
         removal = cdk.RemovalPolicy.RETAIN if config.storage.retain_on_delete else cdk.RemovalPolicy.DESTROY
         # One key for the bucket, the async output and both topics.
@@ -70,7 +80,13 @@ class LlmAsyncStack(cdk.Stack):
             removal_policy=removal,
         )
 
-        cdk.CfnOutput(self, "ApiUrl", value=self.api.url)
+        self.api_url_output = cdk.CfnOutput(self, "ApiUrl", value=self.api.url)
+        self.smoke_test_role_output: cdk.CfnOutput | None = None
+        if smoke_test_from_account is not None:
+            access = SmokeTestAccess(
+                self, "SmokeTest", api=self.api, env_name=config.env_name, pipeline_account=smoke_test_from_account
+            )
+            self.smoke_test_role_output = cdk.CfnOutput(self, "SmokeTestRoleArn", value=access.role.role_arn)
         cdk.CfnOutput(self, "EndpointName", value=config.endpoint.endpoint_name)
         cdk.CfnOutput(self, "PayloadBucketName", value=self.payloads.bucket.bucket_name)
         cdk.CfnOutput(self, "SuccessTopicArn", value=self.topics.success_topic.topic_arn)

@@ -1,0 +1,111 @@
+"""cdk-nag findings on the roles CDK Pipelines generates, acknowledged one id at a time with evidence.
+
+CDK Pipelines writes these grants itself (artifact bucket and key, CodeBuild logs and reports, the
+bootstrap roles it assumes); none reaches beyond the pipeline's own bucket, key, projects and the
+CDK bootstrap roles. The acknowledgments name exact findings, so a new wildcard still fails synth.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_iam as iam
+from aws_cdk import pipelines
+from constructs import IConstruct
+
+from llm_async.findings import acknowledge, wildcard_resource_finding
+
+_ARTIFACTS = (
+    "CDK Pipelines' grant on the pipeline's own artifact bucket (KMS-encrypted, SSL-only, public access"
+    " blocked): the wildcard spans the object actions and the objects of that one bucket."
+)
+_ARTIFACT_KEY = "CDK Pipelines' grant on the artifact bucket's key only: the resource is that key's ARN."
+_BUILD_LOGS = "CodeBuild's grant on its own project's log group and report groups, whose names it only knows as prefixes."
+_READ_ARTIFACTS = ("Action::s3:GetBucket*", "Action::s3:GetObject*", "Action::s3:List*")
+_WRITE_ARTIFACTS = (*_READ_ARTIFACTS, "Action::s3:Abort*", "Action::s3:DeleteObject*")
+_KEY_ACTIONS = ("Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
+
+
+def _iam5(detail: str) -> str:
+    return f"AwsSolutions-IAM5[{detail}]"
+
+
+def _artifact_access(role: IConstruct, bucket_arn: str, actions: tuple[str, ...], key_actions: bool) -> None:
+    for action in actions:
+        acknowledge(role, _iam5(action), _ARTIFACTS)
+    acknowledge(role, wildcard_resource_finding(role, f"{bucket_arn}/*"), _ARTIFACTS)
+    if key_actions:
+        for action in _KEY_ACTIONS:
+            acknowledge(role, _iam5(action), _ARTIFACT_KEY)
+
+
+def _project_logs(role: IConstruct, project: codebuild.IProject) -> None:
+    stack = cdk.Stack.of(role)
+    log_group = stack.format_arn(
+        service="logs",
+        resource="log-group",
+        resource_name=f"/aws/codebuild/{project.project_name}:*",
+        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+    )
+    report_groups = stack.format_arn(service="codebuild", resource="report-group", resource_name=f"{project.project_name}-*")
+    for arn in (log_group, report_groups):
+        acknowledge(role, wildcard_resource_finding(role, arn), _BUILD_LOGS)
+
+
+def acknowledge_pipeline_findings(pipeline: pipelines.CodePipeline, smoke_tests: dict[iam.IRole, list[codebuild.IProject]]) -> None:
+    """After `build_pipeline()`: the generated constructs exist only from then on."""
+    code_pipeline = pipeline.pipeline
+    bucket_arn = code_pipeline.artifact_bucket.bucket_arn
+    stack = cdk.Stack.of(pipeline)
+
+    _artifact_access(code_pipeline.role, bucket_arn, _WRITE_ARTIFACTS, key_actions=True)
+    (source_stage, *_) = code_pipeline.stages
+    for action in source_stage.actions:
+        source_role = code_pipeline.node.find_child("Source").node.find_child(action.action_properties.action_name)
+        _artifact_access(source_role.node.find_child("CodePipelineActionRole"), bucket_arn, _WRITE_ARTIFACTS, key_actions=True)
+
+    synth_role = pipeline.synth_project.role
+    _artifact_access(synth_role, bucket_arn, _WRITE_ARTIFACTS, key_actions=True)
+    _project_logs(synth_role, pipeline.synth_project)
+
+    mutation_role = pipeline.self_mutation_project.role
+    _artifact_access(mutation_role, bucket_arn, _READ_ARTIFACTS, key_actions=True)
+    _project_logs(mutation_role, pipeline.self_mutation_project)
+    acknowledge(
+        mutation_role,
+        _iam5("Resource::*"),
+        "`cdk deploy` of the pipeline stack reads stack state (cloudformation:DescribeStacks) and the staging"
+        " bucket's listing (s3:ListBucket) before assuming the bootstrap roles; CDK Pipelines generates it.",
+    )
+    acknowledge(
+        mutation_role,
+        wildcard_resource_finding(mutation_role, f"arn:*:iam::{stack.account}:role/*"),
+        "sts:AssumeRole only on roles tagged aws-cdk:bootstrap-role (image-publishing, file-publishing,"
+        " deploy): a condition in the same statement restricts the wildcard to the CDK bootstrap roles.",
+    )
+
+    file_role = pipeline.node.find_child("Assets").node.find_child("FileRole")
+    _artifact_access(file_role, bucket_arn, _READ_ARTIFACTS, key_actions=False)
+    acknowledge(
+        file_role,
+        _iam5("Resource::*"),
+        "CDK Pipelines' asset-publishing role: codebuild:StartBuild/BatchGetBuilds/StopBuild for the asset"
+        " projects it creates later in the same synthesis; it is assumable by CodeBuild and this pipeline only.",
+    )
+    for arn in (
+        stack.format_arn(service="logs", resource="log-group", resource_name="/aws/codebuild/*", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME),
+        stack.format_arn(service="codebuild", resource="report-group", resource_name="*"),
+    ):
+        acknowledge(file_role, wildcard_resource_finding(file_role, arn), _BUILD_LOGS)
+
+    for role, projects in smoke_tests.items():
+        _artifact_access(role, bucket_arn, _READ_ARTIFACTS, key_actions=True)
+        for project in projects:
+            _project_logs(role, project)
+
+    acknowledge(
+        code_pipeline.artifact_bucket.node.default_child,
+        "AwsSolutions-S1",
+        "The artifact bucket holds source and cloud-assembly zips only, KMS-encrypted with a rotating key and"
+        " readable only by the pipeline's roles; CodePipeline and CloudTrail record who reads them.",
+    )

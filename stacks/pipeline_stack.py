@@ -1,0 +1,136 @@
+"""`LlmAsyncPipelineStack`: CDK Pipelines promoting the same `LlmAsyncStack` through dev → staging → prod.
+
+Each push to the branch runs the README's test command and synth, updates the pipeline itself, then
+deploys dev and staging; prod waits for a manual approval. After each stage deploys, a smoke test
+submits a prompt through that stage's API and fails the stage unless a well-formed result arrives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_iam as iam
+from aws_cdk import pipelines
+from constructs import Construct
+
+from llm_async.config import DeploymentConfig
+from llm_async.environments import ENVIRONMENTS
+from llm_async.pipeline_config import STAGES, PipelineConfig
+from llm_async.smoke_test_access import PIPELINE_SMOKE_TEST_ROLE_NAME, stage_smoke_test_role_name
+from stacks.llm_async_stage import LlmAsyncStage
+from stacks.pipeline_findings import acknowledge_pipeline_findings
+
+PIPELINE_STACK_ID = "LlmAsyncPipelineStack"
+ROOT = Path(__file__).resolve().parent.parent
+# How long a smoke test may wait beyond the stage's wake-from-zero budget for the generation itself.
+SMOKE_TEST_GENERATION_S = 600
+
+
+def pinned_cdk_cli_version() -> str:
+    """The CLI version package.json pins: the pipeline must not install npm's `latest` (an incompatible 3.0.0)."""
+    return json.loads((ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
+
+
+# CodeBuild's standard:7.0 image offers Python 3.11, which scripts/setup.sh requires.
+_PYTHON_3_11 = codebuild.BuildSpec.from_object({"phases": {"install": {"runtime-versions": {"python": "3.11"}}}})
+_BUILD_ENVIRONMENT = codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.STANDARD_7_0)
+
+
+class LlmAsyncPipelineStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        pipeline_config: PipelineConfig,
+        stage_configs: Sequence[DeploymentConfig],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        source = pipelines.CodePipelineSource.connection(
+            pipeline_config.repository, pipeline_config.branch, connection_arn=pipeline_config.connection_arn
+        )
+        self.pipeline = pipelines.CodePipeline(
+            self,
+            "Pipeline",
+            synth=pipelines.CodeBuildStep(
+                "Synth",
+                input=source,
+                # The README's two commands: the tests, then the synth (of every stack, this one included).
+                commands=["bash scripts/test.sh -q", "bash scripts/synth.sh"],
+                primary_output_directory="cdk.out",
+            ),
+            code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=_BUILD_ENVIRONMENT, partial_build_spec=_PYTHON_3_11
+            ),
+            cli_version=pinned_cdk_cli_version(),
+            cross_account_keys=True,
+            enable_key_rotation=True,
+        )
+        self.smoke_test_role = iam.Role(
+            self,
+            "SmokeTestRole",
+            role_name=PIPELINE_SMOKE_TEST_ROLE_NAME,
+            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+            description="llm-async pipeline: smoke tests assume each stage's smoke-test role to call its API",
+        )
+        self.stages: list[LlmAsyncStage] = []
+        self.smoke_tests: list[pipelines.CodeBuildStep] = []
+        for config in stage_configs:
+            stage = LlmAsyncStage(self, config=config, pipeline_account=pipeline_config.account)
+            self.stages.append(stage)
+            self.smoke_tests.append(self._smoke_test(stage, source))
+            pre = [pipelines.ManualApprovalStep("PromoteToProd")] if config.env_name == "prod" else []
+            self.pipeline.add_stage(stage, pre=pre, post=[self.smoke_tests[-1]])
+        # Build now (not lazily at synth) so the generated roles exist to carry their acknowledgments.
+        self.pipeline.build_pipeline()
+        acknowledge_pipeline_findings(
+            self.pipeline, {self.smoke_test_role: [step.project for step in self.smoke_tests]}
+        )
+
+    def _smoke_test(self, stage: LlmAsyncStage, source: pipelines.IFileSetProducer) -> pipelines.CodeBuildStep:
+        """Submit a prompt through the stage's API and wait for the result, as long as a wake from zero takes."""
+        config = stage.config
+        stage_role_arn = f"arn:{cdk.Aws.PARTITION}:iam::{config.account}:role/{stage_smoke_test_role_name(config.env_name)}"
+        self.smoke_test_role.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[stage_role_arn]))
+        wait_s = config.endpoint.startup_budget_s + SMOKE_TEST_GENERATION_S
+        role_output = stage.stack.smoke_test_role_output
+        if role_output is None:  # a stage always grants its pipeline's account; this guards refactors
+            raise ValueError(f"stage {stage.stage_name}: its stack has no smoke-test role to assume")
+        return pipelines.CodeBuildStep(
+            "SmokeTest",
+            input=source,
+            env_from_cfn_outputs={
+                "API_URL": stage.stack.api_url_output,
+                "SMOKE_TEST_ROLE_ARN": role_output,
+            },
+            commands=[
+                "python3 -m venv /tmp/smoke",
+                "/tmp/smoke/bin/pip install --quiet --disable-pip-version-check -c constraints.txt boto3",
+                "/tmp/smoke/bin/python -m llm_async.smoke_test"
+                f' --api-url "$API_URL" --role-arn "$SMOKE_TEST_ROLE_ARN" --timeout {wait_s}',
+            ],
+            role=self.smoke_test_role,
+            timeout=cdk.Duration.seconds(wait_s + 600),
+        )
+
+
+def add_pipeline_stack(app: cdk.App, pipeline_config: PipelineConfig) -> LlmAsyncPipelineStack:
+    """The pipeline in its tooling account, with each stage's configuration from `environments.py`."""
+    stage_configs = [
+        dataclasses.replace(ENVIRONMENTS[name](), account=pipeline_config.stage_accounts[name]) for name in STAGES
+    ]
+    return LlmAsyncPipelineStack(
+        app,
+        PIPELINE_STACK_ID,
+        pipeline_config=pipeline_config,
+        stage_configs=stage_configs,
+        env=cdk.Environment(account=pipeline_config.account, region=pipeline_config.region),
+        description="llm-async: promotes LlmAsyncStack through dev, staging and prod",
+    )
