@@ -19,11 +19,12 @@ def main() -> None:
     if env_name not in ENVIRONMENTS:
         raise ConfigError(f"env: must be one of {', '.join(ENVIRONMENTS)} (got {env_name!r})")
     config = ENVIRONMENTS[env_name]()
-    add_llm_async_stack(app, config)
     # The pipeline needs an organisation's repository connection and accounts: only when configured.
     pipeline_context = app.node.try_get_context(CONTEXT_KEY)
-    if pipeline_context is not None:
-        add_pipeline_stack(app, PipelineConfig.from_context(pipeline_context))
+    pipeline_config = None if pipeline_context is None else PipelineConfig.from_context(pipeline_context)
+    add_llm_async_stack(app, config)
+    if pipeline_config is not None:
+        add_pipeline_stack(app, pipeline_config)
     register_rule_packs(app)
     app.synth()
 

@@ -15,7 +15,9 @@ from aws_cdk.assertions import Template
 
 from llm_async.config import DeploymentConfig, ResultSubscription, S3Weights
 from llm_async.environments import ENVIRONMENTS
+from llm_async.pipeline_config import CONTEXT_KEY, PipelineConfig
 from stacks.llm_async_app import STACK_ID, add_llm_async_stack, register_rule_packs
+from stacks.pipeline_stack import PIPELINE_STACK_ID, add_pipeline_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 # `lambda` is a Python keyword: the handler package is imported from inside that folder, as Lambda does.
@@ -55,6 +57,43 @@ def synthesize(config: DeploymentConfig, outdir: Path) -> Synthesized:
     return Synthesized(config, assembly.get_stack_by_name(STACK_ID).template)
 
 
+# An organisation's pipeline settings (cdk.json context `llm-async:pipeline`): documentation account ids.
+EXAMPLE_PIPELINE = {
+    "connectionArn": "arn:aws:codeconnections:us-east-1:111111111111:connection/0f3c4d52-6a4e-4b8e-9d6b-2f1e8c7a9b10",
+    "repository": "example-org/llm-async",
+    "branch": "main",
+    "account": "111111111111",
+    "region": "us-east-1",
+    "stageAccounts": {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class SynthesizedPipeline:
+    template_json: dict[str, Any]
+    stages: dict[str, Synthesized]
+    """Each stage's LlmAsyncStack, by environment name."""
+
+    @property
+    def template(self) -> Template:
+        return Template.from_json(self.template_json)
+
+
+def synthesize_pipeline(outdir: Path, pipeline_context: dict[str, Any] = EXAMPLE_PIPELINE) -> SynthesizedPipeline:
+    """The pipeline as app.py builds it from cdk.json's context, rule packs on: raises on a finding."""
+    app = cdk.App(context={**cdk_json_context(), CONTEXT_KEY: pipeline_context}, outdir=str(outdir))
+    stack = add_pipeline_stack(app, PipelineConfig.from_context(app.node.try_get_context(CONTEXT_KEY)))
+    register_rule_packs(app)
+    assembly = app.synth()
+    stages = {
+        stage.config.env_name: Synthesized(
+            stage.config, assembly.get_nested_assembly(stage.artifact_id).get_stack_by_name(stage.stack.stack_name).template
+        )
+        for stage in stack.stages
+    }
+    return SynthesizedPipeline(assembly.get_stack_by_name(PIPELINE_STACK_ID).template, stages)
+
+
 S3_WEIGHTS_URI = "s3://my-weights-bucket/models/qwen2.5-7b/"
 
 
@@ -76,9 +115,16 @@ def subscribed_config() -> DeploymentConfig:
 
 
 @pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
-    configs = {**{name: build() for name, build in ENVIRONMENTS.items()}, "s3-weights": s3_weights_config(), "subscribed": subscribed_config()}
-    return {name: synthesize(config, tmp_path_factory.mktemp(name)) for name, config in configs.items()}
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
+    return synthesize_pipeline(tmp_path_factory.mktemp("pipeline"))
+
+
+@pytest.fixture(scope="session")
+def synthesized(pipeline: SynthesizedPipeline, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
+    """The sandbox standalone, dev/staging/prod as the pipeline deploys them, and two sandbox variants."""
+    configs = {"sandbox": ENVIRONMENTS["sandbox"](), "s3-weights": s3_weights_config(), "subscribed": subscribed_config()}
+    standalone = {name: synthesize(config, tmp_path_factory.mktemp(name)) for name, config in configs.items()}
+    return {"sandbox": standalone["sandbox"], **pipeline.stages, "s3-weights": standalone["s3-weights"], "subscribed": standalone["subscribed"]}
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,56 @@
+"""The pipeline's organisation settings from context: validated, each failure one line naming the field."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from llm_async.config import ConfigError
+from llm_async.pipeline_config import PipelineConfig
+from tests.conftest import EXAMPLE_PIPELINE, cdk_json_context
+from tests.test_app import _last_error_line
+
+
+def _with(**changes) -> dict:
+    return {**EXAMPLE_PIPELINE, **changes}
+
+
+def test_the_example_parses_from_an_object_and_from_json_text() -> None:
+    parsed = PipelineConfig.from_context(EXAMPLE_PIPELINE)
+    assert parsed == PipelineConfig.from_context(json.dumps(EXAMPLE_PIPELINE))
+    assert (parsed.repository, parsed.branch, parsed.stage_accounts["prod"]) == ("example-org/llm-async", "main", "444444444444")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"connectionArn": "arn:aws:iam::111111111111:role/x"}, "context llm-async:pipeline.connectionArn: must be a connection ARN"),
+        ({"repository": "llm-async"}, "context llm-async:pipeline.repository: must be 'owner/name' of the repository (got 'llm-async')"),
+        ({"branch": "a..b"}, "context llm-async:pipeline.branch: must be a git branch name (got 'a..b')"),
+        ({"account": 111111111111}, "context llm-async:pipeline.account: must be a 12-digit AWS account id (as a string) (got 111111111111)"),
+        ({"region": "useast1"}, "context llm-async:pipeline.region: must be an AWS region like 'us-east-1' (got 'useast1')"),
+        ({"stageAccounts": {"dev": "222222222222"}}, "context llm-async:pipeline.stageAccounts: must be an object with exactly the keys dev, staging, prod (got ['dev'])"),
+        (
+            {"stageAccounts": {"dev": "2222", "staging": "333333333333", "prod": "444444444444"}},
+            "context llm-async:pipeline.stageAccounts.dev: must be a 12-digit AWS account id (as a string) (got '2222')",
+        ),
+    ],
+)
+def test_invalid_values_are_one_line_naming_the_field(changes: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}"):
+        PipelineConfig.from_context(_with(**changes))
+
+
+def test_unknown_or_missing_keys_are_rejected() -> None:
+    with pytest.raises(ConfigError, match=r"^context llm-async:pipeline: must be an object with exactly the keys .*'brnch'"):
+        PipelineConfig.from_context({**{k: v for k, v in EXAMPLE_PIPELINE.items() if k != "branch"}, "brnch": "main"})
+    with pytest.raises(ConfigError, match=r"^context llm-async:pipeline: must be a JSON object"):
+        PipelineConfig.from_context("{not json")
+
+
+def test_a_bad_pipeline_context_stops_the_app_with_one_line(tmp_path) -> None:
+    context = {**cdk_json_context(), "llm-async:pipeline": _with(region="mars-1")}
+    line = _last_error_line(["app.py"], tmp_path, {"CDK_CONTEXT_JSON": json.dumps(context)})
+    assert line == "llm-async configuration error: context llm-async:pipeline.region: must be an AWS region like 'us-east-1' (got 'mars-1')"
