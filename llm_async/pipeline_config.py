@@ -16,6 +16,7 @@ from typing import Any
 from llm_async.errors import fail
 
 CONTEXT_KEY = "llm-async:pipeline"
+PIPELINE_STACK_ID = "LlmAsyncPipelineStack"
 STAGES = ("dev", "staging", "prod")
 """Promotion order. dev and staging deploy on every push; prod waits for a manual approval."""
 

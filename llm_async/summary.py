@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from llm_async.instance_types import GPU_INSTANCE_TYPES
+from llm_async.pipeline_config import CONTEXT_KEY as PIPELINE_CONTEXT_KEY
+from llm_async.pipeline_config import PIPELINE_STACK_ID
 
 _COMPARISON = {
     "GreaterThanOrEqualToThreshold": "≥",
@@ -135,6 +137,20 @@ def summarize(template: dict[str, Any], stack_name: str) -> str:
     return "\n".join(lines)
 
 
+def summarize_pipeline(template: dict[str, Any], stack_name: str) -> str:
+    """One line: where the pipeline pulls from and the stages it promotes through."""
+    (pipeline,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
+    stages = {stage["Name"]: stage["Actions"] for stage in pipeline["Stages"]}
+    (source,) = stages["Source"]
+    promotions = [
+        name + (" (manual approval)" if any(a["ActionTypeId"]["Category"] == "Approval" for a in actions) else "")
+        for name, actions in stages.items()
+        if any(a["Name"].endswith(".Deploy") for a in actions)
+    ]
+    origin = f"{source['Configuration']['FullRepositoryId']}@{source['Configuration']['BranchName']}"
+    return f"Pipeline     {stack_name}: {origin} → {' → '.join(promotions)}; smoke test after each stage"
+
+
 def main(argv: list[str]) -> int:
     outdir = Path(argv[0]) if argv else Path("cdk.out")
     stack_name = argv[1] if len(argv) > 1 else "LlmAsyncStack"
@@ -143,6 +159,13 @@ def main(argv: list[str]) -> int:
         print(f"no synthesized template at {template_path}: run the synth first", file=sys.stderr)
         return 1
     print(summarize(json.loads(template_path.read_text()), stack_name))
+    # Listed in this synth's manifest (not a leftover file): the context configured a pipeline.
+    artifacts = json.loads((outdir / "manifest.json").read_text()).get("artifacts", {})
+    if PIPELINE_STACK_ID in artifacts:
+        pipeline_template = json.loads((outdir / f"{PIPELINE_STACK_ID}.template.json").read_text())
+        print(summarize_pipeline(pipeline_template, PIPELINE_STACK_ID))
+    else:
+        print(f"Pipeline     not configured: add the {PIPELINE_CONTEXT_KEY} context to cdk.json (README: Promotion pipeline)")
     return 0
 
 

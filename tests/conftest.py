@@ -15,9 +15,9 @@ from aws_cdk.assertions import Template
 
 from llm_async.config import DeploymentConfig, ResultSubscription, S3Weights
 from llm_async.environments import ENVIRONMENTS
-from llm_async.pipeline_config import CONTEXT_KEY, PipelineConfig
+from llm_async.pipeline_config import CONTEXT_KEY, PIPELINE_STACK_ID, PipelineConfig
 from stacks.llm_async_app import STACK_ID, add_llm_async_stack, register_rule_packs
-from stacks.pipeline_stack import PIPELINE_STACK_ID, add_pipeline_stack
+from stacks.pipeline_stack import add_pipeline_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 # `lambda` is a Python keyword: the handler package is imported from inside that folder, as Lambda does.

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
-from llm_async.summary import main, summarize
-from tests.conftest import ROOT, Synthesized
+from llm_async.summary import main, summarize, summarize_pipeline
+from tests.conftest import ROOT, Synthesized, SynthesizedPipeline
 
 
 def _last_error_line(argv: list[str], tmp_path, extra_env: dict[str, str] | None = None) -> str:
@@ -75,3 +76,20 @@ def test_summary_of_s3_weights(s3_weights: Synthesized) -> None:
 def test_summary_without_a_synth_says_so(tmp_path, capsys) -> None:
     assert main([str(tmp_path)]) == 1
     assert capsys.readouterr().err == f"no synthesized template at {tmp_path}/LlmAsyncStack.template.json: run the synth first\n"
+
+
+def test_summary_of_the_pipeline(pipeline: SynthesizedPipeline) -> None:
+    assert summarize_pipeline(pipeline.template_json, "LlmAsyncPipelineStack") == (
+        "Pipeline     LlmAsyncPipelineStack: example-org/llm-async@main → Dev → Staging → Prod (manual approval);"
+        " smoke test after each stage"
+    )
+
+
+def test_summary_says_when_no_pipeline_is_configured(sandbox: Synthesized, tmp_path, capsys) -> None:
+    (tmp_path / "LlmAsyncStack.template.json").write_text(json.dumps(sandbox.template_json))
+    (tmp_path / "manifest.json").write_text(json.dumps({"artifacts": {"LlmAsyncStack": {}}}))
+    (tmp_path / "LlmAsyncPipelineStack.template.json").write_text("{}")  # a leftover of an earlier synth
+    assert main([str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "Pipeline     not configured: add the llm-async:pipeline context to cdk.json (README: Promotion pipeline)"
+    )
