@@ -106,6 +106,7 @@ def acknowledge_pipeline_findings(pipeline: pipelines.CodePipeline, smoke_tests:
     acknowledge(
         code_pipeline.artifact_bucket.node.default_child,
         "AwsSolutions-S1",
-        "The artifact bucket holds source and cloud-assembly zips only, KMS-encrypted with a rotating key and"
-        " readable only by the pipeline's roles; CodePipeline and CloudTrail record who reads them.",
+        "The artifact bucket holds source and cloud-assembly zips only, KMS-encrypted with a rotating key,"
+        " SSL-only, public access blocked; only the pipeline's roles may read it and CodePipeline records"
+        " every execution that wrote or read an artifact.",
     )
