@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from llm_async.cfn_template import only, resources_of_type
 from llm_async.instance_types import GPU_INSTANCE_TYPES
 from llm_async.pipeline_config import CONTEXT_KEY as PIPELINE_CONTEXT_KEY
 from llm_async.pipeline_config import PIPELINE_STACK_ID
@@ -22,11 +23,6 @@ _COMPARISON = {
     "LessThanOrEqualToThreshold": "≤",
     "LessThanThreshold": "<",
 }
-
-
-def _only(resources: dict[str, Any], resource_type: str) -> dict[str, Any]:
-    (props,) = [r.get("Properties", {}) for r in resources.values() if r["Type"] == resource_type]
-    return props
 
 
 def _image(template: dict[str, Any], image: Any) -> str:
@@ -73,7 +69,7 @@ def _api_lines(resources: dict[str, Any]) -> list[str]:
     )
     if not methods:
         return []
-    (settings,) = _only(resources, "AWS::ApiGateway::Stage")["MethodSettings"]
+    (settings,) = only(resources, "AWS::ApiGateway::Stage")["MethodSettings"]
     auth = "/".join(sorted({a for _, a in methods}))
     return [
         f"API          POST /invocations, GET /invocations/{{id}} ({auth} auth,"
@@ -87,20 +83,15 @@ def _usd(amount: float) -> str:
 
 def summarize(template: dict[str, Any], stack_name: str) -> str:
     resources = template["Resources"]
-    model = _only(resources, "AWS::SageMaker::Model")
-    (variant,) = _only(resources, "AWS::SageMaker::EndpointConfig")["ProductionVariants"]
-    endpoint = _only(resources, "AWS::SageMaker::Endpoint")
-    target = _only(resources, "AWS::ApplicationAutoScaling::ScalableTarget")
-    policies = {
-        logical_id: r["Properties"]
-        for logical_id, r in resources.items()
-        if r["Type"] == "AWS::ApplicationAutoScaling::ScalingPolicy"
-    }
+    model = only(resources, "AWS::SageMaker::Model")
+    (variant,) = only(resources, "AWS::SageMaker::EndpointConfig")["ProductionVariants"]
+    endpoint = only(resources, "AWS::SageMaker::Endpoint")
+    target = only(resources, "AWS::ApplicationAutoScaling::ScalableTarget")
+    policies = resources_of_type(resources, "AWS::ApplicationAutoScaling::ScalingPolicy")
     alarms = [
-        r["Properties"]
-        for r in resources.values()
-        if r["Type"] == "AWS::CloudWatch::Alarm"
-        and any(a.get("Ref") in policies for a in r["Properties"].get("AlarmActions", []))
+        alarm
+        for alarm in resources_of_type(resources, "AWS::CloudWatch::Alarm").values()
+        if any(a.get("Ref") in policies for a in alarm.get("AlarmActions", []))
     ]
     env = model["PrimaryContainer"]["Environment"]
     instance = GPU_INSTANCE_TYPES[variant["InstanceType"]]

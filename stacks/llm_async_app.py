@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
@@ -10,6 +14,7 @@ from llm_async.config import DeploymentConfig
 from stacks.llm_async_stack import LlmAsyncStack
 
 STACK_ID = "LlmAsyncStack"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def register_rule_packs(app: cdk.App) -> None:
@@ -30,3 +35,17 @@ def add_llm_async_stack(
         env=env,
         description=f"llm-async ({config.env_name}): {config.model.name} on a scale-to-zero SageMaker async endpoint",
     )
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The feature flags `cdk synth` would pass; without them the app would synthesize differently."""
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return {**context, "aws:cdk:version-reporting": False}
+
+
+def synthesize_template(config: DeploymentConfig, outdir: Path) -> dict[str, Any]:
+    """The app as app.py builds it, offline, with the rule packs registered: raises on an unacknowledged finding."""
+    app = cdk.App(context=cdk_json_context(), outdir=str(outdir))
+    add_llm_async_stack(app, config)
+    register_rule_packs(app)
+    return app.synth().get_stack_by_name(STACK_ID).template

@@ -16,7 +16,8 @@ from aws_cdk.assertions import Template
 from llm_async.config import DeploymentConfig, ResultSubscription, S3Weights
 from llm_async.environments import ENVIRONMENTS
 from llm_async.pipeline_config import CONTEXT_KEY, PIPELINE_STACK_ID, PipelineConfig
-from stacks.llm_async_app import STACK_ID, add_llm_async_stack, register_rule_packs
+from stacks.llm_async_app import cdk_json_context as cdk_json_context  # re-exported for tests
+from stacks.llm_async_app import register_rule_packs, synthesize_template
 from stacks.pipeline_stack import add_pipeline_stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,19 +43,8 @@ class Synthesized:
         return item
 
 
-def cdk_json_context() -> dict[str, Any]:
-    """The feature flags `cdk synth` would pass; without them the app would synthesize differently."""
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
-    return {**context, "aws:cdk:version-reporting": False}
-
-
 def synthesize(config: DeploymentConfig, outdir: Path) -> Synthesized:
-    """The app as app.py builds it, with the rule packs registered: raises on an unacknowledged finding."""
-    app = cdk.App(context=cdk_json_context(), outdir=str(outdir))
-    add_llm_async_stack(app, config)
-    register_rule_packs(app)
-    assembly = app.synth()
-    return Synthesized(config, assembly.get_stack_by_name(STACK_ID).template)
+    return Synthesized(config, synthesize_template(config, outdir))
 
 
 # An organisation's pipeline settings (cdk.json context `llm-async:pipeline`): documentation account ids.

@@ -1,0 +1,36 @@
+"""Shared helpers: scaling models read from the session's synthesized templates, and exact parameters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from llm_async.simulation.engine import SimulationResult, simulate
+from llm_async.simulation.model import ScalingModel
+from llm_async.simulation.parameters import SimulationParameters
+from llm_async.simulation.template import read_scaling_model
+from llm_async.simulation.trace import TracedRequest
+from tests.conftest import Synthesized
+
+MONDAY = datetime(2026, 1, 5, tzinfo=UTC)
+PROVISIONING_S = 420.0
+SERVICE_S = 20.0
+# No jitter: provisioning takes exactly PROVISIONING_S, so timings can be predicted to the second.
+EXACT = SimulationParameters(provisioning_s=PROVISIONING_S, provisioning_jitter=0, service_s=SERVICE_S)
+
+
+@pytest.fixture(scope="session")
+def ours(synthesized: dict[str, Synthesized]) -> ScalingModel:
+    """The sandbox policy: 0–1 instances, wake alarm, idle scale-in, API wake."""
+    return read_scaling_model(synthesized["sandbox"].template_json)
+
+
+@pytest.fixture(scope="session")
+def staging_policy(synthesized: dict[str, Synthesized]) -> ScalingModel:
+    return read_scaling_model(synthesized["staging"].template_json)
+
+
+def run(model: ScalingModel, arrivals: list[float], params: SimulationParameters = EXACT, **trace: float) -> SimulationResult:
+    requests = [TracedRequest(a, trace.get("service_s")) for a in arrivals]
+    return simulate(model, requests, params, start=MONDAY)

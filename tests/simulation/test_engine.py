@@ -1,0 +1,94 @@
+"""Analytic cases: the simulated scaling happens when the alarm arithmetic says it must."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from llm_async.simulation.engine import simulate
+from llm_async.simulation.model import ScalingModel
+from llm_async.simulation.parameters import SimulationParameters
+from llm_async.simulation.template import read_scaling_model
+from llm_async.simulation.trace import TracedRequest
+from tests.conftest import Synthesized
+from tests.simulation.conftest import EXACT, MONDAY, PROVISIONING_S, SERVICE_S, run
+
+DIRECT = dataclasses.replace(EXACT, api_wake=False)
+
+
+@pytest.mark.parametrize("arrival_s", [5.0, 3600.0, 3659.5])
+@pytest.mark.parametrize("lag_s", [0.0, 60.0, 90.0])
+def test_one_request_at_zero_wakes_when_the_alarm_first_sees_its_minute(ours: ScalingModel, arrival_s: float, lag_s: float) -> None:
+    result = run(ours, [arrival_s], dataclasses.replace(DIRECT, metric_lag_s=lag_s))
+    # The minute holding the arrival closes at its end; the alarm sees it lag_s later: 1 of 1 ≥ 1 → +1.
+    wake_s = (math.floor(arrival_s / 60) + 1) * 60 + lag_s
+    assert (result.changes[0].time_s, result.changes[0].before, result.changes[0].after) == (wake_s, 0, 1)
+    assert result.ttr_s == (pytest.approx(wake_s + PROVISIONING_S + SERVICE_S - arrival_s),)
+
+
+def test_the_api_wakes_at_the_request(ours: ScalingModel) -> None:
+    result = run(ours, [3605.0])
+    assert (result.changes[0].time_s, result.changes[0].after) == (3605.0, 1)
+    assert result.ttr_s == (PROVISIONING_S + SERVICE_S,)
+
+
+def test_idle_scale_in_after_fifteen_empty_minutes(ours: ScalingModel) -> None:
+    result = run(ours, [3605.0])
+    finished_s = 3605.0 + PROVISIONING_S + SERVICE_S
+    # The last minute with backlog is the one the request finished in; 15 empty minutes later, plus the lag.
+    scale_in_s = (math.floor(finished_s / 60) + 15 + 1) * 60 + EXACT.metric_lag_s
+    assert [(c.time_s, c.after) for c in result.changes] == [(3605.0, 1), (scale_in_s, 0)]
+    assert result.gpu_hours == pytest.approx((scale_in_s - 3605.0) / 3600)
+    assert result.scale_events == 2
+
+
+def test_idle_alarm_reverts_the_api_wake_if_capacity_can_change_while_starting(ours: ScalingModel) -> None:
+    """The README's open risk: the idle alarm is still in ALARM when the API wakes the endpoint."""
+    params = dataclasses.replace(EXACT, refuse_while_updating=False)
+    changes = [(c.time_s, c.after) for c in run(ours, [3605.0], params).changes]
+    assert changes[:3] == [(3605.0, 1), (3660.0, 0), (3720.0, 1)]
+    held = [(c.time_s, c.after) for c in run(ours, [3605.0], dataclasses.replace(params, hold_scale_in_during_scale_out_cooldown=True)).changes]
+    assert held[:1] == [(3605.0, 1)] and held[1][1] == 0 and held[1][0] > 3605.0 + PROVISIONING_S
+
+
+def test_constant_load_holds_a_steady_instance_count(staging_policy: ScalingModel) -> None:
+    # 10 requests a minute of 30 s each: one instance (4 at a time, 8 a minute) falls behind, two keep up.
+    trace = [TracedRequest(6.0 * i, 30.0) for i in range(4 * 3600 // 6)]
+    result = simulate(staging_policy, trace, dataclasses.replace(EXACT, duration_s=5 * 3600), start=MONDAY)
+    assert [c.after for c in result.changes] == [1, 2, 0]
+    assert set(result.instances_per_minute[30:240]) == {2}
+    assert result.changes[-1].time_s > 4 * 3600
+
+
+def test_requests_older_than_the_ttl_expire(synthesized: dict[str, Synthesized]) -> None:
+    template = copy.deepcopy(synthesized["sandbox"].template_json)
+    for resource in template["Resources"].values():
+        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        if "REQUEST_TTL_SECONDS" in variables:
+            variables["REQUEST_TTL_SECONDS"] = "300"
+    model = read_scaling_model(template)
+    # Woken at 120 s, serving at 540 s: the two at 10 s are past their 300 s, the one at 400 s is not.
+    result = run(model, [10.0, 10.0, 400.0], DIRECT)
+    assert result.expired == 2
+    assert result.ttr_s == (pytest.approx(120 + PROVISIONING_S + SERVICE_S - 400),)
+
+
+def test_warm_window_raises_and_returns_the_minimum(prod: Synthesized) -> None:
+    model = read_scaling_model(prod.template_json)
+    start = MONDAY.replace(tzinfo=ZoneInfo("America/New_York"))
+    result = simulate(model, [TracedRequest(2 * 86400 - 60)], EXACT, start=start)
+    first = [(c.time_s, c.before, c.after, c.cause) for c in result.changes[:2]]
+    assert first[0] == (8 * 3600, 0, 1, "WarmWindow1Start")
+    # At 18:00 the minimum drops to 0 and the idle alarm, in ALARM all day, scales in at its next evaluation.
+    assert (first[1][1], first[1][2]) == (1, 0) and 18 * 3600 <= first[1][0] <= 18 * 3600 + 60 + EXACT.metric_lag_s
+
+
+def test_same_seed_same_result_and_jitter_changes_it(ours: ScalingModel) -> None:
+    jittered = SimulationParameters(seed=3, duration_s=6 * 3600)
+    arrivals = [100.0, 5000.0, 20000.0]
+    assert run(ours, arrivals, jittered) == run(ours, arrivals, jittered)
+    assert run(ours, arrivals, jittered).gpu_hours != run(ours, arrivals, dataclasses.replace(jittered, seed=4)).gpu_hours

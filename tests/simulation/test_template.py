@@ -1,0 +1,85 @@
+"""The template reader: our policy comes from the synthesized resources, and gaps are one clear line."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from llm_async.cfn_template import TemplateError
+from llm_async.simulation.model import MetricQuery, ScalingModel
+from llm_async.simulation.template import read_scaling_model
+from tests.conftest import Synthesized
+
+
+def _policy(model: ScalingModel, prefix: str):
+    (policy,) = [p for p in model.step_policies if p.name.startswith(prefix)]
+    return policy
+
+
+def test_sandbox_policy_is_read_from_the_template(ours: ScalingModel) -> None:
+    assert (ours.instance_type, ours.usd_per_hour) == ("ml.g5.2xlarge", 1.515)
+    assert (ours.min_capacity, ours.max_capacity, ours.concurrency_per_instance, ours.request_ttl_s) == (0, 1, 4, 21600)
+    wake = _policy(ours, "ScalingWakePolicy")
+    assert wake.alarm.query == MetricQuery("HasBacklogWithoutCapacity", "Maximum", 60)
+    assert (wake.alarm.comparison, wake.alarm.threshold, wake.alarm.treat_missing_data) == (
+        "GreaterThanOrEqualToThreshold", 1, "notBreaching")
+    assert (wake.adjustment_type, wake.cooldown_s, wake.steps[0].scaling_adjustment) == ("ChangeInCapacity", 1500, 1)
+    idle = _policy(ours, "ScalingScaleInWhenIdlePolicy")
+    assert idle.alarm.query == MetricQuery("ApproximateBacklogSize", "Maximum", 60, fill=0.0)
+    assert (idle.alarm.evaluation_periods, idle.alarm.datapoints_to_alarm, idle.alarm.treat_missing_data) == (15, 15, "breaching")
+    assert (idle.adjustment_type, idle.steps[0].scaling_adjustment, idle.steps[0].upper_bound) == ("ExactCapacity", 0, 0)
+    assert ours.wake_alarm == wake.alarm.name
+    assert not ours.target_tracking and not ours.scheduled_actions
+
+
+def test_prod_policy_has_scale_out_and_warm_window(prod: Synthesized) -> None:
+    model = read_scaling_model(prod.template_json)
+    assert model.max_capacity == 3
+    assert _policy(model, "ScalingScaleOutPolicy").alarm.query == MetricQuery("ApproximateBacklogSizePerInstance", "Average", 60)
+    assert [(a.schedule, a.timezone, a.min_capacity) for a in model.scheduled_actions] == [
+        ("cron(0 8 ? * MON-FRI *)", "America/New_York", 1),
+        ("cron(0 18 ? * MON-FRI *)", "America/New_York", 0),
+    ]
+
+
+def _without(template: dict, resource_type: str) -> dict:
+    broken = copy.deepcopy(template)
+    broken["Resources"] = {k: r for k, r in broken["Resources"].items() if r["Type"] != resource_type}
+    return broken
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "message"),
+    [
+        ("AWS::ApplicationAutoScaling::ScalableTarget",
+         "template has 0 AWS::ApplicationAutoScaling::ScalableTarget resources, expected exactly one"),
+        ("AWS::SageMaker::EndpointConfig", "template has 0 AWS::SageMaker::EndpointConfig resources, expected exactly one"),
+        ("AWS::Lambda::Function",
+         "template has no AWS::Lambda::Function with REQUEST_TTL_SECONDS in its environment (the inference API)"),
+        ("AWS::CloudWatch::Alarm", "template has no AWS::ApplicationAutoScaling::ScalingPolicy with an alarm that invokes it"),
+    ],
+)
+def test_a_missing_resource_is_named(sandbox: Synthesized, resource_type: str, message: str) -> None:
+    with pytest.raises(TemplateError) as error:
+        read_scaling_model(_without(sandbox.template_json, resource_type))
+    assert str(error.value) == message
+
+
+def test_missing_concurrency_is_named(sandbox: Synthesized) -> None:
+    broken = copy.deepcopy(sandbox.template_json)
+    for resource in broken["Resources"].values():
+        if resource["Type"] == "AWS::SageMaker::EndpointConfig":
+            del resource["Properties"]["AsyncInferenceConfig"]["ClientConfig"]
+    with pytest.raises(TemplateError, match="^the endpoint config has no AsyncInferenceConfig.ClientConfig.MaxConcurrentInvocationsPerInstance$"):
+        read_scaling_model(broken)
+
+
+def test_unmodelled_metric_math_is_refused(sandbox: Synthesized) -> None:
+    broken = copy.deepcopy(sandbox.template_json)
+    for resource in broken["Resources"].values():
+        for query in resource.get("Properties", {}).get("Metrics", []):
+            if "Expression" in query:
+                query["Expression"] = "backlog * 2"
+    with pytest.raises(TemplateError, match=r"uses metric math 'backlog \* 2'; the simulator models FILL\(m, value\) and m$"):
+        read_scaling_model(broken)
