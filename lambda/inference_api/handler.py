@@ -1,4 +1,8 @@
-"""API Gateway (REST, proxy) entry point: routing, error mapping, logging and metrics via Powertools."""
+"""API Gateway (REST, proxy) entry point: routing, error mapping, logging and metrics via Powertools.
+
+Logging: one structured line per request, written when the answer is known, with the status and,
+whenever the request has one, the inference id; handlers add their fields with `logger.append_keys`.
+"""
 
 from __future__ import annotations
 
@@ -108,13 +112,16 @@ def submit() -> Response:
     key = _idempotency_key()
     caller = _caller()
     inference_id = idempotent_inference_id(caller, key) if key else None
+    if inference_id:
+        # Known before the submit: a 409, 422 or 503 for this key is still traceable to its id.
+        logger.append_keys(inference_id=inference_id)
     accepted = _inferences().submit(request, caller, inference_id)
     logger.append_keys(inference_id=accepted.inference_id)
     metrics.add_metric(name="InferencesSubmitted", unit=MetricUnit.Count, value=1)
     wake = _waker().wake_if_idle()
     if wake == "woken":
         metrics.add_metric(name="WakeRequested", unit=MetricUnit.Count, value=1)
-    logger.info("accepted", extra={"wake": wake})
+    logger.append_keys(wake=wake)
     # The stage (and any base path) is part of the URL the client called: keep it in Location.
     location = f"{event.request_context.path.rstrip('/')}/{accepted.inference_id}"
     return _json(HTTPStatus.ACCEPTED, accepted.body(), {"Location": location})
@@ -124,25 +131,28 @@ def submit() -> Response:
 def status(inference_id: str) -> Response:
     logger.append_keys(inference_id=inference_id)
     metrics.add_metric(name="StatusChecks", unit=MetricUnit.Count, value=1)
-    return _json(HTTPStatus.OK, _inferences().status(inference_id, _caller()))
+    body = _inferences().status(inference_id, _caller())
+    logger.append_keys(inference_status=body["status"])
+    return _json(HTTPStatus.OK, body)
 
 
 @app.exception_handler(RequestError)
 def _client_error(error: RequestError) -> Response:
-    logger.info("rejected request", extra={"status": error.status, "code": error.code})
+    logger.append_keys(error_code=error.code)
     metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
     return _json(error.status, error.body())
 
 
 @app.exception_handler(NotFound)
 def _not_found(error: NotFound) -> Response:
+    logger.append_keys(error_code="NotFound")
     metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
     return _json(HTTPStatus.NOT_FOUND, {"error": {"code": "NotFound", "message": f"no inference {error.args[0]!r}"}})
 
 
 @app.exception_handler(ServiceUnavailable)
 def _unavailable(error: ServiceUnavailable) -> Response:
-    logger.warning("service unavailable", extra={"reason": str(error)})
+    logger.append_keys(error_code="ServiceUnavailable", reason=str(error))
     metrics.add_metric(name="ServiceUnavailable", unit=MetricUnit.Count, value=1)
     body = {"error": {"code": "ServiceUnavailable", "message": str(error)}}
     return _json(HTTPStatus.SERVICE_UNAVAILABLE, body, {"Retry-After": str(error.retry_after_s)})
@@ -150,6 +160,7 @@ def _unavailable(error: ServiceUnavailable) -> Response:
 
 @app.not_found
 def _no_route(_: Exception) -> Response:
+    logger.append_keys(error_code="NoSuchRoute")
     metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
     return _json(HTTPStatus.NOT_FOUND, {"error": {"code": "NotFound", "message": "no such route"}})
 
@@ -158,4 +169,18 @@ def _no_route(_: Exception) -> Response:
 @tracer.capture_lambda_handler(capture_response=False)  # responses carry generated text
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+    request = {
+        "method": event.get("httpMethod"),
+        "resource": event.get("resource"),
+        # API Gateway's id, also in the stage's access log line of the same request.
+        "api_request_id": (event.get("requestContext") or {}).get("requestId"),
+    }
+    try:
+        response = app.resolve(event, context)
+    except Exception:
+        # Lambda counts this in Errors (the Lambda errors alarm) and API Gateway answers 502.
+        logger.exception("request failed", extra=request)
+        raise
+    status = response["statusCode"]
+    (logger.warning if status >= 500 else logger.info)("request", extra={**request, "status": status})
+    return response
