@@ -8,13 +8,13 @@ import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from llm_async.async_endpoint import AsyncEndpoint
 from llm_async.config import ApiConfig, EndpointConfig, ModelConfig
 from llm_async.findings import acknowledge
+from llm_async.log_groups import log_group
 from llm_async.payload_bucket import PayloadBucket
 from llm_async.scale_to_zero import ScaleToZero
 
@@ -60,9 +60,14 @@ class InferenceApi(Construct):
         endpoint: AsyncEndpoint,
         scaling: ScaleToZero,
         payloads: PayloadBucket,
+        log_retention_days: int,
         removal_policy: cdk.RemovalPolicy,
     ) -> None:
         super().__init__(scope, id_)
+        self.function_logs, self.access_logs = (
+            log_group(self, name, retention_days=log_retention_days, removal_policy=removal_policy)
+            for name in ("FunctionLogs", "AccessLogs")
+        )
         environment = {
             "BUCKET_NAME": payloads.bucket.bucket_name,
             "ENDPOINT_NAME": endpoint.endpoint_name_ref,
@@ -75,25 +80,23 @@ class InferenceApi(Construct):
             "POWERTOOLS_SERVICE_NAME": "llm-async-api",
             "POWERTOOLS_METRICS_NAMESPACE": "LlmAsync",
         }
-        self.function = self._function(environment, config.log_retention_days, removal_policy)
+        self.function = self._function(environment)
         endpoint.grant_invoke_async(self.function)
         endpoint.grant_describe(self.function)
         scaling.grant_wake(self.function)
         payloads.grant_submit_requests(self.function)
         payloads.grant_read_results(self.function)
-        self.rest_api = self._rest_api(config, removal_policy)
+        # The API's name is the ApiName dimension of its metrics: one per endpoint, not a shared default.
+        self.rest_api = self._rest_api(config, name=f"{endpoint.endpoint_name}-api")
 
-    def _function(
-        self, environment: dict[str, str], log_retention_days: int, removal_policy: cdk.RemovalPolicy
-    ) -> lambda_.Function:
-        log_group = self._log_group("FunctionLogs", log_retention_days, removal_policy)
+    def _function(self, environment: dict[str, str]) -> lambda_.Function:
         # A role of our own: the default one carries the AWS-managed AWSLambdaBasicExecutionRole.
         role = iam.Role(self, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="WriteOwnLogs",
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn],
+                resources=[self.function_logs.log_group_arn],
             )
         )
         layer = lambda_.LayerVersion.from_layer_version_arn(
@@ -110,7 +113,7 @@ class InferenceApi(Construct):
             code=lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=["**/__pycache__", "**/*.pyc"]),
             layers=[layer],
             role=role,
-            log_group=log_group,
+            log_group=self.function_logs,
             memory_size=256,
             # Submit waits up to 5 s for a concurrent submit of the same Idempotency-Key.
             timeout=cdk.Duration.seconds(15),
@@ -125,11 +128,11 @@ class InferenceApi(Construct):
         )
         return function
 
-    def _rest_api(self, config: ApiConfig, removal_policy: cdk.RemovalPolicy) -> apigateway.RestApi:
-        access_logs = self._log_group("AccessLogs", config.log_retention_days, removal_policy)
+    def _rest_api(self, config: ApiConfig, *, name: str) -> apigateway.RestApi:
         api = apigateway.RestApi(
             self,
             "Resource",
+            rest_api_name=name,
             description="llm-async inference API: submit prompts and fetch results of async inferences",
             endpoint_types=[apigateway.EndpointType.REGIONAL],
             # Access logs need the account's API Gateway CloudWatch role; one is created and kept.
@@ -139,7 +142,7 @@ class InferenceApi(Construct):
                 stage_name="v1",
                 throttling_rate_limit=config.throttle_rate_per_s,
                 throttling_burst_limit=config.throttle_burst,
-                access_log_destination=apigateway.LogGroupLogDestination(access_logs),
+                access_log_destination=apigateway.LogGroupLogDestination(self.access_logs),
                 access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
                     caller=True,
                     http_method=True,
@@ -202,12 +205,6 @@ class InferenceApi(Construct):
         ):
             acknowledge(api, finding, evidence)
         return api
-
-    def _log_group(self, id_: str, retention_days: int, removal_policy: cdk.RemovalPolicy) -> logs.LogGroup:
-        log_group = logs.LogGroup(self, id_, removal_policy=removal_policy)
-        # RetentionDays' members are named, not numbered; config validated the day count already.
-        log_group.node.default_child.retention_in_days = retention_days  # type: ignore[union-attr]
-        return log_group
 
     @property
     def url(self) -> str:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from llm_async.config import EndpointConfig
-from llm_async.model import TgiModel
+from llm_async.log_groups import log_group
+from llm_async.model import TgiModel, endpoint_log_group_name
 from llm_async.notifications import NotificationTopics
 from llm_async.payload_bucket import FAILURE_PREFIX, OUTPUT_PREFIX, PayloadBucket
 
@@ -28,6 +30,8 @@ class AsyncEndpoint(Construct):
         bucket: PayloadBucket,
         topics: NotificationTopics,
         key: kms.IKey,
+        log_retention_days: int,
+        removal_policy: cdk.RemovalPolicy,
     ) -> None:
         super().__init__(scope, id_)
         self.endpoint_name = config.endpoint_name
@@ -78,6 +82,16 @@ class AsyncEndpoint(Construct):
             # this, SageMaker would reset the autoscaled instance count to InitialInstanceCount (1).
             retain_all_variant_properties=True,
         )
+        # SageMaker creates this group on first write, with no retention, unless it already exists: the
+        # stack creates it first. The model role's log grant names the same group.
+        self.log_group = log_group(
+            self,
+            "Logs",
+            name=endpoint_log_group_name(config.endpoint_name),
+            retention_days=log_retention_days,
+            removal_policy=removal_policy,
+        )
+        self.endpoint.node.add_dependency(self.log_group)
         self.endpoint_arn: str = self.endpoint.ref  # Ref of AWS::SageMaker::Endpoint is its ARN
         # The name as a reference, not a string: whoever reads it is updated only after this endpoint
         # exists, so on a replacement (new instance type) callers switch once the new endpoint is InService.

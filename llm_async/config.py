@@ -286,6 +286,17 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 # request context): stay well under it so an oversized body gets the Lambda's 413, not a gateway 5xx.
 MAX_BODY_BYTES = 5_000_000
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_HTTPS_URL = re.compile(r"^https://[^\s/]+\S*$")
+# A standard queue (SNS standard topics cannot deliver to FIFO queues).
+_SQS_QUEUE_ARN = re.compile(r"^arn:aws[a-z-]*:sqs:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,80}$")
+
+
+def _check_push_endpoint(field_path: str, protocol: str, endpoint: str) -> None:
+    """The email address or https:// URL an SNS subscription of that protocol delivers to."""
+    if protocol == "email" and not (isinstance(endpoint, str) and _EMAIL.match(endpoint)):
+        _fail(field_path, "an email address for email", endpoint)
+    if protocol == "https" and not (isinstance(endpoint, str) and _HTTPS_URL.match(endpoint)):
+        _fail(field_path, "an https:// URL for https", endpoint)
 
 
 @dataclass(frozen=True)
@@ -302,10 +313,7 @@ class ResultSubscription:
             _fail("api.result_subscriptions.protocol", "one of sqs, email, https", self.protocol)
         if self.protocol == "sqs" and self.endpoint:
             _fail("api.result_subscriptions.endpoint", "empty for sqs (the stack creates the queue)", self.endpoint)
-        if self.protocol == "email" and not _EMAIL.match(self.endpoint):
-            _fail("api.result_subscriptions.endpoint", "an email address for email", self.endpoint)
-        if self.protocol == "https" and not re.match(r"^https://[^\s/]+\S*$", self.endpoint):
-            _fail("api.result_subscriptions.endpoint", "an https:// URL for https", self.endpoint)
+        _check_push_endpoint("api.result_subscriptions.endpoint", self.protocol, self.endpoint)
         if not self.topics or not set(self.topics) <= {"success", "error"} or not isinstance(self.topics, tuple):
             _fail("api.result_subscriptions.topics", "a non-empty tuple of 'success' and/or 'error'", self.topics)
 
@@ -319,7 +327,6 @@ class ApiConfig:
     max_body_bytes: int = 1_048_576
     max_inputs_bytes: int = 262_144
     """Prompt size limit, in UTF-8 bytes; the TGI token limits still apply inside the container."""
-    log_retention_days: int = 30
     result_subscriptions: tuple[ResultSubscription, ...] = ()
 
     def __post_init__(self) -> None:
@@ -327,10 +334,56 @@ class ApiConfig:
         _int_in_range("api.throttle_burst", self.throttle_burst, 1, 5_000)
         _int_in_range("api.max_body_bytes", self.max_body_bytes, 1_024, MAX_BODY_BYTES)
         _int_in_range("api.max_inputs_bytes", self.max_inputs_bytes, 1, self.max_body_bytes)
-        if self.log_retention_days not in LOG_RETENTION_DAYS:
-            _fail("api.log_retention_days", f"one of {', '.join(map(str, LOG_RETENTION_DAYS))}", self.log_retention_days)
         if not isinstance(self.result_subscriptions, tuple):
             _fail("api.result_subscriptions", "a tuple of ResultSubscription", self.result_subscriptions)
+
+
+@dataclass(frozen=True)
+class OpsSubscription:
+    """Where the operations topic delivers alarms: an email address, an HTTPS URL (a pager or chat
+    webhook) or an existing standard SQS queue, by ARN."""
+
+    protocol: str
+    endpoint: str
+
+    def __post_init__(self) -> None:
+        if self.protocol not in ("email", "https", "sqs"):
+            _fail("monitoring.ops_subscriptions.protocol", "one of email, https, sqs", self.protocol)
+        _check_push_endpoint("monitoring.ops_subscriptions.endpoint", self.protocol, self.endpoint)
+        if self.protocol == "sqs" and not (isinstance(self.endpoint, str) and _SQS_QUEUE_ARN.match(self.endpoint)):
+            _fail(
+                "monitoring.ops_subscriptions.endpoint",
+                "a standard SQS queue ARN 'arn:aws:sqs:<region>:<account>:<name>' for sqs",
+                self.endpoint,
+            )
+
+
+@dataclass(frozen=True)
+class MonitoringConfig:
+    """The dashboard, the operations alarms and their topic, and log retention."""
+
+    ops_subscriptions: tuple[OpsSubscription, ...] = ()
+    wake_margin_s: int = 300
+    """Added to the endpoint's startup budget: a request older than that has waited longer than any
+    cold start should take, and the stuck-at-zero alarm fires."""
+    api_5xx_threshold: int = 1
+    """API 5xx responses in 5 minutes that page (a 503 reaches the client only after its retries)."""
+    log_retention_days: int = 30
+    """Every log group of the stack: the endpoint's, the API's access logs and the Lambda's."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.ops_subscriptions, tuple) or not all(
+            isinstance(s, OpsSubscription) for s in self.ops_subscriptions
+        ):
+            _fail("monitoring.ops_subscriptions", "a tuple of OpsSubscription", self.ops_subscriptions)
+        _int_in_range("monitoring.wake_margin_s", self.wake_margin_s, 0, 3600)
+        _int_in_range("monitoring.api_5xx_threshold", self.api_5xx_threshold, 1, 10_000)
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            _fail(
+                "monitoring.log_retention_days",
+                f"one of {', '.join(map(str, LOG_RETENTION_DAYS))}",
+                self.log_retention_days,
+            )
 
 
 @dataclass(frozen=True)
@@ -343,6 +396,7 @@ class DeploymentConfig:
     scaling: ScalingConfig = field(default_factory=ScalingConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     account: str | None = None
     region: str | None = None
     """None for both synthesizes an environment-agnostic stack (the image comes from a region mapping)."""
@@ -364,6 +418,17 @@ class DeploymentConfig:
                 " + endpoint.container_startup_health_check_timeout_s)",
                 self.scaling.wake_cooldown_s,
             )
+        # A request expires at its TTL: its age never reaches a stuck-at-zero threshold at or past it.
+        ttl = self.endpoint.request_ttl_s
+        if ttl <= budget:
+            _fail("endpoint.request_ttl_s", f"> {budget} (the startup budget), so a request outlives a cold start", ttl)
+        if self.expected_wake_s >= ttl:
+            _fail(
+                "monitoring.wake_margin_s",
+                f"< {ttl - budget} (endpoint.request_ttl_s − the startup budget {budget} s), so the"
+                " stuck-at-zero alarm can fire before requests expire",
+                self.monitoring.wake_margin_s,
+            )
         gpus = self.endpoint.instance.gpus
         if self.model.num_gpus > gpus:
             _fail(
@@ -376,3 +441,9 @@ class DeploymentConfig:
     def wake_cooldown_s(self) -> int:
         explicit = self.scaling.wake_cooldown_s
         return self.endpoint.startup_budget_s if explicit is None else explicit
+
+    @property
+    def expected_wake_s(self) -> int:
+        """How long a request may wait while the endpoint wakes from zero: provisioning, weight download
+        and health check (the startup budget), plus the monitoring margin for the alarm chain."""
+        return self.endpoint.startup_budget_s + self.monitoring.wake_margin_s

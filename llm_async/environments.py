@@ -11,6 +11,7 @@ from collections.abc import Callable
 from llm_async.config import (
     DeploymentConfig,
     EndpointConfig,
+    MonitoringConfig,
     ScalingConfig,
     StorageConfig,
     WarmWindow,
@@ -20,7 +21,14 @@ from llm_async.presets import QWEN2_5_7B_INSTRUCT
 DEFAULT_ENV = "sandbox"
 
 
-def _config(env_name: str, *, region: str | None, scaling: ScalingConfig, storage: StorageConfig) -> DeploymentConfig:
+def _config(
+    env_name: str,
+    *,
+    region: str | None,
+    scaling: ScalingConfig,
+    storage: StorageConfig,
+    monitoring: MonitoringConfig,
+) -> DeploymentConfig:
     preset = QWEN2_5_7B_INSTRUCT
     return DeploymentConfig(
         env_name=env_name,
@@ -29,20 +37,44 @@ def _config(env_name: str, *, region: str | None, scaling: ScalingConfig, storag
         endpoint=EndpointConfig(instance_type=preset.instance_type, name_prefix=f"llm-async-{env_name}"),
         scaling=scaling,
         storage=storage,
+        monitoring=monitoring,
     )
+
+
+# No environment subscribes anyone to its operations topic yet: the on-call addresses are not known
+# here. Add them as `OpsSubscription("email", ...)` or a pager's `OpsSubscription("https", ...)`; until
+# then, subscribe to the stack's `OpsTopicArn` output by hand.
 
 
 def sandbox() -> DeploymentConfig:
     """Environment-agnostic: deployable to whatever account and region `cdk deploy` is pointed at."""
-    return _config("sandbox", region=None, scaling=ScalingConfig(max_capacity=1), storage=StorageConfig(payload_expiry_days=3))
+    return _config(
+        "sandbox",
+        region=None,
+        scaling=ScalingConfig(max_capacity=1),
+        storage=StorageConfig(payload_expiry_days=3),
+        monitoring=MonitoringConfig(log_retention_days=7),
+    )
 
 
 def dev() -> DeploymentConfig:
-    return _config("dev", region="us-east-1", scaling=ScalingConfig(max_capacity=1), storage=StorageConfig())
+    return _config(
+        "dev",
+        region="us-east-1",
+        scaling=ScalingConfig(max_capacity=1),
+        storage=StorageConfig(),
+        monitoring=MonitoringConfig(log_retention_days=14),
+    )
 
 
 def staging() -> DeploymentConfig:
-    return _config("staging", region="us-east-1", scaling=ScalingConfig(max_capacity=2), storage=StorageConfig())
+    return _config(
+        "staging",
+        region="us-east-1",
+        scaling=ScalingConfig(max_capacity=2),
+        storage=StorageConfig(),
+        monitoring=MonitoringConfig(log_retention_days=30),
+    )
 
 
 def prod() -> DeploymentConfig:
@@ -54,6 +86,8 @@ def prod() -> DeploymentConfig:
             warm_windows=(WarmWindow(start_hour=8, end_hour=18, time_zone="America/New_York", days="MON-FRI"),),
         ),
         storage=StorageConfig(payload_expiry_days=30, retain_on_delete=True),
+        # A year of logs to trace an inference id back through an incident review.
+        monitoring=MonitoringConfig(log_retention_days=365),
     )
 
 

@@ -15,6 +15,11 @@ from llm_async.tgi_image import TgiImage
 CONTAINER_MODEL_DIR = "/opt/ml/model"
 
 
+def endpoint_log_group_name(endpoint_name: str) -> str:
+    """Where SageMaker writes an endpoint's container and async platform logs."""
+    return f"/aws/sagemaker/Endpoints/{endpoint_name}"
+
+
 def tgi_environment(model: ModelConfig) -> dict[str, str]:
     """The TGI launcher's settings, as the container reads them from its environment."""
     env = {
@@ -65,7 +70,7 @@ class TgiModel(Construct):
         self.endpoint_log_group_arn = stack.format_arn(
             service="logs",
             resource="log-group",
-            resource_name=f"/aws/sagemaker/Endpoints/{endpoint_name}:*",
+            resource_name=f"{endpoint_log_group_name(endpoint_name)}:*",
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
         )
         self.role.add_to_principal_policy(

@@ -64,6 +64,8 @@ class LlmAsyncStack(cdk.Stack):
             bucket=self.payloads,
             topics=self.topics,
             key=self.key,
+            log_retention_days=config.monitoring.log_retention_days,
+            removal_policy=removal,
         )
         self.scaling = ScaleToZero(
             self, "Scaling", endpoint=self.endpoint, config=config.scaling, wake_cooldown_s=config.wake_cooldown_s
@@ -77,6 +79,7 @@ class LlmAsyncStack(cdk.Stack):
             endpoint=self.endpoint,
             scaling=self.scaling,
             payloads=self.payloads,
+            log_retention_days=config.monitoring.log_retention_days,
             removal_policy=removal,
         )
 

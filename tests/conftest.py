@@ -13,7 +13,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from llm_async.config import DeploymentConfig, ResultSubscription, S3Weights
+from llm_async.config import DeploymentConfig, MonitoringConfig, OpsSubscription, ResultSubscription, S3Weights
 from llm_async.environments import ENVIRONMENTS
 from llm_async.pipeline_config import CONTEXT_KEY, PIPELINE_STACK_ID, PipelineConfig
 from stacks.llm_async_app import cdk_json_context as cdk_json_context  # re-exported for tests
@@ -94,6 +94,9 @@ def s3_weights_config() -> DeploymentConfig:
     )
 
 
+OPS_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:ops-alarms"
+
+
 def subscribed_config() -> DeploymentConfig:
     sandbox = ENVIRONMENTS["sandbox"]()
     destinations = (
@@ -101,7 +104,20 @@ def subscribed_config() -> DeploymentConfig:
         ResultSubscription("email", "ml-platform@example.com", topics=("error",)),
         ResultSubscription("https", "https://hooks.example.com/llm", topics=("success",)),
     )
-    return dataclasses.replace(sandbox, api=dataclasses.replace(sandbox.api, result_subscriptions=destinations))
+    # Also the operations topic's destinations, and monitoring values other than the defaults.
+    monitoring = MonitoringConfig(
+        ops_subscriptions=(
+            OpsSubscription("email", "llm-oncall@example.com"),
+            OpsSubscription("https", "https://pager.example.com/hooks/llm"),
+            OpsSubscription("sqs", OPS_QUEUE_ARN),
+        ),
+        wake_margin_s=600,
+        api_5xx_threshold=5,
+        log_retention_days=90,
+    )
+    return dataclasses.replace(
+        sandbox, api=dataclasses.replace(sandbox.api, result_subscriptions=destinations), monitoring=monitoring
+    )
 
 
 @pytest.fixture(scope="session")

@@ -41,7 +41,7 @@ def test_stage_throttling_logging_and_tracing(sandbox: Synthesized, prod: Synthe
     access_logs_id, access_logs = sandbox.only("AWS::Logs::LogGroup", "ApiAccessLogs")
     assert props["AccessLogSetting"]["DestinationArn"]["Fn::Join"][1][-2:] == [":log-group:", {"Ref": access_logs_id}]
     assert json.loads(props["AccessLogSetting"]["Format"])["requestId"] == "$context.requestId"
-    assert access_logs["Properties"]["RetentionInDays"] == 30
+    assert access_logs["Properties"]["RetentionInDays"] == 7  # monitoring.log_retention_days of the sandbox
 
 
 def test_post_validates_the_body_envelope(sandbox: Synthesized) -> None:
@@ -111,7 +111,7 @@ def test_lambda_role_has_no_managed_policy(sandbox: Synthesized) -> None:
 def test_lambda_grants_are_scoped_to_single_resources(sandbox: Synthesized) -> None:
     endpoint_id = sandbox.only("AWS::SageMaker::Endpoint")[0]
     bucket_id = sandbox.only("AWS::S3::Bucket", "Payloads0")[0]
-    key_id = sandbox.only("AWS::KMS::Key")[0]
+    key_id = sandbox.only("AWS::KMS::Key", "PayloadKey")[0]
     wake_alarm_id = sandbox.only("AWS::CloudWatch::Alarm", "ScalingWakeAlarm")[0]
     log_id = sandbox.only("AWS::Logs::LogGroup", "ApiFunctionLogs")[0]
 
@@ -133,6 +133,13 @@ def test_lambda_grants_are_scoped_to_single_resources(sandbox: Synthesized) -> N
         ("s3:ListBucket",): {"Fn::GetAtt": [bucket_id, "Arn"]},
         ("s3:GetObject",): [objects("failure"), objects("output")],
     }
+
+
+def test_api_is_named_after_its_endpoint(synthesized: dict[str, Synthesized]) -> None:
+    # The name is the ApiName dimension of the API's metrics: a shared default would mix stacks' metrics.
+    names = {env: s.only("AWS::ApiGateway::RestApi")[1]["Properties"]["Name"] for env, s in synthesized.items()}
+    assert names["sandbox"] == "llm-async-sandbox-api"
+    assert names["prod"] == "llm-async-prod-api"
 
 
 def test_api_url_output(sandbox: Synthesized) -> None:

@@ -15,6 +15,8 @@ from llm_async.config import (
     EndpointConfig,
     HubWeights,
     ModelConfig,
+    MonitoringConfig,
+    OpsSubscription,
     ResultSubscription,
     S3Weights,
     ScalingConfig,
@@ -330,6 +332,74 @@ def test_api_rules(build, message: str) -> None:
         build()
 
 
-def test_api_log_retention_must_be_a_cloudwatch_period() -> None:
-    with pytest.raises(ConfigError, match=r"^api\.log_retention_days: must be one of 1, 3, 5, 7, 14, 30, .* \(got 2\)$"):
-        ApiConfig(log_retention_days=2)
+def test_log_retention_must_be_a_cloudwatch_period() -> None:
+    with pytest.raises(ConfigError, match=r"^monitoring\.log_retention_days: must be one of 1, 3, 5, 7, 14, 30, .* \(got 2\)$"):
+        MonitoringConfig(log_retention_days=2)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: OpsSubscription("sms", "+15550100"), "monitoring.ops_subscriptions.protocol: must be one of email, https, sqs (got 'sms')"),
+        (lambda: OpsSubscription("email", "oncall"), "monitoring.ops_subscriptions.endpoint: must be an email address for email (got 'oncall')"),
+        (lambda: OpsSubscription("https", "http://pager.example.com/hook"), "monitoring.ops_subscriptions.endpoint: must be an https:// URL for https (got 'http://pager.example.com/hook')"),
+        (
+            lambda: OpsSubscription("sqs", "arn:aws:sqs:us-east-1:123456789012:alarms.fifo"),
+            "monitoring.ops_subscriptions.endpoint: must be a standard SQS queue ARN 'arn:aws:sqs:<region>:<account>:<name>'"
+            " for sqs (got 'arn:aws:sqs:us-east-1:123456789012:alarms.fifo')",
+        ),
+        (
+            lambda: OpsSubscription("sqs", "https://sqs.us-east-1.amazonaws.com/123456789012/alarms"),
+            "monitoring.ops_subscriptions.endpoint: must be a standard SQS queue ARN 'arn:aws:sqs:<region>:<account>:<name>'"
+            " for sqs (got 'https://sqs.us-east-1.amazonaws.com/123456789012/alarms')",
+        ),
+        (
+            lambda: MonitoringConfig(ops_subscriptions=(OpsSubscription("email", "a@example.com"), "b@example.com")),
+            "monitoring.ops_subscriptions: must be a tuple of OpsSubscription (got (OpsSubscription(protocol='email',"
+            " endpoint='a@example.com'), 'b@example.com'))",
+        ),
+        (lambda: MonitoringConfig(wake_margin_s=-1), "monitoring.wake_margin_s: must be an integer 0–3600 (got -1)"),
+        (lambda: MonitoringConfig(api_5xx_threshold=0), "monitoring.api_5xx_threshold: must be an integer 1–10000 (got 0)"),
+    ],
+)
+def test_monitoring_rules(build, message: str) -> None:
+    with _raises(message):
+        build()
+
+
+def test_ops_subscriptions_accept_email_https_and_a_standard_queue() -> None:
+    config = MonitoringConfig(
+        ops_subscriptions=(
+            OpsSubscription("email", "llm-oncall@example.com"),
+            OpsSubscription("https", "https://events.pagerduty.com/integration/abc/enqueue"),
+            OpsSubscription("sqs", "arn:aws:sqs:eu-west-1:123456789012:ops-alarms"),
+        )
+    )
+    assert [s.protocol for s in config.ops_subscriptions] == ["email", "https", "sqs"]
+
+
+def test_expected_wake_time_is_the_startup_budget_plus_the_margin() -> None:
+    # 300 s provisioning + 600 s download + 600 s health check + the default 300 s margin.
+    assert SANDBOX.expected_wake_s == 1800
+    slower = dataclasses.replace(
+        SANDBOX,
+        endpoint=_endpoint(model_data_download_timeout_s=1200),
+        monitoring=MonitoringConfig(wake_margin_s=600),
+    )
+    assert slower.expected_wake_s == 300 + 1200 + 600 + 600
+
+
+def test_stuck_threshold_must_come_before_requests_expire() -> None:
+    with _raises(
+        "monitoring.wake_margin_s: must be < 300 (endpoint.request_ttl_s − the startup budget 1500 s), so the"
+        " stuck-at-zero alarm can fire before requests expire (got 300)"
+    ):
+        dataclasses.replace(SANDBOX, endpoint=_endpoint(request_ttl_s=1800))
+    assert dataclasses.replace(
+        SANDBOX, endpoint=_endpoint(request_ttl_s=1800), monitoring=MonitoringConfig(wake_margin_s=299)
+    ).expected_wake_s == 1799
+
+
+def test_request_ttl_must_outlive_a_cold_start() -> None:
+    with _raises("endpoint.request_ttl_s: must be > 1500 (the startup budget), so a request outlives a cold start (got 900)"):
+        dataclasses.replace(SANDBOX, endpoint=_endpoint(request_ttl_s=900))
