@@ -77,6 +77,40 @@ def _api_lines(resources: dict[str, Any]) -> list[str]:
     ]
 
 
+def _monitoring_lines(resources: dict[str, Any]) -> list[str]:
+    """The operations alarms: those whose action publishes to a topic of this stack."""
+    topics = {k for k, r in resources.items() if r["Type"] == "AWS::SNS::Topic"}
+    paging = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        and any(a.get("Ref") in topics for a in r["Properties"].get("AlarmActions", []))
+    ]
+    if not paging:
+        return []
+    (ops_topic,) = {a["Ref"] for alarm in paging for a in alarm["AlarmActions"]}
+    subscriptions = sum(
+        1
+        for r in resources.values()
+        if r["Type"] == "AWS::SNS::Subscription" and r["Properties"]["TopicArn"] == {"Ref": ops_topic}
+    )
+    stuck = [a["Threshold"] for a in paging if a.get("MetricName") == "ApproximateAgeOfOldestRequest"]
+    (dashboard,) = [r["Properties"]["DashboardName"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    return [
+        f"Alarms       {len(paging)} to the operations topic ({subscriptions} subscriptions; OpsTopicArn)"
+        + "".join(f"; stuck at zero after {threshold:g} s" for threshold in stuck),
+        f"Dashboard    {_text(dashboard)}",
+    ]
+
+
+def _text(value: Any) -> str:
+    """A template string, with the pseudo parameters of an environment-agnostic stack as <placeholders>."""
+    if isinstance(value, str):
+        return value
+    parts = value["Fn::Join"][1]
+    return "".join(p if isinstance(p, str) else f"<{p['Ref'].removeprefix('AWS::').lower()}>" for p in parts)
+
+
 def _usd(amount: float) -> str:
     return str(Decimal(str(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
@@ -121,6 +155,7 @@ def summarize(template: dict[str, Any], stack_name: str) -> str:
             for s in schedules
         ),
         *_api_lines(resources),
+        *_monitoring_lines(resources),
         f"Cost         ${_usd(instance.usd_per_hour * target['MaxCapacity'])}/h at max capacity"
         f" ({target['MaxCapacity']} × ${instance.usd_per_hour:g}, us-east-1 on-demand list price);"
         " no instance cost while scaled to zero",

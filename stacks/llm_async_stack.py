@@ -12,6 +12,7 @@ from llm_async.async_endpoint import AsyncEndpoint
 from llm_async.config import DeploymentConfig
 from llm_async.encryption import RotatingKey
 from llm_async.model import TgiModel
+from llm_async.monitoring import Monitoring
 from llm_async.notifications import NotificationTopics
 from llm_async.payload_bucket import PayloadBucket
 from llm_async.result_subscriptions import ResultSubscriptions
@@ -83,6 +84,18 @@ class LlmAsyncStack(cdk.Stack):
             removal_policy=removal,
         )
 
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config.monitoring,
+            expected_wake_s=config.expected_wake_s,
+            scaling_config=config.scaling,
+            endpoint=self.endpoint,
+            scaling=self.scaling,
+            api=self.api,
+            removal_policy=removal,
+        )
+
         self.api_url_output = cdk.CfnOutput(self, "ApiUrl", value=self.api.url)
         self.smoke_test_role_output: cdk.CfnOutput | None = None
         if smoke_test_from_account is not None:
@@ -94,5 +107,7 @@ class LlmAsyncStack(cdk.Stack):
         cdk.CfnOutput(self, "PayloadBucketName", value=self.payloads.bucket.bucket_name)
         cdk.CfnOutput(self, "SuccessTopicArn", value=self.topics.success_topic.topic_arn)
         cdk.CfnOutput(self, "ErrorTopicArn", value=self.topics.error_topic.topic_arn)
+        cdk.CfnOutput(self, "OpsTopicArn", value=self.monitoring.ops_topic.topic_arn)
+        cdk.CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)
         for index, queue in enumerate(self.result_subscriptions.queues, start=1):
             cdk.CfnOutput(self, f"ResultQueue{index}Url", value=queue.queue_url)

@@ -55,6 +55,8 @@ def test_summary_of_the_sandbox_template(sandbox: Synthesized) -> None:
         "Scale out    HasBacklogWithoutCapacity Maximum ≥ 1 for 1 min → +1 instance (cooldown 1500 s)",
         "Scale in     FILL(ApproximateBacklogSize Maximum, 0) ≤ 0 for 15 min → set capacity to 0 (cooldown 300 s)",
         "API          POST /invocations, GET /invocations/{id} (AWS_IAM auth, 10 req/s, burst 20)",
+        "Alarms       6 to the operations topic (0 subscriptions; OpsTopicArn); stuck at zero after 1800 s",
+        "Dashboard    llm-async-sandbox-<region>",
         "Cost         $1.52/h at max capacity (1 × $1.515, us-east-1 on-demand list price);"
         " no instance cost while scaled to zero",
     ]
@@ -66,6 +68,13 @@ def test_summary_of_prod_shows_warm_windows_and_cost_at_max(prod: Synthesized) -
     assert "Schedule     cron(0 18 ? * MON-FRI *) America/New_York: min capacity 0" in text
     assert "$4.55/h at max capacity (3 × $1.515" in text
     assert "Scale out    ApproximateBacklogSizePerInstance Average > 8 for 2 min → +1 instance (cooldown 300 s)" in text
+
+
+def test_summary_counts_ops_subscriptions(synthesized: dict[str, Synthesized]) -> None:
+    text = summarize(synthesized["subscribed"].template_json, "LlmAsyncStack")
+    assert "Alarms       6 to the operations topic (3 subscriptions; OpsTopicArn); stuck at zero after 2100 s" in text
+    assert "Dashboard    llm-async-sandbox-<region>" in text
+    assert "Dashboard    llm-async-prod-us-east-1" in summarize(synthesized["prod"].template_json, "LlmAsyncStack")
 
 
 def test_summary_of_s3_weights(s3_weights: Synthesized) -> None:

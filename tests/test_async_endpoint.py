@@ -27,7 +27,7 @@ def test_one_variant_starting_with_one_instance(sandbox: Synthesized) -> None:
 
 def test_async_output_to_the_payload_bucket_with_kms_and_topics(sandbox: Synthesized) -> None:
     bucket_id = next(k for k, v in sandbox.resources("AWS::S3::Bucket").items() if "LoggingConfiguration" in v["Properties"])
-    key_id, _ = sandbox.only("AWS::KMS::Key")
+    key_id, _ = sandbox.only("AWS::KMS::Key", "PayloadKey")
     success_id = next(k for k in sandbox.resources("AWS::SNS::Topic") if "Success" in k)
     error_id = next(k for k in sandbox.resources("AWS::SNS::Topic") if "Error" in k)
     assert _config(sandbox)[1]["Properties"]["AsyncInferenceConfig"] == {
@@ -65,4 +65,12 @@ def test_endpoint_name_and_config(sandbox: Synthesized, prod: Synthesized) -> No
 def test_outputs(sandbox: Synthesized) -> None:
     outputs = sandbox.template_json["Outputs"]
     assert outputs["EndpointName"]["Value"] == "llm-async-sandbox-g5-2xlarge"
-    assert set(outputs) == {"ApiUrl", "EndpointName", "PayloadBucketName", "SuccessTopicArn", "ErrorTopicArn"}
+    assert set(outputs) == {
+        "ApiUrl",
+        "EndpointName",
+        "PayloadBucketName",
+        "SuccessTopicArn",
+        "ErrorTopicArn",
+        "OpsTopicArn",
+        "DashboardName",
+    }

@@ -145,9 +145,9 @@ def test_execution_role_payload_grants_are_one_prefix_each(sandbox: Synthesized)
 
     assert statements["s3:GetObject"]["Resource"] == objects("input")
     assert statements["s3:PutObject"]["Resource"] == [objects("failure"), objects("output")]
-    key_id, _ = sandbox.only("AWS::KMS::Key")
+    key_id, _ = sandbox.only("AWS::KMS::Key", "PayloadKey")
     assert statements["kms:Decrypt,kms:GenerateDataKey"]["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
-    topics = sorted(sandbox.resources("AWS::SNS::Topic"))
+    topics = sorted(k for k in sandbox.resources("AWS::SNS::Topic") if k.startswith("Notifications"))
     assert sorted(r["Ref"] for r in statements["sns:Publish"]["Resource"]) == topics
 
 
