@@ -86,8 +86,8 @@ class InferenceApi(Construct):
         scaling.grant_wake(self.function)
         payloads.grant_submit_requests(self.function)
         payloads.grant_read_results(self.function)
-        # The API's name is the ApiName dimension of its metrics: one per endpoint, not a shared default.
-        self.rest_api = self._rest_api(config, name=f"{endpoint.endpoint_name}-api")
+        # The name is the ApiName dimension of its metrics: one per deployment, not a shared default.
+        self.rest_api = self._rest_api(config, name=f"{endpoint_config.name_prefix}-api")
 
     def _function(self, environment: dict[str, str]) -> lambda_.Function:
         # A role of our own: the default one carries the AWS-managed AWSLambdaBasicExecutionRole.

@@ -92,6 +92,9 @@ class AsyncEndpoint(Construct):
             removal_policy=removal_policy,
         )
         self.endpoint.node.add_dependency(self.log_group)
+        # The group is named after the endpoint, so a new instance type (a new endpoint) replaces it: the
+        # old endpoint's logs are kept and expire with their retention rather than being deleted.
+        self.log_group.node.default_child.cfn_options.update_replace_policy = cdk.CfnDeletionPolicy.RETAIN  # type: ignore[union-attr]
         self.endpoint_arn: str = self.endpoint.ref  # Ref of AWS::SageMaker::Endpoint is its ARN
         # The name as a reference, not a string: whoever reads it is updated only after this endpoint
         # exists, so on a replacement (new instance type) callers switch once the new endpoint is InService.

@@ -39,7 +39,7 @@ NO_DATA_IS_NO_EVENT = cloudwatch.TreatMissingData.NOT_BREACHING
 @dataclass(frozen=True)
 class _AlarmSpec:
     id_: str
-    """Also names the alarm: `<endpoint name>-<id in kebab case>`, e.g. llm-async-prod-stuck-at-zero."""
+    """Also names the alarm: `<name>-<id in kebab case>`, e.g. llm-async-prod-stuck-at-zero."""
     description: str
     metric: cloudwatch.Metric
     treat_missing_data: cloudwatch.TreatMissingData
@@ -71,6 +71,7 @@ class Monitoring(Construct):
         scope: Construct,
         id_: str,
         *,
+        name: str,
         config: MonitoringConfig,
         expected_wake_s: int,
         scaling_config: ScalingConfig,
@@ -79,9 +80,12 @@ class Monitoring(Construct):
         api: InferenceApi,
         removal_policy: cdk.RemovalPolicy,
     ) -> None:
+        """`name` starts the alarms' and the dashboard's names: the endpoint's name prefix, which (unlike the
+        endpoint's name) survives a change of instance type."""
         super().__init__(scope, id_)
         self._endpoint = endpoint
-        self._alarm_name_prefix = f"{endpoint.endpoint_name}-"
+        self._name = name
+        self._alarm_name_prefix = f"{name}-"
         # A key of its own: CloudWatch must be allowed to use it, and the payload key stays closed to it.
         self.key = RotatingKey(
             self, "OpsKey", description="llm-async: operations alarms topic", removal_policy=removal_policy
@@ -89,7 +93,7 @@ class Monitoring(Construct):
         self.ops_topic = sns.Topic(
             self,
             "OpsTopic",
-            display_name=f"{endpoint.endpoint_name} operations",
+            display_name=f"{name} operations",
             master_key=self.key,
             enforce_ssl=True,
         )
@@ -140,7 +144,7 @@ class Monitoring(Construct):
 
     def _allow_cloudwatch_alarms(self) -> None:
         """CloudWatch publishes alarm notifications as its service principal: it needs the topic and the key,
-        and only for this account's alarms named after this endpoint (confused-deputy conditions)."""
+        and only for this account's alarms named like ours (confused-deputy conditions)."""
         stack = cdk.Stack.of(self)
         conditions = {
             "StringEquals": {"aws:SourceAccount": stack.account},
@@ -376,6 +380,6 @@ class Monitoring(Construct):
         return cloudwatch.Dashboard(
             self,
             "Dashboard",
-            dashboard_name=f"{endpoint_name}-{cdk.Stack.of(self).region}",
+            dashboard_name=f"{self._name}-{cdk.Stack.of(self).region}",
             widgets=widgets,
         )

@@ -87,6 +87,7 @@ class LlmAsyncStack(cdk.Stack):
         self.monitoring = Monitoring(
             self,
             "Monitoring",
+            name=config.endpoint.name_prefix,
             config=config.monitoring,
             expected_wake_s=config.expected_wake_s,
             scaling_config=config.scaling,

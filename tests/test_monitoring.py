@@ -29,7 +29,7 @@ def _ops_topic_ref(synth: Synthesized) -> dict[str, str]:
 
 
 def _endpoint_dimensions(synth: Synthesized, *, variant: bool) -> list[dict[str, str]]:
-    dimensions = [{"Name": "EndpointName", "Value": f"llm-async-{synth.config.env_name}"}]
+    dimensions = [{"Name": "EndpointName", "Value": f"llm-async-{synth.config.env_name}-g5-2xlarge"}]
     return [*dimensions, {"Name": "VariantName", "Value": "AllTraffic"}] if variant else dimensions
 
 
@@ -82,6 +82,7 @@ def test_stuck_at_zero_when_a_request_waits_longer_than_a_cold_start(synthesized
         "ComparisonOperator": "GreaterThanThreshold",
         "TreatMissingData": "notBreaching",
     }
+    # Named after the endpoint's name prefix, which a change of instance type keeps.
     assert alarm["AlarmName"] == f"llm-async-{synth.config.env_name}-stuck-at-zero"
 
 
@@ -220,7 +221,7 @@ def _dashboard_metrics(synth: Synthesized) -> list[tuple[str, str, dict[str, str
 
 def test_dashboard_graphs_what_the_issue_asks_with_correct_dimensions(prod: Synthesized) -> None:
     metrics = _dashboard_metrics(prod)
-    endpoint = {"EndpointName": "llm-async-prod"}
+    endpoint = {"EndpointName": "llm-async-prod-g5-2xlarge"}
     per_variant = {**endpoint, "VariantName": "AllTraffic"}
     sagemaker = {(m, frozenset(d.items())) for ns, m, d, _ in metrics if ns == "AWS/SageMaker"}
     assert sagemaker == {(m, frozenset(endpoint.items())) for m in QUEUE_METRICS} | {
@@ -286,13 +287,15 @@ def test_every_log_group_has_the_configured_retention(synthesized: dict[str, Syn
 
 def test_endpoint_log_group_exists_before_the_endpoint_and_matches_the_role_grant(prod: Synthesized) -> None:
     log_id, log_group = prod.only("AWS::Logs::LogGroup", "EndpointLogs")
-    assert log_group["Properties"]["LogGroupName"] == "/aws/sagemaker/Endpoints/llm-async-prod"
+    assert log_group["Properties"]["LogGroupName"] == "/aws/sagemaker/Endpoints/llm-async-prod-g5-2xlarge"
     assert log_group["DeletionPolicy"] == "Retain"  # prod keeps what it logged
+    assert log_group["UpdateReplacePolicy"] == "Retain"  # a new instance type's endpoint gets a new group
     _, endpoint = prod.only("AWS::SageMaker::Endpoint")
     assert log_id in endpoint["DependsOn"]
     _, policy = prod.only("AWS::IAM::Policy", "ModelExecutionRole")
     (statement,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "WriteEndpointLogs"]
-    assert statement["Resource"]["Fn::Join"][1][-1] == ":log-group:/aws/sagemaker/Endpoints/llm-async-prod:*"
+    # The pipeline's prod stage has a concrete account and region.
+    assert statement["Resource"] == "arn:aws:logs:us-east-1:444444444444:log-group:/aws/sagemaker/Endpoints/llm-async-prod-g5-2xlarge:*"
 
 
 def test_outputs_name_the_ops_topic_and_the_dashboard(sandbox: Synthesized) -> None:

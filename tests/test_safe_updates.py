@@ -60,6 +60,7 @@ def test_an_instance_type_change_replaces_endpoint_and_scalable_target_together(
         | _ids(sandbox, "AWS::SageMaker::Endpoint")
         | _ids(sandbox, "AWS::ApplicationAutoScaling::ScalableTarget")
         | _ids(sandbox, "AWS::ApplicationAutoScaling::ScalingPolicy")
+        | {_endpoint_log_group_id(sandbox)}  # SageMaker names it after the endpoint
     )
     # The new endpoint has a new name: CloudFormation creates it before deleting the old one, and the
     # old scalable target (which depends on the old endpoint) is deregistered before that endpoint goes.
@@ -92,7 +93,18 @@ def test_no_change_adds_removes_or_replaces_state(
     plan = update_plan(sandbox.template_json, after.template_json)
     assert not {logical_id for logical_id, action in plan.items() if action in (ADD, REMOVE)}
     stateful = set().union(*(_ids(sandbox, resource_type) for resource_type in STATEFUL_TYPES))
+    # The endpoint's log group follows the endpoint's name, so a new endpoint gets a new group; the old
+    # one is retained on replacement (its logs expire with their retention), never deleted.
+    log_group_id = _endpoint_log_group_id(sandbox)
+    assert sandbox.template_json["Resources"][log_group_id]["UpdateReplacePolicy"] == "Retain"
+    expected = {"model_changed": KEEP, "instance_changed": REPLACE}[change]
+    assert plan[log_group_id] == expected
+    stateful.discard(log_group_id)
     assert stateful and {plan[logical_id] for logical_id in stateful} == {KEEP}
+
+
+def _endpoint_log_group_id(synth: Synthesized) -> str:
+    return synth.only("AWS::Logs::LogGroup", "EndpointLogs")[0]
 
 
 def test_the_plan_detects_replacement_through_a_create_only_property(sandbox: Synthesized) -> None:
