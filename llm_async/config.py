@@ -367,7 +367,8 @@ class MonitoringConfig:
     """Added to the endpoint's startup budget: a request older than that has waited longer than any
     cold start should take, and the stuck-at-zero alarm fires."""
     api_5xx_threshold: int = 1
-    """API 5xx responses in 5 minutes that page (a 503 reaches the client only after its retries)."""
+    """API 5xx responses in 5 minutes that page. 1 pages on any; the API's 503 is back-pressure that the
+    client retries, so raise it where short SageMaker or S3 throttling is expected."""
     log_retention_days: int = 30
     """Every log group of the stack: the endpoint's, the API's access logs and the Lambda's."""
 
