@@ -13,8 +13,9 @@ from stacks.llm_async_app import add_llm_async_stack, register_rule_packs
 from stacks.pipeline_stack import add_pipeline_stack
 
 
-def main() -> None:
-    app = cdk.App()
+def main(app: cdk.App | None = None) -> None:
+    """`app`: tests pass one with their context; the CDK CLI passes context through the environment."""
+    app = app or cdk.App()
     env_name = app.node.try_get_context("env") or DEFAULT_ENV
     if env_name not in ENVIRONMENTS:
         raise ConfigError(f"env: must be one of {', '.join(ENVIRONMENTS)} (got {env_name!r})")
@@ -29,9 +30,9 @@ def main() -> None:
     app.synth()
 
 
-def cli() -> int:
+def cli(app: cdk.App | None = None) -> int:
     try:
-        main()
+        main(app)
     except ConfigError as error:
         # One readable line, not a traceback: the message names the field and the allowed values.
         print(f"llm-async configuration error: {error}", file=sys.stderr)

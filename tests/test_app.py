@@ -7,8 +7,13 @@ import os
 import subprocess
 import sys
 
+import aws_cdk as cdk
+
+import app
+from llm_async.config import ScalingConfig
+from llm_async.environments import ENVIRONMENTS
 from llm_async.summary import main, summarize, summarize_pipeline
-from tests.conftest import ROOT, Synthesized, SynthesizedPipeline
+from tests.conftest import ROOT, Synthesized, SynthesizedPipeline, cdk_json_context
 
 
 def _last_error_line(argv: list[str], tmp_path, extra_env: dict[str, str] | None = None) -> str:
@@ -31,12 +36,17 @@ def test_unknown_environment_is_one_line_without_traceback(tmp_path) -> None:
     assert line == "llm-async configuration error: env: must be one of sandbox, dev, staging, prod (got 'qa')"
 
 
-def test_invalid_configuration_is_one_line_without_traceback(tmp_path) -> None:
-    inject = (
-        "import sys, app, llm_async.environments as e; from llm_async.config import ScalingConfig;"
-        " e.ENVIRONMENTS['sandbox'] = lambda: ScalingConfig(min_capacity=2, max_capacity=1); sys.exit(app.cli())"
-    )
-    assert _last_error_line(["-c", inject], tmp_path) == (
+def cli_error_line(capsys, tmp_path, context: dict | None = None) -> str:
+    """`app.cli()` in this process (a new one costs seconds of jsii start-up): exit 1 and one stderr line."""
+    cdk_app = cdk.App(context={**cdk_json_context(), **(context or {})}, outdir=str(tmp_path))
+    assert app.cli(cdk_app) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    return line
+
+
+def test_invalid_configuration_is_one_line(monkeypatch, capsys, tmp_path) -> None:
+    monkeypatch.setitem(ENVIRONMENTS, "sandbox", lambda: ScalingConfig(min_capacity=2, max_capacity=1))
+    assert cli_error_line(capsys, tmp_path) == (
         "llm-async configuration error: scaling.min_capacity: must be 0–scaling.max_capacity (1) (got 2)"
     )
 

@@ -9,8 +9,8 @@ import pytest
 
 from llm_async.config import ConfigError
 from llm_async.pipeline_config import PipelineConfig
-from tests.conftest import EXAMPLE_PIPELINE, cdk_json_context
-from tests.test_app import _last_error_line
+from tests.conftest import EXAMPLE_PIPELINE
+from tests.test_app import cli_error_line
 
 
 def _with(**changes) -> dict:
@@ -50,7 +50,6 @@ def test_unknown_or_missing_keys_are_rejected() -> None:
         PipelineConfig.from_context("{not json")
 
 
-def test_a_bad_pipeline_context_stops_the_app_with_one_line(tmp_path) -> None:
-    context = {**cdk_json_context(), "llm-async:pipeline": _with(region="mars-1")}
-    line = _last_error_line(["app.py"], tmp_path, {"CDK_CONTEXT_JSON": json.dumps(context)})
+def test_a_bad_pipeline_context_stops_the_app_with_one_line(capsys, tmp_path) -> None:
+    line = cli_error_line(capsys, tmp_path, {"llm-async:pipeline": _with(region="mars-1")})
     assert line == "llm-async configuration error: context llm-async:pipeline.region: must be an AWS region like 'us-east-1' (got 'mars-1')"
