@@ -7,13 +7,14 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from llm_async.async_endpoint import AsyncEndpoint
 from llm_async.config import ApiConfig, EndpointConfig, ModelConfig
-from llm_async.findings import acknowledge
+from llm_async.findings import HIPAA, INLINE_POLICY_EVIDENCE, NIST, PCI, SERVERLESS, acknowledge, acknowledge_rule
 from llm_async.log_groups import log_group
 from llm_async.payload_bucket import PayloadBucket
 from llm_async.scale_to_zero import ScaleToZero
@@ -61,11 +62,12 @@ class InferenceApi(Construct):
         scaling: ScaleToZero,
         payloads: PayloadBucket,
         log_retention_days: int,
+        log_key: kms.IKey,
         removal_policy: cdk.RemovalPolicy,
     ) -> None:
         super().__init__(scope, id_)
         self.function_logs, self.access_logs = (
-            log_group(self, name, retention_days=log_retention_days, removal_policy=removal_policy)
+            log_group(self, name, retention_days=log_retention_days, encryption_key=log_key, removal_policy=removal_policy)
             for name in ("FunctionLogs", "AccessLogs")
         )
         environment = {
@@ -80,7 +82,7 @@ class InferenceApi(Construct):
             "POWERTOOLS_SERVICE_NAME": "llm-async-api",
             "POWERTOOLS_METRICS_NAMESPACE": "LlmAsync",
         }
-        self.function = self._function(environment)
+        self.function = self._function(environment, config.reserved_concurrency)
         endpoint.grant_invoke_async(self.function)
         endpoint.grant_describe(self.function)
         scaling.grant_wake(self.function)
@@ -89,7 +91,7 @@ class InferenceApi(Construct):
         # The name is the ApiName dimension of its metrics: one per deployment, not a shared default.
         self.rest_api = self._rest_api(config, name=f"{endpoint_config.name_prefix}-api")
 
-    def _function(self, environment: dict[str, str]) -> lambda_.Function:
+    def _function(self, environment: dict[str, str], reserved_concurrency: int | None) -> lambda_.Function:
         # A role of our own: the default one carries the AWS-managed AWSLambdaBasicExecutionRole.
         role = iam.Role(self, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
         role.add_to_principal_policy(
@@ -119,7 +121,33 @@ class InferenceApi(Construct):
             timeout=cdk.Duration.seconds(15),
             tracing=lambda_.Tracing.ACTIVE,
             environment=environment,
+            reserved_concurrent_executions=reserved_concurrency,
         )
+        acknowledge_rule(
+            function,
+            "LambdaDLQ",
+            (HIPAA, NIST, SERVERLESS),
+            "API Gateway invokes this function synchronously; a dead-letter queue only receives failed"
+            " asynchronous invocations, and every failure here is answered to the caller as an HTTP error.",
+        )
+        if reserved_concurrency is None:
+            acknowledge_rule(
+                function,
+                "LambdaConcurrency",
+                (HIPAA, NIST),
+                "api.reserved_concurrency is unset for this environment: reserving needs 100 unreserved"
+                " executions left in the account, more than a new account's quota; the stage throttle"
+                " (api.throttle_rate_per_s, api.throttle_burst) still bounds the load.",
+            )
+        if not function.is_bound_to_vpc:
+            acknowledge_rule(
+                function,
+                "LambdaInsideVPC",
+                (HIPAA, NIST, PCI),
+                "VPC mode is off for this environment: the function reaches S3, SageMaker and CloudWatch"
+                " over their public endpoints with TLS and SigV4, and reaches nothing else.",
+            )
+        acknowledge_rule(role, "IAMNoInlinePolicy", (HIPAA, NIST, PCI), INLINE_POLICY_EVIDENCE)
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",
@@ -204,6 +232,28 @@ class InferenceApi(Construct):
              " authorization on every method), not Cognito users."),
         ):
             acknowledge(api, finding, evidence)
+        stage = api.deployment_stage
+        acknowledge_rule(
+            stage,
+            "APIGWAssociatedWithWAF",
+            (NIST, PCI),
+            "A WAF web ACL is the account's edge concern; every method requires SigV4 (IAM) authorization,"
+            " so an unsigned request never reaches the integration, and the stage is throttled.",
+        )
+        acknowledge_rule(
+            stage,
+            "APIGWCacheEnabledAndEncrypted",
+            (HIPAA, NIST, PCI),
+            "Caching is off on purpose: a submit must reach the Lambda every time and a status must be"
+            " fresh; with no cache there is no cached data to encrypt.",
+        )
+        acknowledge_rule(
+            stage,
+            "APIGWSSLEnabled",
+            (HIPAA, NIST, PCI),
+            "A client certificate authenticates API Gateway to an HTTP backend; this stage's only"
+            " integration is a Lambda function, invoked through the Lambda API with IAM.",
+        )
         return api
 
     @property

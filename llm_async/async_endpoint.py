@@ -9,6 +9,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from llm_async.config import EndpointConfig
+from llm_async.findings import HIPAA, NIST, PCI, acknowledge_rule
 from llm_async.log_groups import log_group
 from llm_async.model import TgiModel, endpoint_log_group_name
 from llm_async.notifications import NotificationTopics
@@ -31,6 +32,7 @@ class AsyncEndpoint(Construct):
         topics: NotificationTopics,
         key: kms.IKey,
         log_retention_days: int,
+        log_key: kms.IKey,
         removal_policy: cdk.RemovalPolicy,
     ) -> None:
         super().__init__(scope, id_)
@@ -70,6 +72,15 @@ class AsyncEndpoint(Construct):
                 ),
             ),
         )
+        if config.instance.local_nvme:
+            acknowledge_rule(
+                self.endpoint_config,
+                "SageMakerEndpointConfigurationKMSKeyConfigured",
+                (HIPAA, NIST, PCI),
+                f"{config.instance_type} has local NVMe instance storage, which AWS encrypts with a hardware"
+                " key, and SageMaker rejects an endpoint-config KmsKeyId for such instances; the async"
+                " output is encrypted with the payload key (AsyncInferenceConfig.OutputConfig.KmsKeyId).",
+            )
         # CreateEndpointConfig checks that the role may already publish to the topics
         # (amazon-sagemaker-examples #4461): the role and its policy must exist first.
         self.endpoint_config.node.add_dependency(model.role)
@@ -89,6 +100,7 @@ class AsyncEndpoint(Construct):
             "Logs",
             name=endpoint_log_group_name(config.endpoint_name),
             retention_days=log_retention_days,
+            encryption_key=log_key,
             removal_policy=removal_policy,
         )
         self.endpoint.node.add_dependency(self.log_group)

@@ -328,9 +328,14 @@ class ApiConfig:
     max_inputs_bytes: int = 262_144
     """Prompt size limit, in UTF-8 bytes; the TGI token limits still apply inside the container."""
     result_subscriptions: tuple[ResultSubscription, ...] = ()
+    reserved_concurrency: int | None = None
+    """Concurrent executions reserved for the API's Lambda (and its cap). None leaves it on the shared
+    pool: a new account's whole quota can be 10, and a reservation must leave 100 unreserved."""
 
     def __post_init__(self) -> None:
         _int_in_range("api.throttle_rate_per_s", self.throttle_rate_per_s, 1, 10_000)
+        if self.reserved_concurrency is not None:
+            _int_in_range("api.reserved_concurrency", self.reserved_concurrency, 1, 1000)
         _int_in_range("api.throttle_burst", self.throttle_burst, 1, 5_000)
         _int_in_range("api.max_body_bytes", self.max_body_bytes, 1_024, MAX_BODY_BYTES)
         _int_in_range("api.max_inputs_bytes", self.max_inputs_bytes, 1, self.max_body_bytes)

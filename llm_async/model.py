@@ -8,7 +8,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from llm_async.config import HubWeights, ModelConfig, S3Weights
-from llm_async.findings import acknowledge, wildcard_resource_finding
+from llm_async.findings import HIPAA, INLINE_POLICY_EVIDENCE, NIST, PCI, acknowledge, acknowledge_rule, wildcard_resource_finding
 from llm_async.tgi_image import TgiImage
 
 # Where SageMaker mounts ModelDataSource weights inside the container.
@@ -50,6 +50,7 @@ class TgiModel(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"SageMaker execution role of the {endpoint_name} async endpoint",
         )
+        acknowledge_rule(self.role, "IAMNoInlinePolicy", (HIPAA, NIST, PCI), INLINE_POLICY_EVIDENCE)
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="PullTgiImage",

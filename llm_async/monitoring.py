@@ -24,6 +24,7 @@ from llm_async.api import InferenceApi
 from llm_async.async_endpoint import AsyncEndpoint
 from llm_async.config import MonitoringConfig, OpsSubscription, ScalingConfig
 from llm_async.encryption import RotatingKey
+from llm_async.notifications import delivery_dead_letter_queue
 from llm_async.scale_to_zero import ScaleToZero
 
 SAGEMAKER = "AWS/SageMaker"
@@ -98,6 +99,11 @@ class Monitoring(Construct):
             enforce_ssl=True,
         )
         self._allow_cloudwatch_alarms()
+        self.delivery_dead_letters = (
+            delivery_dead_letter_queue(self, "OpsDeliveryDeadLetters", removal_policy=cdk.RemovalPolicy.DESTROY)
+            if config.ops_subscriptions
+            else None
+        )
         for index, destination in enumerate(config.ops_subscriptions, start=1):
             self.ops_topic.add_subscription(self._subscription(index, destination))
 
@@ -178,13 +184,14 @@ class Monitoring(Construct):
         )
 
     def _subscription(self, index: int, destination: OpsSubscription) -> sns.ITopicSubscription:
+        dlq = self.delivery_dead_letters
         if destination.protocol == "email":
-            return subscriptions.EmailSubscription(destination.endpoint)
+            return subscriptions.EmailSubscription(destination.endpoint, dead_letter_queue=dlq)
         if destination.protocol == "https":
-            return subscriptions.UrlSubscription(destination.endpoint, protocol=sns.SubscriptionProtocol.HTTPS)
+            return subscriptions.UrlSubscription(destination.endpoint, protocol=sns.SubscriptionProtocol.HTTPS, dead_letter_queue=dlq)
         # An existing queue: its owner's queue policy (and key policy, if encrypted) must let this topic send.
         queue = sqs.Queue.from_queue_arn(self, f"OpsQueue{index}", destination.endpoint)
-        return subscriptions.SqsSubscription(queue, raw_message_delivery=True)
+        return subscriptions.SqsSubscription(queue, raw_message_delivery=True, dead_letter_queue=dlq)
 
     def _alarm(self, spec: _AlarmSpec) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from llm_async.findings import SERVERLESS, acknowledge, acknowledge_rule
 
 
 class NotificationTopics(Construct):
@@ -26,3 +30,22 @@ class NotificationTopics(Construct):
         )
         self.key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
         return grant
+
+
+def delivery_dead_letter_queue(scope: Construct, id_: str, *, removal_policy: cdk.RemovalPolicy) -> sqs.Queue:
+    """Where SNS keeps a message it could not deliver to a subscription, for 14 days, instead of dropping it.
+
+    SQS-managed encryption, not a KMS key: SNS writes to a subscription's dead-letter queue without the
+    key grants an SSE-KMS queue would need. CDK adds the queue policy that lets each topic send.
+    """
+    queue = sqs.Queue(
+        scope,
+        id_,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=cdk.Duration.days(14),
+        removal_policy=removal_policy,
+    )
+    acknowledge(queue, "AwsSolutions-SQS3", "It is the dead-letter queue of SNS subscriptions.")
+    acknowledge_rule(queue, "SQSRedrivePolicy", (SERVERLESS,), "It is the dead-letter queue of SNS subscriptions.")
+    return queue

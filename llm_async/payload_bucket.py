@@ -8,11 +8,19 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from llm_async.findings import acknowledge, wildcard_resource_finding
+from llm_async.findings import HIPAA, NIST, PCI, acknowledge, acknowledge_rule, wildcard_resource_finding
 
 INPUT_PREFIX = "input/"
 OUTPUT_PREFIX = "output/"
 FAILURE_PREFIX = "failure/"
+
+
+# Versioning keeps an overwritten or deleted object recoverable for a day, then removes it: prompts
+# must not outlive the expiry policy by more than that.
+_VERSION_CLEAN_UP = (
+    s3.LifecycleRule(id="ExpireNoncurrentVersions", noncurrent_version_expiration=cdk.Duration.days(1)),
+    s3.LifecycleRule(id="RemoveExpiredDeleteMarkers", expired_object_delete_marker=True),
+)
 
 
 class PayloadBucket(Construct):
@@ -38,8 +46,19 @@ class PayloadBucket(Construct):
             enforce_ssl=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(id="ExpireAccessLogs", expiration=cdk.Duration.days(access_log_expiry_days))],
+            versioned=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(id="ExpireAccessLogs", expiration=cdk.Duration.days(access_log_expiry_days)),
+                *_VERSION_CLEAN_UP,
+            ],
             removal_policy=removal_policy,
+        )
+        acknowledge_rule(
+            self.access_log_bucket,
+            "S3DefaultEncryptionKMS",
+            (HIPAA, NIST, PCI),
+            "S3 server access logging delivers only to buckets encrypted with SSE-S3 (AES-256), not SSE-KMS;"
+            " the logs hold request metadata, never payloads.",
         )
         acknowledge(
             self.access_log_bucket,
@@ -66,9 +85,19 @@ class PayloadBucket(Construct):
                 )
                 for prefix in (INPUT_PREFIX, OUTPUT_PREFIX, FAILURE_PREFIX)
             ]
-            + [s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1))],
+            + [s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1))]
+            + list(_VERSION_CLEAN_UP),
+            versioned=True,
             removal_policy=removal_policy,
         )
+        for bucket in (self.bucket, self.access_log_bucket):
+            acknowledge_rule(
+                bucket,
+                "S3BucketReplicationEnabled",
+                (HIPAA, NIST, PCI),
+                "Payloads and their access logs are transient (they expire in days) and must stay in this"
+                " account and region; a replica would be a second copy of prompts to protect, not a backup.",
+            )
 
     def s3_uri(self, prefix: str) -> str:
         return f"s3://{self.bucket.bucket_name}/{prefix}"

@@ -11,8 +11,8 @@ from constructs import Construct
 
 from llm_async.config import ResultSubscription
 from llm_async.encryption import RotatingKey
-from llm_async.findings import acknowledge
-from llm_async.notifications import NotificationTopics
+from llm_async.findings import SERVERLESS, acknowledge, acknowledge_rule
+from llm_async.notifications import NotificationTopics, delivery_dead_letter_queue
 
 MAX_RECEIVES_BEFORE_DLQ = 5
 
@@ -33,6 +33,10 @@ class ResultSubscriptions(Construct):
         self.queues: list[sqs.Queue] = []
         self.queue_key: kms.Key | None = None
         by_name = {"success": topics.success_topic, "error": topics.error_topic}
+        self.delivery_dead_letters = (
+            delivery_dead_letter_queue(self, "DeliveryDeadLetters", removal_policy=removal_policy) if destinations else None
+        )
+        dlq = self.delivery_dead_letters
         for index, destination in enumerate(destinations, start=1):
             selected = [by_name[name] for name in destination.topics]
             if destination.protocol == "sqs":
@@ -40,11 +44,15 @@ class ResultSubscriptions(Construct):
                 queue = self._queue(f"Queue{index}", key, removal_policy)
                 self.queues.append(queue)
                 # SqsSubscription also lets SNS use the queue key, conditioned on each topic's ARN.
-                subscription: sns.ITopicSubscription = subscriptions.SqsSubscription(queue, raw_message_delivery=True)
+                subscription: sns.ITopicSubscription = subscriptions.SqsSubscription(
+                    queue, raw_message_delivery=True, dead_letter_queue=dlq
+                )
             elif destination.protocol == "email":
-                subscription = subscriptions.EmailSubscription(destination.endpoint)
+                subscription = subscriptions.EmailSubscription(destination.endpoint, dead_letter_queue=dlq)
             else:
-                subscription = subscriptions.UrlSubscription(destination.endpoint, protocol=sns.SubscriptionProtocol.HTTPS)
+                subscription = subscriptions.UrlSubscription(
+                    destination.endpoint, protocol=sns.SubscriptionProtocol.HTTPS, dead_letter_queue=dlq
+                )
             for topic in selected:
                 topic.add_subscription(subscription)
 
@@ -66,12 +74,12 @@ class ResultSubscriptions(Construct):
             retention_period=cdk.Duration.days(14),
             removal_policy=removal_policy,
         )
-        acknowledge(
-            dead_letters,
-            "AwsSolutions-SQS3",
+        evidence = (
             f"This queue is the dead-letter queue of {id_}: messages received"
-            f" {MAX_RECEIVES_BEFORE_DLQ} times without being deleted end here, kept 14 days.",
+            f" {MAX_RECEIVES_BEFORE_DLQ} times without being deleted end here, kept 14 days."
         )
+        acknowledge(dead_letters, "AwsSolutions-SQS3", evidence)
+        acknowledge_rule(dead_letters, "SQSRedrivePolicy", (SERVERLESS,), evidence)
         return sqs.Queue(
             self,
             id_,

@@ -10,7 +10,7 @@ from constructs import Construct
 from llm_async.api import InferenceApi
 from llm_async.async_endpoint import AsyncEndpoint
 from llm_async.config import DeploymentConfig
-from llm_async.encryption import RotatingKey
+from llm_async.encryption import LogKey, RotatingKey
 from llm_async.model import TgiModel
 from llm_async.monitoring import Monitoring
 from llm_async.notifications import NotificationTopics
@@ -40,6 +40,7 @@ class LlmAsyncStack(cdk.Stack):
             description="llm-async: async inference payloads, results and notifications",
             removal_policy=removal,
         ).key
+        self.log_key = LogKey(self, "LogKey", removal_policy=removal).key
         self.payloads = PayloadBucket(
             self,
             "Payloads",
@@ -66,6 +67,7 @@ class LlmAsyncStack(cdk.Stack):
             topics=self.topics,
             key=self.key,
             log_retention_days=config.monitoring.log_retention_days,
+            log_key=self.log_key,
             removal_policy=removal,
         )
         self.scaling = ScaleToZero(
@@ -81,6 +83,7 @@ class LlmAsyncStack(cdk.Stack):
             scaling=self.scaling,
             payloads=self.payloads,
             log_retention_days=config.monitoring.log_retention_days,
+            log_key=self.log_key,
             removal_policy=removal,
         )
 

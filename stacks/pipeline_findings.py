@@ -13,7 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import pipelines
 from constructs import IConstruct
 
-from llm_async.findings import acknowledge, wildcard_resource_finding
+from llm_async.findings import HIPAA, INLINE_POLICY_EVIDENCE, NIST, PCI, acknowledge, acknowledge_rule, wildcard_resource_finding
 
 _ARTIFACTS = (
     "CDK Pipelines' grant on the pipeline's own artifact bucket (KMS-encrypted, SSL-only, public access"
@@ -21,6 +21,14 @@ _ARTIFACTS = (
 )
 _ARTIFACT_KEY = "CDK Pipelines' grant on the artifact bucket's key only: the resource is that key's ARN."
 _BUILD_LOGS = "CodeBuild's grant on its own project's log group and report groups, whose names it only knows as prefixes."
+_PIPELINE_SOURCE = (
+    "The project's source is the CodePipeline artifact (source type CODEPIPELINE): there is no repository"
+    " URL and so no credential in one; the repository is reached through the CodeConnections connection."
+)
+_ARTIFACT_BUCKET = (
+    "The pipeline's artifact bucket holds source and cloud-assembly zips only, KMS-encrypted with a rotating"
+    " key, SSL-only, public access blocked, readable by the pipeline's roles only."
+)
 _READ_ARTIFACTS = ("Action::s3:GetBucket*", "Action::s3:GetObject*", "Action::s3:List*")
 _WRITE_ARTIFACTS = (*_READ_ARTIFACTS, "Action::s3:Abort*", "Action::s3:DeleteObject*")
 _KEY_ACTIONS = ("Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
@@ -31,6 +39,7 @@ def _iam5(detail: str) -> str:
 
 
 def _artifact_access(role: IConstruct, bucket_arn: str, actions: tuple[str, ...], key_actions: bool) -> None:
+    acknowledge_rule(role, "IAMNoInlinePolicy", (HIPAA, NIST, PCI), INLINE_POLICY_EVIDENCE)
     for action in actions:
         acknowledge(role, _iam5(action), _ARTIFACTS)
     acknowledge(role, wildcard_resource_finding(role, f"{bucket_arn}/*"), _ARTIFACTS)
@@ -103,6 +112,20 @@ def acknowledge_pipeline_findings(pipeline: pipelines.CodePipeline, smoke_tests:
         for project in projects:
             _project_logs(role, project)
 
+    # The role CodePipeline assumes to start the CodeBuild actions: codebuild:StartBuild on the projects.
+    acknowledge_rule(pipeline.node.find_child("CodeBuildActionRole"), "IAMNoInlinePolicy", (HIPAA, NIST, PCI), INLINE_POLICY_EVIDENCE)
+    for project in [pipeline.synth_project, pipeline.self_mutation_project, *(p for ps in smoke_tests.values() for p in ps)]:
+        acknowledge_rule(project, "CodeBuildProjectSourceRepoUrl", (HIPAA, PCI), _PIPELINE_SOURCE)
+    for asset_project in pipeline.node.find_child("Assets").node.children:
+        if isinstance(asset_project, codebuild.Project):
+            acknowledge_rule(asset_project, "CodeBuildProjectSourceRepoUrl", (HIPAA, PCI), _PIPELINE_SOURCE)
+    artifact_bucket = code_pipeline.artifact_bucket.node.default_child
+    for rule, evidence in (
+        ("S3BucketLoggingEnabled", _ARTIFACT_BUCKET),
+        ("S3BucketReplicationEnabled", _ARTIFACT_BUCKET + " The source of truth is the repository; a replica adds nothing to restore."),
+        ("S3BucketVersioningEnabled", _ARTIFACT_BUCKET + " Every execution writes new, uniquely named artifacts; none is overwritten."),
+    ):
+        acknowledge_rule(artifact_bucket, rule, (HIPAA, NIST, PCI), evidence)
     acknowledge(
         code_pipeline.artifact_bucket.node.default_child,
         "AwsSolutions-S1",
