@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from llm_async.config import (
+    ApiConfig,
     DeploymentConfig,
     EndpointConfig,
     MonitoringConfig,
@@ -28,6 +29,7 @@ def _config(
     scaling: ScalingConfig,
     storage: StorageConfig,
     monitoring: MonitoringConfig,
+    api: ApiConfig | None = None,
 ) -> DeploymentConfig:
     preset = QWEN2_5_7B_INSTRUCT
     return DeploymentConfig(
@@ -38,6 +40,7 @@ def _config(
         scaling=scaling,
         storage=storage,
         monitoring=monitoring,
+        api=api or ApiConfig(),
     )
 
 
@@ -64,6 +67,8 @@ def dev() -> DeploymentConfig:
         scaling=ScalingConfig(max_capacity=1),
         storage=StorageConfig(),
         monitoring=MonitoringConfig(log_retention_days=14),
+        # Reserved (and capped) executions: a runaway client cannot starve the account's other functions.
+        api=ApiConfig(reserved_concurrency=10),
     )
 
 
@@ -74,6 +79,7 @@ def staging() -> DeploymentConfig:
         scaling=ScalingConfig(max_capacity=2),
         storage=StorageConfig(),
         monitoring=MonitoringConfig(log_retention_days=30),
+        api=ApiConfig(reserved_concurrency=20),
     )
 
 
@@ -88,6 +94,7 @@ def prod() -> DeploymentConfig:
         storage=StorageConfig(payload_expiry_days=30, retain_on_delete=True),
         # A year of logs to trace an inference id back through an incident review.
         monitoring=MonitoringConfig(log_retention_days=365),
+        api=ApiConfig(reserved_concurrency=50),
     )
 
 

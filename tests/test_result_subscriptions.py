@@ -35,7 +35,7 @@ def test_subscriptions_on_the_configured_topics(synthesized: dict[str, Synthesiz
 
 def test_queue_has_a_dlq_and_its_own_key(synthesized: dict[str, Synthesized]) -> None:
     synth = synthesized["subscribed"]
-    queues = synth.resources("AWS::SQS::Queue")
+    queues = {k: v for k, v in synth.resources("AWS::SQS::Queue").items() if k.startswith("ResultSubscriptionsQueue1")}
     (main_id, main), (dlq_id, dlq) = sorted(queues.items(), key=lambda kv: "RedrivePolicy" not in kv[1]["Properties"])
     assert main["Properties"]["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}, "maxReceiveCount": 5}
     assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
@@ -58,7 +58,18 @@ def test_queues_refuse_plain_http(synthesized: dict[str, Synthesized]) -> None:
     synth = synthesized["subscribed"]
     policies = [p["Properties"]["PolicyDocument"]["Statement"] for p in synth.resources("AWS::SQS::QueuePolicy").values()]
     deny_http = [s for statements in policies for s in statements if s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}]
-    assert len(deny_http) == 2  # the queue and its DLQ
+    assert len(deny_http) == 4  # the queue, its DLQ, and the subscriptions' delivery DLQs (results, ops)
+
+
+def test_every_subscription_keeps_undeliverable_messages(synthesized: dict[str, Synthesized]) -> None:
+    """SNS moves a message it cannot deliver (a bounced email, a failing webhook) to a queue for 14 days."""
+    synth = synthesized["subscribed"]
+    subscriptions = synth.resources("AWS::SNS::Subscription")
+    assert subscriptions
+    for subscription in subscriptions.values():
+        (dlq_id, _) = subscription["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"]
+        dlq = synth.template_json["Resources"][dlq_id]["Properties"]
+        assert (dlq["SqsManagedSseEnabled"], dlq["MessageRetentionPeriod"]) == (True, 14 * 24 * 3600)
 
 
 def test_queue_url_output(synthesized: dict[str, Synthesized]) -> None:
