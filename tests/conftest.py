@@ -29,6 +29,8 @@ sys.path.insert(0, str(ROOT / "lambda"))
 class Synthesized:
     config: DeploymentConfig
     template_json: dict[str, Any]
+    assembly_dir: Path | None = None
+    """The cloud assembly of a standalone synth (template + metadata), for tools that read cdk.out."""
 
     @property
     def template(self) -> Template:
@@ -44,7 +46,7 @@ class Synthesized:
 
 
 def synthesize(config: DeploymentConfig, outdir: Path) -> Synthesized:
-    return Synthesized(config, synthesize_template(config, outdir))
+    return Synthesized(config, synthesize_template(config, outdir), outdir)
 
 
 # An organisation's pipeline settings (cdk.json context `llm-async:pipeline`): documentation account ids.
