@@ -16,6 +16,7 @@ from llm_async.async_endpoint import AsyncEndpoint
 from llm_async.config import ApiConfig, EndpointConfig, ModelConfig
 from llm_async.findings import HIPAA, INLINE_POLICY_EVIDENCE, NIST, PCI, SERVERLESS, acknowledge, acknowledge_rule
 from llm_async.log_groups import log_group
+from llm_async.network import PrivateNetwork
 from llm_async.payload_bucket import PayloadBucket
 from llm_async.scale_to_zero import ScaleToZero
 
@@ -64,7 +65,9 @@ class InferenceApi(Construct):
         log_retention_days: int,
         log_key: kms.IKey,
         removal_policy: cdk.RemovalPolicy,
+        network: PrivateNetwork | None = None,
     ) -> None:
+        """`network`: VPC mode, the Lambda runs in its private subnets and reaches AWS through its endpoints."""
         super().__init__(scope, id_)
         self.function_logs, self.access_logs = (
             log_group(self, name, retention_days=log_retention_days, encryption_key=log_key, removal_policy=removal_policy)
@@ -82,7 +85,7 @@ class InferenceApi(Construct):
             "POWERTOOLS_SERVICE_NAME": "llm-async-api",
             "POWERTOOLS_METRICS_NAMESPACE": "LlmAsync",
         }
-        self.function = self._function(environment, config.reserved_concurrency)
+        self.function = self._function(environment, config.reserved_concurrency, network)
         endpoint.grant_invoke_async(self.function)
         endpoint.grant_describe(self.function)
         scaling.grant_wake(self.function)
@@ -91,7 +94,9 @@ class InferenceApi(Construct):
         # The name is the ApiName dimension of its metrics: one per deployment, not a shared default.
         self.rest_api = self._rest_api(config, name=f"{endpoint_config.name_prefix}-api")
 
-    def _function(self, environment: dict[str, str], reserved_concurrency: int | None) -> lambda_.Function:
+    def _function(
+        self, environment: dict[str, str], reserved_concurrency: int | None, network: PrivateNetwork | None
+    ) -> lambda_.Function:
         # A role of our own: the default one carries the AWS-managed AWSLambdaBasicExecutionRole.
         role = iam.Role(self, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
         role.add_to_principal_policy(
@@ -122,6 +127,9 @@ class InferenceApi(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             environment=environment,
             reserved_concurrent_executions=reserved_concurrency,
+            vpc=network.vpc if network else None,
+            vpc_subnets=network.subnet_selection if network else None,
+            security_groups=[network.function_security_group] if network else None,
         )
         acknowledge_rule(
             function,
@@ -148,12 +156,32 @@ class InferenceApi(Construct):
                 " over their public endpoints with TLS and SigV4, and reaches nothing else.",
             )
         acknowledge_rule(role, "IAMNoInlinePolicy", (HIPAA, NIST, PCI), INLINE_POLICY_EVIDENCE)
-        acknowledge(
-            role,
-            "AwsSolutions-IAM5[Resource::*]",
+        evidence = (
             "X-Ray's PutTraceSegments and PutTelemetryRecords, added by active tracing, have no"
-            " resource-level permissions.",
+            " resource-level permissions."
         )
+        if network is not None:
+            # What AWSLambdaVPCAccessExecutionRole grants, without its logs:* on every group.
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="ManageFunctionNetworkInterfaces",
+                    actions=[
+                        "ec2:AssignPrivateIpAddresses",
+                        "ec2:CreateNetworkInterface",
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:DescribeNetworkInterfaces",
+                        "ec2:DescribeSubnets",
+                        "ec2:UnassignPrivateIpAddresses",
+                    ],
+                    resources=["*"],
+                )
+            )
+            evidence += (
+                " VPC mode: Lambda manages the function's network interfaces with this role; DescribeNetworkInterfaces"
+                " and DescribeSubnets support no resource-level permissions, and Lambda documents that"
+                " DeleteNetworkInterface needs every interface id since they are created at run time."
+            )
+        acknowledge(role, "AwsSolutions-IAM5[Resource::*]", evidence)
         return function
 
     def _rest_api(self, config: ApiConfig, *, name: str) -> apigateway.RestApi:

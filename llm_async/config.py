@@ -392,6 +392,81 @@ class MonitoringConfig:
             )
 
 
+_VPC_ID = re.compile(r"^vpc-([0-9a-f]{8}|[0-9a-f]{17})$")
+_SUBNET_ID = re.compile(r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$")
+_ROUTE_TABLE_ID = re.compile(r"^rtb-([0-9a-f]{8}|[0-9a-f]{17})$")
+_AVAILABILITY_ZONE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
+_IPV4_CIDR = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})$")
+
+
+@dataclass(frozen=True)
+class NewVpc:
+    """VPC mode with a VPC the stack creates: private subnets in two AZs, no internet route unless NAT is asked for."""
+
+    nat_gateways: int = 0
+    """0: isolated subnets, AWS services through VPC endpoints only. ≥ 1: public subnets and NAT gateways
+    too, for Hub weights (the container downloads them from huggingface.co)."""
+    cidr: str = "10.40.0.0/16"
+
+    def __post_init__(self) -> None:
+        _int_in_range("network.nat_gateways", self.nat_gateways, 0, 2)
+        match = _IPV4_CIDR.match(self.cidr) if isinstance(self.cidr, str) else None
+        if not match or any(int(octet) > 255 for octet in match.groups()[:4]) or not 16 <= int(match.group(5)) <= 24:
+            _fail("network.cidr", "an IPv4 CIDR block /16–/24 like '10.40.0.0/16'", self.cidr)
+
+
+@dataclass(frozen=True)
+class ExistingVpc:
+    """VPC mode in a VPC that exists: imported from these ids, so synth makes no AWS lookup call."""
+
+    vpc_id: str
+    subnet_ids: tuple[str, ...]
+    """Private subnets in at least two AZs (SageMaker requires two, even for one instance)."""
+    availability_zones: tuple[str, ...] = ()
+    """One per subnet, in the same order: where each interface endpoint puts its network interface."""
+    route_table_ids: tuple[str, ...] = ()
+    """The subnets' route tables, one per subnet: the S3 gateway endpoint adds its route to them."""
+    create_endpoints: bool = True
+    """False when the VPC already has the S3 gateway and the interface endpoints (with private DNS):
+    a second endpoint with private DNS for the same service fails to create."""
+    internet_egress: bool = False
+    """The subnets route to the internet (a NAT gateway): needed for Hub weights."""
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.vpc_id, str) and _VPC_ID.match(self.vpc_id)):
+            _fail("network.vpc_id", "a VPC id 'vpc-' + 8 or 17 hex digits", self.vpc_id)
+        if not isinstance(self.subnet_ids, tuple) or len(self.subnet_ids) < 2:
+            _fail("network.subnet_ids", "a tuple of at least two private subnet ids in different AZs", self.subnet_ids)
+        for subnet_id in self.subnet_ids:
+            if not (isinstance(subnet_id, str) and _SUBNET_ID.match(subnet_id)):
+                _fail("network.subnet_ids", "subnet ids 'subnet-' + 8 or 17 hex digits", subnet_id)
+        if len(set(self.subnet_ids)) != len(self.subnet_ids):
+            _fail("network.subnet_ids", "distinct subnet ids", self.subnet_ids)
+        count = len(self.subnet_ids)
+        if self.availability_zones or self.create_endpoints:
+            if not isinstance(self.availability_zones, tuple) or len(self.availability_zones) != count:
+                _fail(
+                    "network.availability_zones",
+                    f"a tuple of {count} AZs, one per subnet (needed to place the endpoints' interfaces)",
+                    self.availability_zones,
+                )
+            for zone in self.availability_zones:
+                if not (isinstance(zone, str) and _AVAILABILITY_ZONE.match(zone)):
+                    _fail("network.availability_zones", "AZ names like 'us-east-1a'", zone)
+            if len(set(self.availability_zones)) < 2:
+                _fail("network.availability_zones", "at least two different AZs (SageMaker requires two)", self.availability_zones)
+        if self.route_table_ids or self.create_endpoints:
+            if not isinstance(self.route_table_ids, tuple) or len(self.route_table_ids) != count:
+                _fail(
+                    "network.route_table_ids",
+                    f"a tuple of {count} route table ids, one per subnet (the S3 gateway endpoint's routes)",
+                    self.route_table_ids,
+                )
+            for table in self.route_table_ids:
+                if not (isinstance(table, str) and _ROUTE_TABLE_ID.match(table)):
+                    _fail("network.route_table_ids", "route table ids 'rtb-' + 8 or 17 hex digits", table)
+
+
 @dataclass(frozen=True)
 class DeploymentConfig:
     """Everything one environment's `LlmAsyncStack` is built from."""
@@ -403,6 +478,8 @@ class DeploymentConfig:
     storage: StorageConfig = field(default_factory=StorageConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+    network: NewVpc | ExistingVpc | None = None
+    """VPC mode: the model and the API's Lambda in private subnets. None (the default): no VPC."""
     account: str | None = None
     region: str | None = None
     """None for both synthesizes an environment-agnostic stack (the image comes from a region mapping)."""
@@ -435,6 +512,7 @@ class DeploymentConfig:
                 " stuck-at-zero alarm can fire before requests expire",
                 self.monitoring.wake_margin_s,
             )
+        self._check_network()
         gpus = self.endpoint.instance.gpus
         if self.model.num_gpus > gpus:
             _fail(
@@ -442,6 +520,29 @@ class DeploymentConfig:
                 f"1–{gpus} on {self.endpoint.instance_type} ({gpus} × {self.endpoint.instance.gpu_model})",
                 self.model.num_gpus,
             )
+
+    def _check_network(self) -> None:
+        network = self.network
+        if network is not None and not isinstance(network, (NewVpc, ExistingVpc)):
+            _fail("network", "None, NewVpc or ExistingVpc", network)
+        if isinstance(network, ExistingVpc) and self.region is not None:
+            for zone in network.availability_zones:
+                if not zone.startswith(self.region) or len(zone) != len(self.region) + 1:
+                    _fail("network.availability_zones", f"AZs of region {self.region}", zone)
+        # Hub weights are downloaded from huggingface.co when an instance starts: no VPC endpoint reaches it.
+        if isinstance(self.model.weights, HubWeights):
+            if isinstance(network, NewVpc) and network.nat_gateways == 0:
+                _fail(
+                    "network.nat_gateways",
+                    "≥ 1 with Hub weights (the container downloads them from the internet), or S3Weights",
+                    network.nat_gateways,
+                )
+            if isinstance(network, ExistingVpc) and not network.internet_egress:
+                _fail(
+                    "network.internet_egress",
+                    "True with Hub weights (subnets routed to a NAT gateway), or S3Weights",
+                    network.internet_egress,
+                )
 
     @property
     def wake_cooldown_s(self) -> int:

@@ -9,6 +9,7 @@ from constructs import Construct
 
 from llm_async.config import HubWeights, ModelConfig, S3Weights
 from llm_async.findings import HIPAA, INLINE_POLICY_EVIDENCE, NIST, PCI, acknowledge, acknowledge_rule, wildcard_resource_finding
+from llm_async.network import PrivateNetwork
 from llm_async.tgi_image import TgiImage
 
 # Where SageMaker mounts ModelDataSource weights inside the container.
@@ -40,7 +41,16 @@ def tgi_environment(model: ModelConfig) -> dict[str, str]:
 class TgiModel(Construct):
     """`CfnModel` for the TGI image of the stack's region, with a role scoped to one endpoint's needs."""
 
-    def __init__(self, scope: Construct, id_: str, *, model: ModelConfig, endpoint_name: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        model: ModelConfig,
+        endpoint_name: str,
+        network: PrivateNetwork | None = None,
+    ) -> None:
+        """`network`: VPC mode, the model's instances get network interfaces in its private subnets."""
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)
         self.image = TgiImage(self, "Image", tgi_version=model.tgi_version)
@@ -61,13 +71,19 @@ class TgiModel(Construct):
         self.role.add_to_principal_policy(
             iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])
         )
-        acknowledge(
-            self.role,
-            "AwsSolutions-IAM5[Resource::*]",
+        evidence = (
             "ecr:GetAuthorizationToken and cloudwatch:PutMetricData support no resource-level"
             " permissions (IAM service authorization reference); PutMetricData is limited to the"
-            " /aws/sagemaker/Endpoints namespace by a condition.",
+            " /aws/sagemaker/Endpoints namespace by a condition."
         )
+        if network is not None:
+            self._grant_network_interfaces()
+            evidence += (
+                " VPC mode: SageMaker creates and deletes the instances' network interfaces with this role;"
+                " the ec2 Describe* actions support no resource-level permissions, and the interfaces'"
+                " ids are not known before SageMaker creates them."
+            )
+        acknowledge(self.role, "AwsSolutions-IAM5[Resource::*]", evidence)
         self.endpoint_log_group_arn = stack.format_arn(
             service="logs",
             resource="log-group",
@@ -110,9 +126,35 @@ class TgiModel(Construct):
             ),
             # Hub weights are downloaded by the container at start, which needs the network.
             enable_network_isolation=isinstance(model.weights, S3Weights),
+            vpc_config=None
+            if network is None
+            else sagemaker.CfnModel.VpcConfigProperty(
+                security_group_ids=[network.model_security_group.security_group_id], subnets=network.subnet_ids
+            ),
         )
         # CreateModel checks that the role can pull the image.
         self.cfn_model.node.add_dependency(self.role)
+
+    def _grant_network_interfaces(self) -> None:
+        """What SageMaker documents for a model with a VpcConfig (host-vpc: "Add permissions for endpoint
+        access for containers running in a VPC to custom IAM policies")."""
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ManageModelNetworkInterfaces",
+                actions=[
+                    "ec2:CreateNetworkInterface",
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeVpcs",
+                ],
+                resources=["*"],
+            )
+        )
 
     def _grant_weights(self, weights: S3Weights) -> sagemaker.CfnModel.ModelDataSourceProperty:
         objects_arn = f"arn:{cdk.Aws.PARTITION}:s3:::{weights.bucket_name}/{weights.key_prefix}*"

@@ -13,6 +13,7 @@ from llm_async.config import DeploymentConfig
 from llm_async.encryption import LogKey, RotatingKey
 from llm_async.model import TgiModel
 from llm_async.monitoring import Monitoring
+from llm_async.network import PrivateNetwork
 from llm_async.notifications import NotificationTopics
 from llm_async.payload_bucket import PayloadBucket
 from llm_async.result_subscriptions import ResultSubscriptions
@@ -57,7 +58,22 @@ class LlmAsyncStack(cdk.Stack):
             destinations=config.api.result_subscriptions,
             removal_policy=removal,
         )
-        self.model = TgiModel(self, "Model", model=config.model, endpoint_name=config.endpoint.endpoint_name)
+        # VPC mode (off by default): the model and the API's Lambda in private subnets.
+        self.network = (
+            None
+            if config.network is None
+            else PrivateNetwork(
+                self,
+                "Network",
+                config=config.network,
+                log_retention_days=config.monitoring.log_retention_days,
+                log_key=self.log_key,
+                removal_policy=removal,
+            )
+        )
+        self.model = TgiModel(
+            self, "Model", model=config.model, endpoint_name=config.endpoint.endpoint_name, network=self.network
+        )
         self.endpoint = AsyncEndpoint(
             self,
             "Endpoint",
@@ -85,6 +101,7 @@ class LlmAsyncStack(cdk.Stack):
             log_retention_days=config.monitoring.log_retention_days,
             log_key=self.log_key,
             removal_policy=removal,
+            network=self.network,
         )
 
         self.monitoring = Monitoring(
