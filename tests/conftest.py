@@ -13,7 +13,15 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from llm_async.config import DeploymentConfig, MonitoringConfig, OpsSubscription, ResultSubscription, S3Weights
+from llm_async.config import (
+    DeploymentConfig,
+    ExistingVpc,
+    MonitoringConfig,
+    NewVpc,
+    OpsSubscription,
+    ResultSubscription,
+    S3Weights,
+)
 from llm_async.environments import ENVIRONMENTS
 from llm_async.pipeline_config import CONTEXT_KEY, PIPELINE_STACK_ID, PipelineConfig
 from stacks.llm_async_app import cdk_json_context as cdk_json_context  # re-exported for tests
@@ -122,6 +130,26 @@ def subscribed_config() -> DeploymentConfig:
     )
 
 
+def vpc_new_config() -> DeploymentConfig:
+    """VPC mode, the stack creating the VPC: S3 weights, so no NAT is needed (or created)."""
+    return dataclasses.replace(s3_weights_config(), network=NewVpc())
+
+
+# An existing VPC's ids, as an account's network team would hand them over (documentation values).
+EXISTING_VPC = ExistingVpc(
+    vpc_id="vpc-0a1b2c3d4e5f60718",
+    subnet_ids=("subnet-0f1e2d3c4b5a69788", "subnet-09a8b7c6d5e4f3a21"),
+    availability_zones=("us-east-1a", "us-east-1b"),
+    route_table_ids=("rtb-0123456789abcdef0", "rtb-0fedcba9876543210"),
+    internet_egress=True,
+)
+
+
+def vpc_existing_config() -> DeploymentConfig:
+    """VPC mode in an existing VPC whose subnets route to a NAT gateway: Hub weights."""
+    return dataclasses.replace(ENVIRONMENTS["sandbox"](), region="us-east-1", network=EXISTING_VPC)
+
+
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
     return synthesize_pipeline(tmp_path_factory.mktemp("pipeline"))
@@ -129,10 +157,16 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
 
 @pytest.fixture(scope="session")
 def synthesized(pipeline: SynthesizedPipeline, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
-    """The sandbox standalone, dev/staging/prod as the pipeline deploys them, and two sandbox variants."""
-    configs = {"sandbox": ENVIRONMENTS["sandbox"](), "s3-weights": s3_weights_config(), "subscribed": subscribed_config()}
+    """The sandbox standalone, dev/staging/prod as the pipeline deploys them, and four sandbox variants."""
+    configs = {
+        "sandbox": ENVIRONMENTS["sandbox"](),
+        "s3-weights": s3_weights_config(),
+        "subscribed": subscribed_config(),
+        "vpc-new": vpc_new_config(),
+        "vpc-existing": vpc_existing_config(),
+    }
     standalone = {name: synthesize(config, tmp_path_factory.mktemp(name)) for name, config in configs.items()}
-    return {"sandbox": standalone["sandbox"], **pipeline.stages, "s3-weights": standalone["s3-weights"], "subscribed": standalone["subscribed"]}
+    return {"sandbox": standalone.pop("sandbox"), **pipeline.stages, **standalone}
 
 
 @pytest.fixture(scope="session")
@@ -153,6 +187,16 @@ def prod(synthesized: dict[str, Synthesized]) -> Synthesized:
 @pytest.fixture(scope="session")
 def s3_weights(synthesized: dict[str, Synthesized]) -> Synthesized:
     return synthesized["s3-weights"]
+
+
+@pytest.fixture(scope="session")
+def vpc_new(synthesized: dict[str, Synthesized]) -> Synthesized:
+    return synthesized["vpc-new"]
+
+
+@pytest.fixture(scope="session")
+def vpc_existing(synthesized: dict[str, Synthesized]) -> Synthesized:
+    return synthesized["vpc-existing"]
 
 
 def normalize_asset_hashes(template: Any) -> Any:

@@ -13,9 +13,11 @@ from llm_async.config import (
     ConfigError,
     DeploymentConfig,
     EndpointConfig,
+    ExistingVpc,
     HubWeights,
     ModelConfig,
     MonitoringConfig,
+    NewVpc,
     OpsSubscription,
     ResultSubscription,
     S3Weights,
@@ -403,3 +405,109 @@ def test_stuck_threshold_must_come_before_requests_expire() -> None:
 def test_request_ttl_must_outlive_a_cold_start() -> None:
     with _raises("endpoint.request_ttl_s: must be > 1500 (the startup budget), so a request outlives a cold start (got 900)"):
         dataclasses.replace(SANDBOX, endpoint=_endpoint(request_ttl_s=900))
+
+
+# VPC mode: ids of an existing VPC, and the Hub-weights rule (they come from the internet).
+_SUBNETS = ("subnet-0f1e2d3c4b5a69788", "subnet-09a8b7c6d5e4f3a21")
+_ZONES = ("us-east-1a", "us-east-1b")
+_TABLES = ("rtb-0123456789abcdef0", "rtb-0fedcba9876543210")
+
+
+def _existing(**changes: Any) -> ExistingVpc:
+    fields = {"vpc_id": "vpc-0a1b2c3d4e5f60718", "subnet_ids": _SUBNETS, "availability_zones": _ZONES, "route_table_ids": _TABLES}
+    return ExistingVpc(**{**fields, **changes})
+
+
+def _s3_weights_sandbox(**changes: Any) -> DeploymentConfig:
+    return dataclasses.replace(SANDBOX, model=_model(weights=S3Weights("s3://weights/qwen/")), **changes)
+
+
+def test_vpc_mode_is_off_by_default() -> None:
+    assert SANDBOX.network is None
+    assert all(build().network is None for build in ENVIRONMENTS.values())
+
+
+def test_hub_weights_in_a_new_vpc_need_a_nat_gateway() -> None:
+    with _raises(
+        "network.nat_gateways: must be ≥ 1 with Hub weights (the container downloads them from the internet),"
+        " or S3Weights (got 0)"
+    ):
+        dataclasses.replace(SANDBOX, network=NewVpc())
+    assert dataclasses.replace(SANDBOX, network=NewVpc(nat_gateways=1)).network == NewVpc(nat_gateways=1)
+    assert _s3_weights_sandbox(network=NewVpc()).network == NewVpc()
+
+
+def test_hub_weights_in_an_existing_vpc_need_internet_egress() -> None:
+    with _raises(
+        "network.internet_egress: must be True with Hub weights (subnets routed to a NAT gateway), or S3Weights (got False)"
+    ):
+        dataclasses.replace(SANDBOX, network=_existing())
+    assert _s3_weights_sandbox(network=_existing()).network == _existing()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"vpc_id": "vpc-123"}, "network.vpc_id: must be a VPC id 'vpc-' + 8 or 17 hex digits (got 'vpc-123')"),
+        ({"vpc_id": "subnet-0a1b2c3d"}, "network.vpc_id: must be a VPC id 'vpc-' + 8 or 17 hex digits (got 'subnet-0a1b2c3d')"),
+        (
+            {"subnet_ids": ("subnet-0a1b2c3d", "sg-0a1b2c3d")},
+            "network.subnet_ids: must be subnet ids 'subnet-' + 8 or 17 hex digits (got 'sg-0a1b2c3d')",
+        ),
+        (
+            {"subnet_ids": ("subnet-0a1b2c3d",)},
+            "network.subnet_ids: must be a tuple of at least two private subnet ids in different AZs (got ('subnet-0a1b2c3d',))",
+        ),
+        (
+            {"subnet_ids": ("subnet-0a1b2c3d", "subnet-0a1b2c3d")},
+            "network.subnet_ids: must be distinct subnet ids (got ('subnet-0a1b2c3d', 'subnet-0a1b2c3d'))",
+        ),
+        (
+            {"availability_zones": ()},
+            "network.availability_zones: must be a tuple of 2 AZs, one per subnet (needed to place the endpoints'"
+            " interfaces) (got ())",
+        ),
+        (
+            {"availability_zones": ("us-east-1a", "us-east-1a")},
+            "network.availability_zones: must be at least two different AZs (SageMaker requires two)"
+            " (got ('us-east-1a', 'us-east-1a'))",
+        ),
+        ({"availability_zones": ("us-east-1a", "use1-az2")}, "network.availability_zones: must be AZ names like 'us-east-1a' (got 'use1-az2')"),
+        (
+            {"route_table_ids": ("rtb-0123456789abcdef0",)},
+            "network.route_table_ids: must be a tuple of 2 route table ids, one per subnet (the S3 gateway"
+            " endpoint's routes) (got ('rtb-0123456789abcdef0',))",
+        ),
+        (
+            {"route_table_ids": ("rtb-0123456789abcdef0", "rt-1")},
+            "network.route_table_ids: must be route table ids 'rtb-' + 8 or 17 hex digits (got 'rt-1')",
+        ),
+    ],
+)
+def test_existing_vpc_ids(changes: dict[str, Any], message: str) -> None:
+    with _raises(message):
+        _existing(**changes)
+
+
+def test_existing_vpc_without_endpoints_needs_no_zones_or_route_tables() -> None:
+    bare = _existing(availability_zones=(), route_table_ids=(), create_endpoints=False)
+    assert bare.subnet_ids == _SUBNETS
+
+
+def test_existing_vpc_zones_must_be_in_the_region() -> None:
+    with _raises("network.availability_zones: must be AZs of region eu-west-1 (got 'us-east-1a')"):
+        _s3_weights_sandbox(region="eu-west-1", network=_existing())
+
+
+@pytest.mark.parametrize(
+    ("vpc", "message"),
+    [
+        (lambda: NewVpc(nat_gateways=3), "network.nat_gateways: must be an integer 0–2 (got 3)"),
+        (lambda: NewVpc(cidr="10.40.0.0/8"), "network.cidr: must be an IPv4 CIDR block /16–/24 like '10.40.0.0/16' (got '10.40.0.0/8')"),
+        (lambda: NewVpc(cidr="10.400.0.0/16"), "network.cidr: must be an IPv4 CIDR block /16–/24 like '10.40.0.0/16' (got '10.400.0.0/16')"),
+        (lambda: _s3_weights_sandbox(network="vpc-0a1b2c3d"), "network: must be None, NewVpc or ExistingVpc (got 'vpc-0a1b2c3d')"),
+    ],
+)
+def test_new_vpc_rules(vpc, message: str) -> None:  # noqa: ANN001
+    with _raises(message):
+        vpc()
