@@ -77,6 +77,28 @@ def _api_lines(resources: dict[str, Any]) -> list[str]:
     ]
 
 
+def _endpoint_service(endpoint: dict[str, Any]) -> str:
+    name = endpoint["ServiceName"]
+    return name["Fn::Join"][1][-1].removeprefix(".") if isinstance(name, dict) else name.split(".", 3)[3]
+
+
+def _network_lines(resources: dict[str, Any], model: dict[str, Any]) -> list[str]:
+    """VPC mode: where the model and the Lambda run, and the endpoints that bill while scaled to zero."""
+    if "VpcConfig" not in model:
+        return []
+    vpc = "created VPC" if resources_of_type(resources, "AWS::EC2::VPC") else "existing VPC"
+    nat = len(resources_of_type(resources, "AWS::EC2::NatGateway"))
+    endpoints = list(resources_of_type(resources, "AWS::EC2::VPCEndpoint").values())
+    interface = sorted(_endpoint_service(e) for e in endpoints if e["VpcEndpointType"] == "Interface")
+    gateway = sorted(_endpoint_service(e) for e in endpoints if e["VpcEndpointType"] == "Gateway")
+    return [
+        f"Network      VPC mode, {vpc}{f', {nat} NAT gateway(s)' if nat else ''}: model and API Lambda in"
+        f" {len(model['VpcConfig']['Subnets'])} private subnets; endpoints: "
+        + (", ".join([*(f"{g} (gateway)" for g in gateway), *interface]) or "none created (the VPC's own)")
+        + (f"; {len(interface)} interface endpoints bill per hour per AZ, also at zero instances" if interface else "")
+    ]
+
+
 def _monitoring_lines(resources: dict[str, Any]) -> list[str]:
     """The operations alarms: those whose action publishes to a topic of this stack."""
     topics = {k for k, r in resources.items() if r["Type"] == "AWS::SNS::Topic"}
@@ -155,6 +177,7 @@ def summarize(template: dict[str, Any], stack_name: str) -> str:
             for s in schedules
         ),
         *_api_lines(resources),
+        *_network_lines(resources, model),
         *_monitoring_lines(resources),
         f"Cost         ${_usd(instance.usd_per_hour * target['MaxCapacity'])}/h at max capacity"
         f" ({target['MaxCapacity']} × ${instance.usd_per_hour:g}, us-east-1 on-demand list price);"

@@ -92,6 +92,17 @@ def test_summary_of_s3_weights(s3_weights: Synthesized) -> None:
     assert "Model        s3://my-weights-bucket/models/qwen2.5-7b/ (S3, network isolated)" in text
 
 
+def test_summary_of_vpc_mode(synthesized: dict[str, Synthesized]) -> None:
+    created = summarize(synthesized["vpc-new"].template_json, "LlmAsyncStack")
+    assert (
+        "Network      VPC mode, created VPC: model and API Lambda in 2 private subnets; endpoints: s3 (gateway),"
+        " monitoring, sagemaker.api, sagemaker.runtime, sns, xray; 5 interface endpoints bill per hour per AZ,"
+        " also at zero instances"
+    ) in created
+    assert "Network      VPC mode, existing VPC: " in summarize(synthesized["vpc-existing"].template_json, "LlmAsyncStack")
+    assert "Network" not in summarize(synthesized["sandbox"].template_json, "LlmAsyncStack")
+
+
 def test_summary_without_a_synth_says_so(tmp_path, capsys) -> None:
     assert main([str(tmp_path)]) == 1
     assert capsys.readouterr().err == f"no synthesized template at {tmp_path}/LlmAsyncStack.template.json: run the synth first\n"
