@@ -8,6 +8,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from llm_async.config import ExistingVpc, NewVpc
+from llm_async.findings import HIPAA, INLINE_POLICY_EVIDENCE, NIST, PCI, acknowledge_rule
 from llm_async.log_groups import log_group
 
 HTTPS = ec2.Port.tcp(443)
@@ -93,25 +94,41 @@ class PrivateNetwork(Construct):
             subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS if config.nat_gateways else ec2.SubnetType.PRIVATE_ISOLATED,
             cidr_mask=20,
         )
-        public = ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24)
+        # Only for the NAT gateways, which carry their own Elastic IPs: nothing there gets a public IP by default.
+        public = ec2.SubnetConfiguration(
+            name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24, map_public_ip_on_launch=False
+        )
         vpc = ec2.Vpc(
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(config.cidr),
             # SageMaker requires subnets in two AZs, even for one instance.
             max_azs=2,
+            # CDK strips the default group's rules (a custom resource): nothing may use it unnoticed.
+            restrict_default_security_group=True,
             nat_gateways=config.nat_gateways,
             subnet_configuration=[public, private] if config.nat_gateways else [private],
         )
+        for subnet in vpc.public_subnets:
+            acknowledge_rule(
+                subnet,
+                "VPCNoUnrestrictedRouteToIGW",
+                (HIPAA, NIST, PCI),
+                "network.nat_gateways ≥ 1 (Hub weights): a NAT gateway needs a public subnet routed to the"
+                " internet gateway. Only the NAT gateways live here; the model and the Lambda are in the"
+                " private subnets, whose security groups allow outbound HTTPS only and no inbound traffic.",
+            )
         # Flow logs name every peer of the model and the Lambda: encrypted like the stack's other groups.
         flow_log_group = log_group(
             self, "FlowLogs", retention_days=log_retention_days, encryption_key=log_key, removal_policy=removal_policy
         )
-        vpc.add_flow_log(
+        flow_log = vpc.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )
+        if flow_log.iam_role is not None:
+            acknowledge_rule(flow_log.iam_role, "IAMNoInlinePolicy", (HIPAA, NIST, PCI), INLINE_POLICY_EVIDENCE)
         return vpc
 
     def _existing_vpc(self, config: ExistingVpc) -> tuple[ec2.IVpc, list[ec2.ISubnet]]:

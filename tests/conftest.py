@@ -135,6 +135,11 @@ def vpc_new_config() -> DeploymentConfig:
     return dataclasses.replace(s3_weights_config(), network=NewVpc())
 
 
+def vpc_nat_config() -> DeploymentConfig:
+    """VPC mode with Hub weights: the created VPC needs a NAT gateway (and public subnets for it)."""
+    return dataclasses.replace(ENVIRONMENTS["sandbox"](), network=NewVpc(nat_gateways=1))
+
+
 # An existing VPC's ids, as an account's network team would hand them over (documentation values).
 EXISTING_VPC = ExistingVpc(
     vpc_id="vpc-0a1b2c3d4e5f60718",
@@ -157,12 +162,13 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
 
 @pytest.fixture(scope="session")
 def synthesized(pipeline: SynthesizedPipeline, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
-    """The sandbox standalone, dev/staging/prod as the pipeline deploys them, and four sandbox variants."""
+    """The sandbox standalone, dev/staging/prod as the pipeline deploys them, and six sandbox variants."""
     configs = {
         "sandbox": ENVIRONMENTS["sandbox"](),
         "s3-weights": s3_weights_config(),
         "subscribed": subscribed_config(),
         "vpc-new": vpc_new_config(),
+        "vpc-nat": vpc_nat_config(),
         "vpc-existing": vpc_existing_config(),
     }
     standalone = {name: synthesize(config, tmp_path_factory.mktemp(name)) for name, config in configs.items()}
@@ -192,6 +198,11 @@ def s3_weights(synthesized: dict[str, Synthesized]) -> Synthesized:
 @pytest.fixture(scope="session")
 def vpc_new(synthesized: dict[str, Synthesized]) -> Synthesized:
     return synthesized["vpc-new"]
+
+
+@pytest.fixture(scope="session")
+def vpc_nat(synthesized: dict[str, Synthesized]) -> Synthesized:
+    return synthesized["vpc-nat"]
 
 
 @pytest.fixture(scope="session")

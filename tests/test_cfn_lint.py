@@ -14,7 +14,7 @@ from tests.conftest import Synthesized, SynthesizedPipeline
 IGNORED = ["W3005"]
 
 
-@pytest.mark.parametrize("env", ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-existing"])
+@pytest.mark.parametrize("env", ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing"])
 def test_cfn_lint_is_clean(synthesized: dict[str, Synthesized], env: str) -> None:
     config = ManualArgs(ignore_checks=IGNORED, regions=["us-east-1", "ap-east-1"])
     matches = lint(json.dumps(synthesized[env].template_json), config=config)

@@ -11,7 +11,7 @@ from aws_cdk.assertions import Match
 from llm_async.config import DeploymentConfig
 from llm_async.network import INTERFACE_ENDPOINTS
 from stacks.llm_async_app import add_llm_async_stack
-from tests.conftest import EXISTING_VPC, Synthesized, cdk_json_context, s3_weights_config, vpc_new_config
+from tests.conftest import EXISTING_VPC, Synthesized, cdk_json_context, s3_weights_config, vpc_nat_config, vpc_new_config
 
 # What the Lambda and the async endpoint call from inside the VPC (llm_async/network.py says why).
 EXPECTED_INTERFACE_SERVICES = {"sagemaker.runtime", "sagemaker.api", "monitoring", "xray", "sns"}
@@ -119,18 +119,27 @@ def test_model_and_lambda_groups_send_https_only(vpc_new: Synthesized) -> None:
         ]
 
 
-def test_flow_logs_go_to_an_encrypted_group_with_the_configured_retention(vpc_new: Synthesized) -> None:
+def test_flow_logs_go_to_the_stack_log_key_with_the_configured_retention(vpc_new: Synthesized) -> None:
     (flow_log,) = vpc_new.resources("AWS::EC2::FlowLog").values()
     assert flow_log["Properties"]["TrafficType"] == "ALL"
     group_id, group = vpc_new.only("AWS::Logs::LogGroup", "NetworkFlowLogs")
     assert flow_log["Properties"]["LogGroupName"] == {"Ref": group_id}
     assert group["Properties"]["RetentionInDays"] == vpc_new.config.monitoring.log_retention_days
-    key_id, key = vpc_new.only("AWS::KMS::Key", "NetworkFlowLogKey")
+    key_id, _ = vpc_new.only("AWS::KMS::Key", "LogKey")
     assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
-    assert key["Properties"]["EnableKeyRotation"] is True
-    (logs_statement,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "CloudWatchLogsUseForFlowLogGroup"]
-    # Only this group's encryption context: the key serves no other log group.
-    assert "kms:EncryptionContext:aws:logs:arn" in logs_statement["Condition"]["ArnEquals"]
+
+
+def test_nat_mode_adds_public_subnets_for_the_nat_only(vpc_nat: Synthesized) -> None:
+    assert len(vpc_nat.resources("AWS::EC2::NatGateway")) == 1
+    subnets = vpc_nat.resources("AWS::EC2::Subnet").values()
+    assert len(subnets) == 4
+    # Public subnets hold the NAT gateway (its own Elastic IP): no public IP for anything else.
+    assert {s["Properties"]["MapPublicIpOnLaunch"] for s in subnets} == {False}
+    _, model = vpc_nat.only("AWS::SageMaker::Model")
+    private = sorted(k for k in vpc_nat.resources("AWS::EC2::Subnet") if "Private" in k)
+    assert model["Properties"]["VpcConfig"]["Subnets"] == [{"Ref": k} for k in private]
+    # Hub weights: the container downloads them itself.
+    assert model["Properties"]["EnableNetworkIsolation"] is False
 
 
 def _statements(synth: Synthesized, role_prefix: str) -> dict[str, dict[str, Any]]:
@@ -208,11 +217,59 @@ def _acknowledged(config: DeploymentConfig) -> dict[tuple[str, str], str]:
     }
 
 
-def test_vpc_mode_acknowledges_no_new_finding_and_says_why_ec2_needs_a_wildcard() -> None:
+def test_nat_mode_acknowledges_the_public_routes_at_the_public_subnets_only() -> None:
+    added = set(_acknowledged(vpc_nat_config())) - set(_acknowledged(s3_weights_config()))
+    flow_log_role = "LlmAsyncStack/Network/Vpc/FlowLog/IAMRole"
+    packs = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
+    assert sorted(added) == sorted(
+        [
+            *[(flow_log_role, f"{pack}-IAMNoInlinePolicy") for pack in packs],
+            *[
+                (f"LlmAsyncStack/Network/Vpc/PublicSubnet{n}", f"{pack}-VPCNoUnrestrictedRouteToIGW")
+                for n in (1, 2)
+                for pack in packs
+            ],
+        ]
+    )
+
+
+def test_vpc_mode_acknowledges_only_the_flow_log_role_and_says_why_ec2_needs_a_wildcard() -> None:
     without_vpc = _acknowledged(s3_weights_config())
     with_vpc = _acknowledged(vpc_new_config())
-    assert sorted(with_vpc) == sorted(without_vpc)
+    # CDK's flow-log role carries its inline policy (as every role of this stack does).
+    flow_log_role = "LlmAsyncStack/Network/Vpc/FlowLog/IAMRole"
+    packs = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
+    assert set(with_vpc) - set(without_vpc) == {(flow_log_role, f"{pack}-IAMNoInlinePolicy") for pack in packs}
+    # In VPC mode the Lambda is in a VPC: the packs' LambdaInsideVPC finding is gone, not acknowledged.
+    assert set(without_vpc) - set(with_vpc) == {
+        ("LlmAsyncStack/Api/Function", f"{pack}-LambdaInsideVPC") for pack in packs
+    }
     for role in ("LlmAsyncStack/Model/ExecutionRole", "LlmAsyncStack/Api/FunctionRole"):
         reason = with_vpc[(role, "AwsSolutions-IAM5[Resource::*]")]
         assert reason.startswith(without_vpc[(role, "AwsSolutions-IAM5[Resource::*]")])
         assert "VPC mode" in reason
+
+
+@pytest.mark.parametrize("env", ["vpc-new", "vpc-nat", "vpc-existing"])
+def test_star_resources_in_vpc_mode_are_only_the_network_interface_statements(
+    synthesized: dict[str, Synthesized], env: str
+) -> None:
+    # test_iam.py's rule for the other templates, plus the ENI statements (acknowledged at each role).
+    no_resource_level = {"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    synth = synthesized[env]
+    for role_prefix, vpc_statement in (("ModelExecutionRole", "ManageModelNetworkInterfaces"), ("ApiFunctionRole", "ManageFunctionNetworkInterfaces")):
+        statements = _statements(synth, role_prefix)
+        assert statements[vpc_statement]["Resource"] == "*"
+        for sid, statement in statements.items():
+            if statement["Resource"] == "*" and sid != vpc_statement:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert set(actions) <= no_resource_level, (sid, statement)
+
+
+@pytest.mark.parametrize("env", ["vpc-new", "vpc-nat"])
+def test_only_cdks_default_group_custom_resource_has_a_managed_policy(synthesized: dict[str, Synthesized], env: str) -> None:
+    synth = synthesized[env]
+    managed = [k for k, r in synth.resources("AWS::IAM::Role").items() if "ManagedPolicyArns" in r["Properties"]]
+    # API Gateway's account logging role (acknowledged), and the provider of Custom::VpcRestrictDefaultSG.
+    assert sorted(m.split("Role")[0] for m in managed) == ["ApiCloudWatch", "CustomVpcRestrictDefaultSGCustomResourceProvider"]
+    assert len(synth.resources("Custom::VpcRestrictDefaultSG")) == 1

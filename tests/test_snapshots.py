@@ -12,7 +12,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from tests.conftest import Synthesized, SynthesizedPipeline, normalize_asset_hashes
 
 
-@pytest.mark.parametrize("env", ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-existing"])
+@pytest.mark.parametrize("env", ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing"])
 def test_template_snapshot(synthesized: dict[str, Synthesized], env: str, snapshot: SnapshotAssertion) -> None:
     template = normalize_asset_hashes(synthesized[env].template_json)
     assert template == snapshot(extension_class=JSONSnapshotExtension)
