@@ -75,6 +75,7 @@ class PrivateNetwork(Construct):
         )
         self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
         self.endpoint_security_group: ec2.SecurityGroup | None = None
+        self.s3_endpoint: ec2.GatewayVpcEndpoint | None = None
         if create_endpoints:
             self._endpoints()
 
