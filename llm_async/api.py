@@ -161,26 +161,14 @@ class InferenceApi(Construct):
             " resource-level permissions."
         )
         if network is not None:
-            # What AWSLambdaVPCAccessExecutionRole grants, without its logs:* on every group.
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid="ManageFunctionNetworkInterfaces",
-                    actions=[
-                        "ec2:AssignPrivateIpAddresses",
-                        "ec2:CreateNetworkInterface",
-                        "ec2:DeleteNetworkInterface",
-                        "ec2:DescribeNetworkInterfaces",
-                        "ec2:DescribeSubnets",
-                        "ec2:UnassignPrivateIpAddresses",
-                    ],
-                    resources=["*"],
-                )
+            # What AWSLambdaVPCAccessExecutionRole grants, scoped by the network and without its logs:*.
+            network.grant_network_interfaces(
+                role,
+                network.function_security_group,
+                manage=["ec2:AssignPrivateIpAddresses", "ec2:DeleteNetworkInterface", "ec2:UnassignPrivateIpAddresses"],
+                describe=["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
             )
-            evidence += (
-                " VPC mode: Lambda manages the function's network interfaces with this role; DescribeNetworkInterfaces"
-                " and DescribeSubnets support no resource-level permissions, and Lambda documents that"
-                " DeleteNetworkInterface needs every interface id since they are created at run time."
-            )
+            evidence += " VPC mode: ec2:DescribeNetworkInterfaces and ec2:DescribeSubnets support no resource-level permissions."
         acknowledge(role, "AwsSolutions-IAM5[Resource::*]", evidence)
         return function
 

@@ -77,12 +77,20 @@ class TgiModel(Construct):
             " /aws/sagemaker/Endpoints namespace by a condition."
         )
         if network is not None:
-            self._grant_network_interfaces()
-            evidence += (
-                " VPC mode: SageMaker creates and deletes the instances' network interfaces with this role;"
-                " the ec2 Describe* actions support no resource-level permissions, and the interfaces'"
-                " ids are not known before SageMaker creates them."
+            # What SageMaker documents for a model with a VpcConfig, scoped by the network.
+            network.grant_network_interfaces(
+                self.role,
+                network.model_security_group,
+                manage=["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission"],
+                describe=[
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeVpcs",
+                ],
             )
+            evidence += " VPC mode: the ec2 Describe* actions SageMaker needs support no resource-level permissions."
         acknowledge(self.role, "AwsSolutions-IAM5[Resource::*]", evidence)
         self.endpoint_log_group_arn = stack.format_arn(
             service="logs",
@@ -134,27 +142,6 @@ class TgiModel(Construct):
         )
         # CreateModel checks that the role can pull the image.
         self.cfn_model.node.add_dependency(self.role)
-
-    def _grant_network_interfaces(self) -> None:
-        """What SageMaker documents for a model with a VpcConfig (host-vpc: "Add permissions for endpoint
-        access for containers running in a VPC to custom IAM policies")."""
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ManageModelNetworkInterfaces",
-                actions=[
-                    "ec2:CreateNetworkInterface",
-                    "ec2:CreateNetworkInterfacePermission",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DeleteNetworkInterfacePermission",
-                    "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeSecurityGroups",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeVpcs",
-                ],
-                resources=["*"],
-            )
-        )
 
     def _grant_weights(self, weights: S3Weights) -> sagemaker.CfnModel.ModelDataSourceProperty:
         objects_arn = f"arn:{cdk.Aws.PARTITION}:s3:::{weights.bucket_name}/{weights.key_prefix}*"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from llm_async.config import ExistingVpc, NewVpc
-from llm_async.findings import HIPAA, INLINE_POLICY_EVIDENCE, NIST, PCI, acknowledge_rule
+from llm_async.findings import HIPAA, INLINE_POLICY_EVIDENCE, NIST, PCI, acknowledge, acknowledge_rule, wildcard_resource_finding
 from llm_async.log_groups import log_group
 
 HTTPS = ec2.Port.tcp(443)
@@ -86,6 +87,37 @@ class PrivateNetwork(Construct):
     @property
     def subnet_ids(self) -> list[str]:
         return [subnet.subnet_id for subnet in self.subnets]
+
+    def grant_network_interfaces(
+        self, role: iam.Role, security_group: ec2.ISecurityGroup, *, manage: list[str], describe: list[str]
+    ) -> None:
+        """What a service needs to put `role`'s compute into the private subnets, scoped as far as EC2 allows.
+
+        CreateNetworkInterface names its subnet and security group, so it is limited to ours; the
+        interfaces themselves are created at run time, so the actions on them name any interface of this
+        account and region. Describe* actions support no resource-level permission at all.
+        """
+        stack = cdk.Stack.of(self)
+        interfaces = stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="CreateInterfacesInOurSubnets",
+                actions=["ec2:CreateNetworkInterface"],
+                resources=[
+                    interfaces,
+                    *(stack.format_arn(service="ec2", resource="subnet", resource_name=s) for s in self.subnet_ids),
+                    stack.format_arn(service="ec2", resource="security-group", resource_name=security_group.security_group_id),
+                ],
+            )
+        )
+        role.add_to_principal_policy(iam.PolicyStatement(sid="ManageOwnInterfaces", actions=manage, resources=[interfaces]))
+        role.add_to_principal_policy(iam.PolicyStatement(sid="DescribeNetwork", actions=describe, resources=["*"]))
+        acknowledge(
+            role,
+            wildcard_resource_finding(role, interfaces),
+            "The network interfaces the service creates for this role at run time: their ids cannot be"
+            " known before; creating one is limited to this stack's subnets and security group.",
+        )
 
     def _new_vpc(
         self, config: NewVpc, *, log_retention_days: int, log_key: kms.IKey, removal_policy: cdk.RemovalPolicy

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from tests.conftest import Synthesized
 
-ENVS = ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed"]
+ENVS = ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing"]
 # Actions AWS offers no resource-level permission for (Service Authorization Reference: "Resource
 # types" is empty), so "*" is the only resource they can name. Each is acknowledged where granted.
 NO_RESOURCE_LEVEL = {
@@ -16,6 +17,12 @@ NO_RESOURCE_LEVEL = {
     "cloudwatch:PutMetricData",  # limited by a namespace condition instead
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
+    # VPC mode: what SageMaker and Lambda describe before placing network interfaces.
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
 }
 
 
@@ -60,7 +67,25 @@ def test_star_resources_only_where_iam_has_no_resource_level_permission(
                 assert set(_as_list(statement["Action"])) <= NO_RESOURCE_LEVEL, (role_id, statement)
 
 
-@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("env", ["vpc-new", "vpc-existing"])
+def test_network_interfaces_are_created_only_in_our_subnets_and_security_group(
+    synthesized: dict[str, Synthesized], env: str
+) -> None:
+    synth = synthesized[env]
+    for service in ("sagemaker.amazonaws.com", "lambda.amazonaws.com"):
+        (role_id,) = [r for r in _roles_assumed_by(synth, service) if r.startswith(("ModelExecutionRole", "ApiFunctionRole"))]
+        (create,) = [s for s in _statements_of(synth, role_id) if "ec2:CreateNetworkInterface" in _as_list(s["Action"])]
+        texts = [json.dumps(resource) for resource in create["Resource"]]
+        kinds = sorted(next(k for k in (":network-interface/*", ":subnet/", ":security-group/") if k in t) for t in texts)
+        assert kinds.count(":network-interface/*") == 1 and kinds.count(":security-group/") == 1, texts
+        assert kinds.count(":subnet/") >= 2, texts  # the private subnets, two AZs at least
+        for action_statement in _statements_of(synth, role_id):
+            mutating = {a for a in _as_list(action_statement["Action"]) if a.startswith("ec2:") and not a.startswith("ec2:Describe")}
+            if mutating:
+                assert "*" not in _as_list(action_statement["Resource"]), action_statement
+
+
+@pytest.mark.parametrize("env", [e for e in ENVS if not e.startswith("vpc-")])
 def test_no_aws_managed_policy_on_the_sagemaker_or_lambda_roles(synthesized: dict[str, Synthesized], env: str) -> None:
     synth = synthesized[env]
     for service in ("sagemaker.amazonaws.com", "lambda.amazonaws.com"):
