@@ -14,7 +14,7 @@ from constructs import Construct
 
 from llm_async.async_endpoint import AsyncEndpoint
 from llm_async.config import ApiConfig, EndpointConfig, ModelConfig
-from llm_async.findings import HIPAA, INLINE_POLICY_EVIDENCE, NIST, PCI, SERVERLESS, acknowledge, acknowledge_rule
+from llm_async.findings import HIPAA, INLINE_POLICY_EVIDENCE, NIST, PCI, SERVERLESS, acknowledge, acknowledge_rule, skip_checkov
 from llm_async.log_groups import log_group
 from llm_async.network import PrivateNetwork
 from llm_async.payload_bucket import PayloadBucket
@@ -131,13 +131,12 @@ class InferenceApi(Construct):
             vpc_subnets=network.subnet_selection if network else None,
             security_groups=[network.function_security_group] if network else None,
         )
-        acknowledge_rule(
-            function,
-            "LambdaDLQ",
-            (HIPAA, NIST, SERVERLESS),
+        no_dlq = (
             "API Gateway invokes this function synchronously; a dead-letter queue only receives failed"
-            " asynchronous invocations, and every failure here is answered to the caller as an HTTP error.",
+            " asynchronous invocations, and every failure here is answered to the caller as an HTTP error."
         )
+        acknowledge_rule(function, "LambdaDLQ", (HIPAA, NIST, SERVERLESS), no_dlq)
+        skip_checkov(function, "CKV_AWS_116", no_dlq)
         if reserved_concurrency is None:
             acknowledge_rule(
                 function,
@@ -148,13 +147,12 @@ class InferenceApi(Construct):
                 " (api.throttle_rate_per_s, api.throttle_burst) still bounds the load.",
             )
         if not function.is_bound_to_vpc:
-            acknowledge_rule(
-                function,
-                "LambdaInsideVPC",
-                (HIPAA, NIST, PCI),
+            no_vpc = (
                 "VPC mode is off for this environment: the function reaches S3, SageMaker and CloudWatch"
-                " over their public endpoints with TLS and SigV4, and reaches nothing else.",
+                " over their public endpoints with TLS and SigV4, and reaches nothing else."
             )
+            acknowledge_rule(function, "LambdaInsideVPC", (HIPAA, NIST, PCI), no_vpc)
+            skip_checkov(function, "CKV_AWS_117", no_vpc)
         acknowledge_rule(role, "IAMNoInlinePolicy", (HIPAA, NIST, PCI), INLINE_POLICY_EVIDENCE)
         evidence = (
             "X-Ray's PutTraceSegments and PutTelemetryRecords, added by active tracing, have no"
@@ -170,6 +168,12 @@ class InferenceApi(Construct):
             )
             evidence += " VPC mode: ec2:DescribeNetworkInterfaces and ec2:DescribeSubnets support no resource-level permissions."
         acknowledge(role, "AwsSolutions-IAM5[Resource::*]", evidence)
+        skip_checkov(
+            function,
+            "CKV_AWS_173",
+            "The environment holds resource names and numeric limits, no secret; Lambda encrypts it at rest"
+            " with its AWS managed key, and a customer key would guard nothing the template does not show.",
+        )
         return function
 
     def _rest_api(self, config: ApiConfig, *, name: str) -> apigateway.RestApi:

@@ -42,3 +42,21 @@ def _nag_part(part: str | dict) -> str:
     if "Fn::GetAtt" in part:
         return f"<{'.'.join(part['Fn::GetAtt'])}>"
     raise ValueError(f"no cdk-nag form for {part!r}")
+
+
+def skip_checkov(resource: IConstruct, check_id: str, evidence: str) -> None:
+    """Records a checkov skip (one check id) in the CloudFormation metadata of `resource`'s own resource.
+
+    `resource` is the L1 resource or an L2 whose `node.default_child` is. checkov reads
+    `Metadata.checkov.skip[].id/comment` and reports the check as skipped with that comment.
+    """
+    cfn = resource if isinstance(resource, cdk.CfnResource) else resource.node.default_child
+    if not isinstance(cfn, cdk.CfnResource):
+        raise TypeError(f"{resource.node.path} has no CloudFormation resource to carry a checkov skip")
+    if not evidence.strip():
+        raise ValueError(f"a checkov skip of {check_id} needs its evidence")
+    checkov = cfn.get_metadata("checkov") or {"skip": []}
+    if any(skip["id"] == check_id for skip in checkov["skip"]):
+        raise ValueError(f"{check_id} is already skipped on {resource.node.path}")
+    checkov["skip"].append({"id": check_id, "comment": evidence})
+    cfn.add_metadata("checkov", checkov)

@@ -8,7 +8,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from llm_async.config import HubWeights, ModelConfig, S3Weights
-from llm_async.findings import HIPAA, INLINE_POLICY_EVIDENCE, NIST, PCI, acknowledge, acknowledge_rule, wildcard_resource_finding
+from llm_async.findings import HIPAA, INLINE_POLICY_EVIDENCE, NIST, PCI, acknowledge, acknowledge_rule, skip_checkov, wildcard_resource_finding
 from llm_async.network import PrivateNetwork
 from llm_async.tgi_image import TgiImage
 
@@ -140,6 +140,13 @@ class TgiModel(Construct):
                 security_group_ids=[network.model_security_group.security_group_id], subnets=network.subnet_ids
             ),
         )
+        if not isinstance(model.weights, S3Weights):
+            skip_checkov(
+                self.cfn_model,
+                "CKV_AWS_370",
+                "Hub weights: TGI downloads the model from the Hugging Face Hub at start, which network"
+                " isolation forbids. S3 weights (`S3Weights`) turn isolation on, and this skip is not written.",
+            )
         # CreateModel checks that the role can pull the image.
         self.cfn_model.node.add_dependency(self.role)
 

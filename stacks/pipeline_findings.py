@@ -13,7 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import pipelines
 from constructs import IConstruct
 
-from llm_async.findings import HIPAA, INLINE_POLICY_EVIDENCE, NIST, PCI, acknowledge, acknowledge_rule, wildcard_resource_finding
+from llm_async.findings import HIPAA, INLINE_POLICY_EVIDENCE, NIST, PCI, acknowledge, acknowledge_rule, skip_checkov, wildcard_resource_finding
 
 _ARTIFACTS = (
     "CDK Pipelines' grant on the pipeline's own artifact bucket (KMS-encrypted, SSL-only, public access"
@@ -95,12 +95,12 @@ def acknowledge_pipeline_findings(pipeline: pipelines.CodePipeline, smoke_tests:
 
     file_role = pipeline.node.find_child("Assets").node.find_child("FileRole")
     _artifact_access(file_role, bucket_arn, _READ_ARTIFACTS, key_actions=False)
-    acknowledge(
-        file_role,
-        _iam5("Resource::*"),
+    file_role_wildcard = (
         "CDK Pipelines' asset-publishing role: codebuild:StartBuild/BatchGetBuilds/StopBuild for the asset"
-        " projects it creates later in the same synthesis; it is assumable by CodeBuild and this pipeline only.",
+        " projects it creates later in the same synthesis; it is assumable by CodeBuild and this pipeline only."
     )
+    acknowledge(file_role, _iam5("Resource::*"), file_role_wildcard)
+    skip_checkov(file_role.node.find_child("DefaultPolicy"), "CKV_AWS_111", file_role_wildcard)
     for arn in (
         stack.format_arn(service="logs", resource="log-group", resource_name="/aws/codebuild/*", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME),
         stack.format_arn(service="codebuild", resource="report-group", resource_name="*"),
@@ -126,10 +126,10 @@ def acknowledge_pipeline_findings(pipeline: pipelines.CodePipeline, smoke_tests:
         ("S3BucketVersioningEnabled", _ARTIFACT_BUCKET + " Every execution writes new, uniquely named artifacts; none is overwritten."),
     ):
         acknowledge_rule(artifact_bucket, rule, (HIPAA, NIST, PCI), evidence)
-    acknowledge(
-        code_pipeline.artifact_bucket.node.default_child,
-        "AwsSolutions-S1",
+    artifact_bucket_logs = (
         "The artifact bucket holds source and cloud-assembly zips only, KMS-encrypted with a rotating key,"
         " SSL-only, public access blocked; only the pipeline's roles may read it and CodePipeline records"
-        " every execution that wrote or read an artifact.",
+        " every execution that wrote or read an artifact."
     )
+    acknowledge(code_pipeline.artifact_bucket.node.default_child, "AwsSolutions-S1", artifact_bucket_logs)
+    skip_checkov(code_pipeline.artifact_bucket, "CKV_AWS_18", artifact_bucket_logs)

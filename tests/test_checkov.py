@@ -1,0 +1,137 @@
+"""checkov on every synthesized template, offline: no failed check; each skip sits in its resource's metadata.
+
+checkov runs once per session over all templates (starting it takes seconds), from its own venv
+(.venv/checkov, see requirements-checkov.txt), with the download of its policy updates and every
+platform call turned off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_sns as sns
+from aws_cdk.assertions import Template
+
+from llm_async.findings import skip_checkov
+from tests.conftest import ROOT, Synthesized, SynthesizedPipeline
+
+CHECKOV = ROOT / ".venv" / "checkov" / "bin" / "checkov"
+TEMPLATES = ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing", "pipeline"]
+
+# Findings in the areas of the cdk-nag rule-pack work, each acknowledged there with evidence; left to
+# that work to fix or to skip in the resource's metadata, not skipped here.
+# TODO(lead): nag packs fix pending — remove each entry with its fix or its metadata skip
+# (test_pending_nag_work_is_still_pending fails to say so).
+PENDING_NAG_WORK: dict[tuple[str, str], str] = {
+    ("CKV_AWS_21", "AWS::S3::Bucket.PipelineArtifactsBucketAEA9A052"): "S3 versioning (nag: S3BucketVersioningEnabled acknowledged)",
+    ("CKV_AWS_115", "AWS::Lambda::Function.ApiFunction6BF808ED"): "reserved concurrency, unset in the sandbox (nag: LambdaConcurrency acknowledged)",
+    ("CKV_AWS_120", "AWS::ApiGateway::Stage.ApiDeploymentStagev1F0D5FCA7"): "API Gateway cache (nag: APIGWCacheEnabledAndEncrypted acknowledged)",
+}
+
+# Proves the run checks something: a bare bucket fails a known check, and a metadata skip is honoured.
+GUARD = {
+    "Resources": {
+        "BareBucket": {"Type": "AWS::S3::Bucket"},
+        "SkippedBucket": {
+            "Type": "AWS::S3::Bucket",
+            "Metadata": {"checkov": {"skip": [{"id": "CKV_AWS_18", "comment": "guard: a skip with its reason"}]}},
+        },
+    }
+}
+
+# No platform: no API key, no policy-metadata mapping download, no package scan.
+_OFFLINE = {"BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false", "BC_API_KEY": "", "PRISMA_API_URL": ""}
+
+
+@pytest.fixture(scope="session")
+def checkov_results(
+    synthesized: dict[str, Synthesized], pipeline: SynthesizedPipeline, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Per template file name (without `.json`): checkov's `failed_checks` and `skipped_checks`."""
+    directory = tmp_path_factory.mktemp("checkov")
+    templates = {**{name: s.template_json for name, s in synthesized.items()}, "pipeline": pipeline.template_json, "guard": GUARD}
+    for name, template in templates.items():
+        (directory / f"{name}.json").write_text(json.dumps(template))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BC_", "PRISMA_"))} | _OFFLINE
+    run = subprocess.run(
+        [str(CHECKOV), "-d", str(directory), "--framework", "cloudformation", "--skip-download", "-o", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    # Exit code 1 means failed checks (the guard's at least); anything else is checkov itself failing.
+    assert run.returncode in (0, 1), run.stderr
+    report = json.loads(run.stdout)
+    (report,) = report if isinstance(report, list) else [report]
+    assert report["check_type"] == "cloudformation" and report["summary"]["parsing_errors"] == 0, report["summary"]
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {name: {"failed": [], "skipped": []} for name in templates}
+    for kind in ("failed", "skipped"):
+        for check in report["results"][f"{kind}_checks"]:
+            results[Path(check["file_path"]).stem][kind].append(check)
+    return results
+
+
+def _unexpected_failures(checks: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"{c['check_id']} {c['resource']}: {c['check_name']}"
+        for c in checks
+        if (c["check_id"], c["resource"]) not in PENDING_NAG_WORK
+    ]
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_checkov_passes(checkov_results: dict[str, dict[str, list[dict[str, Any]]]], name: str) -> None:
+    assert _unexpected_failures(checkov_results[name]["failed"]) == []
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_every_skip_says_why(checkov_results: dict[str, dict[str, list[dict[str, Any]]]], name: str) -> None:
+    skips = checkov_results[name]["skipped"]
+    assert [f"{c['check_id']} {c['resource']}" for c in skips if not c["check_result"].get("suppress_comment", "").strip()] == []
+
+
+def test_pending_nag_work_is_still_pending(checkov_results: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
+    failing = {(c["check_id"], c["resource"]) for name in TEMPLATES for c in checkov_results[name]["failed"]}
+    assert [f"fixed, remove from PENDING_NAG_WORK: {entry}" for entry in PENDING_NAG_WORK if entry not in failing] == []
+
+
+def test_checkov_finds_and_skips_what_it_should(checkov_results: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
+    # Guards the tests above against a run that silently checks nothing or ignores metadata.
+    guard = checkov_results["guard"]
+    assert ("CKV_AWS_18", "AWS::S3::Bucket.BareBucket") in {(c["check_id"], c["resource"]) for c in guard["failed"]}
+    assert [(c["check_id"], c["resource"], c["check_result"]["suppress_comment"]) for c in guard["skipped"]] == [
+        ("CKV_AWS_18", "AWS::S3::Bucket.SkippedBucket", "guard: a skip with its reason")
+    ]
+
+
+def test_skips_accumulate_on_the_resource_with_their_evidence() -> None:
+    stack = cdk.Stack()
+    topic = sns.Topic(stack, "Topic")
+    skip_checkov(topic, "CKV_AWS_26", "first reason")
+    skip_checkov(topic.node.default_child, "CKV_AWS_999", "second reason")
+    (resource,) = Template.from_stack(stack).find_resources("AWS::SNS::Topic").values()
+    assert resource["Metadata"]["checkov"] == {
+        "skip": [{"id": "CKV_AWS_26", "comment": "first reason"}, {"id": "CKV_AWS_999", "comment": "second reason"}]
+    }
+
+
+@pytest.mark.parametrize(("check_id", "evidence"), [("CKV_AWS_26", "again"), ("CKV_AWS_1", " ")])
+def test_a_skip_is_recorded_once_and_with_evidence(check_id: str, evidence: str) -> None:
+    topic = sns.Topic(cdk.Stack(), "Topic")
+    skip_checkov(topic, "CKV_AWS_26", "reason")
+    with pytest.raises(ValueError):
+        skip_checkov(topic, check_id, evidence)
+
+
+def test_network_isolation_is_skipped_only_for_hub_weights(sandbox: Synthesized, s3_weights: Synthesized) -> None:
+    (_, hub_model) = sandbox.only("AWS::SageMaker::Model")
+    (_, s3_model) = s3_weights.only("AWS::SageMaker::Model")
+    assert [s["id"] for s in hub_model["Metadata"]["checkov"]["skip"]] == ["CKV_AWS_370"]
+    assert "checkov" not in s3_model.get("Metadata", {})
