@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from llm_async.config import ExistingVpc, NewVpc
-from llm_async.findings import HIPAA, INLINE_POLICY_EVIDENCE, NIST, PCI, acknowledge, acknowledge_rule, wildcard_resource_finding
+from llm_async.findings import HIPAA, INLINE_POLICY_EVIDENCE, NIST, PCI, acknowledge, acknowledge_rule, skip_checkov, wildcard_resource_finding
 from llm_async.log_groups import log_group
 
 HTTPS = ec2.Port.tcp(443)
@@ -142,6 +142,7 @@ class PrivateNetwork(Construct):
             nat_gateways=config.nat_gateways,
             subnet_configuration=[public, private] if config.nat_gateways else [private],
         )
+        _skip_restrict_default_sg_provider(self)
         for subnet in vpc.public_subnets:
             acknowledge_rule(
                 subnet,
@@ -219,3 +220,16 @@ class PrivateNetwork(Construct):
                 open=False,
                 private_dns_enabled=True,
             )
+
+
+def _skip_restrict_default_sg_provider(scope: Construct) -> None:
+    """checkov on the stack-wide Lambda of CDK's `restrict_default_security_group` custom resource."""
+    provider = cdk.Stack.of(scope).node.find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
+    handler = provider.node.find_child("Handler")
+    what = (
+        "CDK's provider for restrict_default_security_group: CloudFormation invokes it only while deploying,"
+        " to revoke the default security group's rules, and waits for its answer."
+    )
+    skip_checkov(handler, "CKV_AWS_116", what + " A failure fails that stack operation; no event is left for a dead-letter queue.")
+    skip_checkov(handler, "CKV_AWS_117", what + " It calls the EC2 API only, and from inside the VPC it would need the VPC's own endpoints or NAT.")
+    skip_checkov(handler, "CKV_AWS_115", what + " One invocation per VPC change: nothing to bound with reserved concurrency.")
