@@ -168,8 +168,6 @@ class InferenceApi(Construct):
             )
             evidence += " VPC mode: ec2:DescribeNetworkInterfaces and ec2:DescribeSubnets support no resource-level permissions."
         acknowledge(role, "AwsSolutions-IAM5[Resource::*]", evidence)
-        if network is not None:
-            skip_checkov(role.node.find_child("DefaultPolicy"), "CKV_AWS_111", evidence)
         skip_checkov(
             function,
             "CKV_AWS_173",

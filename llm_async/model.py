@@ -92,16 +92,6 @@ class TgiModel(Construct):
             )
             evidence += " VPC mode: the ec2 Describe* actions SageMaker needs support no resource-level permissions."
         acknowledge(self.role, "AwsSolutions-IAM5[Resource::*]", evidence)
-        if network is not None:
-            policy = self.role.node.find_child("DefaultPolicy")
-            skip_checkov(policy, "CKV_AWS_111", evidence)
-            skip_checkov(
-                policy,
-                "CKV_AWS_109",
-                "VPC mode: ec2:CreateNetworkInterfacePermission/DeleteNetworkInterfacePermission, which SageMaker"
-                " documents for a model with a VpcConfig, let it attach the interfaces it creates in our subnets;"
-                " their ids are not known before SageMaker creates them.",
-            )
         self.endpoint_log_group_arn = stack.format_arn(
             service="logs",
             resource="log-group",
