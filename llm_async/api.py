@@ -138,14 +138,13 @@ class InferenceApi(Construct):
         acknowledge_rule(function, "LambdaDLQ", (HIPAA, NIST, SERVERLESS), no_dlq)
         skip_checkov(function, "CKV_AWS_116", no_dlq)
         if reserved_concurrency is None:
-            acknowledge_rule(
-                function,
-                "LambdaConcurrency",
-                (HIPAA, NIST),
+            shared_pool = (
                 "api.reserved_concurrency is unset for this environment: reserving needs 100 unreserved"
                 " executions left in the account, more than a new account's quota; the stage throttle"
-                " (api.throttle_rate_per_s, api.throttle_burst) still bounds the load.",
+                " (api.throttle_rate_per_s, api.throttle_burst) still bounds the load."
             )
+            acknowledge_rule(function, "LambdaConcurrency", (HIPAA, NIST), shared_pool)
+            skip_checkov(function, "CKV_AWS_115", shared_pool)
         if not function.is_bound_to_vpc:
             no_vpc = (
                 "VPC mode is off for this environment: the function reaches S3, SageMaker and CloudWatch"
@@ -260,13 +259,12 @@ class InferenceApi(Construct):
             "A WAF web ACL is the account's edge concern; every method requires SigV4 (IAM) authorization,"
             " so an unsigned request never reaches the integration, and the stage is throttled.",
         )
-        acknowledge_rule(
-            stage,
-            "APIGWCacheEnabledAndEncrypted",
-            (HIPAA, NIST, PCI),
+        no_cache = (
             "Caching is off on purpose: a submit must reach the Lambda every time and a status must be"
-            " fresh; with no cache there is no cached data to encrypt.",
+            " fresh; with no cache there is no cached data to encrypt."
         )
+        acknowledge_rule(stage, "APIGWCacheEnabledAndEncrypted", (HIPAA, NIST, PCI), no_cache)
+        skip_checkov(stage, "CKV_AWS_120", no_cache)
         acknowledge_rule(
             stage,
             "APIGWSSLEnabled",

@@ -24,16 +24,6 @@ from tests.conftest import ROOT, Synthesized, SynthesizedPipeline
 CHECKOV = ROOT / ".venv" / "checkov" / "bin" / "checkov"
 TEMPLATES = ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing", "pipeline"]
 
-# Findings in the areas of the cdk-nag rule-pack work, each acknowledged there with evidence; left to
-# that work to fix or to skip in the resource's metadata, not skipped here.
-# TODO(lead): nag packs fix pending — remove each entry with its fix or its metadata skip
-# (test_pending_nag_work_is_still_pending fails to say so).
-PENDING_NAG_WORK: dict[tuple[str, str], str] = {
-    ("CKV_AWS_21", "AWS::S3::Bucket.PipelineArtifactsBucketAEA9A052"): "S3 versioning (nag: S3BucketVersioningEnabled acknowledged)",
-    ("CKV_AWS_115", "AWS::Lambda::Function.ApiFunction6BF808ED"): "reserved concurrency, unset in the sandbox (nag: LambdaConcurrency acknowledged)",
-    ("CKV_AWS_120", "AWS::ApiGateway::Stage.ApiDeploymentStagev1F0D5FCA7"): "API Gateway cache (nag: APIGWCacheEnabledAndEncrypted acknowledged)",
-}
-
 # Proves the run checks something: a bare bucket fails a known check, and a metadata skip is honoured.
 GUARD = {
     "Resources": {
@@ -82,7 +72,6 @@ def _unexpected_failures(checks: list[dict[str, Any]]) -> list[str]:
     return [
         f"{c['check_id']} {c['resource']}: {c['check_name']}"
         for c in checks
-        if (c["check_id"], c["resource"]) not in PENDING_NAG_WORK
     ]
 
 
@@ -95,11 +84,6 @@ def test_checkov_passes(checkov_results: dict[str, dict[str, list[dict[str, Any]
 def test_every_skip_says_why(checkov_results: dict[str, dict[str, list[dict[str, Any]]]], name: str) -> None:
     skips = checkov_results[name]["skipped"]
     assert [f"{c['check_id']} {c['resource']}" for c in skips if not c["check_result"].get("suppress_comment", "").strip()] == []
-
-
-def test_pending_nag_work_is_still_pending(checkov_results: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
-    failing = {(c["check_id"], c["resource"]) for name in TEMPLATES for c in checkov_results[name]["failed"]}
-    assert [f"fixed, remove from PENDING_NAG_WORK: {entry}" for entry in PENDING_NAG_WORK if entry not in failing] == []
 
 
 def test_checkov_finds_and_skips_what_it_should(checkov_results: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
