@@ -53,8 +53,8 @@ class Synthesized:
         return item
 
 
-def synthesize(config: DeploymentConfig, outdir: Path) -> Synthesized:
-    return Synthesized(config, synthesize_template(config, outdir), outdir)
+def synthesize(config: DeploymentConfig, outdir: Path, *, rule_packs: bool = True) -> Synthesized:
+    return Synthesized(config, synthesize_template(config, outdir, rule_packs=rule_packs), outdir)
 
 
 # An organisation's pipeline settings (cdk.json context `llm-async:pipeline`): documentation account ids.
@@ -153,6 +153,16 @@ EXISTING_VPC = ExistingVpc(
 def vpc_existing_config() -> DeploymentConfig:
     """VPC mode in an existing VPC whose subnets route to a NAT gateway: Hub weights."""
     return dataclasses.replace(ENVIRONMENTS["sandbox"](), region="us-east-1", network=EXISTING_VPC)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, every test that needs the CDK (the session's synths, or an app of its own) runs
+    on one worker, which starts jsii and synthesizes once; handler, simulator and config tests take the
+    other core."""
+    for item in items:
+        uses_synths = {"synthesized", "pipeline"} & set(getattr(item, "fixturenames", ()))
+        if uses_synths or getattr(getattr(item, "module", None), "cdk", None) is not None:
+            item.add_marker(pytest.mark.xdist_group("cdk"))
 
 
 @pytest.fixture(scope="session")

@@ -79,14 +79,36 @@ def call(event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
     return response["statusCode"], headers, body
 
 
+_create_client = boto3.client
+_shared_clients: dict[tuple[str, str | None], Any] = {}
+
+
+def _shared_client(service_name: str, *args: Any, **kwargs: Any) -> Any:
+    """One boto3 client per service for the whole session: creating one costs ~0.1 s of CPU, and moto
+    intercepts every client created after it is imported, whichever mock is active when it is called."""
+    key = (service_name, kwargs.get("region_name"))
+    if key not in _shared_clients:
+        _shared_clients[key] = _create_client(service_name, *args, **kwargs)
+    return _shared_clients[key]
+
+
+def _undo_method_overrides() -> None:
+    """Tests replace client methods on the instance (a failing delete, a counting invoke): drop them."""
+    for client in _shared_clients.values():
+        for name in [n for n in vars(client) if callable(getattr(type(client), n, None))]:
+            delattr(client, name)
+
+
 @pytest.fixture
-def aws() -> Iterator[dict[str, Any]]:
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    monkeypatch.setattr(boto3, "client", _shared_client)
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
         _clear_clients()
         yield {"s3": s3}
         _clear_clients()
+        _undo_method_overrides()
 
 
 def _clear_clients() -> None:
