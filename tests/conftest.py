@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +227,46 @@ def normalize_asset_hashes(template: Any) -> Any:
     """Asset hashes change with any byte of an asset; snapshots guard structure, not bytes."""
     text = json.dumps(template, indent=1, sort_keys=True)
     return json.loads(re.sub(r"[0-9a-f]{64}", "<asset-hash>", text))
+
+
+CHECKOV = ROOT / ".venv" / "checkov" / "bin" / "checkov"
+
+# Proves the run checks something: a bare bucket fails a known check, and a metadata skip is honoured.
+GUARD = {
+    "Resources": {
+        "BareBucket": {"Type": "AWS::S3::Bucket"},
+        "SkippedBucket": {
+            "Type": "AWS::S3::Bucket",
+            "Metadata": {"checkov": {"skip": [{"id": "CKV_AWS_18", "comment": "guard: a skip with its reason"}]}},
+        },
+    }
+}
+
+# No platform: no API key, no policy-metadata mapping download, no package scan.
+_OFFLINE = {"BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false", "BC_API_KEY": "", "PRISMA_API_URL": ""}
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckovProcess:
+    process: subprocess.Popen
+    names: list[str]
+    """Template file names (without `.json`) in the directory checkov reads."""
+
+
+@pytest.fixture(scope="session")
+def checkov_process(
+    synthesized: dict[str, Synthesized], pipeline: SynthesizedPipeline, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CheckovProcess]:
+    """checkov over every template, started as soon as the synths exist and left running in its own process
+    (its 10–15 s of CPU then overlap with cfn-lint's); test_checkov.py collects the report."""
+    directory = tmp_path_factory.mktemp("checkov")
+    templates = {**{name: s.template_json for name, s in synthesized.items()}, "pipeline": pipeline.template_json, "guard": GUARD}
+    for name, template in templates.items():
+        (directory / f"{name}.json").write_text(json.dumps(template))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BC_", "PRISMA_"))} | _OFFLINE
+    command = [str(CHECKOV), "-d", str(directory), "--framework", "cloudformation", "--skip-download", "-o", "json"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    yield CheckovProcess(process, list(templates))
+    if process.poll() is None:
+        process.kill()
+        process.communicate()

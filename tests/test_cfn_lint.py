@@ -14,6 +14,8 @@ from tests.conftest import Synthesized, SynthesizedPipeline
 IGNORED = ["W3005"]
 
 
+# Starts checkov in the background first, so that it runs while cfn-lint does (see conftest.py).
+@pytest.mark.usefixtures("checkov_process")
 @pytest.mark.parametrize("env", ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing"])
 def test_cfn_lint_is_clean(synthesized: dict[str, Synthesized], env: str) -> None:
     # A stack pinned to a region is linted there. The sandbox (environment-agnostic, like its variants)

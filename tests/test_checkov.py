@@ -8,8 +8,6 @@ platform call turned off.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,49 +17,21 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 
 from llm_async.findings import skip_checkov
-from tests.conftest import ROOT, Synthesized, SynthesizedPipeline
+from tests.conftest import CheckovProcess, Synthesized
 
-CHECKOV = ROOT / ".venv" / "checkov" / "bin" / "checkov"
 TEMPLATES = ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing", "pipeline"]
-
-# Proves the run checks something: a bare bucket fails a known check, and a metadata skip is honoured.
-GUARD = {
-    "Resources": {
-        "BareBucket": {"Type": "AWS::S3::Bucket"},
-        "SkippedBucket": {
-            "Type": "AWS::S3::Bucket",
-            "Metadata": {"checkov": {"skip": [{"id": "CKV_AWS_18", "comment": "guard: a skip with its reason"}]}},
-        },
-    }
-}
-
-# No platform: no API key, no policy-metadata mapping download, no package scan.
-_OFFLINE = {"BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false", "BC_API_KEY": "", "PRISMA_API_URL": ""}
 
 
 @pytest.fixture(scope="session")
-def checkov_results(
-    synthesized: dict[str, Synthesized], pipeline: SynthesizedPipeline, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, dict[str, list[dict[str, Any]]]]:
+def checkov_results(checkov_process: CheckovProcess) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """Per template file name (without `.json`): checkov's `failed_checks` and `skipped_checks`."""
-    directory = tmp_path_factory.mktemp("checkov")
-    templates = {**{name: s.template_json for name, s in synthesized.items()}, "pipeline": pipeline.template_json, "guard": GUARD}
-    for name, template in templates.items():
-        (directory / f"{name}.json").write_text(json.dumps(template))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BC_", "PRISMA_"))} | _OFFLINE
-    run = subprocess.run(
-        [str(CHECKOV), "-d", str(directory), "--framework", "cloudformation", "--skip-download", "-o", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    stdout, stderr = checkov_process.process.communicate(timeout=180)
     # Exit code 1 means failed checks (the guard's at least); anything else is checkov itself failing.
-    assert run.returncode in (0, 1), run.stderr
-    report = json.loads(run.stdout)
+    assert checkov_process.process.returncode in (0, 1), stderr
+    report = json.loads(stdout)
     (report,) = report if isinstance(report, list) else [report]
     assert report["check_type"] == "cloudformation" and report["summary"]["parsing_errors"] == 0, report["summary"]
-    results: dict[str, dict[str, list[dict[str, Any]]]] = {name: {"failed": [], "skipped": []} for name in templates}
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {name: {"failed": [], "skipped": []} for name in checkov_process.names}
     for kind in ("failed", "skipped"):
         for check in report["results"][f"{kind}_checks"]:
             results[Path(check["file_path"]).stem][kind].append(check)
