@@ -278,15 +278,15 @@ class InferenceApi(Construct):
     def url(self) -> str:
         return self.rest_api.url
 
+    @property
+    def status_method_arn(self) -> str:
+        """GET /invocations/{inferenceId} of the deployed stage; the * stands for the inference id."""
+        return self.rest_api.arn_for_execute_api("GET", "/invocations/*", self.rest_api.deployment_stage.stage_name)
+
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """execute-api:Invoke on the two methods of the deployed stage: submit and status, nothing else."""
-        stage = self.rest_api.deployment_stage.stage_name
+        submit_arn = self.rest_api.arn_for_execute_api("POST", "/invocations", self.rest_api.deployment_stage.stage_name)
         return iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["execute-api:Invoke"],
-            resource_arns=[
-                self.rest_api.arn_for_execute_api("POST", "/invocations", stage),
-                self.rest_api.arn_for_execute_api("GET", "/invocations/*", stage),
-            ],
+            grantee=grantee, actions=["execute-api:Invoke"], resource_arns=[submit_arn, self.status_method_arn]
         )
 

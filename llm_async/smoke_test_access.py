@@ -43,9 +43,8 @@ class SmokeTestAccess(Construct):
         )
         api.grant_invoke(self.role)
         acknowledge_rule(self.role, "IAMNoInlinePolicy", (HIPAA, NIST, PCI), INLINE_POLICY_EVIDENCE)
-        status_arn = api.rest_api.arn_for_execute_api("GET", "/invocations/*", api.rest_api.deployment_stage.stage_name)
         acknowledge(
             self.role,
-            wildcard_resource_finding(self.role, status_arn),
+            wildcard_resource_finding(self.role, api.status_method_arn),
             "One method of this stage's API: the * is the {inferenceId} path parameter of the status call.",
         )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -23,10 +22,10 @@ from llm_async.config import DeploymentConfig
 from llm_async.environments import ENVIRONMENTS
 from llm_async.pipeline_config import PIPELINE_STACK_ID, STAGES, PipelineConfig
 from llm_async.smoke_test_access import PIPELINE_SMOKE_TEST_ROLE_NAME, stage_smoke_test_role_name
+from stacks.llm_async_app import ROOT
 from stacks.llm_async_stage import LlmAsyncStage
 from stacks.pipeline_findings import acknowledge_pipeline_findings
 
-ROOT = Path(__file__).resolve().parent.parent
 # How long a smoke test may wait beyond the stage's wake-from-zero budget for the generation itself.
 SMOKE_TEST_GENERATION_S = 600
 
