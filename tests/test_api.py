@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import Synthesized
+from tests.synths import Synthesized
 
 
 def _function(synth: Synthesized) -> dict:

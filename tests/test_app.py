@@ -10,7 +10,7 @@ import app
 from llm_async.config import ScalingConfig
 from llm_async.environments import ENVIRONMENTS
 from llm_async.summary import main, summarize, summarize_pipeline
-from tests.conftest import Synthesized, SynthesizedPipeline, cdk_json_context
+from tests.synths import Synthesized, SynthesizedPipeline, cdk_json_context
 
 
 def cli_error_line(capsys, tmp_path, context: dict | None = None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Synthesized
+from tests.synths import Synthesized
 
 
 def _config(synth: Synthesized) -> tuple[str, dict]:

@@ -17,21 +17,23 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 
 from llm_async.findings import skip_checkov
-from tests.conftest import CheckovProcess, Synthesized
+from tests.session_synths import load_checkov_report
+from tests.synths import Synthesized
 
 TEMPLATES = ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing", "pipeline"]
 
 
 @pytest.fixture(scope="session")
-def checkov_results(checkov_process: CheckovProcess) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """Per template file name (without `.json`): checkov's `failed_checks` and `skipped_checks`."""
-    stdout, stderr = checkov_process.process.communicate(timeout=180)
+def checkov_results(session_synths_directory: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Per template file name (without `.json`): checkov's `failed_checks` and `skipped_checks`, from the run
+    the session's synth process made (see tests/session_synths.py)."""
+    checkov = load_checkov_report(session_synths_directory)
     # Exit code 1 means failed checks (the guard's at least); anything else is checkov itself failing.
-    assert checkov_process.process.returncode in (0, 1), stderr
-    report = json.loads(stdout)
+    assert checkov.returncode in (0, 1), checkov.stderr
+    report = json.loads(checkov.stdout)
     (report,) = report if isinstance(report, list) else [report]
     assert report["check_type"] == "cloudformation" and report["summary"]["parsing_errors"] == 0, report["summary"]
-    results: dict[str, dict[str, list[dict[str, Any]]]] = {name: {"failed": [], "skipped": []} for name in checkov_process.names}
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {name: {"failed": [], "skipped": []} for name in checkov.names}
     for kind in ("failed", "skipped"):
         for check in report["results"][f"{kind}_checks"]:
             results[Path(check["file_path"]).stem][kind].append(check)

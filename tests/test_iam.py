@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Synthesized
+from tests.synths import Synthesized
 
 ENVS = ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing"]
 # Actions AWS offers no resource-level permission for (Service Authorization Reference: "Resource

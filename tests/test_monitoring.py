@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import OPS_QUEUE_ARN, Synthesized
+from tests.synths import OPS_QUEUE_ARN, Synthesized
 
 ENVS = ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed"]
 # SageMaker publishes its queue metrics per endpoint, everything else per endpoint and variant.

@@ -11,7 +11,7 @@ from aws_cdk.assertions import Match
 from llm_async.config import DeploymentConfig
 from llm_async.network import INTERFACE_ENDPOINTS
 from stacks.llm_async_app import add_llm_async_stack
-from tests.conftest import EXISTING_VPC, Synthesized, cdk_json_context, s3_weights_config, vpc_nat_config, vpc_new_config
+from tests.synths import EXISTING_VPC, Synthesized, cdk_json_context, s3_weights_config, vpc_nat_config, vpc_new_config
 
 # What the Lambda and the async endpoint call from inside the VPC (llm_async/network.py says why).
 EXPECTED_INTERFACE_SERVICES = {"sagemaker.runtime", "sagemaker.api", "monitoring", "xray", "sns"}

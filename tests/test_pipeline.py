@@ -13,7 +13,8 @@ from aws_cdk import aws_s3 as s3
 from llm_async.environments import ENVIRONMENTS
 from stacks.llm_async_app import register_rule_packs
 from stacks.pipeline_stack import SMOKE_TEST_GENERATION_S
-from tests.conftest import EXAMPLE_PIPELINE, ROOT, SynthesizedPipeline, cdk_json_context
+from tests.conftest import ROOT
+from tests.synths import EXAMPLE_PIPELINE, SynthesizedPipeline, cdk_json_context
 
 
 def _resources(pipeline: SynthesizedPipeline, resource_type: str) -> dict[str, dict[str, Any]]:

@@ -9,7 +9,7 @@ import pytest
 
 from llm_async.config import ConfigError
 from llm_async.pipeline_config import PipelineConfig
-from tests.conftest import EXAMPLE_PIPELINE
+from tests.synths import EXAMPLE_PIPELINE
 from tests.test_app import cli_error_line
 
 

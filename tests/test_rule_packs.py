@@ -15,7 +15,7 @@ from llm_async.environments import ENVIRONMENTS
 from llm_async.pipeline_config import PipelineConfig
 from stacks.llm_async_app import add_llm_async_stack, register_rule_packs
 from stacks.pipeline_stack import add_pipeline_stack
-from tests.conftest import EXAMPLE_PIPELINE, cdk_json_context
+from tests.synths import EXAMPLE_PIPELINE, cdk_json_context
 
 PACKS = ("AwsSolutions", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321", "Serverless")
 

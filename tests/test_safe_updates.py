@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Synthesized, synthesize
+from tests.synths import Synthesized, synthesize
 from tests.update_plan import ADD, KEEP, REMOVE, REPLACE, UPDATE, update_plan
 
 # Resources whose replacement would lose data, keys or subscribers: a config change must never touch them.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Synthesized
+from tests.synths import Synthesized
 
 
 def _alarm(synth: Synthesized, name: str) -> dict:

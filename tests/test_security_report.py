@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from llm_async.security_report import main, render
-from tests.conftest import ROOT, Synthesized
+from tests.conftest import ROOT
+from tests.synths import Synthesized
 
 REPORT = ROOT / "docs" / "security-report.md"
 

@@ -9,7 +9,8 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from tests.conftest import Synthesized, SynthesizedPipeline, normalize_asset_hashes
+from tests.conftest import normalize_asset_hashes
+from tests.synths import Synthesized, SynthesizedPipeline
 
 
 @pytest.mark.parametrize("env", ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_cdk.assertions import Match
 
-from tests.conftest import Synthesized
+from tests.synths import Synthesized
 
 
 def _payload_bucket(synth: Synthesized) -> tuple[str, dict]:

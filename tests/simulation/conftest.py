@@ -11,7 +11,7 @@ from llm_async.simulation.model import ScalingModel
 from llm_async.simulation.parameters import SimulationParameters
 from llm_async.simulation.template import read_scaling_model
 from llm_async.simulation.trace import TracedRequest
-from tests.conftest import Synthesized
+from tests.synths import Synthesized
 
 MONDAY = datetime(2026, 1, 5, tzinfo=UTC)
 PROVISIONING_S = 420.0

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import llm_async.simulate as cli
-from tests.conftest import ROOT, Synthesized
+from tests.conftest import ROOT
+from tests.synths import Synthesized
 
 KEYS = ["name", "gpu_hours", "cost_usd", "ttr_p50_s", "ttr_p95_s", "ttr_max_s", "expired", "scale_events"]
 

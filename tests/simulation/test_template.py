@@ -9,7 +9,7 @@ import pytest
 from llm_async.cfn_template import TemplateError
 from llm_async.simulation.model import MetricQuery, ScalingModel
 from llm_async.simulation.template import read_scaling_model
-from tests.conftest import Synthesized
+from tests.synths import Synthesized
 
 
 def _policy(model: ScalingModel, prefix: str):

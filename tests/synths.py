@@ -1,0 +1,176 @@
+"""What the tests synthesize: the configurations, and the synthesized templates with their configuration."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk.assertions import Template
+
+from llm_async.config import (
+    DeploymentConfig,
+    ExistingVpc,
+    MonitoringConfig,
+    NewVpc,
+    OpsSubscription,
+    ResultSubscription,
+    S3Weights,
+)
+from llm_async.environments import ENVIRONMENTS
+from llm_async.pipeline_config import CONTEXT_KEY, PIPELINE_STACK_ID, PipelineConfig
+from stacks.llm_async_app import cdk_json_context, register_rule_packs, synthesize_template
+from stacks.pipeline_stack import add_pipeline_stack
+
+
+@dataclasses.dataclass(frozen=True)
+class Synthesized:
+    config: DeploymentConfig
+    template_json: dict[str, Any]
+    assembly_dir: Path | None = None
+    """The cloud assembly of a standalone synth (template + metadata), for tools that read cdk.out."""
+
+    @property
+    def template(self) -> Template:
+        return Template.from_json(self.template_json)
+
+    def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.template_json["Resources"].items() if v["Type"] == resource_type}
+
+    def only(self, resource_type: str, prefix: str = "") -> tuple[str, dict[str, Any]]:
+        """The one resource of that type (whose logical id starts with `prefix`)."""
+        (item,) = [(k, v) for k, v in self.resources(resource_type).items() if k.startswith(prefix)]
+        return item
+
+
+def synthesize(config: DeploymentConfig, outdir: Path, *, rule_packs: bool = True) -> Synthesized:
+    return Synthesized(config, synthesize_template(config, outdir, rule_packs=rule_packs), outdir)
+
+
+# An organisation's pipeline settings (cdk.json context `llm-async:pipeline`): documentation account ids.
+EXAMPLE_PIPELINE = {
+    "connectionArn": "arn:aws:codeconnections:us-east-1:111111111111:connection/0f3c4d52-6a4e-4b8e-9d6b-2f1e8c7a9b10",
+    "repository": "example-org/llm-async",
+    "branch": "main",
+    "account": "111111111111",
+    "region": "us-east-1",
+    "stageAccounts": {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class SynthesizedPipeline:
+    template_json: dict[str, Any]
+    stages: dict[str, Synthesized]
+    """Each stage's LlmAsyncStack, by environment name."""
+
+    @property
+    def template(self) -> Template:
+        return Template.from_json(self.template_json)
+
+
+def synthesize_pipeline(outdir: Path, pipeline_context: dict[str, Any] = EXAMPLE_PIPELINE) -> SynthesizedPipeline:
+    """The pipeline as app.py builds it from cdk.json's context, rule packs on: raises on a finding."""
+    app = cdk.App(context={**cdk_json_context(), CONTEXT_KEY: pipeline_context}, outdir=str(outdir))
+    stack = add_pipeline_stack(app, PipelineConfig.from_context(app.node.try_get_context(CONTEXT_KEY)))
+    register_rule_packs(app)
+    assembly = app.synth()
+    stages = {
+        stage.config.env_name: Synthesized(
+            stage.config, assembly.get_nested_assembly(stage.artifact_id).get_stack_by_name(stage.stack.stack_name).template
+        )
+        for stage in stack.stages
+    }
+    return SynthesizedPipeline(assembly.get_stack_by_name(PIPELINE_STACK_ID).template, stages)
+
+
+S3_WEIGHTS_URI = "s3://my-weights-bucket/models/qwen2.5-7b/"
+
+
+def s3_weights_config() -> DeploymentConfig:
+    sandbox = ENVIRONMENTS["sandbox"]()
+    return dataclasses.replace(
+        sandbox, model=dataclasses.replace(sandbox.model, weights=S3Weights(S3_WEIGHTS_URI))
+    )
+
+
+OPS_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:ops-alarms"
+
+
+def subscribed_config() -> DeploymentConfig:
+    sandbox = ENVIRONMENTS["sandbox"]()
+    destinations = (
+        ResultSubscription("sqs"),
+        ResultSubscription("email", "ml-platform@example.com", topics=("error",)),
+        ResultSubscription("https", "https://hooks.example.com/llm", topics=("success",)),
+    )
+    # Also the operations topic's destinations, and monitoring values other than the defaults.
+    monitoring = MonitoringConfig(
+        ops_subscriptions=(
+            OpsSubscription("email", "llm-oncall@example.com"),
+            OpsSubscription("https", "https://pager.example.com/hooks/llm"),
+            OpsSubscription("sqs", OPS_QUEUE_ARN),
+        ),
+        wake_margin_s=600,
+        api_5xx_threshold=5,
+        log_retention_days=90,
+    )
+    return dataclasses.replace(
+        sandbox, api=dataclasses.replace(sandbox.api, result_subscriptions=destinations), monitoring=monitoring
+    )
+
+
+def vpc_new_config() -> DeploymentConfig:
+    """VPC mode, the stack creating the VPC: S3 weights, so no NAT is needed (or created)."""
+    return dataclasses.replace(s3_weights_config(), network=NewVpc())
+
+
+def vpc_nat_config() -> DeploymentConfig:
+    """VPC mode with Hub weights: the created VPC needs a NAT gateway (and public subnets for it)."""
+    return dataclasses.replace(ENVIRONMENTS["sandbox"](), network=NewVpc(nat_gateways=1))
+
+
+# An existing VPC's ids, as an account's network team would hand them over (documentation values).
+EXISTING_VPC = ExistingVpc(
+    vpc_id="vpc-0a1b2c3d4e5f60718",
+    subnet_ids=("subnet-0f1e2d3c4b5a69788", "subnet-09a8b7c6d5e4f3a21"),
+    availability_zones=("us-east-1a", "us-east-1b"),
+    route_table_ids=("rtb-0123456789abcdef0", "rtb-0fedcba9876543210"),
+    internet_egress=True,
+)
+
+
+def vpc_existing_config() -> DeploymentConfig:
+    """VPC mode in an existing VPC whose subnets route to a NAT gateway: Hub weights."""
+    return dataclasses.replace(ENVIRONMENTS["sandbox"](), region="us-east-1", network=EXISTING_VPC)
+
+
+# The session's standalone synths (the pipeline brings dev, staging and prod), by fixture name.
+STANDALONE: dict[str, Callable[[], DeploymentConfig]] = {
+    "sandbox": ENVIRONMENTS["sandbox"],
+    "s3-weights": s3_weights_config,
+    "subscribed": subscribed_config,
+    "vpc-new": vpc_new_config,
+    "vpc-nat": vpc_nat_config,
+    "vpc-existing": vpc_existing_config,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionSynths:
+    standalone: dict[str, Synthesized]
+    pipeline: SynthesizedPipeline
+
+    @property
+    def synthesized(self) -> dict[str, Synthesized]:
+        """The sandbox standalone, dev/staging/prod as the pipeline deploys them, and the sandbox variants."""
+        variants = {name: synth for name, synth in self.standalone.items() if name != "sandbox"}
+        return {"sandbox": self.standalone["sandbox"], **self.pipeline.stages, **variants}
+
+
+def synthesize_session(directory: Path) -> SessionSynths:
+    """Every synth the session's fixtures share, each cloud assembly in its own folder under `directory`."""
+    pipeline = synthesize_pipeline(directory / "pipeline")
+    return SessionSynths({name: synthesize(config(), directory / name) for name, config in STANDALONE.items()}, pipeline)
