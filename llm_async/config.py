@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import available_timezones
 
-from llm_async.dlc_table import available_tgi_versions, tgi_image_uris
+from llm_async.dlc_table import available_tgi_versions, tgi_regions
 from llm_async.errors import ConfigError as ConfigError  # re-exported: callers catch it from here
 from llm_async.errors import fail as _fail
 from llm_async.instance_types import GPU_INSTANCE_TYPES, GpuInstanceType
@@ -491,7 +491,7 @@ class DeploymentConfig:
             _fail("account", "a 12-digit AWS account id or None", self.account)
         if self.region is not None and not re.match(r"^[a-z]{2}(-[a-z]+)+-\d$", self.region):
             _fail("region", "an AWS region like 'eu-west-1' or None", self.region)
-        if self.region is not None and self.region not in tgi_image_uris(self.model.tgi_version):
+        if self.region is not None and self.region not in tgi_regions(self.model.tgi_version):
             _fail("region", f"a region with a TGI {self.model.tgi_version} image", self.region)
         budget = self.endpoint.startup_budget_s
         if self.scaling.wake_cooldown_s is not None and self.scaling.wake_cooldown_s < budget:

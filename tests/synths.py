@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,20 +22,44 @@ from llm_async.config import (
 )
 from llm_async.environments import ENVIRONMENTS
 from llm_async.pipeline_config import CONTEXT_KEY, PIPELINE_STACK_ID, PipelineConfig
-from stacks.llm_async_app import cdk_json_context, register_rule_packs, synthesize_template
+from stacks.llm_async_app import STACK_ID, cdk_json_context, register_rule_packs, synthesize_template
 from stacks.pipeline_stack import add_pipeline_stack
+
+
+def stack_metadata(assembly_dir: Path, artifact_id: str) -> dict[str, list[dict[str, Any]]]:
+    """A stack's construct metadata (path → entries) as its cloud assembly stores it: inline or in a file of its own."""
+    artifact = json.loads((assembly_dir / "manifest.json").read_text())["artifacts"][artifact_id]
+    extra = artifact.get("additionalMetadataFile")
+    return {**artifact.get("metadata", {}), **(json.loads((assembly_dir / extra).read_text()) if extra else {})}
+
+
+def acknowledgments(metadata: dict[str, list[dict[str, Any]]]) -> dict[tuple[str, str], str]:
+    """(construct path, finding id) → evidence, for every acknowledgment the synth recorded."""
+    return {
+        (path.lstrip("/"), finding.removeprefix("Annotation::")): reason
+        for path, entries in metadata.items()
+        for entry in entries
+        if entry["type"] == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+        for finding, reason in entry["data"].items()
+    }
 
 
 @dataclasses.dataclass(frozen=True)
 class Synthesized:
     config: DeploymentConfig
     template_json: dict[str, Any]
+    metadata_json: dict[str, list[dict[str, Any]]]
+    """The stack's construct metadata in the cloud assembly (cdk-nag's acknowledgments among it)."""
     assembly_dir: Path | None = None
     """The cloud assembly of a standalone synth (template + metadata), for tools that read cdk.out."""
 
     @property
     def template(self) -> Template:
         return Template.from_json(self.template_json)
+
+    @property
+    def acknowledgments(self) -> dict[tuple[str, str], str]:
+        return acknowledgments(self.metadata_json)
 
     def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.template_json["Resources"].items() if v["Type"] == resource_type}
@@ -46,7 +71,8 @@ class Synthesized:
 
 
 def synthesize(config: DeploymentConfig, outdir: Path, *, rule_packs: bool = True) -> Synthesized:
-    return Synthesized(config, synthesize_template(config, outdir, rule_packs=rule_packs), outdir)
+    template = synthesize_template(config, outdir, rule_packs=rule_packs)
+    return Synthesized(config, template, stack_metadata(outdir, STACK_ID), outdir)
 
 
 # An organisation's pipeline settings (cdk.json context `llm-async:pipeline`): documentation account ids.
@@ -63,12 +89,18 @@ EXAMPLE_PIPELINE = {
 @dataclasses.dataclass(frozen=True)
 class SynthesizedPipeline:
     template_json: dict[str, Any]
+    metadata_json: dict[str, list[dict[str, Any]]]
     stages: dict[str, Synthesized]
     """Each stage's LlmAsyncStack, by environment name."""
 
     @property
     def template(self) -> Template:
         return Template.from_json(self.template_json)
+
+    @property
+    def acknowledgments(self) -> dict[tuple[str, str], str]:
+        """The pipeline stack's own (each stage's are its Synthesized's)."""
+        return acknowledgments(self.metadata_json)
 
 
 def synthesize_pipeline(outdir: Path, pipeline_context: dict[str, Any] = EXAMPLE_PIPELINE) -> SynthesizedPipeline:
@@ -77,13 +109,15 @@ def synthesize_pipeline(outdir: Path, pipeline_context: dict[str, Any] = EXAMPLE
     stack = add_pipeline_stack(app, PipelineConfig.from_context(app.node.try_get_context(CONTEXT_KEY)))
     register_rule_packs(app)
     assembly = app.synth()
-    stages = {
-        stage.config.env_name: Synthesized(
-            stage.config, assembly.get_nested_assembly(stage.artifact_id).get_stack_by_name(stage.stack.stack_name).template
+    stages = {}
+    for stage in stack.stages:
+        stage_assembly = assembly.get_nested_assembly(stage.artifact_id)
+        stage_template = stage_assembly.get_stack_by_name(stage.stack.stack_name).template
+        stages[stage.config.env_name] = Synthesized(
+            stage.config, stage_template, stack_metadata(Path(stage_assembly.directory), stage.stack.artifact_id)
         )
-        for stage in stack.stages
-    }
-    return SynthesizedPipeline(assembly.get_stack_by_name(PIPELINE_STACK_ID).template, stages)
+    template = assembly.get_stack_by_name(PIPELINE_STACK_ID).template
+    return SynthesizedPipeline(template, stack_metadata(outdir, stack.artifact_id), stages)
 
 
 S3_WEIGHTS_URI = "s3://my-weights-bucket/models/qwen2.5-7b/"

@@ -1,5 +1,5 @@
 """`python app.py` as the CDK CLI runs it, in a process of its own: a bad choice is one readable line on
-stderr and exit 1. Kept apart from the in-process tests so it runs beside the CDK worker under xdist."""
+stderr and exit 1."""
 
 from __future__ import annotations
 

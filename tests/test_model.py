@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk.assertions import Match
 
+from llm_async.dlc_table import TGI_FRAMEWORK, _inference_table, tgi_image_uris, tgi_regions
 from llm_async.model import tgi_environment
 from llm_async.presets import FALCON_40B_INSTRUCT, FALCON_40B_INSTRUCT_G4DN, QWEN2_5_7B_INSTRUCT
 from tests.synths import S3_WEIGHTS_URI, Synthesized
@@ -24,6 +25,18 @@ def test_env_agnostic_image_comes_from_a_region_mapping(sandbox: Synthesized) ->
     assert regions["cn-north-1"]["uri"] == f"727897471807.dkr.ecr.cn-north-1.amazonaws.com.cn/{TGI_TAG}"
     assert regions["ap-east-1"]["account"] == "871362719292"
     assert len(regions) >= 40
+
+
+def test_image_table_regions_and_uris_agree_and_the_sdk_is_left_as_found() -> None:
+    from sagemaker.core import common_utils, image_uris
+
+    # The table read from the installed file is the one the SDK's own loader reads.
+    assert _inference_table() == image_uris.config_for_framework(TGI_FRAMEWORK)["inference"]
+
+    resolver = common_utils._botocore_resolver
+    tgi_image_uris.cache_clear()  # resolve again here, through the block that reads the endpoints table once
+    assert tuple(tgi_image_uris("3.3.6")) == tgi_regions("3.3.6")
+    assert common_utils._botocore_resolver is resolver
 
 
 def test_env_agnostic_stack_refuses_a_region_without_an_image(sandbox: Synthesized) -> None:

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match
 
-from llm_async.config import DeploymentConfig
 from llm_async.network import INTERFACE_ENDPOINTS
-from stacks.llm_async_app import add_llm_async_stack
-from tests.synths import EXISTING_VPC, Synthesized, cdk_json_context, s3_weights_config, vpc_nat_config, vpc_new_config
+from tests.synths import EXISTING_VPC, Synthesized
 
 # What the Lambda and the async endpoint call from inside the VPC (llm_async/network.py says why).
 EXPECTED_INTERFACE_SERVICES = {"sagemaker.runtime", "sagemaker.api", "monitoring", "xray", "sns"}
@@ -207,17 +204,12 @@ def test_existing_vpc_gets_the_same_endpoints_in_its_subnets(vpc_existing: Synth
     assert {tuple(e["Properties"]["SubnetIds"]) for e in interface.values()} == {EXISTING_VPC.subnet_ids}
 
 
-def _acknowledged(config: DeploymentConfig) -> dict[tuple[str, str], str]:
-    app = cdk.App(context=cdk_json_context())
-    stack = add_llm_async_stack(app, config)
+def _acknowledged(synth: Synthesized) -> dict[tuple[str, str], str]:
     return {
-        (construct.node.path, rule_id.removeprefix("Annotation::")): reason
-        for construct in stack.node.find_all()
-        for entry in construct.node.metadata
-        if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
-        for rule_id, reason in entry.data.items()
+        key: reason
+        for key, reason in synth.acknowledgments.items()
         # aws-cdk-lib's own, for its template validation of the VPC (literal AZs, FlowLog camelCase).
-        if not rule_id.startswith("CloudFormation-Validate::")
+        if not key[1].startswith("CloudFormation-Validate::")
     }
 
 
@@ -231,8 +223,8 @@ INTERFACE_ACKNOWLEDGMENTS = [
 ]
 
 
-def test_nat_mode_acknowledges_the_public_routes_at_the_public_subnets_only() -> None:
-    added = set(_acknowledged(vpc_nat_config())) - set(_acknowledged(s3_weights_config()))
+def test_nat_mode_acknowledges_the_public_routes_at_the_public_subnets_only(vpc_nat: Synthesized, s3_weights: Synthesized) -> None:
+    added = set(_acknowledged(vpc_nat)) - set(_acknowledged(s3_weights))
     flow_log_role = "LlmAsyncStack/Network/Vpc/FlowLog/IAMRole"
     packs = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
     assert sorted(added) == sorted(
@@ -248,9 +240,11 @@ def test_nat_mode_acknowledges_the_public_routes_at_the_public_subnets_only() ->
     )
 
 
-def test_vpc_mode_acknowledges_only_the_flow_log_role_and_says_why_ec2_needs_a_wildcard() -> None:
-    without_vpc = _acknowledged(s3_weights_config())
-    with_vpc = _acknowledged(vpc_new_config())
+def test_vpc_mode_acknowledges_only_the_flow_log_role_and_says_why_ec2_needs_a_wildcard(
+    vpc_new: Synthesized, s3_weights: Synthesized
+) -> None:
+    without_vpc = _acknowledged(s3_weights)
+    with_vpc = _acknowledged(vpc_new)
     # CDK's flow-log role carries its inline policy (as every role of this stack does).
     flow_log_role = "LlmAsyncStack/Network/Vpc/FlowLog/IAMRole"
     packs = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")

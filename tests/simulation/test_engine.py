@@ -14,8 +14,8 @@ from llm_async.simulation.model import ScalingModel
 from llm_async.simulation.parameters import SimulationParameters
 from llm_async.simulation.template import read_scaling_model
 from llm_async.simulation.trace import TracedRequest
-from tests.synths import Synthesized
 from tests.simulation.conftest import EXACT, MONDAY, PROVISIONING_S, SERVICE_S, run
+from tests.synths import Synthesized
 
 DIRECT = dataclasses.replace(EXACT, api_wake=False)
 
