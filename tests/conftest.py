@@ -7,12 +7,14 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests import session_synths as synth_process
-from tests.synths import SessionSynths, Synthesized, SynthesizedPipeline
+
+if TYPE_CHECKING:  # the test modules import it; pytest's xdist controller, which loads this file too, need not
+    from tests.synths import SessionSynths, Synthesized, SynthesizedPipeline
 
 ROOT = synth_process.ROOT
 # `lambda` is a Python keyword: the handler package is imported from inside that folder, as Lambda does.

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests import session_synths as synth_process
+from tests import synths
 
 
 def test_a_directory_already_claimed_starts_nothing(tmp_path: Path) -> None:
@@ -16,7 +17,7 @@ def test_a_directory_already_claimed_starts_nothing(tmp_path: Path) -> None:
 
 
 def test_the_result_is_written_whole_and_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(synth_process, "synthesize_session", lambda directory: {"synthesized in": str(directory)})
+    monkeypatch.setattr(synths, "synthesize_session", lambda directory: {"synthesized in": str(directory)})
     assert synth_process.main([str(tmp_path)]) == 0
     assert synth_process.load_synths(tmp_path) == {"synthesized in": str(tmp_path)}
     assert sorted(p.name for p in tmp_path.iterdir()) == [synth_process.SYNTHS]  # no partial file left, no report
@@ -26,7 +27,7 @@ def test_a_failed_synth_is_reported_to_every_waiter_with_its_traceback(tmp_path:
     def fail(directory: Path) -> None:
         raise ValueError("endpoint.max_capacity: must be between 0 and 100 (got 101)")
 
-    monkeypatch.setattr(synth_process, "synthesize_session", fail)
+    monkeypatch.setattr(synths, "synthesize_session", fail)
     with pytest.raises(ValueError):
         synth_process.main([str(tmp_path)])
     with pytest.raises(RuntimeError, match=r"(?s)synth process failed.*ValueError: endpoint.max_capacity"):
