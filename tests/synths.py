@@ -44,14 +44,12 @@ def acknowledgments(metadata: dict[str, list[dict[str, Any]]]) -> dict[tuple[str
     }
 
 
-@dataclasses.dataclass(frozen=True)
-class Synthesized:
-    config: DeploymentConfig
+class _SynthesizedStack:
+    """A synthesized stack's template, for assertions, and the acknowledgments in its metadata."""
+
     template_json: dict[str, Any]
     metadata_json: dict[str, list[dict[str, Any]]]
     """The stack's construct metadata in the cloud assembly (cdk-nag's acknowledgments among it)."""
-    assembly_dir: Path | None = None
-    """The cloud assembly of a standalone synth (template + metadata), for tools that read cdk.out."""
 
     @property
     def template(self) -> Template:
@@ -59,7 +57,17 @@ class Synthesized:
 
     @property
     def acknowledgments(self) -> dict[tuple[str, str], str]:
+        """This stack's own: a stage's stack is not part of the pipeline stack's metadata."""
         return acknowledgments(self.metadata_json)
+
+
+@dataclasses.dataclass(frozen=True)
+class Synthesized(_SynthesizedStack):
+    config: DeploymentConfig
+    template_json: dict[str, Any]
+    metadata_json: dict[str, list[dict[str, Any]]]
+    assembly_dir: Path | None = None
+    """The cloud assembly of a standalone synth (template + metadata), for tools that read cdk.out."""
 
     def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.template_json["Resources"].items() if v["Type"] == resource_type}
@@ -87,20 +95,11 @@ EXAMPLE_PIPELINE = {
 
 
 @dataclasses.dataclass(frozen=True)
-class SynthesizedPipeline:
+class SynthesizedPipeline(_SynthesizedStack):
     template_json: dict[str, Any]
     metadata_json: dict[str, list[dict[str, Any]]]
     stages: dict[str, Synthesized]
     """Each stage's LlmAsyncStack, by environment name."""
-
-    @property
-    def template(self) -> Template:
-        return Template.from_json(self.template_json)
-
-    @property
-    def acknowledgments(self) -> dict[tuple[str, str], str]:
-        """The pipeline stack's own (each stage's are its Synthesized's)."""
-        return acknowledgments(self.metadata_json)
 
 
 def synthesize_pipeline(outdir: Path, pipeline_context: dict[str, Any] = EXAMPLE_PIPELINE) -> SynthesizedPipeline:
