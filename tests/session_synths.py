@@ -97,7 +97,8 @@ def _write_atomically(path: Path, data: bytes) -> None:
 def _run_checkov(directory: Path, session: SessionSynths) -> CheckovReport:
     templates_dir = directory / "checkov"
     templates_dir.mkdir()
-    templates = {**{name: s.template_json for name, s in session.synthesized.items()}, "pipeline": session.pipeline.template_json, "guard": GUARD}
+    templates = {name: synth.template_json for name, synth in session.synthesized.items()}
+    templates |= {"pipeline": session.pipeline.template_json, "guard": GUARD}
     for name, template in templates.items():
         (templates_dir / f"{name}.json").write_text(json.dumps(template))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BC_", "PRISMA_"))} | _OFFLINE

@@ -6,7 +6,6 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
 
