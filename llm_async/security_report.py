@@ -124,14 +124,22 @@ def access_rows(resources: dict[str, Any]) -> list[tuple[str, str, str]]:
     return sorted(rows)
 
 
+def acknowledgments(metadata: dict[str, list[dict[str, Any]]]) -> dict[tuple[str, str], str]:
+    """(construct path, finding id) → evidence, for every acknowledgment the synth recorded in the assembly."""
+    return {
+        (path, finding.removeprefix("Annotation::")): reason
+        for path, entries in metadata.items()
+        for entry in entries
+        if entry["type"] == ACKNOWLEDGED
+        for finding, reason in entry["data"].items()
+    }
+
+
 def acknowledgment_rows(metadata: dict[str, list[dict[str, Any]]], stack_name: str) -> list[tuple[str, str, str]]:
-    rows = []
-    for path, entries in metadata.items():
-        for entry in entries:
-            if entry["type"] == ACKNOWLEDGED:
-                for finding, reason in entry["data"].items():
-                    rows.append((f"`{path.removeprefix(f'/{stack_name}/')}`", f"`{finding.removeprefix('Annotation::')}`", reason))
-    return sorted(rows)
+    return sorted(
+        (f"`{path.removeprefix(f'/{stack_name}/')}`", f"`{finding}`", reason)
+        for (path, finding), reason in acknowledgments(metadata).items()
+    )
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:

@@ -22,6 +22,7 @@ from llm_async.config import (
 )
 from llm_async.environments import ENVIRONMENTS
 from llm_async.pipeline_config import CONTEXT_KEY, PIPELINE_STACK_ID, PipelineConfig
+from llm_async.security_report import acknowledgments
 from stacks.llm_async_app import STACK_ID, cdk_json_context, register_rule_packs, synthesize_template
 from stacks.pipeline_stack import add_pipeline_stack
 
@@ -31,17 +32,6 @@ def stack_metadata(assembly_dir: Path, artifact_id: str) -> dict[str, list[dict[
     artifact = json.loads((assembly_dir / "manifest.json").read_text())["artifacts"][artifact_id]
     extra = artifact.get("additionalMetadataFile")
     return {**artifact.get("metadata", {}), **(json.loads((assembly_dir / extra).read_text()) if extra else {})}
-
-
-def acknowledgments(metadata: dict[str, list[dict[str, Any]]]) -> dict[tuple[str, str], str]:
-    """(construct path, finding id) → evidence, for every acknowledgment the synth recorded."""
-    return {
-        (path.lstrip("/"), finding.removeprefix("Annotation::")): reason
-        for path, entries in metadata.items()
-        for entry in entries
-        if entry["type"] == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
-        for finding, reason in entry["data"].items()
-    }
 
 
 class _SynthesizedStack:
@@ -58,7 +48,7 @@ class _SynthesizedStack:
     @property
     def acknowledgments(self) -> dict[tuple[str, str], str]:
         """This stack's own: a stage's stack is not part of the pipeline stack's metadata."""
-        return acknowledgments(self.metadata_json)
+        return {(path.lstrip("/"), finding): reason for (path, finding), reason in acknowledgments(self.metadata_json).items()}
 
 
 @dataclasses.dataclass(frozen=True)
