@@ -6,10 +6,11 @@ import sys
 
 import aws_cdk as cdk
 
-from llm_async.config import ConfigError
+from llm_async.compliance.rule_packs import register_rule_packs
 from llm_async.environments import DEFAULT_ENV, ENVIRONMENTS
-from llm_async.pipeline_config import CONTEXT_KEY, PipelineConfig
-from stacks.llm_async_app import add_llm_async_stack, register_rule_packs
+from llm_async.pipeline.config import CONTEXT_KEY, PipelineConfig
+from llm_async.validators import ConfigError
+from stacks.llm_async_app import add_llm_async_stack
 from stacks.pipeline_stack import add_pipeline_stack
 
 

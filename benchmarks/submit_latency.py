@@ -14,16 +14,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "lambda")]
+sys.path[:0] = [str(ROOT), str(ROOT / "llm_async" / "api" / "runtime")]
 os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # before the handler's Logger is created
 
 # isort: off  (the test helpers set the handler's environment before the handler is imported)
-from tests.inference_api.conftest import BUCKET, FakeContext, api_event  # noqa: E402
-from inference_api import handler  # noqa: E402
-
 # isort: on
 import boto3  # noqa: E402
+from inference_api import handler  # noqa: E402
 from moto import mock_aws  # noqa: E402
+
+from tests.inference_api.conftest import BUCKET, FakeContext, api_event  # noqa: E402
 
 
 def main(requests: int) -> None:

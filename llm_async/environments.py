@@ -8,16 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from llm_async.config import (
-    ApiConfig,
-    DeploymentConfig,
-    EndpointConfig,
-    MonitoringConfig,
-    ScalingConfig,
-    StorageConfig,
-    WarmWindow,
-)
-from llm_async.presets import QWEN2_5_7B_INSTRUCT
+from llm_async.api.config import ApiConfig
+from llm_async.deployment import DeploymentConfig
+from llm_async.endpoint.config import EndpointConfig, ScalingConfig, WarmWindow
+from llm_async.model.presets import QWEN2_5_7B_INSTRUCT
+from llm_async.monitoring.config import MonitoringConfig
+from llm_async.storage.config import StorageConfig
 
 DEFAULT_ENV = "sandbox"
 

@@ -4,4 +4,4 @@
 set -euo pipefail
 source "$(dirname "$0")/setup.sh" requirements.txt
 npx cdk synth --quiet -c env="${1:-sandbox}" >&2
-python -m llm_async.summary cdk.out LlmAsyncStack
+python -m llm_async_tools.summary cdk.out LlmAsyncStack

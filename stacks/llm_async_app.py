@@ -1,4 +1,4 @@
-"""Builds the app's stacks from a configuration and registers the cdk-nag rule packs on them."""
+"""Builds `LlmAsyncStack` from a configuration, in an App or a pipeline Stage, and synthesizes it offline."""
 
 from __future__ import annotations
 
@@ -7,29 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
-from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks
 from constructs import Construct
 
-from llm_async.config import DeploymentConfig
+from llm_async.compliance.rule_packs import register_rule_packs
+from llm_async.deployment import DeploymentConfig
 from stacks.llm_async_stack import LlmAsyncStack
 
 STACK_ID = "LlmAsyncStack"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def register_rule_packs(app: cdk.App) -> None:
-    """An unacknowledged finding anywhere in the app, stacks inside Stages included, makes `app.synth()` raise.
-
-    AWS Solutions, HIPAA Security, NIST 800-53 rev 5, PCI DSS 3.2.1 and Serverless: every finding is
-    fixed or acknowledged at its resource.
-    """
-    cdk.Validations.of(app).add_plugins(
-        AwsSolutionsChecks(app),
-        HIPAASecurityChecks(app),
-        NIST80053R5Checks(app),
-        PCIDSS321Checks(app),
-        ServerlessChecks(app),
-    )
 
 
 def add_llm_async_stack(

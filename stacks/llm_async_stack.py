@@ -7,18 +7,18 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from llm_async.api import InferenceApi
-from llm_async.async_endpoint import AsyncEndpoint
-from llm_async.config import DeploymentConfig
-from llm_async.encryption import LogKey, RotatingKey
-from llm_async.model import TgiModel
-from llm_async.monitoring import Monitoring
-from llm_async.network import PrivateNetwork
-from llm_async.notifications import NotificationTopics
-from llm_async.payload_bucket import PayloadBucket
-from llm_async.result_subscriptions import ResultSubscriptions
-from llm_async.scale_to_zero import ScaleToZero
-from llm_async.smoke_test_access import SmokeTestAccess
+from llm_async.api.construct import InferenceApi
+from llm_async.deployment import DeploymentConfig
+from llm_async.endpoint.construct import AsyncEndpoint
+from llm_async.endpoint.scaling import ScaleToZero
+from llm_async.model.construct import TgiModel
+from llm_async.monitoring.construct import Monitoring
+from llm_async.network.construct import PrivateNetwork
+from llm_async.notifications.subscriptions import ResultSubscriptions
+from llm_async.notifications.topics import NotificationTopics
+from llm_async.pipeline.smoke_test_access import SmokeTestAccess
+from llm_async.storage.bucket import PayloadBucket
+from llm_async.storage.keys import LogKey, RotatingKey
 
 
 class LlmAsyncStack(cdk.Stack):

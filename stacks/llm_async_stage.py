@@ -5,7 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from constructs import Construct
 
-from llm_async.config import DeploymentConfig
+from llm_async.deployment import DeploymentConfig
 from stacks.llm_async_app import add_llm_async_stack
 
 

@@ -18,13 +18,16 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import pipelines
 from constructs import Construct
 
-from llm_async.config import DeploymentConfig
+from llm_async.deployment import DeploymentConfig
 from llm_async.environments import ENVIRONMENTS
-from llm_async.pipeline_config import PIPELINE_STACK_ID, STAGES, PipelineConfig
-from llm_async.smoke_test_access import PIPELINE_SMOKE_TEST_ROLE_NAME, stage_smoke_test_role_name
+from llm_async.pipeline.config import PIPELINE_STACK_ID, STAGES, PipelineConfig
+from llm_async.pipeline.findings import acknowledge_pipeline_findings
+from llm_async.pipeline.smoke_test_access import (
+    PIPELINE_SMOKE_TEST_ROLE_NAME,
+    stage_smoke_test_role_name,
+)
 from stacks.llm_async_app import ROOT
 from stacks.llm_async_stage import LlmAsyncStage
-from stacks.pipeline_findings import acknowledge_pipeline_findings
 
 # How long a smoke test may wait beyond the stage's wake-from-zero budget for the generation itself.
 SMOKE_TEST_GENERATION_S = 600
@@ -111,7 +114,7 @@ class LlmAsyncPipelineStack(cdk.Stack):
             commands=[
                 "python3 -m venv /tmp/smoke",
                 "/tmp/smoke/bin/pip install --quiet --disable-pip-version-check -c constraints.txt boto3",
-                "/tmp/smoke/bin/python -m llm_async.smoke_test"
+                "/tmp/smoke/bin/python -m llm_async_tools.smoke_test"
                 f' --api-url "$API_URL" --role-arn "$SMOKE_TEST_ROLE_ARN" --timeout {wait_s}',
             ],
             role=self.smoke_test_role,

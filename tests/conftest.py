@@ -17,8 +17,8 @@ if TYPE_CHECKING:  # the test modules import it; pytest's xdist controller, whic
     from tests.synths import SessionSynths, Synthesized, SynthesizedPipeline
 
 ROOT = synth_process.ROOT
-# `lambda` is a Python keyword: the handler package is imported from inside that folder, as Lambda does.
-sys.path.insert(0, str(ROOT / "lambda"))
+# The handler package is imported from the asset folder's root, as Lambda does.
+sys.path.insert(0, str(ROOT / "llm_async" / "api" / "runtime"))
 
 
 # Fixtures of the tests that read the session's synths, and of those that read checkov's report on them.

@@ -11,19 +11,16 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
-from llm_async.config import (
-    DeploymentConfig,
-    ExistingVpc,
-    MonitoringConfig,
-    NewVpc,
-    OpsSubscription,
-    ResultSubscription,
-    S3Weights,
-)
+from llm_async.compliance.rule_packs import register_rule_packs
+from llm_async.deployment import DeploymentConfig
 from llm_async.environments import ENVIRONMENTS
-from llm_async.pipeline_config import CONTEXT_KEY, PIPELINE_STACK_ID, PipelineConfig
-from llm_async.security_report import acknowledgments
-from stacks.llm_async_app import STACK_ID, cdk_json_context, register_rule_packs, synthesize_template
+from llm_async.model.config import S3Weights
+from llm_async.monitoring.config import MonitoringConfig, OpsSubscription
+from llm_async.network.config import ExistingVpc, NewVpc
+from llm_async.notifications.config import ResultSubscription
+from llm_async.pipeline.config import CONTEXT_KEY, PIPELINE_STACK_ID, PipelineConfig
+from llm_async_tools.security_report import acknowledgments
+from stacks.llm_async_app import STACK_ID, cdk_json_context, synthesize_template
 from stacks.pipeline_stack import add_pipeline_stack
 
 

@@ -151,7 +151,7 @@ def test_api_url_output(sandbox: Synthesized) -> None:
 
 
 def test_layer_version_is_the_tested_powertools() -> None:
-    from llm_async.api import POWERTOOLS_VERSION
+    from llm_async.api.construct import POWERTOOLS_VERSION
     from tests.conftest import ROOT
 
     pins = dict(

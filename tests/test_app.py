@@ -7,9 +7,9 @@ import json
 import aws_cdk as cdk
 
 import app
-from llm_async.config import ScalingConfig
+from llm_async.endpoint.config import ScalingConfig
 from llm_async.environments import ENVIRONMENTS
-from llm_async.summary import main, summarize, summarize_pipeline
+from llm_async_tools.summary import main, summarize, summarize_pipeline
 from tests.synths import Synthesized, SynthesizedPipeline, cdk_json_context
 
 

@@ -16,7 +16,7 @@ import pytest
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 
-from llm_async.findings import skip_checkov
+from llm_async.compliance.findings import skip_checkov
 from tests.session_synths import load_checkov_report
 from tests.synths import Synthesized
 

@@ -8,25 +8,22 @@ from typing import Any
 
 import pytest
 
-from llm_async.config import (
-    ApiConfig,
-    ConfigError,
-    DeploymentConfig,
-    EndpointConfig,
-    ExistingVpc,
-    HubWeights,
-    ModelConfig,
-    MonitoringConfig,
-    NewVpc,
-    OpsSubscription,
-    ResultSubscription,
-    S3Weights,
-    ScalingConfig,
-    StorageConfig,
-    WarmWindow,
-)
+from llm_async.api.config import ApiConfig
+from llm_async.deployment import DeploymentConfig
+from llm_async.endpoint.config import EndpointConfig, ScalingConfig, WarmWindow
 from llm_async.environments import ENVIRONMENTS
-from llm_async.presets import FALCON_40B_INSTRUCT, FALCON_40B_INSTRUCT_G4DN, PRESETS, QWEN2_5_7B_INSTRUCT
+from llm_async.model.config import HubWeights, ModelConfig, S3Weights
+from llm_async.model.presets import (
+    FALCON_40B_INSTRUCT,
+    FALCON_40B_INSTRUCT_G4DN,
+    PRESETS,
+    QWEN2_5_7B_INSTRUCT,
+)
+from llm_async.monitoring.config import MonitoringConfig, OpsSubscription
+from llm_async.network.config import ExistingVpc, NewVpc
+from llm_async.notifications.config import ResultSubscription
+from llm_async.storage.config import StorageConfig
+from llm_async.validators import ConfigError
 
 SANDBOX = ENVIRONMENTS["sandbox"]()
 SUPPORTED = (

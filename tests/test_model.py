@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from aws_cdk.assertions import Match
 
-from llm_async.dlc_table import TGI_FRAMEWORK, _inference_table, tgi_image_uris, tgi_regions
-from llm_async.model import tgi_environment
-from llm_async.presets import FALCON_40B_INSTRUCT, FALCON_40B_INSTRUCT_G4DN, QWEN2_5_7B_INSTRUCT
+from llm_async.model.construct import tgi_environment
+from llm_async.model.dlc_table import (
+    TGI_FRAMEWORK,
+    _inference_table,
+    tgi_image_uris,
+    tgi_regions,
+)
+from llm_async.model.presets import (
+    FALCON_40B_INSTRUCT,
+    FALCON_40B_INSTRUCT_G4DN,
+    QWEN2_5_7B_INSTRUCT,
+)
 from tests.synths import S3_WEIGHTS_URI, Synthesized
 
 TGI_TAG = "huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from llm_async.network import INTERFACE_ENDPOINTS
+from llm_async.network.construct import INTERFACE_ENDPOINTS
 from tests.synths import EXISTING_VPC, Synthesized
 
 # What the Lambda and the async endpoint call from inside the VPC (llm_async/network.py says why).

@@ -10,8 +10,8 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_s3 as s3
 
+from llm_async.compliance.rule_packs import register_rule_packs
 from llm_async.environments import ENVIRONMENTS
-from stacks.llm_async_app import register_rule_packs
 from stacks.pipeline_stack import SMOKE_TEST_GENERATION_S
 from tests.conftest import ROOT
 from tests.synths import EXAMPLE_PIPELINE, SynthesizedPipeline, cdk_json_context
@@ -94,7 +94,7 @@ def test_smoke_test_calls_the_stage_api_with_its_outputs_and_waits_for_a_wake(pi
     wait_s = ENVIRONMENTS[env]().endpoint.startup_budget_s + SMOKE_TEST_GENERATION_S
     spec = _build_spec(pipeline, f"Pipeline{stage}SmokeTest")
     assert spec["phases"]["build"]["commands"][-1] == (
-        "/tmp/smoke/bin/python -m llm_async.smoke_test"
+        "/tmp/smoke/bin/python -m llm_async_tools.smoke_test"
         f' --api-url "$API_URL" --role-arn "$SMOKE_TEST_ROLE_ARN" --timeout {wait_s}'
     )
     (project,) = [v for k, v in _resources(pipeline, "AWS::CodeBuild::Project").items() if k.startswith(f"Pipeline{stage}SmokeTest")]

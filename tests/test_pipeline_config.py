@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from llm_async.config import ConfigError
-from llm_async.pipeline_config import PipelineConfig
+from llm_async.pipeline.config import PipelineConfig
+from llm_async.validators import ConfigError
 from tests.synths import EXAMPLE_PIPELINE
 from tests.test_app import cli_error_line
 

@@ -9,8 +9,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_s3 as s3
 
+from llm_async.compliance.rule_packs import register_rule_packs
 from llm_async.environments import ENVIRONMENTS
-from stacks.llm_async_app import add_llm_async_stack, register_rule_packs
+from stacks.llm_async_app import add_llm_async_stack
 from tests.synths import Synthesized, SynthesizedPipeline, cdk_json_context
 
 PACKS = ("AwsSolutions", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321", "Serverless")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llm_async.security_report import main, render
+from llm_async_tools.security_report import main, render
 from tests.conftest import ROOT
 from tests.synths import Synthesized
 
@@ -14,7 +14,7 @@ REPORT = ROOT / "docs" / "security-report.md"
 def test_the_committed_report_is_the_one_the_sandbox_synth_generates(sandbox: Synthesized) -> None:
     assert sandbox.assembly_dir is not None
     assert REPORT.read_text() == render(sandbox.assembly_dir, "LlmAsyncStack"), (
-        "docs/security-report.md is stale: scripts/synth.sh && .venv/bin/python -m llm_async.security_report"
+        "docs/security-report.md is stale: scripts/synth.sh && .venv/bin/python -m llm_async_tools.security_report"
         " > docs/security-report.md"
     )
 

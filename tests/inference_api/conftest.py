@@ -30,7 +30,9 @@ ENV = {
 }
 os.environ.update(ENV)
 
-from inference_api import handler  # noqa: E402  (reads its settings from the environment above)
+from inference_api import (
+    handler,  # noqa: E402  (reads its settings from the environment above)
+)
 
 
 class FakeContext:

@@ -8,7 +8,13 @@ from urllib.parse import urlparse
 
 import pytest
 
-from llm_async.client import ApiResponse, InferenceClient, generated_text, main, wait_for_result
+from llm_async_tools.client import (
+    ApiResponse,
+    InferenceClient,
+    generated_text,
+    main,
+    wait_for_result,
+)
 from tests.inference_api.conftest import api_event, call
 
 API_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/v1/"
@@ -150,6 +156,6 @@ def test_wait_rides_out_a_transient_503() -> None:
 
 
 def test_non_json_error_bodies_are_reported(capsys) -> None:
-    from llm_async.client import _json_body
+    from llm_async_tools.client import _json_body
 
     assert _json_body(b"<html>Bad Gateway</html>") == {"error": {"code": "NotJson", "message": "<html>Bad Gateway</html>"}}

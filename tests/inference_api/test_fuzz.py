@@ -6,10 +6,10 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from inference_api import handler
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
 
-from inference_api import handler
 from tests.inference_api.conftest import BUCKET, api_event, call
 
 MAX_TOTAL_TOKENS = 2048

@@ -6,9 +6,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from inference_api import handler
 from moto.s3.responses import S3Response
 
-from inference_api import handler
 from tests.inference_api.conftest import api_event, call, objects
 
 RACERS = 8

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
-
 from inference_api import handler
 from inference_api.inferences import caller_identity, idempotent_inference_id
+
 from tests.inference_api.conftest import api_event, call
 
 PROMPT = {"inputs": "What are cookies?"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from inference_api.request import Limits, RequestError, parse_generate_request
 
 LIMITS = Limits(max_body_bytes=10_000, max_inputs_bytes=4_000, max_total_tokens=2048)

@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from llm_async.client import ApiResponse, InferenceClient
-from llm_async.smoke_test import main, result_problem, run
+from llm_async_tools.client import ApiResponse, InferenceClient
+from llm_async_tools.smoke_test import main, result_problem, run
 from tests.inference_api.test_client import API_URL, HandlerTransport
 
 
@@ -78,7 +78,7 @@ def test_a_url_that_is_not_an_api_gateway_url_is_a_usage_error(aws, capsys) -> N
 
 
 def test_role_arn_signs_with_the_assumed_role(aws) -> None:
-    from llm_async.smoke_test import assumed_session
+    from llm_async_tools.smoke_test import assumed_session
 
     credentials = assumed_session("arn:aws:iam::123456789012:role/llm-async-dev-smoke-test").get_credentials()
     assert credentials.token  # temporary credentials of the stage's smoke-test role, not the caller's own

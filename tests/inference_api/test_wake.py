@@ -7,8 +7,8 @@ import json
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-
 from inference_api.wake import Waker
+
 from tests.inference_api.conftest import BUCKET
 
 ALARM = "llm-async-test-wake"

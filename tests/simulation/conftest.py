@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from llm_async.simulation.engine import SimulationResult, simulate
-from llm_async.simulation.model import ScalingModel
-from llm_async.simulation.parameters import SimulationParameters
-from llm_async.simulation.template import read_scaling_model
-from llm_async.simulation.trace import TracedRequest
+from llm_async_tools.simulation.engine import SimulationResult, simulate
+from llm_async_tools.simulation.model import ScalingModel
+from llm_async_tools.simulation.parameters import SimulationParameters
+from llm_async_tools.simulation.template import read_scaling_model
+from llm_async_tools.simulation.trace import TracedRequest
 from tests.synths import Synthesized
 
 MONDAY = datetime(2026, 1, 5, tzinfo=UTC)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from llm_async.simulation.alarms import ALARM, INSUFFICIENT_DATA, OK, next_state
-from llm_async.simulation.model import Alarm, MetricQuery
+from llm_async_tools.simulation.alarms import ALARM, INSUFFICIENT_DATA, OK, next_state
+from llm_async_tools.simulation.model import Alarm, MetricQuery
 
 QUERY = MetricQuery("ApproximateBacklogSize", "Maximum")
 

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from llm_async.simulation.anchors import always_on, anchor_policies, aws_documented, seed_option_1, seed_option_2
-from llm_async.simulation.model import ScalingModel
+from llm_async_tools.simulation.anchors import (
+    always_on,
+    anchor_policies,
+    aws_documented,
+    seed_option_1,
+    seed_option_2,
+)
+from llm_async_tools.simulation.model import ScalingModel
 from tests.simulation.conftest import EXACT, SERVICE_S, run
 
 

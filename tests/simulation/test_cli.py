@@ -1,4 +1,4 @@
-"""python -m llm_async.simulate: its JSON shape, the table, the plot, and one-line errors with exit status 2."""
+"""python -m llm_async_tools.simulate: its JSON shape, the table, the plot, and one-line errors with exit status 2."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import llm_async.simulate as cli
+import llm_async_tools.simulate as cli
 from tests.conftest import ROOT
 from tests.synths import Synthesized
 
@@ -103,7 +103,7 @@ def test_template_without_a_scalable_target_is_named(sandbox: Synthesized, tmp_p
 
 def test_as_a_module_a_missing_argument_is_one_line_without_traceback(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "llm_async.simulate", "--template", str(tmp_path / "missing.json")],
+        [sys.executable, "-m", "llm_async_tools.simulate", "--template", str(tmp_path / "missing.json")],
         cwd=ROOT, env={**os.environ}, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 2

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from llm_async.simulation.engine import simulate
-from llm_async.simulation.model import ScalingModel
-from llm_async.simulation.parameters import SimulationParameters
-from llm_async.simulation.template import read_scaling_model
-from llm_async.simulation.trace import TracedRequest
+from llm_async_tools.simulation.engine import simulate
+from llm_async_tools.simulation.model import ScalingModel
+from llm_async_tools.simulation.parameters import SimulationParameters
+from llm_async_tools.simulation.template import read_scaling_model
+from llm_async_tools.simulation.trace import TracedRequest
 from tests.simulation.conftest import EXACT, MONDAY, PROVISIONING_S, SERVICE_S, run
 from tests.synths import Synthesized
 

@@ -6,9 +6,9 @@ import copy
 
 import pytest
 
-from llm_async.cfn_template import TemplateError
-from llm_async.simulation.model import MetricQuery, ScalingModel
-from llm_async.simulation.template import read_scaling_model
+from llm_async_tools.cfn_template import TemplateError
+from llm_async_tools.simulation.model import MetricQuery, ScalingModel
+from llm_async_tools.simulation.template import read_scaling_model
 from tests.synths import Synthesized
 
 

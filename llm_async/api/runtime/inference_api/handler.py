@@ -1,0 +1,190 @@
+"""API Gateway (REST, proxy) entry point: routing, error mapping, logging and metrics via Powertools.
+
+Logging: one structured line per request, written when the answer is known, with the status and,
+whenever the request has one, the inference id; handlers add their fields with `logger.append_keys`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from functools import cache
+from http import HTTPStatus
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import (
+    APIGatewayRestResolver,
+    Response,
+    content_types,
+)
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from inference_api.inferences import (
+    Inferences,
+    NotFound,
+    ServiceUnavailable,
+    Settings,
+    caller_identity,
+    idempotent_inference_id,
+)
+from inference_api.request import Limits, RequestError, parse_generate_request
+from inference_api.wake import Waker
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics(namespace="LlmAsync")
+app = APIGatewayRestResolver()
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+@cache
+def _limits() -> Limits:
+    return Limits(
+        max_body_bytes=int(os.environ["MAX_BODY_BYTES"]),
+        max_inputs_bytes=int(os.environ["MAX_INPUTS_BYTES"]),
+        max_total_tokens=int(os.environ["MAX_TOTAL_TOKENS"]),
+    )
+
+
+@cache
+def _s3():  # noqa: ANN202  (a boto3 client; created once per Lambda instance, shared)
+    return boto3.client("s3")
+
+
+@cache
+def _inferences() -> Inferences:
+    settings = Settings(
+        bucket=os.environ["BUCKET_NAME"],
+        endpoint_name=os.environ["ENDPOINT_NAME"],
+        request_ttl_s=int(os.environ["REQUEST_TTL_SECONDS"]),
+        invocation_timeout_s=int(os.environ["INVOCATION_TIMEOUT_SECONDS"]),
+    )
+    return Inferences(settings, s3=_s3(), sagemaker_runtime=boto3.client("sagemaker-runtime"))
+
+
+@cache
+def _waker() -> Waker:
+    return Waker(
+        sagemaker=boto3.client("sagemaker"),
+        cloudwatch=boto3.client("cloudwatch"),
+        s3=_s3(),
+        bucket=os.environ["BUCKET_NAME"],
+        endpoint_name=os.environ["ENDPOINT_NAME"],
+        wake_alarm_name=os.environ["WAKE_ALARM_NAME"],
+    )
+
+
+def _json(status: int, body: dict, headers: dict[str, str] | None = None) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body), headers=headers)
+
+
+def _body() -> bytes:
+    event = app.current_event
+    if not event.is_base64_encoded:
+        return (event.body or "").encode("utf-8", errors="surrogatepass")
+    try:
+        return base64.b64decode(event.body or "", validate=True)
+    except (binascii.Error, ValueError):
+        raise RequestError(400, "MalformedJson", "body: must be base64 when isBase64Encoded is set") from None
+
+
+def _idempotency_key() -> str | None:
+    key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 64 or not all(0x21 <= ord(c) <= 0x7E for c in key):
+        raise RequestError(
+            400, "InvalidHeader", f"{IDEMPOTENCY_HEADER}: must be 1–64 printable ASCII characters without spaces"
+        )
+    return key
+
+
+def _caller() -> str:
+    identity = app.current_event.request_context.identity
+    return caller_identity(identity.user_arn or identity.caller or "anonymous")
+
+
+@app.post("/invocations")
+def submit() -> Response:
+    event = app.current_event
+    request = parse_generate_request(_body(), event.headers.get("Content-Type"), _limits())
+    key = _idempotency_key()
+    caller = _caller()
+    inference_id = idempotent_inference_id(caller, key) if key else None
+    if inference_id:
+        # Known before the submit: a 409, 422 or 503 for this key is still traceable to its id.
+        logger.append_keys(inference_id=inference_id)
+    accepted = _inferences().submit(request, caller, inference_id)
+    logger.append_keys(inference_id=accepted.inference_id)
+    metrics.add_metric(name="InferencesSubmitted", unit=MetricUnit.Count, value=1)
+    wake = _waker().wake_if_idle()
+    if wake == "woken":
+        metrics.add_metric(name="WakeRequested", unit=MetricUnit.Count, value=1)
+    logger.append_keys(wake=wake)
+    # The stage (and any base path) is part of the URL the client called: keep it in Location.
+    location = f"{event.request_context.path.rstrip('/')}/{accepted.inference_id}"
+    return _json(HTTPStatus.ACCEPTED, accepted.body(), {"Location": location})
+
+
+@app.get("/invocations/<inference_id>")
+def status(inference_id: str) -> Response:
+    logger.append_keys(inference_id=inference_id)
+    metrics.add_metric(name="StatusChecks", unit=MetricUnit.Count, value=1)
+    body = _inferences().status(inference_id, _caller())
+    logger.append_keys(inference_status=body["status"])
+    return _json(HTTPStatus.OK, body)
+
+
+@app.exception_handler(RequestError)
+def _client_error(error: RequestError) -> Response:
+    logger.append_keys(error_code=error.code)
+    metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+    return _json(error.status, error.body())
+
+
+@app.exception_handler(NotFound)
+def _not_found(error: NotFound) -> Response:
+    logger.append_keys(error_code="NotFound")
+    metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+    return _json(HTTPStatus.NOT_FOUND, {"error": {"code": "NotFound", "message": f"no inference {error.args[0]!r}"}})
+
+
+@app.exception_handler(ServiceUnavailable)
+def _unavailable(error: ServiceUnavailable) -> Response:
+    logger.append_keys(error_code="ServiceUnavailable", reason=str(error))
+    metrics.add_metric(name="ServiceUnavailable", unit=MetricUnit.Count, value=1)
+    body = {"error": {"code": "ServiceUnavailable", "message": str(error)}}
+    return _json(HTTPStatus.SERVICE_UNAVAILABLE, body, {"Retry-After": str(error.retry_after_s)})
+
+
+@app.not_found
+def _no_route(_: Exception) -> Response:
+    logger.append_keys(error_code="NoSuchRoute")
+    metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+    return _json(HTTPStatus.NOT_FOUND, {"error": {"code": "NotFound", "message": "no such route"}})
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)  # responses carry generated text
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    request = {
+        "method": event.get("httpMethod"),
+        "resource": event.get("resource"),
+        # API Gateway's id, also in the stage's access log line of the same request.
+        "api_request_id": (event.get("requestContext") or {}).get("requestId"),
+    }
+    try:
+        response = app.resolve(event, context)
+    except Exception:
+        # Lambda counts this in Errors (the Lambda errors alarm) and API Gateway answers 502.
+        logger.exception("request failed", extra=request)
+        raise
+    status = response["statusCode"]
+    (logger.warning if status >= 500 else logger.info)("request", extra={**request, "status": status})
+    return response

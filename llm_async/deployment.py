@@ -1,0 +1,114 @@
+"""`DeploymentConfig`: one environment's whole configuration, and the rules that span its sections.
+
+Each section (model, endpoint, scaling, storage, api, monitoring, network) is validated by its own class
+beside its construct; here only what needs two sections at once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from llm_async.api.config import ApiConfig
+from llm_async.endpoint.config import (
+    PROVISIONING_MARGIN_S,
+    EndpointConfig,
+    ScalingConfig,
+)
+from llm_async.model.config import HubWeights, ModelConfig
+from llm_async.model.dlc_table import tgi_regions
+from llm_async.monitoring.config import MonitoringConfig
+from llm_async.network.config import ExistingVpc, NewVpc
+from llm_async.storage.config import StorageConfig
+from llm_async.validators import ACCOUNT, REGION, fail, matches
+
+_ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    """Everything one environment's `LlmAsyncStack` is built from."""
+
+    env_name: str
+    model: ModelConfig
+    endpoint: EndpointConfig
+    scaling: ScalingConfig = field(default_factory=ScalingConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+    network: NewVpc | ExistingVpc | None = None
+    """VPC mode: the model and the API's Lambda in private subnets. None (the default): no VPC."""
+    account: str | None = None
+    region: str | None = None
+    """None for both synthesizes an environment-agnostic stack (the image comes from a region mapping)."""
+
+    def __post_init__(self) -> None:
+        if not matches(_ENV_NAME, self.env_name):
+            fail("env_name", "1–20 lowercase letters, digits or '-', starting with a letter", self.env_name)
+        if self.account is not None and not matches(ACCOUNT, self.account):
+            fail("account", "a 12-digit AWS account id or None", self.account)
+        if self.region is not None and not matches(REGION, self.region):
+            fail("region", "an AWS region like 'eu-west-1' or None", self.region)
+        if self.region is not None and self.region not in tgi_regions(self.model.tgi_version):
+            fail("region", f"a region with a TGI {self.model.tgi_version} image", self.region)
+        budget = self.endpoint.startup_budget_s
+        if self.scaling.wake_cooldown_s is not None and self.scaling.wake_cooldown_s < budget:
+            fail(
+                "scaling.wake_cooldown_s",
+                f"≥ {budget} (provisioning {PROVISIONING_MARGIN_S} s + endpoint.model_data_download_timeout_s"
+                " + endpoint.container_startup_health_check_timeout_s)",
+                self.scaling.wake_cooldown_s,
+            )
+        # A request expires at its TTL: its age never reaches a stuck-at-zero threshold at or past it.
+        ttl = self.endpoint.request_ttl_s
+        if ttl <= budget:
+            fail("endpoint.request_ttl_s", f"> {budget} (the startup budget), so a request outlives a cold start", ttl)
+        if self.expected_wake_s >= ttl:
+            fail(
+                "monitoring.wake_margin_s",
+                f"< {ttl - budget} (endpoint.request_ttl_s − the startup budget {budget} s), so the"
+                " stuck-at-zero alarm can fire before requests expire",
+                self.monitoring.wake_margin_s,
+            )
+        self._check_network()
+        gpus = self.endpoint.instance.gpus
+        if self.model.num_gpus > gpus:
+            fail(
+                "model.num_gpus",
+                f"1–{gpus} on {self.endpoint.instance_type} ({gpus} × {self.endpoint.instance.gpu_model})",
+                self.model.num_gpus,
+            )
+
+    def _check_network(self) -> None:
+        network = self.network
+        if network is not None and not isinstance(network, (NewVpc, ExistingVpc)):
+            fail("network", "None, NewVpc or ExistingVpc", network)
+        if isinstance(network, ExistingVpc) and self.region is not None:
+            for zone in network.availability_zones:
+                if not zone.startswith(self.region) or len(zone) != len(self.region) + 1:
+                    fail("network.availability_zones", f"AZs of region {self.region}", zone)
+        # Hub weights are downloaded from huggingface.co when an instance starts: no VPC endpoint reaches it.
+        if isinstance(self.model.weights, HubWeights):
+            if isinstance(network, NewVpc) and network.nat_gateways == 0:
+                fail(
+                    "network.nat_gateways",
+                    "≥ 1 with Hub weights (the container downloads them from the internet), or S3Weights",
+                    network.nat_gateways,
+                )
+            if isinstance(network, ExistingVpc) and not network.internet_egress:
+                fail(
+                    "network.internet_egress",
+                    "True with Hub weights (subnets routed to a NAT gateway), or S3Weights",
+                    network.internet_egress,
+                )
+
+    @property
+    def wake_cooldown_s(self) -> int:
+        explicit = self.scaling.wake_cooldown_s
+        return self.endpoint.startup_budget_s if explicit is None else explicit
+
+    @property
+    def expected_wake_s(self) -> int:
+        """How long a request may wait while the endpoint wakes from zero: provisioning, weight download
+        and health check (the startup budget), plus the monitoring margin for the alarm chain."""
+        return self.endpoint.startup_budget_s + self.monitoring.wake_margin_s

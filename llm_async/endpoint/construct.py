@@ -1,0 +1,125 @@
+"""The SageMaker endpoint config with async inference, and the endpoint itself."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from llm_async.compliance.findings import HIPAA, NIST, PCI, acknowledge_rule
+from llm_async.endpoint.config import EndpointConfig, endpoint_log_group_name
+from llm_async.model.construct import TgiModel
+from llm_async.notifications.topics import NotificationTopics
+from llm_async.storage.bucket import FAILURE_PREFIX, OUTPUT_PREFIX, PayloadBucket
+from llm_async.storage.log_groups import log_group
+
+VARIANT_NAME = "AllTraffic"
+
+
+class AsyncEndpoint(Construct):
+    """One-variant async endpoint: results to S3 (KMS), outcomes to the success/error topics."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        model: TgiModel,
+        config: EndpointConfig,
+        bucket: PayloadBucket,
+        topics: NotificationTopics,
+        key: kms.IKey,
+        log_retention_days: int,
+        log_key: kms.IKey,
+        removal_policy: cdk.RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.endpoint_name = config.endpoint_name
+        self.variant_name = VARIANT_NAME
+        bucket.grant_read_inputs(model.role)
+        bucket.grant_write_results(model.role)
+        topics.grant_publish(model.role)
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self,
+            "Config",
+            production_variants=[
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=VARIANT_NAME,
+                    model_name=model.cfn_model.attr_model_name,
+                    instance_type=config.instance_type,
+                    # SageMaker requires ≥ 1 at creation; the scaling policies take it to zero when idle.
+                    initial_instance_count=1,
+                    initial_variant_weight=1,
+                    container_startup_health_check_timeout_in_seconds=config.container_startup_health_check_timeout_s,
+                    model_data_download_timeout_in_seconds=config.model_data_download_timeout_s,
+                    volume_size_in_gb=config.volume_size_gb,
+                )
+            ],
+            async_inference_config=sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
+                output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(
+                    s3_output_path=bucket.s3_uri(OUTPUT_PREFIX),
+                    s3_failure_path=bucket.s3_uri(FAILURE_PREFIX),
+                    kms_key_id=key.key_arn,
+                    notification_config=sagemaker.CfnEndpointConfig.AsyncInferenceNotificationConfigProperty(
+                        success_topic=topics.success_topic.topic_arn,
+                        error_topic=topics.error_topic.topic_arn,
+                    ),
+                ),
+                client_config=sagemaker.CfnEndpointConfig.AsyncInferenceClientConfigProperty(
+                    max_concurrent_invocations_per_instance=config.max_concurrent_invocations_per_instance,
+                ),
+            ),
+        )
+        if config.instance.local_nvme:
+            acknowledge_rule(
+                self.endpoint_config,
+                "SageMakerEndpointConfigurationKMSKeyConfigured",
+                (HIPAA, NIST, PCI),
+                f"{config.instance_type} has local NVMe instance storage, which AWS encrypts with a hardware"
+                " key, and SageMaker rejects an endpoint-config KmsKeyId for such instances; the async"
+                " output is encrypted with the payload key (AsyncInferenceConfig.OutputConfig.KmsKeyId).",
+            )
+        # CreateEndpointConfig checks that the role may already publish to the topics
+        # (amazon-sagemaker-examples #4461): the role and its policy must exist first.
+        self.endpoint_config.node.add_dependency(model.role)
+        self.endpoint = sagemaker.CfnEndpoint(
+            self,
+            "Resource",
+            endpoint_name=config.endpoint_name,
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            # A model change replaces the endpoint config and updates this endpoint in place; without
+            # this, SageMaker would reset the autoscaled instance count to InitialInstanceCount (1).
+            retain_all_variant_properties=True,
+        )
+        # SageMaker creates this group on first write, with no retention, unless it already exists: the
+        # stack creates it first. The model role's log grant names the same group.
+        self.log_group = log_group(
+            self,
+            "Logs",
+            name=endpoint_log_group_name(config.endpoint_name),
+            retention_days=log_retention_days,
+            encryption_key=log_key,
+            removal_policy=removal_policy,
+        )
+        self.endpoint.node.add_dependency(self.log_group)
+        # The group is named after the endpoint, so a new instance type (a new endpoint) replaces it: the
+        # old endpoint's logs are kept and expire with their retention rather than being deleted.
+        self.log_group.node.default_child.cfn_options.update_replace_policy = cdk.CfnDeletionPolicy.RETAIN  # type: ignore[union-attr]
+        self.endpoint_arn: str = self.endpoint.ref  # Ref of AWS::SageMaker::Endpoint is its ARN
+        # The name as a reference, not a string: whoever reads it is updated only after this endpoint
+        # exists, so on a replacement (new instance type) callers switch once the new endpoint is InService.
+        self.endpoint_name_ref: str = self.endpoint.attr_endpoint_name
+
+    def grant_invoke_async(self, grantee: iam.IGrantable) -> iam.Grant:
+        """InvokeEndpointAsync on this endpoint only."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=["sagemaker:InvokeEndpointAsync"], resource_arns=[self.endpoint_arn]
+        )
+
+    def grant_describe(self, grantee: iam.IGrantable) -> iam.Grant:
+        """DescribeEndpoint on this endpoint only (its instance counts, for wake on request)."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=["sagemaker:DescribeEndpoint"], resource_arns=[self.endpoint_arn]
+        )

@@ -1,0 +1,184 @@
+"""Application Auto Scaling for an async endpoint: wake from zero, scale out on backlog, back to zero when idle.
+
+Every alarm uses the `AWS/SageMaker` async metrics, which carry the `EndpointName` dimension only.
+Step policies (not `scale_on_metric`) give exact control of bounds, cooldowns and TreatMissingData.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from llm_async.endpoint.config import ScalingConfig
+from llm_async.endpoint.construct import AsyncEndpoint
+
+SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+PERIOD = cdk.Duration.minutes(1)
+
+
+class ScaleToZero(Construct):
+    def __init__(
+        self, scope: Construct, id_: str, *, endpoint: AsyncEndpoint, config: ScalingConfig, wake_cooldown_s: int
+    ) -> None:
+        super().__init__(scope, id_)
+        self._endpoint_name = endpoint.endpoint_name
+        self.target = appscaling.ScalableTarget(
+            self,
+            "Target",
+            service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=f"endpoint/{endpoint.endpoint_name}/variant/{endpoint.variant_name}",
+            scalable_dimension=SCALABLE_DIMENSION,
+            min_capacity=config.min_capacity,
+            max_capacity=config.max_capacity,
+            # AAS acts through its SageMaker service-linked role (created on the first registration in
+            # an account); naming it stops the L2 from adding a role of its own with no permissions.
+            role=iam.Role.from_role_arn(self, "ServiceLinkedRole", _service_linked_role_arn(self)),
+        )
+        # RegisterScalableTarget fails unless the endpoint variant exists.
+        self.target.node.add_dependency(endpoint.endpoint)
+
+        self.wake_alarm = self._step(
+            "Wake",
+            description="Requests are queued and the endpoint has no instance: add one.",
+            metric=self._metric("HasBacklogWithoutCapacity", "Maximum"),
+            aggregation=appscaling.MetricAggregationType.MAXIMUM,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            threshold=1,
+            evaluation_periods=1,
+            # No datapoint means SageMaker saw no request waiting: nothing to wake for.
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            adjustment=1,
+            lower_bound=0,
+            # CloudWatch re-runs the action every minute while in ALARM, and HasBacklogWithoutCapacity
+            # stays 1 until the instance is InService: a cooldown of at least the endpoint's startup
+            # budget (validated in DeploymentConfig) keeps this at one instance.
+            cooldown_s=wake_cooldown_s,
+        )
+        # With one instance at most there is nothing to scale out to (the wake policy reaches it).
+        self.scale_out_alarm = None if config.max_capacity == 1 else self._step(
+            "ScaleOut",
+            description=f"More than {config.scale_out_backlog_per_instance} requests per instance"
+            " for 2 minutes: add an instance.",
+            metric=self._metric("ApproximateBacklogSizePerInstance", "Average"),
+            aggregation=appscaling.MetricAggregationType.AVERAGE,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            threshold=config.scale_out_backlog_per_instance,
+            evaluation_periods=2,
+            # No datapoint means no backlog: never a reason to add capacity.
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            adjustment=1,
+            lower_bound=0,
+            cooldown_s=config.scale_out_cooldown_s,
+        )
+        self.idle_alarm = self._step(
+            "ScaleInWhenIdle",
+            description=f"No request queued or running for {config.idle_minutes_before_scale_in} minutes:"
+            " scale in to the minimum capacity (zero outside warm windows).",
+            # A step policy picks its step from the alarm's datapoints, so a gap in the backlog metric
+            # is filled with 0 (no backlog reported = idle) rather than left for TreatMissingData alone.
+            metric=cloudwatch.MathExpression(
+                expression="FILL(backlog, 0)",
+                using_metrics={"backlog": self._metric("ApproximateBacklogSize", "Maximum")},
+                label="ApproximateBacklogSize, gaps as 0",
+                period=PERIOD,
+            ),
+            aggregation=appscaling.MetricAggregationType.MAXIMUM,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
+            threshold=0,
+            evaluation_periods=config.idle_minutes_before_scale_in,
+            # Should the expression itself return nothing, no data still means idle: breaching, so a
+            # GPU instance is not held for ever.
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+            # Exact capacity 0 is clamped to MinCapacity, so warm windows keep their instances.
+            adjustment_type=appscaling.AdjustmentType.EXACT_CAPACITY,
+            adjustment=0,
+            upper_bound=0,
+            cooldown_s=config.scale_in_cooldown_s,
+        )
+        for index, window in enumerate(config.warm_windows, start=1):
+            zone = cdk.TimeZone.of(window.time_zone)
+            self.target.scale_on_schedule(
+                f"WarmWindow{index}Start",
+                schedule=appscaling.Schedule.cron(minute="0", hour=str(window.start_hour), week_day=window.days),
+                time_zone=zone,
+                min_capacity=window.min_capacity,
+            )
+            self.target.scale_on_schedule(
+                f"WarmWindow{index}End",
+                schedule=appscaling.Schedule.cron(minute="0", hour=str(window.end_hour), week_day=window.days),
+                time_zone=zone,
+                min_capacity=config.min_capacity,
+            )
+
+    def grant_wake(self, grantee: iam.IGrantable) -> iam.Grant:
+        """SetAlarmState on the wake alarm only: it runs the wake policy at once (see llm_async/api/runtime/inference_api/wake.py)."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=["cloudwatch:SetAlarmState"], resource_arns=[self.wake_alarm.alarm_arn]
+        )
+
+    def _metric(self, name: str, statistic: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="AWS/SageMaker",
+            metric_name=name,
+            dimensions_map={"EndpointName": self._endpoint_name},
+            statistic=statistic,
+            period=PERIOD,
+        )
+
+    def _step(
+        self,
+        id_: str,
+        *,
+        description: str,
+        metric: cloudwatch.IMetric,
+        aggregation: appscaling.MetricAggregationType,
+        comparison: cloudwatch.ComparisonOperator,
+        threshold: float,
+        evaluation_periods: int,
+        treat_missing_data: cloudwatch.TreatMissingData,
+        adjustment_type: appscaling.AdjustmentType,
+        adjustment: int,
+        cooldown_s: int,
+        lower_bound: float | None = None,
+        upper_bound: float | None = None,
+    ) -> cloudwatch.Alarm:
+        """One alarm driving one step policy with a single step, as AWS documents for async endpoints."""
+        policy = appscaling.StepScalingAction(
+            self,
+            f"{id_}Policy",
+            scaling_target=self.target,
+            adjustment_type=adjustment_type,
+            cooldown=cdk.Duration.seconds(cooldown_s),
+            metric_aggregation_type=aggregation,
+        )
+        policy.add_adjustment(adjustment=adjustment, lower_bound=lower_bound, upper_bound=upper_bound)
+        alarm = cloudwatch.Alarm(
+            self,
+            f"{id_}Alarm",
+            alarm_description=description,
+            metric=metric,
+            comparison_operator=comparison,
+            threshold=threshold,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=evaluation_periods,
+            treat_missing_data=treat_missing_data,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.ApplicationScalingAction(policy))
+        return alarm
+
+
+def _service_linked_role_arn(scope: Construct) -> str:
+    """The role Application Auto Scaling creates for itself when a SageMaker target is first registered."""
+    return cdk.Stack.of(scope).format_arn(
+        service="iam",
+        region="",
+        resource="role",
+        resource_name="aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+        "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+    )

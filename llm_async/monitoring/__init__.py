@@ -1,0 +1,1 @@
+"""Operations: the alarms that page, the topic they page, and the dashboard."""

@@ -1,0 +1,1 @@
+"""The success and error topics, and push delivery of results to queues, emails and URLs."""

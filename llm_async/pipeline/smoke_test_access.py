@@ -1,0 +1,58 @@
+"""The role a pipeline's smoke test assumes to call one stage's API, and nothing else.
+
+The API uses IAM (SigV4) authorization, and the pipeline usually runs in another (tooling) account:
+its smoke-test CodeBuild role assumes this role in the stage's account. Both names are fixed so each
+side can name the other without a cross-stack reference.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from llm_async.api.construct import InferenceApi
+from llm_async.compliance.findings import (
+    HIPAA,
+    INLINE_POLICY_EVIDENCE,
+    NIST,
+    PCI,
+    acknowledge,
+    acknowledge_rule,
+    wildcard_resource_finding,
+)
+
+PIPELINE_SMOKE_TEST_ROLE_NAME = "llm-async-pipeline-smoke-test"
+
+
+def stage_smoke_test_role_name(env_name: str) -> str:
+    return f"llm-async-{env_name}-smoke-test"
+
+
+def pipeline_smoke_test_role_arn(pipeline_account: str) -> str:
+    return f"arn:{cdk.Aws.PARTITION}:iam::{pipeline_account}:role/{PIPELINE_SMOKE_TEST_ROLE_NAME}"
+
+
+class SmokeTestAccess(Construct):
+    def __init__(self, scope: Construct, id_: str, *, api: InferenceApi, env_name: str, pipeline_account: str) -> None:
+        super().__init__(scope, id_)
+        # Trust one role of the pipeline account, by condition rather than as principal: IAM would
+        # reject a principal ARN of a role it cannot see yet (first deploy, or a recreated role).
+        principal = iam.AccountPrincipal(pipeline_account).with_conditions(
+            {"ArnEquals": {"aws:PrincipalArn": pipeline_smoke_test_role_arn(pipeline_account)}}
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=stage_smoke_test_role_name(env_name),
+            assumed_by=principal,
+            description=f"llm-async {env_name}: the pipeline's smoke test calls this stage's inference API",
+            max_session_duration=cdk.Duration.hours(1),
+        )
+        api.grant_invoke(self.role)
+        acknowledge_rule(self.role, "IAMNoInlinePolicy", (HIPAA, NIST, PCI), INLINE_POLICY_EVIDENCE)
+        acknowledge(
+            self.role,
+            wildcard_resource_finding(self.role, api.status_method_arn),
+            "One method of this stage's API: the * is the {inferenceId} path parameter of the status call.",
+        )

@@ -1,0 +1,159 @@
+"""The S3 bucket that holds async requests (input/), results (output/) and failures (failure/)."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from llm_async.compliance.findings import (
+    HIPAA,
+    NIST,
+    PCI,
+    acknowledge,
+    acknowledge_rule,
+    skip_checkov,
+    wildcard_resource_finding,
+)
+
+INPUT_PREFIX = "input/"
+OUTPUT_PREFIX = "output/"
+FAILURE_PREFIX = "failure/"
+
+
+# Versioning keeps an overwritten or deleted object recoverable for a day, then removes it: prompts
+# must not outlive the expiry policy by more than that.
+_VERSION_CLEAN_UP = (
+    s3.LifecycleRule(id="ExpireNoncurrentVersions", noncurrent_version_expiration=cdk.Duration.days(1)),
+    s3.LifecycleRule(id="RemoveExpiredDeleteMarkers", expired_object_delete_marker=True),
+)
+
+
+class PayloadBucket(Construct):
+    """KMS-encrypted, SSL-only, private; payloads expire; server access logs go to a sibling bucket."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        key: kms.IKey,
+        payload_expiry_days: int,
+        access_log_expiry_days: int,
+        removal_policy: cdk.RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.key = key
+        # S3 server access logging only delivers to SSE-S3 buckets, so this one cannot use the KMS key.
+        self.access_log_bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(id="ExpireAccessLogs", expiration=cdk.Duration.days(access_log_expiry_days)),
+                *_VERSION_CLEAN_UP,
+            ],
+            removal_policy=removal_policy,
+        )
+        acknowledge_rule(
+            self.access_log_bucket,
+            "S3DefaultEncryptionKMS",
+            (HIPAA, NIST, PCI),
+            "S3 server access logging delivers only to buckets encrypted with SSE-S3 (AES-256), not SSE-KMS;"
+            " the logs hold request metadata, never payloads.",
+        )
+        acknowledge(
+            self.access_log_bucket,
+            "AwsSolutions-S1",
+            "This bucket is the server access log destination of the payload bucket; logging its"
+            " own accesses would need a third bucket and so on without end.",
+        )
+        skip_checkov(
+            self.access_log_bucket,
+            "CKV_AWS_18",
+            "This bucket is the server access log destination of the payload bucket; logging its"
+            " own accesses would need a third bucket and so on without end.",
+        )
+        self.bucket = s3.Bucket(
+            self,
+            "Resource",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=key,
+            bucket_key_enabled=True,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_log_bucket,
+            server_access_logs_prefix="payloads/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id=f"Expire-{prefix.rstrip('/')}",
+                    prefix=prefix,
+                    expiration=cdk.Duration.days(payload_expiry_days),
+                )
+                for prefix in (INPUT_PREFIX, OUTPUT_PREFIX, FAILURE_PREFIX)
+            ]
+            + [s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1))]
+            + list(_VERSION_CLEAN_UP),
+            versioned=True,
+            removal_policy=removal_policy,
+        )
+        for bucket in (self.bucket, self.access_log_bucket):
+            acknowledge_rule(
+                bucket,
+                "S3BucketReplicationEnabled",
+                (HIPAA, NIST, PCI),
+                "Payloads and their access logs are transient (they expire in days) and must stay in this"
+                " account and region; a replica would be a second copy of prompts to protect, not a backup.",
+            )
+
+    def s3_uri(self, prefix: str) -> str:
+        return f"s3://{self.bucket.bucket_name}/{prefix}"
+
+    def _grant_objects(self, grantee: iam.IGrantable, prefix: str, s3_actions: list[str], kms_actions: list[str]) -> iam.Grant:
+        objects_arn = self.bucket.arn_for_objects(f"{prefix}*")
+        grant = iam.Grant.add_to_principal(grantee=grantee, actions=s3_actions, resource_arns=[objects_arn])
+        self.key.grant(grantee, *kms_actions)
+        principal = grantee.grant_principal
+        if isinstance(principal, Construct):
+            acknowledge(
+                principal,
+                wildcard_resource_finding(self, objects_arn),
+                f"Object-level {', '.join(s3_actions)} on the {prefix} prefix of this stack's payload bucket"
+                " only; object keys are inference ids that are not known in advance.",
+            )
+        return grant
+
+    def grant_read_inputs(self, grantee: iam.IGrantable) -> iam.Grant:
+        """GetObject under input/ only (the endpoint reads what the API wrote)."""
+        return self._grant_objects(grantee, INPUT_PREFIX, ["s3:GetObject"], ["kms:Decrypt"])
+
+    def grant_write_results(self, grantee: iam.IGrantable) -> list[iam.Grant]:
+        """PutObject under output/ and failure/ only (the endpoint writes results and errors)."""
+        return [
+            self._grant_objects(grantee, prefix, ["s3:PutObject"], ["kms:GenerateDataKey"])
+            for prefix in (OUTPUT_PREFIX, FAILURE_PREFIX)
+        ]
+
+    def grant_submit_requests(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Put, read back and delete (after a refused invoke) under input/ only: the API's requests."""
+        return self._grant_objects(
+            grantee,
+            INPUT_PREFIX,
+            ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+        )
+
+    def grant_read_results(self, grantee: iam.IGrantable) -> list[iam.Grant]:
+        """GetObject under output/ and failure/, and ListBucket so a missing result reads as 404, not 403."""
+        iam.Grant.add_to_principal(grantee=grantee, actions=["s3:ListBucket"], resource_arns=[self.bucket.bucket_arn])
+        return [
+            self._grant_objects(grantee, prefix, ["s3:GetObject"], ["kms:Decrypt"])
+            for prefix in (OUTPUT_PREFIX, FAILURE_PREFIX)
+        ]

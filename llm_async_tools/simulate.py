@@ -1,0 +1,161 @@
+"""Scaling and cost simulator CLI: replays a request trace against the scaling policy a template deploys.
+
+Usage: python -m llm_async_tools.simulate (--template PATH | --stage NAME) --trace CSV [--compare] [--json] [--plot PNG] …
+Bad input is one line on stderr and exit status 2. See the README section "Scaling and cost simulator".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
+
+from llm_async.validators import ConfigError
+from llm_async_tools.cfn_template import TemplateError
+from llm_async_tools.simulation.anchors import anchor_policies
+from llm_async_tools.simulation.engine import SimulationResult, simulate
+from llm_async_tools.simulation.metrics import IDLE_METRICS
+from llm_async_tools.simulation.model import ScalingModel
+from llm_async_tools.simulation.parameters import SimulationParameters
+from llm_async_tools.simulation.plot import write_timeline
+from llm_async_tools.simulation.report import render_table, to_json
+from llm_async_tools.simulation.template import read_scaling_model
+from llm_async_tools.simulation.trace import TraceError, read_trace
+
+PROG = "python -m llm_async_tools.simulate"
+# t = 0 is this Monday's midnight, in the time zone of the template's scheduled actions (else UTC).
+DEFAULT_START_DATE = "2026-01-05T00:00"
+
+
+class UsageError(ValueError):
+    """Bad command-line input: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see --help)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = SimulationParameters()
+    parser = _Parser(prog=PROG, description="Replay a request trace against a synthesized scaling policy.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--template", type=Path, help="a synthesized template, e.g. cdk.out/LlmAsyncStack.template.json")
+    source.add_argument("--stage", help="synthesize this environment in-process (sandbox, dev, staging, prod)")
+    parser.add_argument("--trace", type=Path, required=True, help="CSV with a header: arrival_s[,service_s][,tokens]")
+    parser.add_argument("--provisioning-seconds", type=float, default=defaults.provisioning_s,
+                        help="mean instance provisioning + model load time (default %(default)s)")
+    parser.add_argument("--provisioning-jitter", type=float, default=defaults.provisioning_jitter,
+                        help="relative standard deviation of that time, 0–1 (default %(default)s)")
+    parser.add_argument("--service-seconds", type=float, default=defaults.service_s,
+                        help="processing time of a request without service_s or tokens (default %(default)s)")
+    parser.add_argument("--tokens-per-second", type=float, default=defaults.tokens_per_second,
+                        help="generation speed that turns a trace's tokens into seconds (default %(default)s)")
+    parser.add_argument("--metric-lag-seconds", type=float, default=defaults.metric_lag_s,
+                        help="from a metric minute's end to the alarm evaluation that sees it (default %(default)s)")
+    parser.add_argument("--idle-metrics", choices=IDLE_METRICS, default=defaults.idle_metrics,
+                        help="what SageMaker publishes for a minute without backlog (default %(default)s)")
+    parser.add_argument("--start", help=f"wall-clock time of t = 0, ISO 8601 (default {DEFAULT_START_DATE}, a Monday,"
+                        " in the time zone of the template's scheduled actions, else UTC)")
+    parser.add_argument("--duration-seconds", type=float, help="simulated span (default: whole days covering the trace)")
+    parser.add_argument("--usd-per-hour", type=float, help="instance price (default: the instance type's us-east-1 list price)")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed of provisioning times (default %(default)s)")
+    parser.add_argument("--no-api-wake", action="store_true", help="requests go straight to the endpoint, not through the API")
+    parser.add_argument("--hold-scale-in-during-scale-out-cooldown", action="store_true",
+                        help="assume a scale-out cooldown also holds other policies' scale-in (undocumented)")
+    parser.add_argument("--allow-scaling-while-updating", action="store_true",
+                        help="assume capacity can change while instances are still starting")
+    parser.add_argument("--compare", action="store_true", help="also run the anchor policies and print ratios against ours")
+    parser.add_argument("--json", action="store_true", help='print {"policies": [...]} instead of a table')
+    parser.add_argument("--plot", type=Path, help="write a PNG timeline (requests, backlog, instances)")
+    return parser
+
+
+def _template(args: argparse.Namespace) -> dict[str, Any]:
+    if args.stage is not None:
+        return synthesize_stage(args.stage)
+    try:
+        template = json.loads(args.template.read_text())
+    except OSError as error:
+        raise UsageError(f"cannot read template {args.template}: {error.strerror or error}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UsageError(f"template {args.template} is not JSON") from None
+    if not isinstance(template, dict):
+        raise UsageError(f"template {args.template} is not a CloudFormation template")
+    return template
+
+
+def synthesize_stage(stage: str) -> dict[str, Any]:
+    """The stage's template as `cdk synth -c env=STAGE` would write it, synthesized offline in-process."""
+    from llm_async.environments import ENVIRONMENTS
+
+    if stage not in ENVIRONMENTS:
+        raise UsageError(f"unknown stage {stage!r}: must be one of {', '.join(ENVIRONMENTS)}")
+    from stacks.llm_async_app import (
+        synthesize_template,  # jsii starts only when a synth is really needed
+    )
+
+    with tempfile.TemporaryDirectory(prefix="llm-async-simulate-") as outdir:
+        return synthesize_template(ENVIRONMENTS[stage](), Path(outdir))
+
+
+def start_time(text: str | None, model: ScalingModel) -> datetime:
+    zone = ZoneInfo(model.scheduled_actions[0].timezone if model.scheduled_actions else "UTC")
+    try:
+        start = datetime.fromisoformat(text or DEFAULT_START_DATE)
+    except ValueError:
+        raise UsageError(f"--start must be an ISO 8601 date and time, like {DEFAULT_START_DATE} (got {text!r})") from None
+    return start if start.tzinfo is not None else start.replace(tzinfo=zone)
+
+
+def run(argv: list[str]) -> tuple[list[SimulationResult], str]:
+    args = _parser().parse_args(argv)
+    template = _template(args)
+    ours = read_scaling_model(template, usd_per_hour=args.usd_per_hour)
+    if args.usd_per_hour is not None and args.usd_per_hour <= 0:
+        raise UsageError(f"--usd-per-hour must be > 0 (got {args.usd_per_hour})")
+    try:
+        params = SimulationParameters(
+            provisioning_s=args.provisioning_seconds,
+            provisioning_jitter=args.provisioning_jitter,
+            service_s=args.service_seconds,
+            tokens_per_second=args.tokens_per_second,
+            metric_lag_s=args.metric_lag_seconds,
+            idle_metrics=args.idle_metrics,
+            api_wake=not args.no_api_wake,
+            hold_scale_in_during_scale_out_cooldown=args.hold_scale_in_during_scale_out_cooldown,
+            refuse_while_updating=not args.allow_scaling_while_updating,
+            duration_s=args.duration_seconds,
+            seed=args.seed,
+        )
+    except ValueError as error:
+        raise UsageError(str(error).replace("_s ", "-seconds ").replace("_", "-")) from None
+    trace = read_trace(args.trace)
+    start = start_time(args.start, ours)
+    models = [ours, *anchor_policies(ours)] if args.compare else [ours]
+    results = [simulate(model, trace, params, start=start) for model in models]
+    if args.plot is not None:
+        write_timeline(args.plot, trace, results, title=f"{args.trace.name} from {start.isoformat()}")
+    return results, to_json(results) if args.json else render_table(results)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        _, output = run(sys.argv[1:] if argv is None else argv)
+    except (UsageError, TemplateError, TraceError, ConfigError) as error:
+        print(f"llm-async simulate: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # e.g. the plot's folder does not exist
+        print(f"llm-async simulate: {error.strerror or error}: {error.filename}", file=sys.stderr)
+        return 2
+    print(output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

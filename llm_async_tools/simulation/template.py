@@ -1,0 +1,207 @@
+"""A synthesized template → the `ScalingModel` it would deploy, so the simulator never keeps a copy of our policy.
+
+Reads the scalable target (capacity bounds, scheduled actions), its scaling policies and the alarms that
+invoke them, the endpoint config's instance type and per-instance concurrency, and the inference API's
+Lambda environment (request TTL, which alarm a request forces when it finds no instance).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from llm_async.model.instance_types import GPU_INSTANCE_TYPES
+from llm_async_tools.cfn_template import TemplateError, only, resources_of_type
+from llm_async_tools.simulation.model import (
+    ASYNC_METRICS,
+    COMPARISONS,
+    STATISTICS,
+    TREAT_MISSING_DATA,
+    Alarm,
+    MetricQuery,
+    ScalingModel,
+    ScheduledAction,
+    StepAdjustment,
+    StepPolicy,
+    TargetTrackingPolicy,
+)
+
+_TARGET = "AWS::ApplicationAutoScaling::ScalableTarget"
+_POLICY = "AWS::ApplicationAutoScaling::ScalingPolicy"
+_ALARM = "AWS::CloudWatch::Alarm"
+_FILL = re.compile(r"^FILL\(\s*(\w+)\s*,\s*(-?[\d.]+)\s*\)$")
+
+
+def read_scaling_model(template: dict[str, Any], *, name: str = "ours", usd_per_hour: float | None = None) -> ScalingModel:
+    resources = template.get("Resources")
+    if not isinstance(resources, dict):
+        raise TemplateError("template has no Resources section")
+    target = only(resources, _TARGET)
+    instance_type, concurrency = _endpoint_variant(resources)
+    ttl_s, wake_ref = _api_environment(resources)
+    alarms = resources_of_type(resources, _ALARM)
+    step_policies: list[StepPolicy] = []
+    target_tracking: list[TargetTrackingPolicy] = []
+    for logical_id, policy in resources_of_type(resources, _POLICY).items():
+        if policy.get("PolicyType") == "TargetTrackingScaling":
+            target_tracking.append(_target_tracking(logical_id, policy))
+            continue
+        triggers = [(alarm_id, a) for alarm_id, a in alarms.items() if _invokes(a, logical_id)]
+        step_policies.extend(_step_policy(logical_id, policy, alarm_id, a) for alarm_id, a in triggers)
+    if not step_policies and not target_tracking:
+        raise TemplateError(f"template has no {_POLICY} with an alarm that invokes it")
+    if wake_ref is not None and wake_ref not in alarms:
+        raise TemplateError(f"the API's WAKE_ALARM_NAME refers to {wake_ref}, which is not an {_ALARM} of the template")
+    return ScalingModel(
+        name=name,
+        instance_type=instance_type,
+        usd_per_hour=usd_per_hour if usd_per_hour is not None else _price(instance_type),
+        min_capacity=int(target["MinCapacity"]),
+        max_capacity=int(target["MaxCapacity"]),
+        concurrency_per_instance=concurrency,
+        request_ttl_s=ttl_s,
+        step_policies=tuple(step_policies),
+        target_tracking=tuple(target_tracking),
+        scheduled_actions=tuple(_scheduled(a) for a in target.get("ScheduledActions", [])),
+        wake_alarm=wake_ref,
+    )
+
+
+def _endpoint_variant(resources: dict[str, Any]) -> tuple[str, int]:
+    config = only(resources, "AWS::SageMaker::EndpointConfig")
+    variants = config.get("ProductionVariants", [])
+    if len(variants) != 1:
+        raise TemplateError(f"the endpoint config has {len(variants)} production variants, expected exactly one")
+    concurrency = config.get("AsyncInferenceConfig", {}).get("ClientConfig", {}).get("MaxConcurrentInvocationsPerInstance")
+    if concurrency is None:
+        raise TemplateError("the endpoint config has no AsyncInferenceConfig.ClientConfig.MaxConcurrentInvocationsPerInstance")
+    return variants[0]["InstanceType"], int(concurrency)
+
+
+def _api_environment(resources: dict[str, Any]) -> tuple[int, str | None]:
+    """The request TTL the API sends with every invocation, and the wake alarm it may force (a Ref)."""
+    environments = [
+        f.get("Environment", {}).get("Variables", {})
+        for f in resources_of_type(resources, "AWS::Lambda::Function").values()
+    ]
+    api = [env for env in environments if "REQUEST_TTL_SECONDS" in env]
+    if len(api) != 1:
+        raise TemplateError("template has no AWS::Lambda::Function with REQUEST_TTL_SECONDS in its environment (the inference API)")
+    wake = api[0].get("WAKE_ALARM_NAME")
+    return int(api[0]["REQUEST_TTL_SECONDS"]), (wake["Ref"] if isinstance(wake, dict) and "Ref" in wake else None)
+
+
+def _price(instance_type: str) -> float:
+    if instance_type not in GPU_INSTANCE_TYPES:
+        raise TemplateError(f"no hourly price for instance type {instance_type}: pass --usd-per-hour")
+    return GPU_INSTANCE_TYPES[instance_type].usd_per_hour
+
+
+def _invokes(alarm: dict[str, Any], policy_id: str) -> bool:
+    return any(isinstance(a, dict) and a.get("Ref") == policy_id for a in alarm.get("AlarmActions", []))
+
+
+def _step_policy(policy_id: str, policy: dict[str, Any], alarm_id: str, alarm: dict[str, Any]) -> StepPolicy:
+    config = policy.get("StepScalingPolicyConfiguration")
+    if not config:
+        raise TemplateError(f"{_POLICY} {policy_id} has no StepScalingPolicyConfiguration")
+    steps = tuple(
+        StepAdjustment(
+            scaling_adjustment=int(s["ScalingAdjustment"]),
+            lower_bound=s.get("MetricIntervalLowerBound"),
+            upper_bound=s.get("MetricIntervalUpperBound"),
+        )
+        for s in config.get("StepAdjustments", [])
+    )
+    if not steps:
+        raise TemplateError(f"{_POLICY} {policy_id} has no StepAdjustments")
+    return StepPolicy(
+        name=policy_id,
+        alarm=_alarm(alarm_id, alarm),
+        adjustment_type=config["AdjustmentType"],
+        steps=steps,
+        # Application Auto Scaling's default cooldown for SageMaker variants (API reference).
+        cooldown_s=int(config.get("Cooldown", 300)),
+        aggregation=config.get("MetricAggregationType", "Average"),
+        min_adjustment_magnitude=config.get("MinAdjustmentMagnitude"),
+    )
+
+
+def _target_tracking(policy_id: str, policy: dict[str, Any]) -> TargetTrackingPolicy:
+    config = policy.get("TargetTrackingScalingPolicyConfiguration", {})
+    metric = config.get("CustomizedMetricSpecification")
+    if metric is None:
+        raise TemplateError(
+            f"{_POLICY} {policy_id} tracks a predefined metric; async endpoints publish none of them"
+            " (use a CustomizedMetricSpecification on an async metric)"
+        )
+    return TargetTrackingPolicy(
+        name=policy_id,
+        query=_query(policy_id, metric["Namespace"], metric["MetricName"], metric["Statistic"], 60),
+        target_value=float(config["TargetValue"]),
+        scale_out_cooldown_s=int(config.get("ScaleOutCooldown", 300)),
+        scale_in_cooldown_s=int(config.get("ScaleInCooldown", 300)),
+        disable_scale_in=bool(config.get("DisableScaleIn", False)),
+    )
+
+
+def _alarm(alarm_id: str, alarm: dict[str, Any]) -> Alarm:
+    comparison = alarm.get("ComparisonOperator")
+    if comparison not in COMPARISONS:
+        raise TemplateError(f"{_ALARM} {alarm_id} has ComparisonOperator {comparison!r}; the simulator models {', '.join(COMPARISONS)}")
+    treat = alarm.get("TreatMissingData", "missing")
+    if treat not in TREAT_MISSING_DATA:
+        raise TemplateError(f"{_ALARM} {alarm_id} has TreatMissingData {treat!r}")
+    periods = int(alarm["EvaluationPeriods"])
+    return Alarm(
+        name=alarm_id,
+        query=_alarm_query(alarm_id, alarm),
+        comparison=comparison,
+        threshold=float(alarm["Threshold"]),
+        evaluation_periods=periods,
+        datapoints_to_alarm=int(alarm.get("DatapointsToAlarm", periods)),
+        treat_missing_data=treat,
+    )
+
+
+def _alarm_query(alarm_id: str, alarm: dict[str, Any]) -> MetricQuery:
+    if "MetricName" in alarm:
+        return _query(alarm_id, alarm.get("Namespace"), alarm["MetricName"], alarm.get("Statistic"), int(alarm["Period"]))
+    queries = {q["Id"]: q for q in alarm.get("Metrics", [])}
+    returned = [q for q in queries.values() if q.get("ReturnData", True)]
+    if len(returned) != 1:
+        raise TemplateError(f"{_ALARM} {alarm_id} has neither a metric nor exactly one metric query that returns data")
+    (query,) = returned
+    expression = query.get("Expression")
+    fill = None
+    if expression is not None:
+        match = _FILL.match(expression.strip())
+        stat_id = match.group(1) if match else expression.strip()
+        if (match is None and stat_id not in queries) or "MetricStat" not in queries.get(stat_id, {}):
+            raise TemplateError(f"{_ALARM} {alarm_id} uses metric math {expression!r}; the simulator models FILL(m, value) and m")
+        fill = float(match.group(2)) if match else None
+        query = queries[stat_id]
+    stat = query["MetricStat"]
+    metric = stat["Metric"]
+    return _query(alarm_id, metric.get("Namespace"), metric["MetricName"], stat["Stat"], int(stat["Period"]), fill)
+
+
+def _query(owner: str, namespace: str | None, metric: str, statistic: str | None, period_s: int, fill: float | None = None) -> MetricQuery:
+    if namespace != "AWS/SageMaker" or metric not in ASYNC_METRICS:
+        raise TemplateError(f"{owner} uses metric {namespace}/{metric}; the simulator models AWS/SageMaker {', '.join(ASYNC_METRICS)}")
+    if statistic not in STATISTICS:
+        raise TemplateError(f"{owner} uses statistic {statistic!r}; the simulator models {', '.join(STATISTICS)}")
+    if period_s % 60:
+        raise TemplateError(f"{owner} has a {period_s} s period; the simulator models whole minutes")
+    return MetricQuery(metric_name=metric, statistic=statistic, period_s=period_s, fill=fill)
+
+
+def _scheduled(action: dict[str, Any]) -> ScheduledAction:
+    bounds = action.get("ScalableTargetAction", {})
+    return ScheduledAction(
+        name=action["ScheduledActionName"],
+        schedule=action["Schedule"],
+        timezone=action.get("Timezone", "UTC"),
+        min_capacity=bounds.get("MinCapacity"),
+        max_capacity=bounds.get("MaxCapacity"),
+    )

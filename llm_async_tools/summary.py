@@ -1,0 +1,222 @@
+"""A short human summary of a synthesized LlmAsyncStack, read back from the template in cdk.out.
+
+Reading the template (not the configuration) means the summary shows what would be deployed.
+Usage: python -m llm_async_tools.summary [cdk.out] [StackName]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from llm_async.model.instance_types import GPU_INSTANCE_TYPES
+from llm_async.pipeline.config import CONTEXT_KEY as PIPELINE_CONTEXT_KEY
+from llm_async.pipeline.config import PIPELINE_STACK_ID
+from llm_async_tools.cfn_template import only, resources_of_type
+
+_COMPARISON = {
+    "GreaterThanOrEqualToThreshold": "≥",
+    "GreaterThanThreshold": ">",
+    "LessThanOrEqualToThreshold": "≤",
+    "LessThanThreshold": "<",
+}
+
+
+def _image(template: dict[str, Any], image: Any) -> str:
+    if isinstance(image, str):
+        return image
+    mapping_name = image["Fn::FindInMap"][0]
+    regions = template["Mappings"][mapping_name]
+    example = regions.get("us-east-1", next(iter(regions.values())))["uri"]
+    return f"per-region mapping of {len(regions)} regions, e.g. us-east-1: {example}"
+
+
+def _alarm_metric(alarm: dict[str, Any]) -> tuple[str, int]:
+    """The alarm's metric (or metric-math expression) as text, and its period in seconds."""
+    if "MetricName" in alarm:
+        return f"{alarm['MetricName']} {alarm['Statistic']}", alarm["Period"]
+    (expression,) = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
+    for query in alarm["Metrics"]:
+        if "MetricStat" in query:
+            stat = query["MetricStat"]
+            expression = expression.replace(query["Id"], f"{stat['Metric']['MetricName']} {stat['Stat']}")
+            period = stat["Period"]
+    return expression, period
+
+
+def _alarm_line(alarm: dict[str, Any], policies: dict[str, Any]) -> str:
+    (action,) = alarm["AlarmActions"]
+    step = policies[action["Ref"]]["StepScalingPolicyConfiguration"]
+    (adjustment,) = step["StepAdjustments"]
+    change = adjustment["ScalingAdjustment"]
+    effect = f"set capacity to {change}" if step["AdjustmentType"] == "ExactCapacity" else f"{change:+d} instance"
+    metric, period = _alarm_metric(alarm)
+    minutes = alarm["EvaluationPeriods"] * period // 60
+    return (
+        f"{metric} {_COMPARISON[alarm['ComparisonOperator']]}"
+        f" {alarm['Threshold']:g} for {minutes} min → {effect} (cooldown {step['Cooldown']} s)"
+    )
+
+
+def _api_lines(resources: dict[str, Any]) -> list[str]:
+    methods = sorted(
+        (r["Properties"]["HttpMethod"], r["Properties"]["AuthorizationType"])
+        for r in resources.values()
+        if r["Type"] == "AWS::ApiGateway::Method"
+    )
+    if not methods:
+        return []
+    (settings,) = only(resources, "AWS::ApiGateway::Stage")["MethodSettings"]
+    auth = "/".join(sorted({a for _, a in methods}))
+    return [
+        f"API          POST /invocations, GET /invocations/{{id}} ({auth} auth,"
+        f" {settings['ThrottlingRateLimit']:g} req/s, burst {settings['ThrottlingBurstLimit']})"
+    ]
+
+
+def _endpoint_service(endpoint: dict[str, Any]) -> str:
+    name = endpoint["ServiceName"]
+    return name["Fn::Join"][1][-1].removeprefix(".") if isinstance(name, dict) else name.split(".", 3)[3]
+
+
+def _network_lines(resources: dict[str, Any], model: dict[str, Any]) -> list[str]:
+    """VPC mode: where the model and the Lambda run, and the endpoints that bill while scaled to zero."""
+    if "VpcConfig" not in model:
+        return []
+    vpc = "created VPC" if resources_of_type(resources, "AWS::EC2::VPC") else "existing VPC"
+    nat = len(resources_of_type(resources, "AWS::EC2::NatGateway"))
+    endpoints = list(resources_of_type(resources, "AWS::EC2::VPCEndpoint").values())
+    interface = sorted(_endpoint_service(e) for e in endpoints if e["VpcEndpointType"] == "Interface")
+    gateway = sorted(_endpoint_service(e) for e in endpoints if e["VpcEndpointType"] == "Gateway")
+    return [
+        f"Network      VPC mode, {vpc}{f', {nat} NAT gateway(s)' if nat else ''}: model and API Lambda in"
+        f" {len(model['VpcConfig']['Subnets'])} private subnets; endpoints: "
+        + (", ".join([*(f"{g} (gateway)" for g in gateway), *interface]) or "none created (the VPC's own)")
+        + (f"; {len(interface)} interface endpoints bill per hour per AZ, also at zero instances" if interface else "")
+    ]
+
+
+def _monitoring_lines(resources: dict[str, Any]) -> list[str]:
+    """The operations alarms: those whose action publishes to a topic of this stack."""
+    topics = {k for k, r in resources.items() if r["Type"] == "AWS::SNS::Topic"}
+    paging = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        and any(a.get("Ref") in topics for a in r["Properties"].get("AlarmActions", []))
+    ]
+    if not paging:
+        return []
+    (ops_topic,) = {a["Ref"] for alarm in paging for a in alarm["AlarmActions"]}
+    subscriptions = sum(
+        1
+        for r in resources.values()
+        if r["Type"] == "AWS::SNS::Subscription" and r["Properties"]["TopicArn"] == {"Ref": ops_topic}
+    )
+    stuck = [a["Threshold"] for a in paging if a.get("MetricName") == "ApproximateAgeOfOldestRequest"]
+    (dashboard,) = [r["Properties"]["DashboardName"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    return [
+        f"Alarms       {len(paging)} to the operations topic ({subscriptions} subscriptions; OpsTopicArn)"
+        + "".join(f"; stuck at zero after {threshold:g} s" for threshold in stuck),
+        f"Dashboard    {_text(dashboard)}",
+    ]
+
+
+def _text(value: Any) -> str:
+    """A template string, with the pseudo parameters of an environment-agnostic stack as <placeholders>."""
+    if isinstance(value, str):
+        return value
+    parts = value["Fn::Join"][1]
+    return "".join(p if isinstance(p, str) else f"<{p['Ref'].removeprefix('AWS::').lower()}>" for p in parts)
+
+
+def _usd(amount: float) -> str:
+    return str(Decimal(str(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def summarize(template: dict[str, Any], stack_name: str) -> str:
+    resources = template["Resources"]
+    model = only(resources, "AWS::SageMaker::Model")
+    (variant,) = only(resources, "AWS::SageMaker::EndpointConfig")["ProductionVariants"]
+    endpoint = only(resources, "AWS::SageMaker::Endpoint")
+    target = only(resources, "AWS::ApplicationAutoScaling::ScalableTarget")
+    policies = resources_of_type(resources, "AWS::ApplicationAutoScaling::ScalingPolicy")
+    alarms = [
+        alarm
+        for alarm in resources_of_type(resources, "AWS::CloudWatch::Alarm").values()
+        if any(a.get("Ref") in policies for a in alarm.get("AlarmActions", []))
+    ]
+    env = model["PrimaryContainer"]["Environment"]
+    instance = GPU_INSTANCE_TYPES[variant["InstanceType"]]
+    scale_out = [_alarm_line(a, policies) for a in alarms if a["ComparisonOperator"].startswith("Greater")]
+    scale_in = [_alarm_line(a, policies) for a in alarms if a["ComparisonOperator"].startswith("Less")]
+    schedules = target.get("ScheduledActions", [])
+    source = (
+        f"{env['HF_MODEL_ID']} @ {env['HF_MODEL_REVISION'][:12]} (Hugging Face Hub)"
+        if "HF_MODEL_REVISION" in env
+        else f"{model['PrimaryContainer']['ModelDataSource']['S3DataSource']['S3Uri']} (S3, network isolated)"
+    )
+    lines = [
+        f"Stack        {stack_name}",
+        f"Endpoint     {endpoint['EndpointName']} (async, variant {variant['VariantName']})",
+        f"Model        {source}",
+        f"Image        {_image(template, model['PrimaryContainer']['Image'])}",
+        f"Instance     {variant['InstanceType']}: {instance.gpus} × {instance.gpu_model},"
+        f" {instance.gpu_memory_gib} GiB GPU memory; SM_NUM_GPUS={env['SM_NUM_GPUS']}"
+        + (f", quantize={env['HF_MODEL_QUANTIZE']}" if "HF_MODEL_QUANTIZE" in env else ""),
+        f"Tokens       MAX_INPUT_LENGTH={env['MAX_INPUT_LENGTH']}, MAX_TOTAL_TOKENS={env['MAX_TOTAL_TOKENS']}",
+        f"Capacity     {target['MinCapacity']}–{target['MaxCapacity']} instances",
+        *(f"Scale out    {line}" for line in scale_out),
+        *(f"Scale in     {line}" for line in scale_in),
+        *(
+            f"Schedule     {s['Schedule']} {s.get('Timezone', 'UTC')}: min capacity"
+            f" {s['ScalableTargetAction']['MinCapacity']}"
+            for s in schedules
+        ),
+        *_api_lines(resources),
+        *_network_lines(resources, model),
+        *_monitoring_lines(resources),
+        f"Cost         ${_usd(instance.usd_per_hour * target['MaxCapacity'])}/h at max capacity"
+        f" ({target['MaxCapacity']} × ${instance.usd_per_hour:g}, us-east-1 on-demand list price);"
+        " no instance cost while scaled to zero",
+    ]
+    return "\n".join(lines)
+
+
+def summarize_pipeline(template: dict[str, Any], stack_name: str) -> str:
+    """One line: where the pipeline pulls from and the stages it promotes through."""
+    (pipeline,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
+    stages = {stage["Name"]: stage["Actions"] for stage in pipeline["Stages"]}
+    (source,) = stages["Source"]
+    promotions = [
+        name + (" (manual approval)" if any(a["ActionTypeId"]["Category"] == "Approval" for a in actions) else "")
+        for name, actions in stages.items()
+        if any(a["Name"].endswith(".Deploy") for a in actions)
+    ]
+    origin = f"{source['Configuration']['FullRepositoryId']}@{source['Configuration']['BranchName']}"
+    return f"Pipeline     {stack_name}: {origin} → {' → '.join(promotions)}; smoke test after each stage"
+
+
+def main(argv: list[str]) -> int:
+    outdir = Path(argv[0]) if argv else Path("cdk.out")
+    stack_name = argv[1] if len(argv) > 1 else "LlmAsyncStack"
+    template_path = outdir / f"{stack_name}.template.json"
+    if not template_path.is_file():
+        print(f"no synthesized template at {template_path}: run the synth first", file=sys.stderr)
+        return 1
+    print(summarize(json.loads(template_path.read_text()), stack_name))
+    # Listed in this synth's manifest (not a leftover file): the context configured a pipeline.
+    artifacts = json.loads((outdir / "manifest.json").read_text()).get("artifacts", {})
+    if PIPELINE_STACK_ID in artifacts:
+        pipeline_template = json.loads((outdir / f"{PIPELINE_STACK_ID}.template.json").read_text())
+        print(summarize_pipeline(pipeline_template, PIPELINE_STACK_ID))
+    else:
+        print(f"Pipeline     not configured: add the {PIPELINE_CONTEXT_KEY} context to cdk.json (README: Promotion pipeline)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
