@@ -17,13 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "llm_async" / "api" / "runtime")]
 os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # before the handler's Logger is created
 
-# isort: off  (the test helpers set the handler's environment before the handler is imported)
+# The test helpers set the handler's environment before the handler is imported: keep this order.
+# isort: off
+from tests.inference_api.conftest import BUCKET, FakeContext, api_event  # noqa: E402
+from inference_api import handler  # noqa: E402
+
 # isort: on
 import boto3  # noqa: E402
-from inference_api import handler  # noqa: E402
 from moto import mock_aws  # noqa: E402
-
-from tests.inference_api.conftest import BUCKET, FakeContext, api_event  # noqa: E402
 
 
 def main(requests: int) -> None:

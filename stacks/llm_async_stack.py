@@ -13,12 +13,14 @@ from llm_async.endpoint.construct import AsyncEndpoint
 from llm_async.endpoint.scaling import ScaleToZero
 from llm_async.model.construct import TgiModel
 from llm_async.monitoring.construct import Monitoring
+from llm_async.monitoring.sections import api_section, endpoint_section
 from llm_async.network.construct import PrivateNetwork
 from llm_async.notifications.subscriptions import ResultSubscriptions
 from llm_async.notifications.topics import NotificationTopics
 from llm_async.pipeline.smoke_test_access import SmokeTestAccess
 from llm_async.storage.bucket import PayloadBucket
 from llm_async.storage.keys import LogKey, RotatingKey
+from llm_async.storage.log_groups import LogGroups
 
 
 class LlmAsyncStack(cdk.Stack):
@@ -42,6 +44,9 @@ class LlmAsyncStack(cdk.Stack):
             removal_policy=removal,
         ).key
         self.log_key = LogKey(self, "LogKey", removal_policy=removal).key
+        logs = LogGroups(
+            retention_days=config.monitoring.log_retention_days, encryption_key=self.log_key, removal_policy=removal
+        )
         self.payloads = PayloadBucket(
             self,
             "Payloads",
@@ -66,9 +71,7 @@ class LlmAsyncStack(cdk.Stack):
                 self,
                 "Network",
                 config=config.network,
-                log_retention_days=config.monitoring.log_retention_days,
-                log_key=self.log_key,
-                removal_policy=removal,
+                logs=logs,
             )
         )
         self.model = TgiModel(
@@ -82,9 +85,7 @@ class LlmAsyncStack(cdk.Stack):
             bucket=self.payloads,
             topics=self.topics,
             key=self.key,
-            log_retention_days=config.monitoring.log_retention_days,
-            log_key=self.log_key,
-            removal_policy=removal,
+            logs=logs,
         )
         self.scaling = ScaleToZero(
             self, "Scaling", endpoint=self.endpoint, config=config.scaling, wake_cooldown_s=config.wake_cooldown_s
@@ -92,15 +93,13 @@ class LlmAsyncStack(cdk.Stack):
         self.api = InferenceApi(
             self,
             "Api",
+            name=config.endpoint.name_prefix,
             config=config.api,
-            model=config.model,
-            endpoint_config=config.endpoint,
+            max_total_tokens=config.model.max_total_tokens,
             endpoint=self.endpoint,
             scaling=self.scaling,
             payloads=self.payloads,
-            log_retention_days=config.monitoring.log_retention_days,
-            log_key=self.log_key,
-            removal_policy=removal,
+            logs=logs,
             network=self.network,
         )
 
@@ -109,11 +108,16 @@ class LlmAsyncStack(cdk.Stack):
             "Monitoring",
             name=config.endpoint.name_prefix,
             config=config.monitoring,
-            expected_wake_s=config.expected_wake_s,
-            scaling_config=config.scaling,
-            endpoint=self.endpoint,
-            scaling=self.scaling,
-            api=self.api,
+            sections=[
+                endpoint_section(
+                    self.endpoint,
+                    self.scaling,
+                    expected_wake_s=config.expected_wake_s,
+                    min_capacity=config.scaling.min_capacity,
+                    max_capacity=config.scaling.max_capacity,
+                ),
+                api_section(self.api, api_5xx_threshold=config.monitoring.api_5xx_threshold),
+            ],
             removal_policy=removal,
         )
 

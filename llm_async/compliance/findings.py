@@ -21,10 +21,23 @@ INLINE_POLICY_EVIDENCE = (
 )
 
 
+def rule_ids(rule: str, packs: tuple[str, ...]) -> tuple[str, ...]:
+    """The finding ids of one rule in several packs, e.g. ("HIPAA.Security-LambdaDLQ", "NIST.800.53.R5-LambdaDLQ")."""
+    return tuple(f"{pack}-{rule}" for pack in packs)
+
+
 def acknowledge_rule(resource: IConstruct, rule: str, packs: tuple[str, ...], evidence: str) -> None:
     """The same rule in several packs (e.g. HIPAA, NIST, PCI): one acknowledgment per pack's finding id."""
-    for pack in packs:
-        acknowledge(resource, f"{pack}-{rule}", evidence)
+    for finding_id in rule_ids(rule, packs):
+        acknowledge(resource, finding_id, evidence)
+
+
+def waive(resource: IConstruct, *, nag: str | tuple[str, ...], checkov: str, evidence: str) -> None:
+    """One property of `resource` that both scanners flag: each cdk-nag finding id acknowledged and the
+    checkov check skipped, with the same evidence, at that resource."""
+    for finding_id in (nag,) if isinstance(nag, str) else nag:
+        acknowledge(resource, finding_id, evidence)
+    skip_checkov(resource, checkov, evidence)
 
 
 def wildcard_resource_finding(scope: IConstruct, arn: str) -> str:

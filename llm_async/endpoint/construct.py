@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from llm_async.compliance.findings import HIPAA, NIST, PCI, acknowledge_rule
+from llm_async.endpoint import metrics
 from llm_async.endpoint.config import EndpointConfig, endpoint_log_group_name
 from llm_async.model.construct import TgiModel
 from llm_async.notifications.topics import NotificationTopics
 from llm_async.storage.bucket import FAILURE_PREFIX, OUTPUT_PREFIX, PayloadBucket
-from llm_async.storage.log_groups import log_group
+from llm_async.storage.log_groups import LogGroups
 
 VARIANT_NAME = "AllTraffic"
+# Every alarm and chart reads one-minute datapoints unless it says otherwise.
+PERIOD = cdk.Duration.minutes(1)
 
 
 class AsyncEndpoint(Construct):
@@ -31,13 +35,14 @@ class AsyncEndpoint(Construct):
         bucket: PayloadBucket,
         topics: NotificationTopics,
         key: kms.IKey,
-        log_retention_days: int,
-        log_key: kms.IKey,
-        removal_policy: cdk.RemovalPolicy,
+        logs: LogGroups,
     ) -> None:
         super().__init__(scope, id_)
         self.endpoint_name = config.endpoint_name
         self.variant_name = VARIANT_NAME
+        # What the API sends with each InvokeEndpointAsync.
+        self.request_ttl_s = config.request_ttl_s
+        self.invocation_timeout_s = config.invocation_timeout_s
         bucket.grant_read_inputs(model.role)
         bucket.grant_write_results(model.role)
         topics.grant_publish(model.role)
@@ -95,14 +100,7 @@ class AsyncEndpoint(Construct):
         )
         # SageMaker creates this group on first write, with no retention, unless it already exists: the
         # stack creates it first. The model role's log grant names the same group.
-        self.log_group = log_group(
-            self,
-            "Logs",
-            name=endpoint_log_group_name(config.endpoint_name),
-            retention_days=log_retention_days,
-            encryption_key=log_key,
-            removal_policy=removal_policy,
-        )
+        self.log_group = logs.create(self, "Logs", name=endpoint_log_group_name(config.endpoint_name))
         self.endpoint.node.add_dependency(self.log_group)
         # The group is named after the endpoint, so a new instance type (a new endpoint) replaces it: the
         # old endpoint's logs are kept and expire with their retention rather than being deleted.
@@ -122,4 +120,43 @@ class AsyncEndpoint(Construct):
         """DescribeEndpoint on this endpoint only (its instance counts, for wake on request)."""
         return iam.Grant.add_to_principal(
             grantee=grantee, actions=["sagemaker:DescribeEndpoint"], resource_arns=[self.endpoint_arn]
+        )
+
+    def metric(
+        self, metric_name: str, *, statistic: str, period: cdk.Duration = PERIOD, label: str | None = None
+    ) -> cloudwatch.Metric:
+        """One of SageMaker's async metrics (`endpoint.metrics`), with the dimensions it is published with."""
+        return cloudwatch.Metric(
+            namespace=metrics.NAMESPACE,
+            metric_name=metric_name,
+            dimensions_map=metrics.dimensions(metric_name, endpoint_name=self.endpoint_name, variant_name=self.variant_name),
+            statistic=statistic,
+            period=period,
+            label=label,
+        )
+
+    def metric_backlog_size(self, *, statistic: str = "Maximum", label: str | None = None) -> cloudwatch.Metric:
+        """Requests queued or being processed."""
+        return self.metric(metrics.BACKLOG_SIZE, statistic=statistic, label=label)
+
+    def metric_backlog_size_per_instance(self, *, statistic: str = "Average", label: str | None = None) -> cloudwatch.Metric:
+        return self.metric(metrics.BACKLOG_SIZE_PER_INSTANCE, statistic=statistic, label=label)
+
+    def metric_has_backlog_without_capacity(self, *, statistic: str = "Maximum", label: str | None = None) -> cloudwatch.Metric:
+        """1 while requests wait and no instance serves: the wake signal."""
+        return self.metric(metrics.HAS_BACKLOG_WITHOUT_CAPACITY, statistic=statistic, label=label)
+
+    def metric_age_of_oldest_request(self, *, statistic: str = "Maximum", label: str | None = None) -> cloudwatch.Metric:
+        return self.metric(metrics.AGE_OF_OLDEST_REQUEST, statistic=statistic, label=label)
+
+    def metric_instances_running(self, *, label: str | None = None) -> cloudwatch.Metric:
+        """SageMaker publishes no instance count; AWS's documented way to count an endpoint's running instances
+        is the per-minute SampleCount of the host metric CPUUtilization (one sample per instance)."""
+        return cloudwatch.Metric(
+            namespace=metrics.INSTANCE_NAMESPACE,
+            metric_name="CPUUtilization",
+            dimensions_map={metrics.ENDPOINT_DIMENSION: self.endpoint_name, metrics.VARIANT_DIMENSION: self.variant_name},
+            statistic="SampleCount",
+            period=PERIOD,
+            label=label,
         )

@@ -14,10 +14,9 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from llm_async.endpoint.config import ScalingConfig
-from llm_async.endpoint.construct import AsyncEndpoint
+from llm_async.endpoint.construct import PERIOD, AsyncEndpoint
 
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
-PERIOD = cdk.Duration.minutes(1)
 
 
 class ScaleToZero(Construct):
@@ -25,7 +24,6 @@ class ScaleToZero(Construct):
         self, scope: Construct, id_: str, *, endpoint: AsyncEndpoint, config: ScalingConfig, wake_cooldown_s: int
     ) -> None:
         super().__init__(scope, id_)
-        self._endpoint_name = endpoint.endpoint_name
         self.target = appscaling.ScalableTarget(
             self,
             "Target",
@@ -44,7 +42,7 @@ class ScaleToZero(Construct):
         self.wake_alarm = self._step(
             "Wake",
             description="Requests are queued and the endpoint has no instance: add one.",
-            metric=self._metric("HasBacklogWithoutCapacity", "Maximum"),
+            metric=endpoint.metric_has_backlog_without_capacity(),
             aggregation=appscaling.MetricAggregationType.MAXIMUM,
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             threshold=1,
@@ -64,7 +62,7 @@ class ScaleToZero(Construct):
             "ScaleOut",
             description=f"More than {config.scale_out_backlog_per_instance} requests per instance"
             " for 2 minutes: add an instance.",
-            metric=self._metric("ApproximateBacklogSizePerInstance", "Average"),
+            metric=endpoint.metric_backlog_size_per_instance(),
             aggregation=appscaling.MetricAggregationType.AVERAGE,
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             threshold=config.scale_out_backlog_per_instance,
@@ -84,7 +82,7 @@ class ScaleToZero(Construct):
             # is filled with 0 (no backlog reported = idle) rather than left for TreatMissingData alone.
             metric=cloudwatch.MathExpression(
                 expression="FILL(backlog, 0)",
-                using_metrics={"backlog": self._metric("ApproximateBacklogSize", "Maximum")},
+                using_metrics={"backlog": endpoint.metric_backlog_size()},
                 label="ApproximateBacklogSize, gaps as 0",
                 period=PERIOD,
             ),
@@ -120,15 +118,6 @@ class ScaleToZero(Construct):
         """SetAlarmState on the wake alarm only: it runs the wake policy at once (see llm_async/api/runtime/inference_api/wake.py)."""
         return iam.Grant.add_to_principal(
             grantee=grantee, actions=["cloudwatch:SetAlarmState"], resource_arns=[self.wake_alarm.alarm_arn]
-        )
-
-    def _metric(self, name: str, statistic: str) -> cloudwatch.Metric:
-        return cloudwatch.Metric(
-            namespace="AWS/SageMaker",
-            metric_name=name,
-            dimensions_map={"EndpointName": self._endpoint_name},
-            statistic=statistic,
-            period=PERIOD,
         )
 
     def _step(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from llm_async.compliance.findings import (
@@ -19,7 +18,7 @@ from llm_async.compliance.findings import (
     wildcard_resource_finding,
 )
 from llm_async.network.config import ExistingVpc, NewVpc
-from llm_async.storage.log_groups import log_group
+from llm_async.storage.log_groups import LogGroups
 
 HTTPS = ec2.Port.tcp(443)
 
@@ -61,16 +60,12 @@ class PrivateNetwork(Construct):
         id_: str,
         *,
         config: NewVpc | ExistingVpc,
-        log_retention_days: int,
-        log_key: kms.IKey,
-        removal_policy: cdk.RemovalPolicy,
+        logs: LogGroups,
     ) -> None:
-        """`log_key`, `log_retention_days`: for the flow logs of a created VPC (an imported VPC's are its owner's)."""
+        """`logs`: for the flow logs of a created VPC (an imported VPC's are its owner's)."""
         super().__init__(scope, id_)
         if isinstance(config, NewVpc):
-            self.vpc = self._new_vpc(
-                config, log_retention_days=log_retention_days, log_key=log_key, removal_policy=removal_policy
-            )
+            self.vpc = self._new_vpc(config, logs)
             subnet_type = ec2.SubnetType.PRIVATE_WITH_EGRESS if config.nat_gateways else ec2.SubnetType.PRIVATE_ISOLATED
             self.subnets = self.vpc.select_subnets(subnet_type=subnet_type).subnets
             create_endpoints = True
@@ -128,9 +123,7 @@ class PrivateNetwork(Construct):
             " known before; creating one is limited to this stack's subnets and security group.",
         )
 
-    def _new_vpc(
-        self, config: NewVpc, *, log_retention_days: int, log_key: kms.IKey, removal_policy: cdk.RemovalPolicy
-    ) -> ec2.Vpc:
+    def _new_vpc(self, config: NewVpc, logs: LogGroups) -> ec2.Vpc:
         private = ec2.SubnetConfiguration(
             name="Private",
             subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS if config.nat_gateways else ec2.SubnetType.PRIVATE_ISOLATED,
@@ -162,9 +155,7 @@ class PrivateNetwork(Construct):
                 " private subnets, whose security groups allow outbound HTTPS only and no inbound traffic.",
             )
         # Flow logs name every peer of the model and the Lambda: encrypted like the stack's other groups.
-        flow_log_group = log_group(
-            self, "FlowLogs", retention_days=log_retention_days, encryption_key=log_key, removal_policy=removal_policy
-        )
+        flow_log_group = logs.create(self, "FlowLogs")
         flow_log = vpc.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),

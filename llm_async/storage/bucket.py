@@ -14,7 +14,7 @@ from llm_async.compliance.findings import (
     PCI,
     acknowledge,
     acknowledge_rule,
-    skip_checkov,
+    waive,
     wildcard_resource_finding,
 )
 
@@ -68,16 +68,11 @@ class PayloadBucket(Construct):
             "S3 server access logging delivers only to buckets encrypted with SSE-S3 (AES-256), not SSE-KMS;"
             " the logs hold request metadata, never payloads.",
         )
-        acknowledge(
+        waive(
             self.access_log_bucket,
-            "AwsSolutions-S1",
-            "This bucket is the server access log destination of the payload bucket; logging its"
-            " own accesses would need a third bucket and so on without end.",
-        )
-        skip_checkov(
-            self.access_log_bucket,
-            "CKV_AWS_18",
-            "This bucket is the server access log destination of the payload bucket; logging its"
+            nag="AwsSolutions-S1",
+            checkov="CKV_AWS_18",
+            evidence="This bucket is the server access log destination of the payload bucket; logging its"
             " own accesses would need a third bucket and so on without end.",
         )
         self.bucket = s3.Bucket(

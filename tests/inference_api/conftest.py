@@ -9,24 +9,28 @@ from typing import Any
 
 import boto3
 import pytest
+from inference_api.contract import ApiEnvironment
 from moto import mock_aws
 
 BUCKET = "llm-async-payloads"
+# The environment the construct writes, through the same contract (a smaller body and token budget).
+API_ENVIRONMENT = ApiEnvironment(
+    bucket_name=BUCKET,
+    endpoint_name="llm-async-test",
+    wake_alarm_name="llm-async-test-wake",
+    request_ttl_s=21600,
+    invocation_timeout_s=900,
+    max_body_bytes=20000,
+    max_inputs_bytes=16000,
+    max_total_tokens=2048,
+    metrics_namespace="llm-async-test",
+)
 ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
-    "BUCKET_NAME": BUCKET,
-    "ENDPOINT_NAME": "llm-async-test",
-    "REQUEST_TTL_SECONDS": "21600",
-    "INVOCATION_TIMEOUT_SECONDS": "900",
-    "MAX_BODY_BYTES": "20000",
-    "MAX_INPUTS_BYTES": "16000",
-    "MAX_TOTAL_TOKENS": "2048",
-    "WAKE_ALARM_NAME": "llm-async-test-wake",
     "POWERTOOLS_TRACE_DISABLED": "1",
-    "POWERTOOLS_METRICS_NAMESPACE": "LlmAsyncTest",
-    "POWERTOOLS_SERVICE_NAME": "inference-api",
+    **API_ENVIRONMENT.render(),
 }
 os.environ.update(ENV)
 

@@ -9,9 +9,9 @@ import pytest
 from botocore.stub import ANY, Stubber
 from inference_api.wake import Waker
 
-from tests.inference_api.conftest import BUCKET
+from tests.inference_api.conftest import API_ENVIRONMENT, BUCKET
 
-ALARM = "llm-async-test-wake"
+ALARM = API_ENVIRONMENT.wake_alarm_name
 
 
 def _variant(current: int, desired: int) -> dict:

@@ -23,6 +23,8 @@ from aws_lambda_powertools.event_handler import (
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from inference_api import contract
+from inference_api.contract import ApiEnvironment
 from inference_api.inferences import (
     Inferences,
     NotFound,
@@ -36,19 +38,22 @@ from inference_api.wake import Waker
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics(namespace="LlmAsync")
+# Namespace and service from the environment the construct writes (contract.VARIABLES).
+metrics = Metrics()
 app = APIGatewayRestResolver()
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 @cache
+def _environment() -> ApiEnvironment:
+    return ApiEnvironment.from_environ(os.environ)
+
+
+@cache
 def _limits() -> Limits:
-    return Limits(
-        max_body_bytes=int(os.environ["MAX_BODY_BYTES"]),
-        max_inputs_bytes=int(os.environ["MAX_INPUTS_BYTES"]),
-        max_total_tokens=int(os.environ["MAX_TOTAL_TOKENS"]),
-    )
+    env = _environment()
+    return Limits(max_body_bytes=env.max_body_bytes, max_inputs_bytes=env.max_inputs_bytes, max_total_tokens=env.max_total_tokens)
 
 
 @cache
@@ -58,24 +63,26 @@ def _s3():  # noqa: ANN202  (a boto3 client; created once per Lambda instance, s
 
 @cache
 def _inferences() -> Inferences:
+    env = _environment()
     settings = Settings(
-        bucket=os.environ["BUCKET_NAME"],
-        endpoint_name=os.environ["ENDPOINT_NAME"],
-        request_ttl_s=int(os.environ["REQUEST_TTL_SECONDS"]),
-        invocation_timeout_s=int(os.environ["INVOCATION_TIMEOUT_SECONDS"]),
+        bucket=env.bucket_name,
+        endpoint_name=env.endpoint_name,
+        request_ttl_s=env.request_ttl_s,
+        invocation_timeout_s=env.invocation_timeout_s,
     )
     return Inferences(settings, s3=_s3(), sagemaker_runtime=boto3.client("sagemaker-runtime"))
 
 
 @cache
 def _waker() -> Waker:
+    env = _environment()
     return Waker(
         sagemaker=boto3.client("sagemaker"),
         cloudwatch=boto3.client("cloudwatch"),
         s3=_s3(),
-        bucket=os.environ["BUCKET_NAME"],
-        endpoint_name=os.environ["ENDPOINT_NAME"],
-        wake_alarm_name=os.environ["WAKE_ALARM_NAME"],
+        bucket=env.bucket_name,
+        endpoint_name=env.endpoint_name,
+        wake_alarm_name=env.wake_alarm_name,
     )
 
 
@@ -121,10 +128,10 @@ def submit() -> Response:
         logger.append_keys(inference_id=inference_id)
     accepted = _inferences().submit(request, caller, inference_id)
     logger.append_keys(inference_id=accepted.inference_id)
-    metrics.add_metric(name="InferencesSubmitted", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=contract.INFERENCES_SUBMITTED, unit=MetricUnit.Count, value=1)
     wake = _waker().wake_if_idle()
     if wake == "woken":
-        metrics.add_metric(name="WakeRequested", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=contract.WAKE_REQUESTED, unit=MetricUnit.Count, value=1)
     logger.append_keys(wake=wake)
     # The stage (and any base path) is part of the URL the client called: keep it in Location.
     location = f"{event.request_context.path.rstrip('/')}/{accepted.inference_id}"
@@ -134,7 +141,7 @@ def submit() -> Response:
 @app.get("/invocations/<inference_id>")
 def status(inference_id: str) -> Response:
     logger.append_keys(inference_id=inference_id)
-    metrics.add_metric(name="StatusChecks", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=contract.STATUS_CHECKS, unit=MetricUnit.Count, value=1)
     body = _inferences().status(inference_id, _caller())
     logger.append_keys(inference_status=body["status"])
     return _json(HTTPStatus.OK, body)
@@ -143,21 +150,21 @@ def status(inference_id: str) -> Response:
 @app.exception_handler(RequestError)
 def _client_error(error: RequestError) -> Response:
     logger.append_keys(error_code=error.code)
-    metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=contract.REQUESTS_REJECTED, unit=MetricUnit.Count, value=1)
     return _json(error.status, error.body())
 
 
 @app.exception_handler(NotFound)
 def _not_found(error: NotFound) -> Response:
     logger.append_keys(error_code="NotFound")
-    metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=contract.REQUESTS_REJECTED, unit=MetricUnit.Count, value=1)
     return _json(HTTPStatus.NOT_FOUND, {"error": {"code": "NotFound", "message": f"no inference {error.args[0]!r}"}})
 
 
 @app.exception_handler(ServiceUnavailable)
 def _unavailable(error: ServiceUnavailable) -> Response:
     logger.append_keys(error_code="ServiceUnavailable", reason=str(error))
-    metrics.add_metric(name="ServiceUnavailable", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=contract.SERVICE_UNAVAILABLE, unit=MetricUnit.Count, value=1)
     body = {"error": {"code": "ServiceUnavailable", "message": str(error)}}
     return _json(HTTPStatus.SERVICE_UNAVAILABLE, body, {"Retry-After": str(error.retry_after_s)})
 
@@ -165,7 +172,7 @@ def _unavailable(error: ServiceUnavailable) -> Response:
 @app.not_found
 def _no_route(_: Exception) -> Response:
     logger.append_keys(error_code="NoSuchRoute")
-    metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=contract.REQUESTS_REJECTED, unit=MetricUnit.Count, value=1)
     return _json(HTTPStatus.NOT_FOUND, {"error": {"code": "NotFound", "message": "no such route"}})
 
 

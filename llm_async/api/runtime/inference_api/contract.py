@@ -1,0 +1,89 @@
+"""The contract between the `InferenceApi` construct and its Lambda: the environment and the custom metrics.
+
+One definition of every variable: the construct renders it (`ApiEnvironment.render`), the handler parses
+it (`ApiEnvironment.from_environ`), and the tests and the simulator read the same names. Standard library
+only: this module ships in the Lambda asset and is imported by the construct and the tools too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+SERVICE_NAME = "llm-async-api"
+"""Powertools' service: the `service` dimension of the custom metrics and a key of every log line."""
+
+# The custom metrics the handler publishes (Powertools EMF, unit Count, dimension service=SERVICE_NAME)
+# in the deployment's own namespace; the dashboard charts each of them.
+INFERENCES_SUBMITTED = "InferencesSubmitted"
+"""A submit accepted: 202."""
+WAKE_REQUESTED = "WakeRequested"
+"""A submit that found no instance and set the wake alarm to ALARM."""
+STATUS_CHECKS = "StatusChecks"
+"""A GET /invocations/{id}."""
+REQUESTS_REJECTED = "RequestsRejected"
+"""A 4xx from the Lambda: validation, unknown inference id, no such route."""
+SERVICE_UNAVAILABLE = "ServiceUnavailable"
+"""A 503: SageMaker or S3 refused or throttled."""
+CUSTOM_METRICS = (INFERENCES_SUBMITTED, WAKE_REQUESTED, STATUS_CHECKS, REQUESTS_REJECTED, SERVICE_UNAVAILABLE)
+
+
+class ContractError(ValueError):
+    """The Lambda's environment lacks a variable or holds a value it cannot parse."""
+
+
+@dataclass(frozen=True)
+class ApiEnvironment:
+    bucket_name: str
+    endpoint_name: str
+    wake_alarm_name: str
+    """The scaling construct's wake alarm: the handler sets it to ALARM when a request finds no instance."""
+    request_ttl_s: int
+    """RequestTTLSeconds of every InvokeEndpointAsync."""
+    invocation_timeout_s: int
+    """InvocationTimeoutSeconds of every InvokeEndpointAsync."""
+    max_body_bytes: int
+    max_inputs_bytes: int
+    max_total_tokens: int
+    """The container's MAX_TOTAL_TOKENS: max_new_tokens must stay below it."""
+    metrics_namespace: str
+    """The deployment's own CloudWatch namespace for CUSTOM_METRICS."""
+    service_name: str = SERVICE_NAME
+
+    def render(self) -> dict[str, str]:
+        """The Lambda's environment variables (values may be CDK tokens)."""
+        return {VARIABLES[f.name]: str(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> ApiEnvironment:
+        values: dict[str, str | int] = {}
+        for field in dataclasses.fields(cls):
+            name = VARIABLES[field.name]
+            if name not in environ:
+                raise ContractError(f"environment variable {name} is not set")
+            values[field.name] = _int(name, environ[name]) if field.type == "int" else environ[name]
+        return cls(**values)  # type: ignore[arg-type]
+
+
+VARIABLES = {
+    "bucket_name": "BUCKET_NAME",
+    "endpoint_name": "ENDPOINT_NAME",
+    "wake_alarm_name": "WAKE_ALARM_NAME",
+    "request_ttl_s": "REQUEST_TTL_SECONDS",
+    "invocation_timeout_s": "INVOCATION_TIMEOUT_SECONDS",
+    "max_body_bytes": "MAX_BODY_BYTES",
+    "max_inputs_bytes": "MAX_INPUTS_BYTES",
+    "max_total_tokens": "MAX_TOTAL_TOKENS",
+    # Powertools reads these two itself (Metrics' namespace, Logger's and Metrics' service).
+    "metrics_namespace": "POWERTOOLS_METRICS_NAMESPACE",
+    "service_name": "POWERTOOLS_SERVICE_NAME",
+}
+"""Field → environment variable name."""
+
+
+def _int(name: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ContractError(f"environment variable {name} must be an integer (got {text!r})") from None

@@ -1,0 +1,217 @@
+"""What the operations view watches, one section per concern: the alarms that page and the dashboard rows.
+
+Dimensions are the ones each service publishes (an alarm on any other set never gets data): the endpoint's
+metrics come from `AsyncEndpoint.metric*` (see `endpoint/metrics.py`), a REST API's carry `ApiName` and
+`Stage`, a Lambda's `FunctionName`, the handler's custom metrics `service`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+
+from llm_async.api.construct import InferenceApi
+from llm_async.endpoint import metrics
+from llm_async.endpoint.construct import PERIOD, AsyncEndpoint
+from llm_async.endpoint.scaling import ScaleToZero
+
+FIVE_MINUTES = cdk.Duration.minutes(5)
+WIDE, THIRD = 24, 8
+# SageMaker, API Gateway and Lambda publish a count only for a period in which something happened:
+# no datapoint is no failure, no expiry, no error. (Should a service stop publishing, the alarm stays quiet.)
+NO_DATA_IS_NO_EVENT = cloudwatch.TreatMissingData.NOT_BREACHING
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """An alarm that pages the operations topic on its first breaching datapoint, and again when it clears."""
+
+    id_: str
+    """Also names the alarm: `<name>-<id in kebab case>`, e.g. llm-async-prod-stuck-at-zero."""
+    description: str
+    metric: cloudwatch.IMetric
+    treat_missing_data: cloudwatch.TreatMissingData
+    """Stated by each alarm, with its reason."""
+    threshold: float = 1
+    comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"(?<=[a-z])(?=[A-Z0-9])", "-", self.id_).lower()
+
+
+@dataclass
+class Section:
+    alarms: list[AlarmSpec]
+    rows: list[list[cloudwatch.IWidget]]
+    header: str = ""
+    """Markdown for the dashboard's first row."""
+    watched_alarms: list[cloudwatch.IAlarm] = field(default_factory=list)
+    """Alarms another construct owns (scaling actions) that the alarm status row shows too."""
+
+
+# Per-request SageMaker counts that page on any occurrence, with what to check first.
+_SAGEMAKER_FAILURES = {
+    metrics.INVOCATION_FAILURES: "Inferences failed. First check the failureReason in the error topic's message or in"
+    " failure/<inference id>.out, then the endpoint's log group.",
+    metrics.NOTIFICATION_FAILURES: "SageMaker could not publish an inference outcome to the success or error topic."
+    " First check the execution role's sns:Publish and KMS grants and the topics' key policy.",
+    metrics.EXPIRED_REQUESTS: "Requests expired in the queue at their RequestTTLSeconds without being processed."
+    " First check whether the endpoint has instances and whether the stuck-at-zero alarm fired.",
+}
+
+
+def endpoint_section(
+    endpoint: AsyncEndpoint, scaling: ScaleToZero, *, expected_wake_s: int, min_capacity: int, max_capacity: int
+) -> Section:
+    """The queue, the instances against demand, SageMaker's failures; pages when a request waits too long."""
+    stuck = AlarmSpec(
+        "StuckAtZero",
+        f"A request has waited longer than a cold start may take ({expected_wake_s} s: provisioning,"
+        " model download and load, margin): the endpoint is not waking or not keeping up. First check"
+        " the instance count and the wake alarm on the dashboard.",
+        endpoint.metric_age_of_oldest_request(),
+        # No age without a waiting request: an idle endpoint at zero is not stuck.
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        threshold=expected_wake_s,
+        comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    )
+    failures = [
+        AlarmSpec(name, description, endpoint.metric(name, statistic="Sum", period=FIVE_MINUTES), NO_DATA_IS_NO_EVENT)
+        for name, description in _SAGEMAKER_FAILURES.items()
+    ]
+    header = (
+        f"# {endpoint.endpoint_name}\nAsync endpoint, variant `{endpoint.variant_name}`, "
+        f"{min_capacity}–{max_capacity} instances. A request waiting"
+        f" longer than **{expected_wake_s} s** pages the operations topic (stuck at zero). What"
+        " each alarm means and what to check first: README, *Monitoring and alarms*."
+    )
+    queue_row: list[cloudwatch.IWidget] = [
+        cloudwatch.GraphWidget(
+            title="Backlog",
+            left=[
+                endpoint.metric_backlog_size(label="backlog size"),
+                endpoint.metric_backlog_size_per_instance(label="backlog per instance"),
+            ],
+            width=THIRD,
+        ),
+        cloudwatch.GraphWidget(
+            title="Age of oldest request (s)",
+            left=[endpoint.metric_age_of_oldest_request(label="oldest request age")],
+            left_annotations=[cloudwatch.HorizontalAnnotation(value=expected_wake_s, label="stuck at zero")],
+            width=THIRD,
+        ),
+        cloudwatch.GraphWidget(
+            # SageMaker publishes no desired instance count (only DescribeEndpoint returns it, and Application
+            # Auto Scaling publishes none). The closest: the running instances, and HasBacklogWithoutCapacity,
+            # which is 1 exactly while work waits for an instance that is wanted but not there.
+            title="Instances vs. demand",
+            left=[
+                endpoint.metric_instances_running(label="instances running (CPUUtilization samples)"),
+                endpoint.metric_has_backlog_without_capacity(label="backlog without capacity (wants 1+)"),
+            ],
+            left_annotations=[cloudwatch.HorizontalAnnotation(value=max_capacity, label="max capacity")],
+            left_y_axis=cloudwatch.YAxisProps(min=0),
+            width=THIRD,
+        ),
+    ]
+    processing_row: list[cloudwatch.IWidget] = [
+        cloudwatch.GraphWidget(
+            title="Invocations processed",
+            left=[endpoint.metric(name, statistic="Sum", label=name) for name in metrics.INVOCATIONS_PROCESSED],
+            width=THIRD,
+        ),
+        cloudwatch.GraphWidget(
+            title="Failures and expired requests",
+            left=[
+                endpoint.metric(name, statistic="Sum", label=name)
+                for name in (
+                    metrics.INVOCATION_FAILURES,
+                    metrics.NOTIFICATION_FAILURES,
+                    metrics.REQUEST_DOWNLOAD_FAILURES,
+                    metrics.RESPONSE_UPLOAD_FAILURES,
+                    metrics.EXPIRED_REQUESTS,
+                )
+            ],
+            width=THIRD,
+        ),
+        cloudwatch.GraphWidget(
+            title="Model latency and total processing time (s)",
+            left=[
+                cloudwatch.MathExpression(
+                    expression="latency / 1000000",
+                    using_metrics={"latency": endpoint.metric(metrics.MODEL_LATENCY, statistic="Average")},
+                    label="model latency",
+                    period=PERIOD,
+                ),
+                cloudwatch.MathExpression(
+                    expression="total / 1000",
+                    using_metrics={"total": endpoint.metric(metrics.TOTAL_PROCESSING_TIME, statistic="Average")},
+                    label="total processing time",
+                    period=PERIOD,
+                ),
+            ],
+            width=THIRD,
+        ),
+    ]
+    scaling_alarms = [a for a in (scaling.wake_alarm, scaling.scale_out_alarm, scaling.idle_alarm) if a]
+    return Section([stuck, *failures], [queue_row, processing_row], header=header, watched_alarms=scaling_alarms)
+
+
+def api_section(api: InferenceApi, *, api_5xx_threshold: int) -> Section:
+    """The API stage and its Lambda; pages on 5xx answers and on the Lambda's unhandled errors."""
+    stage = api.rest_api.deployment_stage
+    function = api.function
+    alarms = [
+        AlarmSpec(
+            "Api5xx",
+            "The inference API answered 5xx. First check the Lambda errors alarm, then the function's"
+            " 'request' log lines with status 503 and their 'reason' (SageMaker or S3 refusing or throttling).",
+            stage.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
+            treat_missing_data=NO_DATA_IS_NO_EVENT,
+            threshold=api_5xx_threshold,
+        ),
+        AlarmSpec(
+            "LambdaErrors",
+            "The API's Lambda failed with an unhandled error or timed out. First check its log group"
+            " for the 'request failed' line and its stack trace.",
+            function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+            treat_missing_data=NO_DATA_IS_NO_EVENT,
+        ),
+    ]
+    row: list[cloudwatch.IWidget] = [
+        cloudwatch.GraphWidget(
+            title="API requests and errors",
+            left=[
+                stage.metric_count(period=PERIOD, statistic="Sum", label="requests"),
+                stage.metric_client_error(period=PERIOD, statistic="Sum", label="4xx"),
+                stage.metric_server_error(period=PERIOD, statistic="Sum", label="5xx"),
+            ],
+            width=THIRD,
+        ),
+        cloudwatch.GraphWidget(
+            title="API latency (ms)",
+            left=[
+                stage.metric_latency(period=PERIOD, statistic="p50", label="latency p50"),
+                stage.metric_latency(period=PERIOD, statistic="p99", label="latency p99"),
+                stage.metric_integration_latency(period=PERIOD, statistic="p99", label="integration p99"),
+            ],
+            width=THIRD,
+        ),
+        cloudwatch.GraphWidget(
+            title="Lambda errors, throttles (left) and duration in ms (right)",
+            left=[
+                function.metric_errors(period=PERIOD, statistic="Sum", label="errors"),
+                function.metric_throttles(period=PERIOD, statistic="Sum", label="throttles"),
+            ],
+            right=[
+                function.metric_duration(period=PERIOD, statistic="p50", label="duration p50"),
+                function.metric_duration(period=PERIOD, statistic="Maximum", label="duration max"),
+            ],
+            width=THIRD,
+        ),
+    ]
+    return Section(alarms, [row])
