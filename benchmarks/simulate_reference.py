@@ -14,7 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from llm_async_tools.simulate import start_time, synthesize_stage  # noqa: E402
+from llm_async_tools.simulate import start_time  # noqa: E402
+from llm_async_tools.simulation.stage import synthesize_stage  # noqa: E402
 from llm_async_tools.simulation.anchors import anchor_policies  # noqa: E402
 from llm_async_tools.simulation.engine import simulate  # noqa: E402
 from llm_async_tools.simulation.parameters import SimulationParameters  # noqa: E402

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -78,7 +77,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _template(args: argparse.Namespace) -> dict[str, Any]:
     if args.stage is not None:
-        return synthesize_stage(args.stage)
+        from llm_async_tools.simulation.stage import (  # the adapter to the CDK app
+            UnknownStage,
+            synthesize_stage,
+        )
+
+        try:
+            return synthesize_stage(args.stage)
+        except UnknownStage as error:
+            raise UsageError(str(error)) from None
     try:
         template = json.loads(args.template.read_text())
     except OSError as error:
@@ -88,20 +95,6 @@ def _template(args: argparse.Namespace) -> dict[str, Any]:
     if not isinstance(template, dict):
         raise UsageError(f"template {args.template} is not a CloudFormation template")
     return template
-
-
-def synthesize_stage(stage: str) -> dict[str, Any]:
-    """The stage's template as `cdk synth -c env=STAGE` would write it, synthesized offline in-process."""
-    from llm_async.environments import ENVIRONMENTS
-
-    if stage not in ENVIRONMENTS:
-        raise UsageError(f"unknown stage {stage!r}: must be one of {', '.join(ENVIRONMENTS)}")
-    from stacks.llm_async_app import (
-        synthesize_template,  # jsii starts only when a synth is really needed
-    )
-
-    with tempfile.TemporaryDirectory(prefix="llm-async-simulate-") as outdir:
-        return synthesize_template(ENVIRONMENTS[stage](), Path(outdir))
 
 
 def start_time(text: str | None, model: ScalingModel) -> datetime:

@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from llm_async.endpoint import metrics
 from llm_async.model.instance_types import GPU_INSTANCE_TYPES
 from llm_async.pipeline.config import CONTEXT_KEY as PIPELINE_CONTEXT_KEY
 from llm_async.pipeline.config import PIPELINE_STACK_ID
@@ -116,7 +117,7 @@ def _monitoring_lines(resources: dict[str, Any]) -> list[str]:
         for r in resources.values()
         if r["Type"] == "AWS::SNS::Subscription" and r["Properties"]["TopicArn"] == {"Ref": ops_topic}
     )
-    stuck = [a["Threshold"] for a in paging if a.get("MetricName") == "ApproximateAgeOfOldestRequest"]
+    stuck = [a["Threshold"] for a in paging if a.get("MetricName") == metrics.AGE_OF_OLDEST_REQUEST]
     (dashboard,) = [r["Properties"]["DashboardName"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
     return [
         f"Alarms       {len(paging)} to the operations topic ({subscriptions} subscriptions; OpsTopicArn)"

@@ -76,7 +76,7 @@ class InferenceApi(Construct):
             max_body_bytes=config.max_body_bytes,
             max_inputs_bytes=config.max_inputs_bytes,
             max_total_tokens=max_total_tokens,
-            metrics_namespace="LlmAsync",
+            metrics_namespace=name,
         )
         self.function = self._function(config.reserved_concurrency, network)
         endpoint.grant_invoke_async(self.function)

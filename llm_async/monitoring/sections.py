@@ -14,6 +14,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 
 from llm_async.api.construct import InferenceApi
+from llm_async.api.runtime.inference_api import contract
 from llm_async.endpoint import metrics
 from llm_async.endpoint.construct import PERIOD, AsyncEndpoint
 from llm_async.endpoint.scaling import ScaleToZero
@@ -87,7 +88,7 @@ def endpoint_section(
         f"# {endpoint.endpoint_name}\nAsync endpoint, variant `{endpoint.variant_name}`, "
         f"{min_capacity}–{max_capacity} instances. A request waiting"
         f" longer than **{expected_wake_s} s** pages the operations topic (stuck at zero). What"
-        " each alarm means and what to check first: README, *Monitoring and alarms*."
+        " each alarm means and what to check first: docs/operations.md in the llm-async repository."
     )
     queue_row: list[cloudwatch.IWidget] = [
         cloudwatch.GraphWidget(
@@ -214,4 +215,11 @@ def api_section(api: InferenceApi, *, api_5xx_threshold: int) -> Section:
             width=THIRD,
         ),
     ]
-    return Section(alarms, [row])
+    outcomes = [
+        cloudwatch.GraphWidget(
+            title="API outcomes (the handler's metrics, per minute)",
+            left=[api.metric_outcome(name, period=PERIOD) for name in contract.CUSTOM_METRICS],
+            width=WIDE,
+        )
+    ]
+    return Section(alarms, [row, outcomes])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from llm_async.endpoint import metrics
 from llm_async_tools.simulation.model import (
     Alarm,
     MetricQuery,
@@ -25,8 +26,8 @@ from llm_async_tools.simulation.model import (
     TargetTrackingPolicy,
 )
 
-_BACKLOG_WITHOUT_CAPACITY = MetricQuery("HasBacklogWithoutCapacity", "Average")
-_BACKLOG_PER_INSTANCE = MetricQuery("ApproximateBacklogSizePerInstance", "Average")
+_BACKLOG_WITHOUT_CAPACITY = MetricQuery(metrics.HAS_BACKLOG_WITHOUT_CAPACITY, "Average")
+_BACKLOG_PER_INSTANCE = MetricQuery(metrics.BACKLOG_SIZE_PER_INSTANCE, "Average")
 
 
 def _bare(ours: ScalingModel, name: str, **changes: object) -> ScalingModel:
@@ -49,7 +50,7 @@ def seed_option_1(ours: ScalingModel) -> ScalingModel:
     wake = Alarm("step_scaling_policy_alarm", _BACKLOG_WITHOUT_CAPACITY, "GreaterThanOrEqualToThreshold", 0.5, 1, 1)
     idle = Alarm(
         "step_scale-in_policy",
-        MetricQuery("ApproximateBacklogSizePerInstance", "Average", period_s=3600),
+        MetricQuery(metrics.BACKLOG_SIZE_PER_INSTANCE, "Average", period_s=3600),
         "LessThanOrEqualToThreshold",
         0.5,
         2,

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from llm_async.endpoint import metrics
+
 # The async metrics SageMaker publishes (namespace AWS/SageMaker, dimension EndpointName) that the engine models.
-ASYNC_METRICS = (
-    "ApproximateBacklogSize",
-    "ApproximateBacklogSizePerInstance",
-    "HasBacklogWithoutCapacity",
-)
+ASYNC_METRICS = (metrics.BACKLOG_SIZE, metrics.BACKLOG_SIZE_PER_INSTANCE, metrics.HAS_BACKLOG_WITHOUT_CAPACITY)
 STATISTICS = ("Average", "Maximum", "Minimum")
 COMPARISONS = (
     "GreaterThanOrEqualToThreshold",

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from llm_async.api.runtime.inference_api.contract import VARIABLES
+from llm_async.endpoint import metrics
 from llm_async.model.instance_types import GPU_INSTANCE_TYPES
 from llm_async_tools.cfn_template import TemplateError, only, resources_of_type
 from llm_async_tools.simulation.model import (
@@ -84,11 +86,15 @@ def _api_environment(resources: dict[str, Any]) -> tuple[int, str | None]:
         f.get("Environment", {}).get("Variables", {})
         for f in resources_of_type(resources, "AWS::Lambda::Function").values()
     ]
-    api = [env for env in environments if "REQUEST_TTL_SECONDS" in env]
+    # The inference API's function is the one whose environment is the construct's contract with its Lambda.
+    api = [env for env in environments if set(VARIABLES.values()) <= set(env)]
     if len(api) != 1:
-        raise TemplateError("template has no AWS::Lambda::Function with REQUEST_TTL_SECONDS in its environment (the inference API)")
-    wake = api[0].get("WAKE_ALARM_NAME")
-    return int(api[0]["REQUEST_TTL_SECONDS"]), (wake["Ref"] if isinstance(wake, dict) and "Ref" in wake else None)
+        raise TemplateError(
+            f"template has {len(api)} AWS::Lambda::Function with the inference API's environment"
+            f" ({', '.join(VARIABLES.values())}), expected exactly one"
+        )
+    wake = api[0][VARIABLES["wake_alarm_name"]]
+    return int(api[0][VARIABLES["request_ttl_s"]]), (wake["Ref"] if isinstance(wake, dict) and "Ref" in wake else None)
 
 
 def _price(instance_type: str) -> float:
@@ -187,8 +193,8 @@ def _alarm_query(alarm_id: str, alarm: dict[str, Any]) -> MetricQuery:
 
 
 def _query(owner: str, namespace: str | None, metric: str, statistic: str | None, period_s: int, fill: float | None = None) -> MetricQuery:
-    if namespace != "AWS/SageMaker" or metric not in ASYNC_METRICS:
-        raise TemplateError(f"{owner} uses metric {namespace}/{metric}; the simulator models AWS/SageMaker {', '.join(ASYNC_METRICS)}")
+    if namespace != metrics.NAMESPACE or metric not in ASYNC_METRICS:
+        raise TemplateError(f"{owner} uses metric {namespace}/{metric}; the simulator models {metrics.NAMESPACE} {', '.join(ASYNC_METRICS)}")
     if statistic not in STATISTICS:
         raise TemplateError(f"{owner} uses statistic {statistic!r}; the simulator models {', '.join(STATISTICS)}")
     if period_s % 60:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import llm_async_tools.simulate as cli
+from stacks import llm_async_app
 from tests.conftest import ROOT
 from tests.synths import Synthesized
 
@@ -63,7 +64,7 @@ def test_table_and_plot(template: Path, tmp_path: Path, capsys) -> None:
 
 def test_stage_synthesizes_through_the_app(template: Path, sandbox: Synthesized, tmp_path: Path, capsys, monkeypatch) -> None:
     stages = []
-    monkeypatch.setattr(cli, "synthesize_stage", lambda stage: stages.append(stage) or sandbox.template_json)
+    monkeypatch.setattr(llm_async_app, "synthesize_template", lambda config, outdir: stages.append(config.env_name) or sandbox.template_json)
     trace = str(_trace(tmp_path, "arrival_s\n100\n"))
     assert _json(capsys, ["--stage", "sandbox", "--trace", trace, "--json"]) == _json(capsys, ["--template", str(template), "--trace", trace, "--json"])
     assert stages == ["sandbox"]

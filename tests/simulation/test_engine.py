@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from llm_async.api.runtime.inference_api.contract import VARIABLES
 from llm_async_tools.simulation.engine import simulate
 from llm_async_tools.simulation.model import ScalingModel
 from llm_async_tools.simulation.parameters import SimulationParameters
@@ -68,8 +69,8 @@ def test_requests_older_than_the_ttl_expire(synthesized: dict[str, Synthesized])
     template = copy.deepcopy(synthesized["sandbox"].template_json)
     for resource in template["Resources"].values():
         variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
-        if "REQUEST_TTL_SECONDS" in variables:
-            variables["REQUEST_TTL_SECONDS"] = "300"
+        if VARIABLES["request_ttl_s"] in variables:
+            variables[VARIABLES["request_ttl_s"]] = "300"
     model = read_scaling_model(template)
     # Woken at 120 s, serving at 540 s: the two at 10 s are past their 300 s, the one at 400 s is not.
     result = run(model, [10.0, 10.0, 400.0], DIRECT)

@@ -56,7 +56,9 @@ def _without(template: dict, resource_type: str) -> dict:
          "template has 0 AWS::ApplicationAutoScaling::ScalableTarget resources, expected exactly one"),
         ("AWS::SageMaker::EndpointConfig", "template has 0 AWS::SageMaker::EndpointConfig resources, expected exactly one"),
         ("AWS::Lambda::Function",
-         "template has no AWS::Lambda::Function with REQUEST_TTL_SECONDS in its environment (the inference API)"),
+         "template has 0 AWS::Lambda::Function with the inference API's environment (BUCKET_NAME, ENDPOINT_NAME,"
+         " WAKE_ALARM_NAME, REQUEST_TTL_SECONDS, INVOCATION_TIMEOUT_SECONDS, MAX_BODY_BYTES, MAX_INPUTS_BYTES,"
+         " MAX_TOTAL_TOKENS, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME), expected exactly one"),
         ("AWS::CloudWatch::Alarm", "template has no AWS::ApplicationAutoScaling::ScalingPolicy with an alarm that invokes it"),
     ],
 )
