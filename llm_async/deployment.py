@@ -10,11 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from llm_async.api.config import ApiConfig
-from llm_async.endpoint.config import (
-    PROVISIONING_MARGIN_S,
-    EndpointConfig,
-    ScalingConfig,
-)
+from llm_async.endpoint.config import PROVISIONING_MARGIN_S, EndpointConfig, ScalingConfig
 from llm_async.model.config import HubWeights, ModelConfig
 from llm_async.model.dlc_table import tgi_regions
 from llm_async.monitoring.config import MonitoringConfig

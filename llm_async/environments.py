@@ -23,8 +23,8 @@ def _config(
     *,
     region: str | None,
     scaling: ScalingConfig,
-    storage: StorageConfig,
     monitoring: MonitoringConfig,
+    storage: StorageConfig | None = None,
     api: ApiConfig | None = None,
 ) -> DeploymentConfig:
     preset = QWEN2_5_7B_INSTRUCT
@@ -34,7 +34,7 @@ def _config(
         model=preset.model,
         endpoint=EndpointConfig(instance_type=preset.instance_type, name_prefix=f"llm-async-{env_name}"),
         scaling=scaling,
-        storage=storage,
+        storage=storage or StorageConfig(),
         monitoring=monitoring,
         api=api or ApiConfig(),
     )
@@ -43,6 +43,7 @@ def _config(
 # No environment subscribes anyone to its operations topic yet: the on-call addresses are not known
 # here. Add them as `OpsSubscription("email", ...)` or a pager's `OpsSubscription("https", ...)`; until
 # then, subscribe to the stack's `OpsTopicArn` output by hand.
+_REGION = "us-east-1"
 
 
 def sandbox() -> DeploymentConfig:
@@ -57,32 +58,20 @@ def sandbox() -> DeploymentConfig:
 
 
 def dev() -> DeploymentConfig:
-    return _config(
-        "dev",
-        region="us-east-1",
-        scaling=ScalingConfig(max_capacity=1),
-        storage=StorageConfig(),
-        monitoring=MonitoringConfig(log_retention_days=14),
-        # Reserved (and capped) executions: a runaway client cannot starve the account's other functions.
-        api=ApiConfig(reserved_concurrency=10),
-    )
+    # Reserved (and capped) executions: a runaway client cannot starve the account's other functions.
+    api = ApiConfig(reserved_concurrency=10)
+    return _config("dev", region=_REGION, scaling=ScalingConfig(max_capacity=1), monitoring=MonitoringConfig(log_retention_days=14), api=api)
 
 
 def staging() -> DeploymentConfig:
-    return _config(
-        "staging",
-        region="us-east-1",
-        scaling=ScalingConfig(max_capacity=2),
-        storage=StorageConfig(),
-        monitoring=MonitoringConfig(log_retention_days=30),
-        api=ApiConfig(reserved_concurrency=20),
-    )
+    api = ApiConfig(reserved_concurrency=20)
+    return _config("staging", region=_REGION, scaling=ScalingConfig(max_capacity=2), monitoring=MonitoringConfig(log_retention_days=30), api=api)
 
 
 def prod() -> DeploymentConfig:
     return _config(
         "prod",
-        region="us-east-1",
+        region=_REGION,
         scaling=ScalingConfig(
             max_capacity=3,
             warm_windows=(WarmWindow(start_hour=8, end_hour=18, time_zone="America/New_York", days="MON-FRI"),),
@@ -94,9 +83,4 @@ def prod() -> DeploymentConfig:
     )
 
 
-ENVIRONMENTS: dict[str, Callable[[], DeploymentConfig]] = {
-    "sandbox": sandbox,
-    "dev": dev,
-    "staging": staging,
-    "prod": prod,
-}
+ENVIRONMENTS: dict[str, Callable[[], DeploymentConfig]] = {"sandbox": sandbox, "dev": dev, "staging": staging, "prod": prod}

@@ -77,10 +77,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _template(args: argparse.Namespace) -> dict[str, Any]:
     if args.stage is not None:
-        from llm_async_tools.simulation.stage import (  # the adapter to the CDK app
-            UnknownStage,
-            synthesize_stage,
-        )
+        from llm_async_tools.simulation.stage import UnknownStage, synthesize_stage  # the adapter to the CDK app
 
         try:
             return synthesize_stage(args.stage)

@@ -18,13 +18,7 @@ from typing import Any, TextIO
 
 import boto3
 
-from llm_async_tools.client import (
-    ApiResponse,
-    InferenceClient,
-    Transport,
-    urllib_transport,
-    wait_for_result,
-)
+from llm_async_tools.client import ApiResponse, InferenceClient, Transport, urllib_transport, wait_for_result
 
 PROMPT = "Reply with one word: what colour is the sky on a clear day?"
 PARAMETERS = {"max_new_tokens": 16, "temperature": 0.1}

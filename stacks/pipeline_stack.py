@@ -22,10 +22,7 @@ from llm_async.deployment import DeploymentConfig
 from llm_async.environments import ENVIRONMENTS
 from llm_async.pipeline.config import PIPELINE_STACK_ID, STAGES, PipelineConfig
 from llm_async.pipeline.findings import acknowledge_pipeline_findings
-from llm_async.pipeline.smoke_test_access import (
-    PIPELINE_SMOKE_TEST_ROLE_NAME,
-    stage_smoke_test_role_name,
-)
+from llm_async.pipeline.smoke_test_access import PIPELINE_SMOKE_TEST_ROLE_NAME, stage_smoke_test_role_name
 from stacks.llm_async_app import ROOT
 from stacks.llm_async_stage import LlmAsyncStage
 

@@ -63,42 +63,16 @@ def synthesized(session_synths: SessionSynths) -> dict[str, Synthesized]:
     return session_synths.synthesized
 
 
-@pytest.fixture(scope="session")
-def sandbox(synthesized: dict[str, Synthesized]) -> Synthesized:
-    return synthesized["sandbox"]
+def _one_synth(name: str):  # noqa: ANN202  (a pytest fixture)
+    """A session fixture for one configuration of `synthesized`, named like it (with '_' for '-')."""
+
+    @pytest.fixture(scope="session", name=name.replace("-", "_"))
+    def fixture(synthesized: dict[str, Synthesized]) -> Synthesized:
+        return synthesized[name]
+
+    return fixture
 
 
-@pytest.fixture(scope="session")
-def dev(synthesized: dict[str, Synthesized]) -> Synthesized:
-    return synthesized["dev"]
-
-
-@pytest.fixture(scope="session")
-def prod(synthesized: dict[str, Synthesized]) -> Synthesized:
-    return synthesized["prod"]
-
-
-@pytest.fixture(scope="session")
-def s3_weights(synthesized: dict[str, Synthesized]) -> Synthesized:
-    return synthesized["s3-weights"]
-
-
-@pytest.fixture(scope="session")
-def vpc_new(synthesized: dict[str, Synthesized]) -> Synthesized:
-    return synthesized["vpc-new"]
-
-
-@pytest.fixture(scope="session")
-def vpc_nat(synthesized: dict[str, Synthesized]) -> Synthesized:
-    return synthesized["vpc-nat"]
-
-
-@pytest.fixture(scope="session")
-def vpc_existing(synthesized: dict[str, Synthesized]) -> Synthesized:
-    return synthesized["vpc-existing"]
-
-
-def normalize_asset_hashes(template: Any) -> Any:
-    """Asset hashes change with any byte of an asset; snapshots guard structure, not bytes."""
-    text = json.dumps(template, indent=1, sort_keys=True)
-    return json.loads(re.sub(r"[0-9a-f]{64}", "<asset-hash>", text))
+sandbox, dev, prod, s3_weights, vpc_new, vpc_nat, vpc_existing = (
+    _one_synth(name) for name in ("sandbox", "dev", "prod", "s3-weights", "vpc-new", "vpc-nat", "vpc-existing")
+)

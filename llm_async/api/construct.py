@@ -15,18 +15,7 @@ from llm_async.api.config import ApiConfig
 from llm_async.api.rest_api import inference_rest_api
 from llm_async.api.runtime.inference_api import contract
 from llm_async.api.runtime.inference_api.contract import ApiEnvironment
-from llm_async.compliance.findings import (
-    HIPAA,
-    INLINE_POLICY_EVIDENCE,
-    NIST,
-    PCI,
-    SERVERLESS,
-    acknowledge,
-    acknowledge_rule,
-    rule_ids,
-    skip_checkov,
-    waive,
-)
+from llm_async.compliance import findings
 from llm_async.endpoint.construct import AsyncEndpoint
 from llm_async.endpoint.scaling import ScaleToZero
 from llm_async.network.construct import PrivateNetwork
@@ -41,6 +30,21 @@ RUNTIME = lambda_.Runtime.PYTHON_3_14
 # here, and the layer keeps the deployment package to our own ~20 kB of code.
 POWERTOOLS_VERSION = "3.37.0"
 POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/x86_64/{RUNTIME.name}/{POWERTOOLS_VERSION}"
+
+
+_NO_DLQ = (
+    "API Gateway invokes this function synchronously; a dead-letter queue only receives failed"
+    " asynchronous invocations, and every failure here is answered to the caller as an HTTP error."
+)
+_SHARED_POOL = (
+    "api.reserved_concurrency is unset for this environment: reserving needs 100 unreserved"
+    " executions left in the account, more than a new account's quota; the stage throttle"
+    " (api.throttle_rate_per_s, api.throttle_burst) still bounds the load."
+)
+_NO_VPC = (
+    "VPC mode is off for this environment: the function reaches S3, SageMaker and CloudWatch"
+    " over their public endpoints with TLS and SigV4, and reaches nothing else."
+)
 
 
 class InferenceApi(Construct):
@@ -123,31 +127,15 @@ class InferenceApi(Construct):
             vpc_subnets=network.subnet_selection if network else None,
             security_groups=[network.function_security_group] if network else None,
         )
-        waive(
-            function,
-            nag=rule_ids("LambdaDLQ", (HIPAA, NIST, SERVERLESS)),
-            checkov="CKV_AWS_116",
-            evidence="API Gateway invokes this function synchronously; a dead-letter queue only receives failed"
-            " asynchronous invocations, and every failure here is answered to the caller as an HTTP error.",
-        )
-        if reserved_concurrency is None:
-            waive(
-                function,
-                nag=rule_ids("LambdaConcurrency", (HIPAA, NIST)),
-                checkov="CKV_AWS_115",
-                evidence="api.reserved_concurrency is unset for this environment: reserving needs 100 unreserved"
-                " executions left in the account, more than a new account's quota; the stage throttle"
-                " (api.throttle_rate_per_s, api.throttle_burst) still bounds the load.",
-            )
-        if not function.is_bound_to_vpc:
-            waive(
-                function,
-                nag=rule_ids("LambdaInsideVPC", (HIPAA, NIST, PCI)),
-                checkov="CKV_AWS_117",
-                evidence="VPC mode is off for this environment: the function reaches S3, SageMaker and CloudWatch"
-                " over their public endpoints with TLS and SigV4, and reaches nothing else.",
-            )
-        acknowledge_rule(role, "IAMNoInlinePolicy", (HIPAA, NIST, PCI), INLINE_POLICY_EVIDENCE)
+        # Each finding both scanners report on the function, where it applies, with its evidence.
+        for rule, packs, check, evidence, applies in (
+            ("LambdaDLQ", (findings.HIPAA, findings.NIST, findings.SERVERLESS), "CKV_AWS_116", _NO_DLQ, True),
+            ("LambdaConcurrency", (findings.HIPAA, findings.NIST), "CKV_AWS_115", _SHARED_POOL, reserved_concurrency is None),
+            ("LambdaInsideVPC", findings.HIPAA_NIST_PCI, "CKV_AWS_117", _NO_VPC, not function.is_bound_to_vpc),
+        ):
+            if applies:
+                findings.waive(function, nag=findings.rule_ids(rule, packs), checkov=check, evidence=evidence)
+        findings.acknowledge_rule(role, "IAMNoInlinePolicy", findings.HIPAA_NIST_PCI, findings.INLINE_POLICY_EVIDENCE)
         evidence = (
             "X-Ray's PutTraceSegments and PutTelemetryRecords, added by active tracing, have no"
             " resource-level permissions."
@@ -161,8 +149,8 @@ class InferenceApi(Construct):
                 describe=["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
             )
             evidence += " VPC mode: ec2:DescribeNetworkInterfaces and ec2:DescribeSubnets support no resource-level permissions."
-        acknowledge(role, "AwsSolutions-IAM5[Resource::*]", evidence)
-        skip_checkov(
+        findings.acknowledge(role, "AwsSolutions-IAM5[Resource::*]", evidence)
+        findings.skip_checkov(
             function,
             "CKV_AWS_173",
             "The environment holds resource names and numeric limits, no secret; Lambda encrypts it at rest"

@@ -10,15 +10,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from llm_async.api.config import ApiConfig
-from llm_async.compliance.findings import (
-    HIPAA,
-    NIST,
-    PCI,
-    acknowledge,
-    acknowledge_rule,
-    rule_ids,
-    waive,
-)
+from llm_async.compliance.findings import HIPAA_NIST_PCI, NIST, PCI, acknowledge, acknowledge_rule, rule_ids, waive
 
 # API Gateway's own rejections (auth, body schema, throttling) get the same shape as the Lambda's.
 # $context.error.messageString arrives already quoted; validationErrorString must be escaped.
@@ -132,11 +124,11 @@ def inference_rest_api(
         "Caching is off on purpose: a submit must reach the Lambda every time and a status must be"
         " fresh; with no cache there is no cached data to encrypt."
     )
-    waive(stage, nag=rule_ids("APIGWCacheEnabledAndEncrypted", (HIPAA, NIST, PCI)), checkov="CKV_AWS_120", evidence=no_cache)
+    waive(stage, nag=rule_ids("APIGWCacheEnabledAndEncrypted", HIPAA_NIST_PCI), checkov="CKV_AWS_120", evidence=no_cache)
     acknowledge_rule(
         stage,
         "APIGWSSLEnabled",
-        (HIPAA, NIST, PCI),
+        HIPAA_NIST_PCI,
         "A client certificate authenticates API Gateway to an HTTP backend; this stage's only"
         " integration is a Lambda function, invoked through the Lambda API with IAM.",
     )

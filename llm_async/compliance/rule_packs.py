@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-from cdk_nag import (
-    AwsSolutionsChecks,
-    HIPAASecurityChecks,
-    NIST80053R5Checks,
-    PCIDSS321Checks,
-    ServerlessChecks,
-)
+from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks
 
 
 def register_rule_packs(app: cdk.App) -> None:

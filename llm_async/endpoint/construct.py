@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from llm_async.compliance.findings import HIPAA, NIST, PCI, acknowledge_rule
+from llm_async.compliance.findings import HIPAA_NIST_PCI, acknowledge_rule
 from llm_async.endpoint import metrics
 from llm_async.endpoint.config import EndpointConfig, endpoint_log_group_name
 from llm_async.model.construct import TgiModel
@@ -81,7 +81,7 @@ class AsyncEndpoint(Construct):
             acknowledge_rule(
                 self.endpoint_config,
                 "SageMakerEndpointConfigurationKMSKeyConfigured",
-                (HIPAA, NIST, PCI),
+                HIPAA_NIST_PCI,
                 f"{config.instance_type} has local NVMe instance storage, which AWS encrypts with a hardware"
                 " key, and SageMaker rejects an endpoint-config KmsKeyId for such instances; the async"
                 " output is encrypted with the payload key (AsyncInferenceConfig.OutputConfig.KmsKeyId).",

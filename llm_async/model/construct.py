@@ -7,16 +7,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from llm_async.compliance.findings import (
-    HIPAA,
-    INLINE_POLICY_EVIDENCE,
-    NIST,
-    PCI,
-    acknowledge,
-    acknowledge_rule,
-    skip_checkov,
-    wildcard_resource_finding,
-)
+from llm_async.compliance import findings
 from llm_async.endpoint.config import endpoint_log_group_name
 from llm_async.model.config import HubWeights, ModelConfig, S3Weights
 from llm_async.model.image import TgiImage
@@ -66,7 +57,7 @@ class TgiModel(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"SageMaker execution role of the {endpoint_name} async endpoint",
         )
-        acknowledge_rule(self.role, "IAMNoInlinePolicy", (HIPAA, NIST, PCI), INLINE_POLICY_EVIDENCE)
+        findings.acknowledge_rule(self.role, "IAMNoInlinePolicy", findings.HIPAA_NIST_PCI, findings.INLINE_POLICY_EVIDENCE)
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="PullTgiImage",
@@ -97,7 +88,7 @@ class TgiModel(Construct):
                 ],
             )
             evidence += " VPC mode: the ec2 Describe* actions SageMaker needs support no resource-level permissions."
-        acknowledge(self.role, "AwsSolutions-IAM5[Resource::*]", evidence)
+        findings.acknowledge(self.role, "AwsSolutions-IAM5[Resource::*]", evidence)
         self.endpoint_log_group_arn = stack.format_arn(
             service="logs",
             resource="log-group",
@@ -111,9 +102,9 @@ class TgiModel(Construct):
                 resources=[self.endpoint_log_group_arn],
             )
         )
-        acknowledge(
+        findings.acknowledge(
             self.role,
-            wildcard_resource_finding(self, self.endpoint_log_group_arn),
+            findings.wildcard_resource_finding(self, self.endpoint_log_group_arn),
             "The ':*' suffix names the log streams of this endpoint's own log group"
             " (/aws/sagemaker/Endpoints/<endpoint name>), not other log groups.",
         )
@@ -147,7 +138,7 @@ class TgiModel(Construct):
             ),
         )
         if not isinstance(model.weights, S3Weights):
-            skip_checkov(
+            findings.skip_checkov(
                 self.cfn_model,
                 "CKV_AWS_370",
                 "Hub weights: TGI downloads the model from the Hugging Face Hub at start, which network"
@@ -169,9 +160,9 @@ class TgiModel(Construct):
                 conditions={"StringLike": {"s3:prefix": [f"{weights.key_prefix}*"]}},
             )
         )
-        acknowledge(
+        findings.acknowledge(
             self.role,
-            wildcard_resource_finding(self, objects_arn),
+            findings.wildcard_resource_finding(self, objects_arn),
             "SageMaker copies every object under the configured weights prefix; the grant is"
             " that one prefix, read-only.",
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llm_async.model.config import HubWeights, ModelConfig
 
@@ -27,14 +27,7 @@ FALCON_40B_INSTRUCT = ModelPreset(
 
 # The notebook's cheaper variant: 4 T4 GPUs (64 GiB) only fit the 40B model quantized to 8 bits.
 FALCON_40B_INSTRUCT_G4DN = ModelPreset(
-    model=ModelConfig(
-        name="falcon-40b-instruct-int8",
-        weights=FALCON_40B_INSTRUCT.model.weights,
-        num_gpus=4,
-        max_input_length=1900,
-        max_total_tokens=2048,
-        quantize="bitsandbytes",
-    ),
+    model=replace(FALCON_40B_INSTRUCT.model, name="falcon-40b-instruct-int8", quantize="bitsandbytes"),
     instance_type="ml.g4dn.12xlarge",
 )
 

@@ -7,16 +7,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from llm_async.compliance.findings import (
-    HIPAA,
-    INLINE_POLICY_EVIDENCE,
-    NIST,
-    PCI,
-    acknowledge,
-    acknowledge_rule,
-    skip_checkov,
-    wildcard_resource_finding,
-)
+from llm_async.compliance import findings
 from llm_async.network.config import ExistingVpc, NewVpc
 from llm_async.storage.log_groups import LogGroups
 
@@ -116,9 +107,9 @@ class PrivateNetwork(Construct):
         )
         role.add_to_principal_policy(iam.PolicyStatement(sid="ManageOwnInterfaces", actions=manage, resources=[interfaces]))
         role.add_to_principal_policy(iam.PolicyStatement(sid="DescribeNetwork", actions=describe, resources=["*"]))
-        acknowledge(
+        findings.acknowledge(
             role,
-            wildcard_resource_finding(role, interfaces),
+            findings.wildcard_resource_finding(role, interfaces),
             "The network interfaces the service creates for this role at run time: their ids cannot be"
             " known before; creating one is limited to this stack's subnets and security group.",
         )
@@ -146,10 +137,10 @@ class PrivateNetwork(Construct):
         )
         _skip_restrict_default_sg_provider(self)
         for subnet in vpc.public_subnets:
-            acknowledge_rule(
+            findings.acknowledge_rule(
                 subnet,
                 "VPCNoUnrestrictedRouteToIGW",
-                (HIPAA, NIST, PCI),
+                findings.HIPAA_NIST_PCI,
                 "network.nat_gateways ≥ 1 (Hub weights): a NAT gateway needs a public subnet routed to the"
                 " internet gateway. Only the NAT gateways live here; the model and the Lambda are in the"
                 " private subnets, whose security groups allow outbound HTTPS only and no inbound traffic.",
@@ -162,7 +153,7 @@ class PrivateNetwork(Construct):
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )
         if flow_log.iam_role is not None:
-            acknowledge_rule(flow_log.iam_role, "IAMNoInlinePolicy", (HIPAA, NIST, PCI), INLINE_POLICY_EVIDENCE)
+            findings.acknowledge_rule(flow_log.iam_role, "IAMNoInlinePolicy", findings.HIPAA_NIST_PCI, findings.INLINE_POLICY_EVIDENCE)
         return vpc
 
     def _existing_vpc(self, config: ExistingVpc) -> tuple[ec2.IVpc, list[ec2.ISubnet]]:
@@ -230,6 +221,6 @@ def _skip_restrict_default_sg_provider(scope: Construct) -> None:
         "CDK's provider for restrict_default_security_group: CloudFormation invokes it only while deploying,"
         " to revoke the default security group's rules, and waits for its answer."
     )
-    skip_checkov(handler, "CKV_AWS_116", what + " A failure fails that stack operation; no event is left for a dead-letter queue.")
-    skip_checkov(handler, "CKV_AWS_117", what + " It calls the EC2 API only, and from inside the VPC it would need the VPC's own endpoints or NAT.")
-    skip_checkov(handler, "CKV_AWS_115", what + " One invocation per VPC change: nothing to bound with reserved concurrency.")
+    findings.skip_checkov(handler, "CKV_AWS_116", what + " A failure fails that stack operation; no event is left for a dead-letter queue.")
+    findings.skip_checkov(handler, "CKV_AWS_117", what + " It calls the EC2 API only, and from inside the VPC it would need the VPC's own endpoints or NAT.")
+    findings.skip_checkov(handler, "CKV_AWS_115", what + " One invocation per VPC change: nothing to bound with reserved concurrency.")

@@ -11,10 +11,7 @@ from constructs import Construct
 
 from llm_async.compliance.findings import SERVERLESS, acknowledge, acknowledge_rule
 from llm_async.notifications.config import ResultSubscription
-from llm_async.notifications.topics import (
-    NotificationTopics,
-    delivery_dead_letter_queue,
-)
+from llm_async.notifications.topics import NotificationTopics, delivery_dead_letter_queue
 from llm_async.storage.keys import RotatingKey
 
 MAX_RECEIVES_BEFORE_DLQ = 5

@@ -9,12 +9,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from llm_async.compliance.findings import (
-    SERVERLESS,
-    acknowledge,
-    acknowledge_rule,
-    skip_checkov,
-)
+from llm_async.compliance.findings import SERVERLESS, acknowledge, acknowledge_rule, skip_checkov
 
 
 class NotificationTopics(Construct):

@@ -13,16 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import pipelines
 from constructs import IConstruct
 
-from llm_async.compliance.findings import (
-    HIPAA,
-    INLINE_POLICY_EVIDENCE,
-    NIST,
-    PCI,
-    acknowledge,
-    acknowledge_rule,
-    skip_checkov,
-    wildcard_resource_finding,
-)
+from llm_async.compliance import findings
 
 _ARTIFACTS = (
     "CDK Pipelines' grant on the pipeline's own artifact bucket (KMS-encrypted, SSL-only, public access"
@@ -49,13 +40,13 @@ def _iam5(detail: str) -> str:
 
 
 def _artifact_access(role: IConstruct, bucket_arn: str, actions: tuple[str, ...], key_actions: bool) -> None:
-    acknowledge_rule(role, "IAMNoInlinePolicy", (HIPAA, NIST, PCI), INLINE_POLICY_EVIDENCE)
+    findings.acknowledge_rule(role, "IAMNoInlinePolicy", findings.HIPAA_NIST_PCI, findings.INLINE_POLICY_EVIDENCE)
     for action in actions:
-        acknowledge(role, _iam5(action), _ARTIFACTS)
-    acknowledge(role, wildcard_resource_finding(role, f"{bucket_arn}/*"), _ARTIFACTS)
+        findings.acknowledge(role, _iam5(action), _ARTIFACTS)
+    findings.acknowledge(role, findings.wildcard_resource_finding(role, f"{bucket_arn}/*"), _ARTIFACTS)
     if key_actions:
         for action in _KEY_ACTIONS:
-            acknowledge(role, _iam5(action), _ARTIFACT_KEY)
+            findings.acknowledge(role, _iam5(action), _ARTIFACT_KEY)
 
 
 def _project_logs(role: IConstruct, project: codebuild.IProject) -> None:
@@ -68,7 +59,7 @@ def _project_logs(role: IConstruct, project: codebuild.IProject) -> None:
     )
     report_groups = stack.format_arn(service="codebuild", resource="report-group", resource_name=f"{project.project_name}-*")
     for arn in (log_group, report_groups):
-        acknowledge(role, wildcard_resource_finding(role, arn), _BUILD_LOGS)
+        findings.acknowledge(role, findings.wildcard_resource_finding(role, arn), _BUILD_LOGS)
 
 
 def acknowledge_pipeline_findings(pipeline: pipelines.CodePipeline, smoke_tests: dict[iam.IRole, list[codebuild.IProject]]) -> None:
@@ -90,15 +81,15 @@ def acknowledge_pipeline_findings(pipeline: pipelines.CodePipeline, smoke_tests:
     mutation_role = pipeline.self_mutation_project.role
     _artifact_access(mutation_role, bucket_arn, _READ_ARTIFACTS, key_actions=True)
     _project_logs(mutation_role, pipeline.self_mutation_project)
-    acknowledge(
+    findings.acknowledge(
         mutation_role,
         _iam5("Resource::*"),
         "`cdk deploy` of the pipeline stack reads stack state (cloudformation:DescribeStacks) and the staging"
         " bucket's listing (s3:ListBucket) before assuming the bootstrap roles; CDK Pipelines generates it.",
     )
-    acknowledge(
+    findings.acknowledge(
         mutation_role,
-        wildcard_resource_finding(mutation_role, f"arn:*:iam::{stack.account}:role/*"),
+        findings.wildcard_resource_finding(mutation_role, f"arn:*:iam::{stack.account}:role/*"),
         "sts:AssumeRole only on roles tagged aws-cdk:bootstrap-role (image-publishing, file-publishing,"
         " deploy): a condition in the same statement restricts the wildcard to the CDK bootstrap roles.",
     )
@@ -109,13 +100,13 @@ def acknowledge_pipeline_findings(pipeline: pipelines.CodePipeline, smoke_tests:
         "CDK Pipelines' asset-publishing role: codebuild:StartBuild/BatchGetBuilds/StopBuild for the asset"
         " projects it creates later in the same synthesis; it is assumable by CodeBuild and this pipeline only."
     )
-    acknowledge(file_role, _iam5("Resource::*"), file_role_wildcard)
-    skip_checkov(file_role.node.find_child("DefaultPolicy"), "CKV_AWS_111", file_role_wildcard)
+    findings.acknowledge(file_role, _iam5("Resource::*"), file_role_wildcard)
+    findings.skip_checkov(file_role.node.find_child("DefaultPolicy"), "CKV_AWS_111", file_role_wildcard)
     for arn in (
         stack.format_arn(service="logs", resource="log-group", resource_name="/aws/codebuild/*", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME),
         stack.format_arn(service="codebuild", resource="report-group", resource_name="*"),
     ):
-        acknowledge(file_role, wildcard_resource_finding(file_role, arn), _BUILD_LOGS)
+        findings.acknowledge(file_role, findings.wildcard_resource_finding(file_role, arn), _BUILD_LOGS)
 
     for role, projects in smoke_tests.items():
         _artifact_access(role, bucket_arn, _READ_ARTIFACTS, key_actions=True)
@@ -123,24 +114,24 @@ def acknowledge_pipeline_findings(pipeline: pipelines.CodePipeline, smoke_tests:
             _project_logs(role, project)
 
     # The role CodePipeline assumes to start the CodeBuild actions: codebuild:StartBuild on the projects.
-    acknowledge_rule(pipeline.node.find_child("CodeBuildActionRole"), "IAMNoInlinePolicy", (HIPAA, NIST, PCI), INLINE_POLICY_EVIDENCE)
+    findings.acknowledge_rule(pipeline.node.find_child("CodeBuildActionRole"), "IAMNoInlinePolicy", findings.HIPAA_NIST_PCI, findings.INLINE_POLICY_EVIDENCE)
     for project in [pipeline.synth_project, pipeline.self_mutation_project, *(p for ps in smoke_tests.values() for p in ps)]:
-        acknowledge_rule(project, "CodeBuildProjectSourceRepoUrl", (HIPAA, PCI), _PIPELINE_SOURCE)
+        findings.acknowledge_rule(project, "CodeBuildProjectSourceRepoUrl", (findings.HIPAA, findings.PCI), _PIPELINE_SOURCE)
     for asset_project in pipeline.node.find_child("Assets").node.children:
         if isinstance(asset_project, codebuild.Project):
-            acknowledge_rule(asset_project, "CodeBuildProjectSourceRepoUrl", (HIPAA, PCI), _PIPELINE_SOURCE)
+            findings.acknowledge_rule(asset_project, "CodeBuildProjectSourceRepoUrl", (findings.HIPAA, findings.PCI), _PIPELINE_SOURCE)
     artifact_bucket = code_pipeline.artifact_bucket.node.default_child
     for rule, evidence in (
         ("S3BucketLoggingEnabled", _ARTIFACT_BUCKET),
         ("S3BucketReplicationEnabled", _ARTIFACT_BUCKET + " The source of truth is the repository; a replica adds nothing to restore."),
         ("S3BucketVersioningEnabled", _UNVERSIONED_ARTIFACTS),
     ):
-        acknowledge_rule(artifact_bucket, rule, (HIPAA, NIST, PCI), evidence)
-    skip_checkov(artifact_bucket, "CKV_AWS_21", _UNVERSIONED_ARTIFACTS)
+        findings.acknowledge_rule(artifact_bucket, rule, findings.HIPAA_NIST_PCI, evidence)
+    findings.skip_checkov(artifact_bucket, "CKV_AWS_21", _UNVERSIONED_ARTIFACTS)
     artifact_bucket_logs = (
         "The artifact bucket holds source and cloud-assembly zips only, KMS-encrypted with a rotating key,"
         " SSL-only, public access blocked; only the pipeline's roles may read it and CodePipeline records"
         " every execution that wrote or read an artifact."
     )
-    acknowledge(code_pipeline.artifact_bucket.node.default_child, "AwsSolutions-S1", artifact_bucket_logs)
-    skip_checkov(code_pipeline.artifact_bucket, "CKV_AWS_18", artifact_bucket_logs)
+    findings.acknowledge(code_pipeline.artifact_bucket.node.default_child, "AwsSolutions-S1", artifact_bucket_logs)
+    findings.skip_checkov(code_pipeline.artifact_bucket, "CKV_AWS_18", artifact_bucket_logs)

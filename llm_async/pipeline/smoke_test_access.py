@@ -12,15 +12,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from llm_async.api.construct import InferenceApi
-from llm_async.compliance.findings import (
-    HIPAA,
-    INLINE_POLICY_EVIDENCE,
-    NIST,
-    PCI,
-    acknowledge,
-    acknowledge_rule,
-    wildcard_resource_finding,
-)
+from llm_async.compliance import findings
 
 PIPELINE_SMOKE_TEST_ROLE_NAME = "llm-async-pipeline-smoke-test"
 
@@ -50,9 +42,9 @@ class SmokeTestAccess(Construct):
             max_session_duration=cdk.Duration.hours(1),
         )
         api.grant_invoke(self.role)
-        acknowledge_rule(self.role, "IAMNoInlinePolicy", (HIPAA, NIST, PCI), INLINE_POLICY_EVIDENCE)
-        acknowledge(
+        findings.acknowledge_rule(self.role, "IAMNoInlinePolicy", findings.HIPAA_NIST_PCI, findings.INLINE_POLICY_EVIDENCE)
+        findings.acknowledge(
             self.role,
-            wildcard_resource_finding(self.role, api.status_method_arn),
+            findings.wildcard_resource_finding(self.role, api.status_method_arn),
             "One method of this stage's API: the * is the {inferenceId} path parameter of the status call.",
         )

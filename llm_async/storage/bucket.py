@@ -8,15 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from llm_async.compliance.findings import (
-    HIPAA,
-    NIST,
-    PCI,
-    acknowledge,
-    acknowledge_rule,
-    waive,
-    wildcard_resource_finding,
-)
+from llm_async.compliance.findings import HIPAA_NIST_PCI, acknowledge, acknowledge_rule, waive, wildcard_resource_finding
 
 INPUT_PREFIX = "input/"
 OUTPUT_PREFIX = "output/"
@@ -64,7 +56,7 @@ class PayloadBucket(Construct):
         acknowledge_rule(
             self.access_log_bucket,
             "S3DefaultEncryptionKMS",
-            (HIPAA, NIST, PCI),
+            HIPAA_NIST_PCI,
             "S3 server access logging delivers only to buckets encrypted with SSE-S3 (AES-256), not SSE-KMS;"
             " the logs hold request metadata, never payloads.",
         )
@@ -103,7 +95,7 @@ class PayloadBucket(Construct):
             acknowledge_rule(
                 bucket,
                 "S3BucketReplicationEnabled",
-                (HIPAA, NIST, PCI),
+                HIPAA_NIST_PCI,
                 "Payloads and their access logs are transient (they expire in days) and must stay in this"
                 " account and region; a replica would be a second copy of prompts to protect, not a backup.",
             )

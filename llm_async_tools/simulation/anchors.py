@@ -17,14 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from llm_async.endpoint import metrics
-from llm_async_tools.simulation.model import (
-    Alarm,
-    MetricQuery,
-    ScalingModel,
-    StepAdjustment,
-    StepPolicy,
-    TargetTrackingPolicy,
-)
+from llm_async_tools.simulation.model import Alarm, MetricQuery, ScalingModel, StepAdjustment, StepPolicy, TargetTrackingPolicy
 
 _BACKLOG_WITHOUT_CAPACITY = MetricQuery(metrics.HAS_BACKLOG_WITHOUT_CAPACITY, "Average")
 _BACKLOG_PER_INSTANCE = MetricQuery(metrics.BACKLOG_SIZE_PER_INSTANCE, "Average")

@@ -22,11 +22,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from llm_async_tools.simulation.model import (
-    ScalingModel,
-    StepPolicy,
-    TargetTrackingPolicy,
-)
+from llm_async_tools.simulation.model import ScalingModel, StepPolicy, TargetTrackingPolicy
 
 # Target tracking scales in below this fraction of its target ("usually more than 10 % lower", user guide).
 SCALE_IN_FRACTION = 0.9

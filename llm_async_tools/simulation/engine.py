@@ -16,26 +16,11 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
-from llm_async_tools.simulation.alarms import (
-    ALARM,
-    INSUFFICIENT_DATA,
-    aggregate,
-    next_state,
-)
-from llm_async_tools.simulation.autoscaling import (
-    SCALE_IN_FRACTION,
-    ApplicationAutoScaling,
-    CapacityChange,
-    Proposal,
-)
+from llm_async_tools.simulation.alarms import ALARM, INSUFFICIENT_DATA, aggregate, next_state
+from llm_async_tools.simulation.autoscaling import SCALE_IN_FRACTION, ApplicationAutoScaling, CapacityChange, Proposal
 from llm_async_tools.simulation.endpoint import AsyncEndpoint, Request
 from llm_async_tools.simulation.metrics import MetricRecorder
-from llm_async_tools.simulation.model import (
-    Alarm,
-    ScalingModel,
-    StepPolicy,
-    TargetTrackingPolicy,
-)
+from llm_async_tools.simulation.model import Alarm, ScalingModel, StepPolicy, TargetTrackingPolicy
 from llm_async_tools.simulation.parameters import SimulationParameters
 from llm_async_tools.simulation.schedule import fire_times
 from llm_async_tools.simulation.trace import TracedRequest

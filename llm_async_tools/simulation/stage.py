@@ -21,9 +21,7 @@ def synthesize_stage(stage: str) -> dict[str, Any]:
     """The stage's template as `cdk synth -c env=STAGE` would write it, synthesized offline, rule packs on."""
     if stage not in ENVIRONMENTS:
         raise UnknownStage(f"unknown stage {stage!r}: must be one of {', '.join(ENVIRONMENTS)}")
-    from stacks.llm_async_app import (
-        synthesize_template,  # jsii starts only when a synth is really needed
-    )
+    from stacks.llm_async_app import synthesize_template  # jsii starts only when a synth is really needed
 
     with tempfile.TemporaryDirectory(prefix="llm-async-simulate-") as outdir:
         return synthesize_template(ENVIRONMENTS[stage](), Path(outdir))

@@ -15,24 +15,13 @@ from http import HTTPStatus
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import (
-    APIGatewayRestResolver,
-    Response,
-    content_types,
-)
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from inference_api import contract
 from inference_api.contract import ApiEnvironment
-from inference_api.inferences import (
-    Inferences,
-    NotFound,
-    ServiceUnavailable,
-    Settings,
-    caller_identity,
-    idempotent_inference_id,
-)
+from inference_api.inferences import Inferences, NotFound, ServiceUnavailable, Settings, caller_identity, idempotent_inference_id
 from inference_api.request import Limits, RequestError, parse_generate_request
 from inference_api.wake import Waker
 
