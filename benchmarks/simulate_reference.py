@@ -15,11 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from llm_async_tools.simulate import start_time  # noqa: E402
-from llm_async_tools.simulation.stage import synthesize_stage  # noqa: E402
 from llm_async_tools.simulation.anchors import anchor_policies  # noqa: E402
 from llm_async_tools.simulation.engine import simulate  # noqa: E402
 from llm_async_tools.simulation.parameters import SimulationParameters  # noqa: E402
 from llm_async_tools.simulation.report import percentile, ratio  # noqa: E402
+from llm_async_tools.simulation.stage import synthesize_stage  # noqa: E402
 from llm_async_tools.simulation.template import read_scaling_model  # noqa: E402
 from llm_async_tools.simulation.trace import read_trace  # noqa: E402
 

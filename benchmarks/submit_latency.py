@@ -19,7 +19,7 @@ os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # before the handler's Logger is
 
 # The test helpers set the handler's environment before the handler is imported: keep this order.
 # isort: off
-from tests.inference_api.conftest import BUCKET, FakeContext, api_event  # noqa: E402
+from tests.api.runtime.conftest import BUCKET, FakeContext, api_event  # noqa: E402
 from inference_api import handler  # noqa: E402
 
 # isort: on

@@ -32,7 +32,8 @@ def matches(pattern: re.Pattern[str], value: Any) -> bool:
 
 
 ACCOUNT = re.compile(r"^\d{12}$")
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+# Partitions with longer prefixes exist: the SDK image table lists eusc-de-east-1 (European Sovereign Cloud).
+REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HTTPS_URL = re.compile(r"^https://[^\s/]+\S*$")
 

@@ -11,12 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_sns as sns
-from aws_cdk.assertions import Template
 
-from llm_async.compliance.findings import skip_checkov
 from tests.session_synths import load_checkov_report
 from tests.synths import Synthesized
 
@@ -65,25 +61,6 @@ def test_checkov_finds_and_skips_what_it_should(checkov_results: dict[str, dict[
     assert [(c["check_id"], c["resource"], c["check_result"]["suppress_comment"]) for c in guard["skipped"]] == [
         ("CKV_AWS_18", "AWS::S3::Bucket.SkippedBucket", "guard: a skip with its reason")
     ]
-
-
-def test_skips_accumulate_on_the_resource_with_their_evidence() -> None:
-    stack = cdk.Stack()
-    topic = sns.Topic(stack, "Topic")
-    skip_checkov(topic, "CKV_AWS_26", "first reason")
-    skip_checkov(topic.node.default_child, "CKV_AWS_999", "second reason")
-    (resource,) = Template.from_stack(stack).find_resources("AWS::SNS::Topic").values()
-    assert resource["Metadata"]["checkov"] == {
-        "skip": [{"id": "CKV_AWS_26", "comment": "first reason"}, {"id": "CKV_AWS_999", "comment": "second reason"}]
-    }
-
-
-@pytest.mark.parametrize(("check_id", "evidence"), [("CKV_AWS_26", "again"), ("CKV_AWS_1", " ")])
-def test_a_skip_is_recorded_once_and_with_evidence(check_id: str, evidence: str) -> None:
-    topic = sns.Topic(cdk.Stack(), "Topic")
-    skip_checkov(topic, "CKV_AWS_26", "reason")
-    with pytest.raises(ValueError):
-        skip_checkov(topic, check_id, evidence)
 
 
 def test_network_isolation_is_skipped_only_for_hub_weights(sandbox: Synthesized, s3_weights: Synthesized) -> None:

@@ -116,3 +116,18 @@ def test_no_statement_allows_every_action_of_a_service(synthesized: dict[str, Sy
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             for action in _as_list(statement["Action"]):
                 assert action != "*" and not action.endswith(":*"), (statement, action)
+
+
+@pytest.mark.parametrize("env", ["vpc-new", "vpc-nat"])
+def test_only_cdks_default_group_custom_resource_has_a_managed_policy(
+    synthesized: dict[str, Synthesized], env: str
+) -> None:
+    # Every role of the stack (tests/test_iam.py checks the SageMaker and Lambda roles outside VPC mode).
+    synth = synthesized[env]
+    managed = [k for k, r in synth.resources("AWS::IAM::Role").items() if "ManagedPolicyArns" in r["Properties"]]
+    # API Gateway's account logging role (acknowledged), and the provider of Custom::VpcRestrictDefaultSG.
+    assert sorted(m.split("Role")[0] for m in managed) == [
+        "ApiCloudWatch",
+        "CustomVpcRestrictDefaultSGCustomResourceProvider",
+    ]
+    assert len(synth.resources("Custom::VpcRestrictDefaultSG")) == 1

@@ -9,7 +9,7 @@ from llm_async.validators import fail, int_in_range
 
 # API Gateway accepts 10 MB, but a synchronous Lambda invocation only 6 MB of event (body, headers,
 # request context): stay well under it so an oversized body gets the Lambda's 413, not a gateway 5xx.
-MAX_BODY_BYTES = 5_000_000
+BODY_LIMIT_BYTES = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class ApiConfig:
         if self.reserved_concurrency is not None:
             int_in_range("api.reserved_concurrency", self.reserved_concurrency, 1, 1000)
         int_in_range("api.throttle_burst", self.throttle_burst, 1, 5_000)
-        int_in_range("api.max_body_bytes", self.max_body_bytes, 1_024, MAX_BODY_BYTES)
+        int_in_range("api.max_body_bytes", self.max_body_bytes, 1_024, BODY_LIMIT_BYTES)
         int_in_range("api.max_inputs_bytes", self.max_inputs_bytes, 1, self.max_body_bytes)
         if not isinstance(self.result_subscriptions, tuple):
             fail("api.result_subscriptions", "a tuple of ResultSubscription", self.result_subscriptions)

@@ -38,7 +38,8 @@ class ExistingVpc:
     subnet_ids: tuple[str, ...]
     """Private subnets in at least two AZs (SageMaker requires two, even for one instance)."""
     availability_zones: tuple[str, ...] = ()
-    """One per subnet, in the same order: where each interface endpoint puts its network interface."""
+    """One per subnet, in the same order: the imported subnets' zones (CDK needs them to import the VPC), and
+    where each interface endpoint puts its network interface."""
     route_table_ids: tuple[str, ...] = ()
     """The subnets' route tables, one per subnet: the S3 gateway endpoint adds its route to them."""
     create_endpoints: bool = True
@@ -57,15 +58,15 @@ class ExistingVpc:
                 fail("network.subnet_ids", "subnet ids 'subnet-' + 8 or 17 hex digits", subnet_id)
         if len(set(self.subnet_ids)) != len(self.subnet_ids):
             fail("network.subnet_ids", "distinct subnet ids", self.subnet_ids)
-        if self.availability_zones or self.create_endpoints:
-            self._one_per_subnet(
-                "availability_zones",
-                "AZs, one per subnet (needed to place the endpoints' interfaces)",
-                _AVAILABILITY_ZONE,
-                "AZ names like 'us-east-1a'",
-            )
-            if len(set(self.availability_zones)) < 2:
-                fail("network.availability_zones", "at least two different AZs (SageMaker requires two)", self.availability_zones)
+        # Always: importing the VPC without its zones fails at synth (ec2.Vpc.from_vpc_attributes needs them).
+        self._one_per_subnet(
+            "availability_zones",
+            "AZs, one per subnet (needed to import the subnets and to place the endpoints' interfaces)",
+            _AVAILABILITY_ZONE,
+            "AZ names like 'us-east-1a'",
+        )
+        if len(set(self.availability_zones)) < 2:
+            fail("network.availability_zones", "at least two different AZs (SageMaker requires two)", self.availability_zones)
         if self.route_table_ids or self.create_endpoints:
             self._one_per_subnet(
                 "route_table_ids",

@@ -53,7 +53,7 @@ def read_scaling_model(template: dict[str, Any], *, name: str = "ours", usd_per_
     if not step_policies and not target_tracking:
         raise TemplateError(f"template has no {_POLICY} with an alarm that invokes it")
     if wake_ref is not None and wake_ref not in alarms:
-        raise TemplateError(f"the API's WAKE_ALARM_NAME refers to {wake_ref}, which is not an {_ALARM} of the template")
+        raise TemplateError(f"the API's wake alarm ({VARIABLES['wake_alarm_name']}) refers to {wake_ref}, which is not an {_ALARM} of the template")
     return ScalingModel(
         name=name,
         instance_type=instance_type,

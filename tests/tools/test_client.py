@@ -8,14 +8,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from llm_async_tools.client import (
-    ApiResponse,
-    InferenceClient,
-    generated_text,
-    main,
-    wait_for_result,
-)
-from tests.inference_api.conftest import api_event, call
+from llm_async_tools.client import ApiResponse, InferenceClient, generated_text, main, wait_for_result
+from tests.api.runtime.conftest import api_event, call
 
 API_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/v1/"
 

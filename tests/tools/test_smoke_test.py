@@ -8,7 +8,7 @@ import pytest
 
 from llm_async_tools.client import ApiResponse, InferenceClient
 from llm_async_tools.smoke_test import main, result_problem, run
-from tests.inference_api.test_client import API_URL, HandlerTransport
+from tests.tools.test_client import API_URL, HandlerTransport
 
 
 class FakeClock:

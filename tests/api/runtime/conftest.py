@@ -34,9 +34,7 @@ ENV = {
 }
 os.environ.update(ENV)
 
-from inference_api import (
-    handler,  # noqa: E402  (reads its settings from the environment above)
-)
+from inference_api import handler  # noqa: E402  (reads its settings from the environment above)
 
 
 class FakeContext:

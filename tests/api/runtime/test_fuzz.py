@@ -10,7 +10,7 @@ from inference_api import handler
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
 
-from tests.inference_api.conftest import BUCKET, api_event, call
+from tests.api.runtime.conftest import BUCKET, api_event, call
 
 MAX_TOTAL_TOKENS = 2048
 _PARTITION = "aws"  # moto keeps S3, a global service, per partition

@@ -12,7 +12,7 @@ from botocore.stub import ANY, Stubber
 from inference_api import handler
 from inference_api.inferences import RESULT_DEADLINE_MARGIN_S, STALE_SUBMISSION_S
 
-from tests.inference_api.conftest import BUCKET, api_event, call, objects
+from tests.api.runtime.conftest import BUCKET, api_event, call, objects
 
 PROMPT = {"inputs": "What are cookies?", "parameters": {"temperature": 0.1, "max_new_tokens": 128}}
 

@@ -9,7 +9,7 @@ import pytest
 from inference_api import handler
 from moto.s3.responses import S3Response
 
-from tests.inference_api.conftest import api_event, call, objects
+from tests.api.runtime.conftest import api_event, call, objects
 
 RACERS = 8
 

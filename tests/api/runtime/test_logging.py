@@ -6,13 +6,14 @@ import io
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 from botocore.stub import Stubber
 from inference_api import handler
 from inference_api.inferences import caller_identity, idempotent_inference_id
 
-from tests.inference_api.conftest import api_event, call
+from tests.api.runtime.conftest import api_event, call
 
 PROMPT = {"inputs": "What are cookies?"}
 CALLER = "arn:aws:iam::123456789012:role/app"
@@ -34,16 +35,29 @@ def test_accepted_submit_is_one_line_with_the_inference_id(aws, log_lines) -> No
     assert line["inference_id"] == body["inferenceId"]
     assert (line["method"], line["resource"], line["api_request_id"]) == ("POST", "/invocations", "r-1")
     assert line["function_request_id"] == "req-1"  # the Lambda context, injected by Powertools
-    assert line["wake"] in {"woken", "warm", "failed", "rate-limited"}  # Waker.wake_if_idle's outcomes
 
 
-def test_status_is_one_line_with_the_inference_id_and_its_state(aws, log_lines) -> None:
+@pytest.mark.parametrize("outcome", ["woken", "warm", "failed", "rate-limited"])
+def test_accepted_submit_logs_the_wake_outcome(aws, log_lines, monkeypatch: pytest.MonkeyPatch, outcome: str) -> None:
+    # Each of Waker.wake_if_idle's outcomes, as the waker reports it (its own rules are in test_wake.py).
+    monkeypatch.setattr(handler._waker(), "wake_if_idle", lambda: outcome)
+    call(api_event("POST", "/invocations", PROMPT))
+    (line,) = log_lines()
+    assert line["wake"] == outcome
+
+
+@pytest.mark.parametrize(("finished", "state"), [(True, "Completed"), (False, "InProgress")])
+def test_status_is_one_line_with_the_inference_id_and_its_state(aws, log_lines, finished: bool, state: str) -> None:
     _, _, accepted = call(api_event("POST", "/invocations", PROMPT))
     inference_id = accepted["inferenceId"]
-    call(api_event("GET", f"/invocations/{inference_id}"))
+    if not finished:  # moto writes the result at once: remove it to see the endpoint still working
+        for location in (accepted["outputLocation"], accepted["failureLocation"]):
+            parsed = urlparse(location)
+            aws["s3"].delete_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
+    _, _, answered = call(api_event("GET", f"/invocations/{inference_id}"))
     _, second = log_lines()
     assert (second["status"], second["inference_id"], second["method"]) == (200, inference_id, "GET")
-    assert second["inference_status"] in {"InProgress", "Completed", "Failed"}
+    assert second["inference_status"] == answered["status"] == state
     assert "wake" not in second  # keys of the previous request were cleared
 
 

@@ -9,7 +9,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from inference_api.wake import Waker
 
-from tests.inference_api.conftest import API_ENVIRONMENT, BUCKET
+from tests.api.runtime.conftest import API_ENVIRONMENT, BUCKET
 
 ALARM = API_ENVIRONMENT.wake_alarm_name
 

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from llm_async_tools.simulation.anchors import (
-    always_on,
-    anchor_policies,
-    aws_documented,
-    seed_option_1,
-    seed_option_2,
-)
+from llm_async_tools.simulation.anchors import always_on, anchor_policies, aws_documented, seed_option_1, seed_option_2
 from llm_async_tools.simulation.model import ScalingModel
-from tests.simulation.conftest import EXACT, SERVICE_S, run
+from tests.tools.simulation.conftest import EXACT, SERVICE_S, run
 
 
 def test_anchors_share_our_endpoint_but_not_our_policy(staging_policy: ScalingModel) -> None:

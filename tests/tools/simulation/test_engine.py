@@ -15,8 +15,8 @@ from llm_async_tools.simulation.model import ScalingModel
 from llm_async_tools.simulation.parameters import SimulationParameters
 from llm_async_tools.simulation.template import read_scaling_model
 from llm_async_tools.simulation.trace import TracedRequest
-from tests.simulation.conftest import EXACT, MONDAY, PROVISIONING_S, SERVICE_S, run
 from tests.synths import Synthesized
+from tests.tools.simulation.conftest import EXACT, MONDAY, PROVISIONING_S, SERVICE_S, run
 
 DIRECT = dataclasses.replace(EXACT, api_wake=False)
 

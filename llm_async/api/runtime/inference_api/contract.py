@@ -8,6 +8,7 @@ only: this module ships in the Lambda asset and is imported by the construct and
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -57,12 +58,13 @@ class ApiEnvironment:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> ApiEnvironment:
+        types = typing.get_type_hints(cls)
         values: dict[str, str | int] = {}
         for field in dataclasses.fields(cls):
             name = VARIABLES[field.name]
             if name not in environ:
                 raise ContractError(f"environment variable {name} is not set")
-            values[field.name] = _int(name, environ[name]) if field.type == "int" else environ[name]
+            values[field.name] = _int(name, environ[name]) if types[field.name] is int else environ[name]
         return cls(**values)  # type: ignore[arg-type]
 
 

@@ -1,0 +1,189 @@
+"""What the model serves: `HubWeights`, `S3Weights`, `ModelConfig` and the presets, each bad value one readable line."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+import pytest
+
+from llm_async.deployment import DeploymentConfig
+from llm_async.endpoint.config import EndpointConfig
+from llm_async.model.config import TGI_QUANTIZE_METHODS, HubWeights, ModelConfig, S3Weights
+from llm_async.model.dlc_table import available_tgi_versions
+from llm_async.model.presets import FALCON_40B_INSTRUCT, FALCON_40B_INSTRUCT_G4DN, PRESETS, QWEN2_5_7B_INSTRUCT
+from llm_async.validators import ConfigError
+
+SHA = "1e7fdcc9f45d13704f3826e99937917e007cd975"
+
+
+def _model(**changes: Any) -> ModelConfig:
+    return dataclasses.replace(QWEN2_5_7B_INSTRUCT.model, **changes)
+
+
+def _raises(message: str):  # noqa: ANN202
+    return pytest.raises(ConfigError, match=f"^{re.escape(message)}$")
+
+
+# HubWeights
+
+
+def test_hub_revision_must_be_a_commit_sha() -> None:
+    with _raises("model.weights.revision: must be a 40-character lowercase commit sha (got 'main')"):
+        HubWeights("tiiuae/falcon-40b-instruct", "main")
+
+
+def test_hub_revision_must_be_lowercase_and_full_length() -> None:
+    # A branch, a tag or a short sha could move or be ambiguous: a redeploy must serve the same weights.
+    for revision in (SHA.upper(), SHA[:39], SHA + "0"):
+        with _raises(f"model.weights.revision: must be a 40-character lowercase commit sha (got {revision!r})"):
+            HubWeights("tiiuae/falcon-40b-instruct", revision)
+
+
+def test_hub_model_id_shape() -> None:
+    with _raises("model.weights.model_id: must be a Hub id 'owner/name' (got 'falcon')"):
+        HubWeights("falcon", SHA)
+
+
+@pytest.mark.parametrize("model_id", ["owner/name/extra", "/name", "owner/", "-owner/name"])
+def test_hub_model_id_is_exactly_owner_slash_name(model_id: str) -> None:
+    with _raises(f"model.weights.model_id: must be a Hub id 'owner/name' (got {model_id!r})"):
+        HubWeights(model_id, SHA)
+
+
+def test_hub_model_ids_of_the_presets_are_accepted() -> None:
+    assert HubWeights("Qwen/Qwen2.5-7B-Instruct", SHA).model_id == "Qwen/Qwen2.5-7B-Instruct"
+
+
+# S3Weights
+
+
+def test_s3_weights_must_be_a_prefix() -> None:
+    with _raises(
+        "model.weights.s3_uri: must be an S3 prefix 's3://bucket/prefix/' ending in '/' (got 's3://b/model.tar.gz')"
+    ):
+        S3Weights("s3://b/model.tar.gz")
+
+
+@pytest.mark.parametrize(
+    "uri", ["s3://my-bucket/", "https://my-bucket.s3.amazonaws.com/models/", "s3://My_Bucket/models/", "s3://b/models/"]
+)
+def test_s3_weights_need_a_valid_bucket_and_a_key_prefix(uri: str) -> None:
+    with _raises(f"model.weights.s3_uri: must be an S3 prefix 's3://bucket/prefix/' ending in '/' (got {uri!r})"):
+        S3Weights(uri)
+
+
+def test_s3_weights_parts() -> None:
+    weights = S3Weights("s3://my-bucket/models/llm/")
+    assert (weights.bucket_name, weights.key_prefix) == ("my-bucket", "models/llm/")
+
+
+def test_s3_weights_parts_of_a_dotted_bucket() -> None:
+    weights = S3Weights("s3://weights.example.com/qwen/")
+    assert (weights.bucket_name, weights.key_prefix) == ("weights.example.com", "qwen/")
+
+
+# ModelConfig
+
+
+def test_num_gpus_range() -> None:
+    with _raises("model.num_gpus: must be an integer 1–8 (got 0)"):
+        _model(num_gpus=0)
+
+
+def test_max_input_length_must_be_below_max_total_tokens() -> None:
+    with _raises("model.max_input_length: must be < model.max_total_tokens (2048) (got 2048)"):
+        _model(max_input_length=2048, max_total_tokens=2048)
+    assert _model(max_input_length=2047, max_total_tokens=2048).max_input_length == 2047
+
+
+def test_quantize_method() -> None:
+    with pytest.raises(
+        ConfigError, match=r"^model\.quantize: must be None or one of awq, bitsandbytes, .* \(got 'int3'\)$"
+    ):
+        _model(quantize="int3")
+
+
+@pytest.mark.parametrize("method", [None, *TGI_QUANTIZE_METHODS])
+def test_every_tgi_quantize_method_is_accepted(method: str | None) -> None:
+    assert _model(quantize=method).quantize == method
+
+
+def test_tgi_version_must_be_in_the_sdk_table() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"^model\.tgi_version: must be a version of the SDK's TGI image table \(.*3\.3\.6\) \(got '9\.9\.9'\)$",
+    ):
+        _model(tgi_version="9.9.9")
+
+
+def test_default_tgi_version_is_in_the_sdk_table() -> None:
+    assert ModelConfig("m", HubWeights("a/b", SHA), 1, 1, 2).tgi_version in available_tgi_versions()
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (
+            lambda: _model(name="Falcon_40B"),
+            "model.name: must be 1–40 lowercase letters, digits or '-' (got 'Falcon_40B')",
+        ),
+        (
+            lambda: _model(name="a" * 41),
+            f"model.name: must be 1–40 lowercase letters, digits or '-' (got {'a' * 41!r})",
+        ),
+        (
+            lambda: _model(weights="tiiuae/falcon-40b"),
+            "model.weights: must be HubWeights or S3Weights (got 'tiiuae/falcon-40b')",
+        ),
+        (lambda: _model(num_gpus=9), "model.num_gpus: must be an integer 1–8 (got 9)"),
+        (lambda: _model(max_input_length=0), "model.max_input_length: must be an integer ≥ 1 (got 0)"),
+        (lambda: _model(max_total_tokens=1), "model.max_total_tokens: must be an integer ≥ 2 (got 1)"),
+    ],
+)
+def test_remaining_rules(build, message: str) -> None:  # noqa: ANN001
+    with _raises(message):
+        build()
+
+
+def test_model_accepts_its_bounds() -> None:
+    model = _model(name="a" * 40, num_gpus=8, max_input_length=1, max_total_tokens=2)
+    assert (model.num_gpus, model.max_input_length, model.max_total_tokens) == (8, 1, 2)
+
+
+# Presets
+
+
+def test_presets_are_keyed_by_model_name() -> None:
+    assert sorted(PRESETS) == ["falcon-40b-instruct", "falcon-40b-instruct-int8", "qwen2-5-7b-instruct"]
+    assert all(name == preset.model.name for name, preset in PRESETS.items())
+
+
+def test_falcon_presets_match_the_seed_notebook() -> None:
+    for preset in (FALCON_40B_INSTRUCT, FALCON_40B_INSTRUCT_G4DN):
+        assert preset.model.weights == HubWeights("tiiuae/falcon-40b-instruct", SHA)
+        assert (preset.model.num_gpus, preset.model.max_input_length, preset.model.max_total_tokens) == (4, 1900, 2048)
+    assert FALCON_40B_INSTRUCT.instance_type == "ml.g5.12xlarge"
+    assert FALCON_40B_INSTRUCT.model.quantize is None
+    assert (FALCON_40B_INSTRUCT_G4DN.instance_type, FALCON_40B_INSTRUCT_G4DN.model.quantize) == (
+        "ml.g4dn.12xlarge",
+        "bitsandbytes",
+    )
+
+
+def test_default_preset_is_an_ungated_7b_model_on_one_a10g() -> None:
+    model = QWEN2_5_7B_INSTRUCT.model
+    assert model.weights == HubWeights("Qwen/Qwen2.5-7B-Instruct", "a09a35458c702b33eeacc393d103063234e8bc28")
+    assert (model.num_gpus, model.max_input_length, model.max_total_tokens, model.quantize) == (1, 4096, 8192, None)
+    assert QWEN2_5_7B_INSTRUCT.instance_type == "ml.g5.2xlarge"
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_builds_on_its_instance(name: str) -> None:
+    preset = PRESETS[name]
+    config = DeploymentConfig(
+        env_name="t", model=preset.model, endpoint=EndpointConfig(instance_type=preset.instance_type, name_prefix="t")
+    )
+    # Every GPU of the instance is a tensor-parallel shard: none idle, none missing.
+    assert config.endpoint.instance.gpus == preset.model.num_gpus

@@ -1,0 +1,287 @@
+"""`TgiModel` alone: the container and its environment, Hub or S3 weights, an execution role scoped to one endpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from llm_async.deployment import DeploymentConfig
+from llm_async.environments import ENVIRONMENTS
+from llm_async.model.config import S3Weights
+from llm_async.model.construct import CONTAINER_MODEL_DIR, TgiModel, tgi_environment
+from llm_async.model.presets import FALCON_40B_INSTRUCT, FALCON_40B_INSTRUCT_G4DN, QWEN2_5_7B_INSTRUCT
+from tests.compliance.acknowledged import acknowledged
+from tests.constructs import Parts, bare_stack, template
+
+S3_WEIGHTS_URI = "s3://my-weights-bucket/models/qwen2.5-7b/"
+ENDPOINT_NAME = "llm-async-sandbox-g5-2xlarge"
+ROLE_PATH = "Model/ExecutionRole"
+INLINE_POLICY_FINDINGS = {f"{pack}-IAMNoInlinePolicy" for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")}
+LOG_GROUP_FINDING = (
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+    f"/aws/sagemaker/Endpoints/{ENDPOINT_NAME}:*]"
+)
+
+
+@dataclass(frozen=True)
+class Built:
+    stack: cdk.Stack
+    model: TgiModel
+    template: Template
+    acknowledged: dict[tuple[str, str], str]
+    """(construct path, finding) → evidence, as the cloud assembly records them."""
+
+    def statements(self) -> dict[str, dict[str, Any]]:
+        """The execution role's statements by Sid."""
+        (policy,) = self.template.find_resources("AWS::IAM::Policy").values()
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        keyed = {statement["Sid"]: statement for statement in statements}
+        assert len(keyed) == len(statements)
+        return keyed
+
+    def model_resource(self) -> dict[str, Any]:
+        (resource,) = self.template.find_resources("AWS::SageMaker::Model").values()
+        return resource
+
+    def ref(self, value: str) -> Any:
+        return self.stack.resolve(value)
+
+
+def _build(region: str | None, config: DeploymentConfig) -> Built:
+    stack = bare_stack(region=region, account=None if region is None else "123456789012")
+    model = Parts(stack, config).model
+    built_template = template(stack)
+    return Built(stack, model, built_template, acknowledged(stack))
+
+
+@pytest.fixture(scope="module")
+def hub() -> Built:
+    """The sandbox: Hub weights, environment-agnostic."""
+    return _build(None, ENVIRONMENTS["sandbox"]())
+
+
+@pytest.fixture(scope="module")
+def s3() -> Built:
+    """S3 weights in a concrete region."""
+    sandbox = ENVIRONMENTS["sandbox"]()
+    model = dataclasses.replace(sandbox.model, weights=S3Weights(S3_WEIGHTS_URI))
+    return _build("us-east-1", dataclasses.replace(sandbox, model=model, region="us-east-1"))
+
+
+# The TGI launcher's environment.
+
+
+def test_environment_of_the_seed_notebook_model() -> None:
+    assert tgi_environment(FALCON_40B_INSTRUCT.model) == {
+        "HF_MODEL_ID": "tiiuae/falcon-40b-instruct",
+        "HF_MODEL_REVISION": "1e7fdcc9f45d13704f3826e99937917e007cd975",
+        "SM_NUM_GPUS": "4",
+        "MAX_INPUT_LENGTH": "1900",
+        "MAX_TOTAL_TOKENS": "2048",
+    }
+
+
+def test_quantization_is_set_only_when_configured() -> None:
+    assert tgi_environment(FALCON_40B_INSTRUCT_G4DN.model)["HF_MODEL_QUANTIZE"] == "bitsandbytes"
+    assert "HF_MODEL_QUANTIZE" not in tgi_environment(QWEN2_5_7B_INSTRUCT.model)
+
+
+def test_s3_weights_are_served_from_the_mount_point_without_a_revision() -> None:
+    model = dataclasses.replace(QWEN2_5_7B_INSTRUCT.model, weights=S3Weights(S3_WEIGHTS_URI))
+    assert tgi_environment(model) == {
+        "HF_MODEL_ID": "/opt/ml/model",
+        "SM_NUM_GPUS": "1",
+        "MAX_INPUT_LENGTH": "4096",
+        "MAX_TOTAL_TOKENS": "8192",
+    }
+    assert CONTAINER_MODEL_DIR == "/opt/ml/model"
+
+
+# Hub weights: downloaded by the container at start.
+
+
+def test_hub_model_runs_the_tgi_image_with_its_environment_and_network_access(hub: Built) -> None:
+    hub.template.has_resource_properties(
+        "AWS::SageMaker::Model",
+        {
+            # The container downloads the weights from huggingface.co: isolation would forbid it.
+            "EnableNetworkIsolation": False,
+            "ExecutionRoleArn": hub.ref(hub.model.role.role_arn),
+            "PrimaryContainer": {
+                "Image": hub.ref(hub.model.image.image_uri),
+                "Mode": "SingleModel",
+                "Environment": {
+                    "HF_MODEL_ID": "Qwen/Qwen2.5-7B-Instruct",
+                    "HF_MODEL_REVISION": "a09a35458c702b33eeacc393d103063234e8bc28",
+                    "SM_NUM_GPUS": "1",
+                    "MAX_INPUT_LENGTH": "4096",
+                    "MAX_TOTAL_TOKENS": "8192",
+                },
+                "ModelDataSource": Match.absent(),
+            },
+            "VpcConfig": Match.absent(),
+        },
+    )
+
+
+def test_env_agnostic_model_takes_its_image_from_the_region_mapping(hub: Built) -> None:
+    image = hub.model_resource()["Properties"]["PrimaryContainer"]["Image"]
+    mapping, region, key = image["Fn::FindInMap"]
+    assert (region, key) == ({"Ref": "AWS::Region"}, "uri")
+    assert mapping in hub.template.to_json()["Mappings"]
+
+
+def test_hub_model_records_why_network_isolation_is_off_for_checkov(hub: Built) -> None:
+    (skip,) = hub.model_resource()["Metadata"]["checkov"]["skip"]
+    assert skip["id"] == "CKV_AWS_370"
+    assert "Hugging Face Hub" in skip["comment"]
+
+
+# S3 weights: mounted by SageMaker, so the container needs no network.
+
+
+def test_s3_weights_mount_at_opt_ml_model_with_network_isolation(s3: Built) -> None:
+    props = s3.model_resource()["Properties"]
+    assert props["EnableNetworkIsolation"] is True
+    container = props["PrimaryContainer"]
+    assert container["Environment"]["HF_MODEL_ID"] == "/opt/ml/model"
+    assert "HF_MODEL_REVISION" not in container["Environment"]
+    assert container["ModelDataSource"] == {
+        "S3DataSource": {"S3Uri": S3_WEIGHTS_URI, "S3DataType": "S3Prefix", "CompressionType": "None"}
+    }
+
+
+def test_region_specific_model_gets_a_plain_image(s3: Built) -> None:
+    image = s3.model_resource()["Properties"]["PrimaryContainer"]["Image"]
+    assert (
+        image == "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-tgi-inference"
+        ":2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04"
+    )
+    assert "Mappings" not in s3.template.to_json()
+
+
+def test_s3_weights_model_has_no_checkov_skip(s3: Built) -> None:
+    assert "checkov" not in s3.model_resource().get("Metadata", {})
+
+
+def test_s3_weights_grant_is_that_prefix_only(s3: Built) -> None:
+    statements = s3.statements()
+    assert statements["ReadModelWeights"] == {
+        "Action": "s3:GetObject",
+        "Effect": "Allow",
+        "Resource": {
+            "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::my-weights-bucket/models/qwen2.5-7b/*"]]
+        },
+        "Sid": "ReadModelWeights",
+    }
+    assert statements["ListModelWeights"] == {
+        "Action": "s3:ListBucket",
+        "Condition": {"StringLike": {"s3:prefix": ["models/qwen2.5-7b/*"]}},
+        "Effect": "Allow",
+        "Resource": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::my-weights-bucket"]]},
+        "Sid": "ListModelWeights",
+    }
+
+
+def test_hub_weights_get_no_s3_grant(hub: Built) -> None:
+    assert not {"ReadModelWeights", "ListModelWeights"} & set(hub.statements())
+
+
+def test_s3_weights_prefix_wildcard_is_acknowledged_at_the_role(s3: Built) -> None:
+    finding = "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::my-weights-bucket/models/qwen2.5-7b/*]"
+    assert "weights prefix" in s3.acknowledged[(ROLE_PATH, finding)]
+
+
+# The execution role.
+
+
+def test_execution_role_trusts_sagemaker_and_has_no_managed_policy(hub: Built) -> None:
+    hub.template.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}}
+                ]
+            },
+            "Description": f"SageMaker execution role of the {ENDPOINT_NAME} async endpoint",
+            "ManagedPolicyArns": Match.absent(),
+        },
+    )
+    hub.template.resource_count_is("AWS::IAM::Role", 1)
+
+
+def test_execution_role_pulls_only_the_tgi_repository(hub: Built) -> None:
+    pull = hub.statements()["PullTgiImage"]
+    assert pull["Action"] == ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    assert pull["Resource"] == hub.ref(hub.model.image.repository_arn)
+    assert pull["Resource"]["Fn::Join"][1][-1] == ":repository/huggingface-pytorch-tgi-inference"
+
+
+def test_execution_role_wildcards_only_where_iam_has_no_resource(hub: Built, s3: Built) -> None:
+    for built in (hub, s3):
+        statements = built.statements()
+        assert {sid for sid, s in statements.items() if s["Resource"] == "*"} == {"EcrLogin", "PublishEndpointMetrics"}
+    statements = hub.statements()
+    assert statements["EcrLogin"]["Action"] == "ecr:GetAuthorizationToken"
+    assert statements["PublishEndpointMetrics"]["Action"] == "cloudwatch:PutMetricData"
+    assert statements["PublishEndpointMetrics"]["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/Endpoints"}
+    }
+
+
+def test_execution_role_logs_only_to_its_endpoint_log_group(hub: Built) -> None:
+    logs = hub.statements()["WriteEndpointLogs"]
+    assert logs["Action"] == [
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:DescribeLogStreams",
+        "logs:PutLogEvents",
+    ]
+    assert logs["Resource"] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":logs:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                f":log-group:/aws/sagemaker/Endpoints/{ENDPOINT_NAME}:*",
+            ],
+        ]
+    }
+    assert hub.ref(hub.model.endpoint_log_group_arn) == logs["Resource"]
+
+
+def test_execution_role_has_no_network_interface_permissions_without_a_network(hub: Built) -> None:
+    actions = {
+        a for s in hub.statements().values() for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
+    assert not {a for a in actions if a.startswith("ec2:")}
+
+
+def test_model_waits_for_the_role_and_its_policy(hub: Built) -> None:
+    # CreateModel checks that the role can pull the image.
+    (policy_id,) = hub.template.find_resources("AWS::IAM::Policy")
+    (role_id,) = hub.template.find_resources("AWS::IAM::Role")
+    assert {policy_id, role_id} <= set(hub.model_resource()["DependsOn"])
+
+
+def test_role_acknowledgments_are_the_wildcards_and_the_inline_policy(hub: Built) -> None:
+    assert {path for path, _ in hub.acknowledged} == {ROLE_PATH}
+    assert {finding for _, finding in hub.acknowledged} == {
+        "AwsSolutions-IAM5[Resource::*]",
+        LOG_GROUP_FINDING,
+        *INLINE_POLICY_FINDINGS,
+    }
+    assert "no resource-level permissions" in hub.acknowledged[(ROLE_PATH, "AwsSolutions-IAM5[Resource::*]")]
+    # VPC mode (tests/network/test_vpc_mode.py) adds the ec2 Describe* actions to this evidence.
+    assert "VPC mode" not in hub.acknowledged[(ROLE_PATH, "AwsSolutions-IAM5[Resource::*]")]
+    assert all(len(reason) > 60 for reason in hub.acknowledged.values())

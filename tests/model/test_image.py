@@ -1,0 +1,179 @@
+"""`TgiImage` alone: a region mapping and a rule when environment-agnostic, plain strings in a region; the DLC table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from llm_async.model.dlc_table import (
+    TGI_FRAMEWORK,
+    TgiImageUri,
+    _inference_table,
+    available_tgi_versions,
+    tgi_image_uris,
+    tgi_regions,
+)
+from llm_async.model.image import TgiImage
+from tests.constructs import bare_stack, template
+
+VERSION = "3.3.6"
+TGI_TAG = "huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04"
+REPOSITORY = "huggingface-pytorch-tgi-inference"
+
+
+@dataclass(frozen=True)
+class Built:
+    stack: cdk.Stack
+    image: TgiImage
+    template: Template
+
+
+def _build(region: str | None) -> Built:
+    stack = bare_stack(region=region, account=None if region is None else "123456789012")
+    image = TgiImage(stack, "Image", tgi_version=VERSION)
+    # The image is a pair of strings: outputs show them in the template; a stack needs one resource to synthesize.
+    cdk.CfnOutput(stack, "ImageUri", value=image.image_uri)
+    cdk.CfnOutput(stack, "RepositoryArn", value=image.repository_arn)
+    cdk.CfnWaitConditionHandle(stack, "Placeholder")
+    return Built(stack, image, template(stack))
+
+
+@pytest.fixture(scope="module")
+def agnostic() -> Built:
+    return _build(None)
+
+
+@pytest.fixture(scope="module")
+def us_east_1() -> Built:
+    return _build("us-east-1")
+
+
+@pytest.fixture(scope="module")
+def cn_north_1() -> Built:
+    return _build("cn-north-1")
+
+
+def _mapping_id(built: Built) -> str:
+    (mapping_id,) = built.template.to_json()["Mappings"]
+    return mapping_id
+
+
+# Environment-agnostic: every region of the table, resolved by CloudFormation at deploy time.
+
+
+def test_env_agnostic_image_is_looked_up_by_the_deploy_region(agnostic: Built) -> None:
+    agnostic.template.has_output(
+        "ImageUri", {"Value": {"Fn::FindInMap": [_mapping_id(agnostic), {"Ref": "AWS::Region"}, "uri"]}}
+    )
+
+
+def test_env_agnostic_mapping_has_every_region_of_the_table(agnostic: Built) -> None:
+    regions = agnostic.template.to_json()["Mappings"][_mapping_id(agnostic)]
+    assert sorted(regions) == list(tgi_regions(VERSION))
+    assert len(regions) >= 40
+
+
+def test_env_agnostic_mapping_carries_each_regions_own_registry(agnostic: Built) -> None:
+    # DLC accounts differ by region, and the China regions have their own DNS suffix.
+    regions = agnostic.template.to_json()["Mappings"][_mapping_id(agnostic)]
+    assert regions["us-east-1"] == {
+        "uri": f"763104351884.dkr.ecr.us-east-1.amazonaws.com/{TGI_TAG}",
+        "account": "763104351884",
+    }
+    assert regions["ap-east-1"] == {
+        "uri": f"871362719292.dkr.ecr.ap-east-1.amazonaws.com/{TGI_TAG}",
+        "account": "871362719292",
+    }
+    assert regions["me-south-1"]["uri"] == f"217643126080.dkr.ecr.me-south-1.amazonaws.com/{TGI_TAG}"
+    assert regions["cn-north-1"]["uri"] == f"727897471807.dkr.ecr.cn-north-1.amazonaws.com.cn/{TGI_TAG}"
+    assert all(entry["uri"].startswith(f"{entry['account']}.dkr.ecr.{region}.") for region, entry in regions.items())
+
+
+def test_env_agnostic_repository_arn_takes_the_registry_account_from_the_mapping(agnostic: Built) -> None:
+    agnostic.template.has_output(
+        "RepositoryArn",
+        {
+            "Value": {
+                "Fn::Join": [
+                    "",
+                    [
+                        "arn:",
+                        {"Ref": "AWS::Partition"},
+                        ":ecr:",
+                        {"Ref": "AWS::Region"},
+                        ":",
+                        {"Fn::FindInMap": [_mapping_id(agnostic), {"Ref": "AWS::Region"}, "account"]},
+                        f":repository/{REPOSITORY}",
+                    ],
+                ]
+            }
+        },
+    )
+
+
+def test_env_agnostic_stack_refuses_a_region_without_an_image(agnostic: Built) -> None:
+    rules = agnostic.template.to_json()["Rules"]
+    (rule_id,) = [name for name in rules if name != "CheckBootstrapVersion"]
+    (assertion,) = rules[rule_id]["Assertions"]
+    assert assertion["Assert"] == {"Fn::Contains": [list(tgi_regions(VERSION)), {"Ref": "AWS::Region"}]}
+    assert assertion["AssertDescription"] == (
+        f"TGI {VERSION} has no SageMaker image in this region; supported: {', '.join(tgi_regions(VERSION))}"
+    )
+
+
+# A concrete region: plain strings, no mapping and no rule.
+
+
+def test_region_specific_image_is_a_plain_string(us_east_1: Built) -> None:
+    assert us_east_1.image.image_uri == f"763104351884.dkr.ecr.us-east-1.amazonaws.com/{TGI_TAG}"
+    us_east_1.template.has_output("ImageUri", {"Value": f"763104351884.dkr.ecr.us-east-1.amazonaws.com/{TGI_TAG}"})
+
+
+def test_region_specific_stack_has_no_mapping_and_no_region_rule(us_east_1: Built) -> None:
+    as_json = us_east_1.template.to_json()
+    assert "Mappings" not in as_json
+    assert set(as_json["Rules"]) == {"CheckBootstrapVersion"}
+
+
+def test_region_specific_repository_arn_names_that_regions_registry(us_east_1: Built, cn_north_1: Built) -> None:
+    # A known region's partition is known too: aws-cn for China.
+    assert us_east_1.image.repository_arn == f"arn:aws:ecr:us-east-1:763104351884:repository/{REPOSITORY}"
+    assert cn_north_1.image.repository_arn == f"arn:aws-cn:ecr:cn-north-1:727897471807:repository/{REPOSITORY}"
+
+
+def test_china_region_gets_the_china_registry(cn_north_1: Built) -> None:
+    assert cn_north_1.image.image_uri == f"727897471807.dkr.ecr.cn-north-1.amazonaws.com.cn/{TGI_TAG}"
+
+
+# The SDK's DLC table.
+
+
+def test_image_table_regions_and_uris_agree_and_the_sdk_is_left_as_found() -> None:
+    from sagemaker.core import common_utils, image_uris
+
+    # The table read from the installed file is the one the SDK's own loader reads.
+    assert _inference_table() == image_uris.config_for_framework(TGI_FRAMEWORK)["inference"]
+
+    resolver = common_utils._botocore_resolver
+    tgi_image_uris.cache_clear()  # resolve again here, through the block that reads the endpoints table once
+    assert tuple(tgi_image_uris(VERSION)) == tgi_regions(VERSION)
+    assert common_utils._botocore_resolver is resolver
+
+
+def test_image_uri_parts() -> None:
+    image = TgiImageUri(f"727897471807.dkr.ecr.cn-north-1.amazonaws.com.cn/{TGI_TAG}")
+    assert (image.account, image.repository) == ("727897471807", REPOSITORY)
+
+
+def test_one_repository_name_in_every_region() -> None:
+    # TgiImage builds the repository ARN from one name; only the registry account differs by region.
+    assert {image.repository for image in tgi_image_uris(VERSION).values()} == {REPOSITORY}
+
+
+def test_regions_are_sorted_and_the_default_version_is_in_the_table() -> None:
+    regions = tgi_regions(VERSION)
+    assert list(regions) == sorted(regions)
+    assert VERSION in available_tgi_versions()

@@ -1,0 +1,242 @@
+"""`DeploymentConfig`: the rules that span its sections (region, startup budget, TTL, GPUs, Hub weights and egress)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+import pytest
+
+from llm_async.deployment import DeploymentConfig
+from llm_async.endpoint.config import EndpointConfig, ScalingConfig
+from llm_async.environments import ENVIRONMENTS
+from llm_async.model.config import S3Weights
+from llm_async.model.dlc_table import tgi_regions
+from llm_async.model.presets import FALCON_40B_INSTRUCT, QWEN2_5_7B_INSTRUCT
+from llm_async.monitoring.config import MonitoringConfig
+from llm_async.network.config import ExistingVpc, NewVpc
+from llm_async.validators import ConfigError
+
+SANDBOX = ENVIRONMENTS["sandbox"]()
+
+
+def _raises(message: str):  # noqa: ANN202
+    return pytest.raises(ConfigError, match=f"^{re.escape(message)}$")
+
+
+def _endpoint(**changes: Any) -> EndpointConfig:
+    return dataclasses.replace(SANDBOX.endpoint, **changes)
+
+
+def _s3_weights_sandbox(**changes: Any) -> DeploymentConfig:
+    model = dataclasses.replace(QWEN2_5_7B_INSTRUCT.model, weights=S3Weights("s3://weights/qwen/"))
+    return dataclasses.replace(SANDBOX, model=model, **changes)
+
+
+def test_sections_other_than_model_and_endpoint_default_to_their_own_defaults() -> None:
+    config = DeploymentConfig(env_name="t", model=SANDBOX.model, endpoint=SANDBOX.endpoint)
+    assert (config.scaling, config.monitoring, config.network, config.account, config.region) == (
+        ScalingConfig(),
+        MonitoringConfig(),
+        None,
+        None,
+        None,
+    )
+
+
+def test_config_is_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        SANDBOX.scaling.max_capacity = 5  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        SANDBOX.region = "us-east-1"  # type: ignore[misc]
+
+
+# Environment name, account and region.
+
+
+@pytest.mark.parametrize("name", ["Prod", "1dev", "a" * 21, "dev_1", ""])
+def test_env_name_shape(name: str) -> None:
+    with _raises(f"env_name: must be 1–20 lowercase letters, digits or '-', starting with a letter (got {name!r})"):
+        dataclasses.replace(SANDBOX, env_name=name)
+
+
+def test_env_name_accepts_twenty_characters() -> None:
+    assert dataclasses.replace(SANDBOX, env_name="a" + "-9" * 9 + "z").env_name == "a-9-9-9-9-9-9-9-9-9z"
+
+
+def test_account_shape() -> None:
+    with _raises("account: must be a 12-digit AWS account id or None (got '1234')"):
+        dataclasses.replace(SANDBOX, account="1234")
+    assert dataclasses.replace(SANDBOX, account="123456789012").account == "123456789012"
+
+
+def test_region_shape() -> None:
+    with _raises("region: must be an AWS region like 'eu-west-1' or None (got 'useast1')"):
+        dataclasses.replace(SANDBOX, region="useast1")
+
+
+def test_region_must_have_a_tgi_image() -> None:
+    with _raises("region: must be a region with a TGI 3.3.6 image (got 'xx-nowhere-1')"):
+        dataclasses.replace(SANDBOX, region="xx-nowhere-1")
+
+
+# The European Sovereign Cloud's region names start with four letters, which `validators.REGION` does not allow.
+_SOVEREIGN = "eusc-de-east-1"
+
+
+def test_every_region_of_the_image_table_is_accepted() -> None:
+    regions = set(tgi_regions(SANDBOX.model.tgi_version)) - {_SOVEREIGN}
+    assert len(regions) >= 40
+    assert {dataclasses.replace(SANDBOX, region=r).region for r in regions} == regions
+
+
+def test_the_sovereign_cloud_region_of_the_image_table_is_accepted() -> None:
+    assert _SOVEREIGN in tgi_regions(SANDBOX.model.tgi_version)
+    assert dataclasses.replace(SANDBOX, region=_SOVEREIGN).region == _SOVEREIGN
+
+
+# The startup budget: wake cooldown, request TTL and the stuck-at-zero alarm.
+
+
+def test_wake_cooldown_defaults_to_the_startup_budget() -> None:
+    # 300 s provisioning + 600 s download + 600 s health check.
+    assert SANDBOX.wake_cooldown_s == 1500
+    slow = dataclasses.replace(SANDBOX, endpoint=_endpoint(container_startup_health_check_timeout_s=1800))
+    assert slow.wake_cooldown_s == 2700
+
+
+def test_wake_cooldown_shorter_than_the_startup_budget() -> None:
+    with _raises(
+        "scaling.wake_cooldown_s: must be ≥ 1500 (provisioning 300 s + endpoint.model_data_download_timeout_s"
+        " + endpoint.container_startup_health_check_timeout_s) (got 600)"
+    ):
+        dataclasses.replace(SANDBOX, scaling=ScalingConfig(wake_cooldown_s=600))
+    assert dataclasses.replace(SANDBOX, scaling=ScalingConfig(wake_cooldown_s=1800)).wake_cooldown_s == 1800
+
+
+def test_wake_cooldown_equal_to_the_startup_budget_is_accepted() -> None:
+    with _raises(
+        "scaling.wake_cooldown_s: must be ≥ 1500 (provisioning 300 s + endpoint.model_data_download_timeout_s"
+        " + endpoint.container_startup_health_check_timeout_s) (got 1499)"
+    ):
+        dataclasses.replace(SANDBOX, scaling=ScalingConfig(wake_cooldown_s=1499))
+    assert dataclasses.replace(SANDBOX, scaling=ScalingConfig(wake_cooldown_s=1500)).wake_cooldown_s == 1500
+
+
+def test_expected_wake_time_is_the_startup_budget_plus_the_margin() -> None:
+    # 300 s provisioning + 600 s download + 600 s health check + the default 300 s margin.
+    assert SANDBOX.expected_wake_s == 1800
+    slower = dataclasses.replace(
+        SANDBOX,
+        endpoint=_endpoint(model_data_download_timeout_s=1200),
+        monitoring=MonitoringConfig(wake_margin_s=600),
+    )
+    assert slower.expected_wake_s == 300 + 1200 + 600 + 600
+
+
+def test_stuck_threshold_must_come_before_requests_expire() -> None:
+    with _raises(
+        "monitoring.wake_margin_s: must be < 300 (endpoint.request_ttl_s − the startup budget 1500 s), so the"
+        " stuck-at-zero alarm can fire before requests expire (got 300)"
+    ):
+        dataclasses.replace(SANDBOX, endpoint=_endpoint(request_ttl_s=1800))
+    assert (
+        dataclasses.replace(
+            SANDBOX, endpoint=_endpoint(request_ttl_s=1800), monitoring=MonitoringConfig(wake_margin_s=299)
+        ).expected_wake_s
+        == 1799
+    )
+
+
+def test_request_ttl_must_outlive_a_cold_start() -> None:
+    with _raises(
+        "endpoint.request_ttl_s: must be > 1500 (the startup budget), so a request outlives a cold start (got 900)"
+    ):
+        dataclasses.replace(SANDBOX, endpoint=_endpoint(request_ttl_s=900))
+    with _raises(
+        "endpoint.request_ttl_s: must be > 1500 (the startup budget), so a request outlives a cold start (got 1500)"
+    ):
+        dataclasses.replace(SANDBOX, endpoint=_endpoint(request_ttl_s=1500))
+    # One second past the budget is enough when the alarm needs no margin.
+    shortest = dataclasses.replace(
+        SANDBOX, endpoint=_endpoint(request_ttl_s=1501), monitoring=MonitoringConfig(wake_margin_s=0)
+    )
+    assert shortest.expected_wake_s == 1500
+
+
+# The model's GPUs against the instance's.
+
+
+def test_num_gpus_above_instance_gpu_count() -> None:
+    with _raises("model.num_gpus: must be 1–1 on ml.g5.2xlarge (1 × NVIDIA A10G) (got 4)"):
+        dataclasses.replace(SANDBOX, model=FALCON_40B_INSTRUCT.model)
+
+
+def test_num_gpus_within_instance_gpu_count() -> None:
+    config = dataclasses.replace(
+        SANDBOX, model=FALCON_40B_INSTRUCT.model, endpoint=_endpoint(instance_type="ml.g5.12xlarge")
+    )
+    assert config.model.num_gpus == config.endpoint.instance.gpus == 4
+
+
+def test_fewer_gpus_than_the_instance_has_is_accepted() -> None:
+    # Tensor parallelism over part of the instance: wasteful, but TGI runs.
+    config = dataclasses.replace(SANDBOX, endpoint=_endpoint(instance_type="ml.g5.12xlarge"))
+    assert (config.model.num_gpus, config.endpoint.instance.gpus) == (1, 4)
+
+
+# VPC mode: Hub weights come from the internet; an existing VPC's zones are in the stack's region.
+
+_SUBNETS = ("subnet-0f1e2d3c4b5a69788", "subnet-09a8b7c6d5e4f3a21")
+_ZONES = ("us-east-1a", "us-east-1b")
+_TABLES = ("rtb-0123456789abcdef0", "rtb-0fedcba9876543210")
+
+
+def _existing(**changes: Any) -> ExistingVpc:
+    fields = {
+        "vpc_id": "vpc-0a1b2c3d4e5f60718",
+        "subnet_ids": _SUBNETS,
+        "availability_zones": _ZONES,
+        "route_table_ids": _TABLES,
+    }
+    return ExistingVpc(**{**fields, **changes})
+
+
+def test_vpc_mode_is_off_by_default() -> None:
+    assert DeploymentConfig(env_name="t", model=SANDBOX.model, endpoint=SANDBOX.endpoint).network is None
+
+
+def test_hub_weights_in_a_new_vpc_need_a_nat_gateway() -> None:
+    with _raises(
+        "network.nat_gateways: must be ≥ 1 with Hub weights (the container downloads them from the internet),"
+        " or S3Weights (got 0)"
+    ):
+        dataclasses.replace(SANDBOX, network=NewVpc())
+    assert dataclasses.replace(SANDBOX, network=NewVpc(nat_gateways=1)).network == NewVpc(nat_gateways=1)
+    assert _s3_weights_sandbox(network=NewVpc()).network == NewVpc()
+
+
+def test_hub_weights_in_an_existing_vpc_need_internet_egress() -> None:
+    with _raises(
+        "network.internet_egress: must be True with Hub weights (subnets routed to a NAT gateway), or S3Weights"
+        " (got False)"
+    ):
+        dataclasses.replace(SANDBOX, network=_existing())
+    assert dataclasses.replace(SANDBOX, network=_existing(internet_egress=True)).network == _existing(
+        internet_egress=True
+    )
+    assert _s3_weights_sandbox(network=_existing()).network == _existing()
+
+
+def test_existing_vpc_zones_must_be_in_the_region() -> None:
+    with _raises("network.availability_zones: must be AZs of region eu-west-1 (got 'us-east-1a')"):
+        _s3_weights_sandbox(region="eu-west-1", network=_existing())
+    assert _s3_weights_sandbox(region="us-east-1", network=_existing()).region == "us-east-1"
+    # Environment-agnostic: the zones cannot be checked against a region.
+    assert _s3_weights_sandbox(network=_existing(availability_zones=("eu-west-1a", "eu-west-1b"))).region is None
+
+
+def test_network_must_be_one_of_the_vpc_modes() -> None:
+    with _raises("network: must be None, NewVpc or ExistingVpc (got 'vpc-0a1b2c3d')"):
+        _s3_weights_sandbox(network="vpc-0a1b2c3d")

@@ -1,0 +1,82 @@
+"""The synth summary (python -m llm_async_tools.summary): what it reads back from each synthesized template."""
+
+from __future__ import annotations
+
+import json
+
+from llm_async_tools.summary import main, summarize, summarize_pipeline
+from tests.synths import Synthesized, SynthesizedPipeline
+
+
+def test_summary_of_the_sandbox_template(sandbox: Synthesized) -> None:
+    lines = summarize(sandbox.template_json, "LlmAsyncStack").splitlines()
+    assert lines == [
+        "Stack        LlmAsyncStack",
+        "Endpoint     llm-async-sandbox-g5-2xlarge (async, variant AllTraffic)",
+        "Model        Qwen/Qwen2.5-7B-Instruct @ a09a35458c70 (Hugging Face Hub)",
+        "Image        per-region mapping of 45 regions, e.g. us-east-1: 763104351884.dkr.ecr.us-east-1.amazonaws.com/"
+        "huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04",
+        "Instance     ml.g5.2xlarge: 1 × NVIDIA A10G, 24 GiB GPU memory; SM_NUM_GPUS=1",
+        "Tokens       MAX_INPUT_LENGTH=4096, MAX_TOTAL_TOKENS=8192",
+        "Capacity     0–1 instances",
+        "Scale out    HasBacklogWithoutCapacity Maximum ≥ 1 for 1 min → +1 instance (cooldown 1500 s)",
+        "Scale in     FILL(ApproximateBacklogSize Maximum, 0) ≤ 0 for 15 min → set capacity to 0 (cooldown 300 s)",
+        "API          POST /invocations, GET /invocations/{id} (AWS_IAM auth, 10 req/s, burst 20)",
+        "Alarms       6 to the operations topic (0 subscriptions; OpsTopicArn); stuck at zero after 1800 s",
+        "Dashboard    llm-async-sandbox-<region>",
+        "Cost         $1.52/h at max capacity (1 × $1.515, us-east-1 on-demand list price);"
+        " no instance cost while scaled to zero",
+    ]
+
+
+def test_summary_of_prod_shows_warm_windows_and_cost_at_max(prod: Synthesized) -> None:
+    text = summarize(prod.template_json, "LlmAsyncStack")
+    assert "Schedule     cron(0 8 ? * MON-FRI *) America/New_York: min capacity 1" in text
+    assert "Schedule     cron(0 18 ? * MON-FRI *) America/New_York: min capacity 0" in text
+    assert "$4.55/h at max capacity (3 × $1.515" in text
+    assert "Scale out    ApproximateBacklogSizePerInstance Average > 8 for 2 min → +1 instance (cooldown 300 s)" in text
+
+
+def test_summary_counts_ops_subscriptions(synthesized: dict[str, Synthesized]) -> None:
+    text = summarize(synthesized["subscribed"].template_json, "LlmAsyncStack")
+    assert "Alarms       6 to the operations topic (3 subscriptions; OpsTopicArn); stuck at zero after 2100 s" in text
+    assert "Dashboard    llm-async-sandbox-<region>" in text
+    assert "Dashboard    llm-async-prod-us-east-1" in summarize(synthesized["prod"].template_json, "LlmAsyncStack")
+
+
+def test_summary_of_s3_weights(s3_weights: Synthesized) -> None:
+    text = summarize(s3_weights.template_json, "LlmAsyncStack")
+    assert "Model        s3://my-weights-bucket/models/qwen2.5-7b/ (S3, network isolated)" in text
+
+
+def test_summary_of_vpc_mode(synthesized: dict[str, Synthesized]) -> None:
+    created = summarize(synthesized["vpc-new"].template_json, "LlmAsyncStack")
+    assert (
+        "Network      VPC mode, created VPC: model and API Lambda in 2 private subnets; endpoints: s3 (gateway),"
+        " monitoring, sagemaker.api, sagemaker.runtime, sns, xray; 5 interface endpoints bill per hour per AZ,"
+        " also at zero instances"
+    ) in created
+    assert "Network      VPC mode, existing VPC: " in summarize(synthesized["vpc-existing"].template_json, "LlmAsyncStack")
+    assert "Network" not in summarize(synthesized["sandbox"].template_json, "LlmAsyncStack")
+
+
+def test_summary_without_a_synth_says_so(tmp_path, capsys) -> None:
+    assert main([str(tmp_path)]) == 1
+    assert capsys.readouterr().err == f"no synthesized template at {tmp_path}/LlmAsyncStack.template.json: run the synth first\n"
+
+
+def test_summary_of_the_pipeline(pipeline: SynthesizedPipeline) -> None:
+    assert summarize_pipeline(pipeline.template_json, "LlmAsyncPipelineStack") == (
+        "Pipeline     LlmAsyncPipelineStack: example-org/llm-async@main → Dev → Staging → Prod (manual approval);"
+        " smoke test after each stage"
+    )
+
+
+def test_summary_says_when_no_pipeline_is_configured(sandbox: Synthesized, tmp_path, capsys) -> None:
+    (tmp_path / "LlmAsyncStack.template.json").write_text(json.dumps(sandbox.template_json))
+    (tmp_path / "manifest.json").write_text(json.dumps({"artifacts": {"LlmAsyncStack": {}}}))
+    (tmp_path / "LlmAsyncPipelineStack.template.json").write_text("{}")  # a leftover of an earlier synth
+    assert main([str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "Pipeline     not configured: add the llm-async:pipeline context to cdk.json (README: Promotion pipeline)"
+    )
