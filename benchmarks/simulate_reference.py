@@ -1,6 +1,6 @@
 """Our policy against each anchor policy on the three reference traces: cost and first-result latency.
 
-The figures in the README's "Scaling and cost simulator" section come from this script with its defaults.
+The figures in docs/simulator.md come from this script with its defaults.
 Usage: python benchmarks/simulate_reference.py [--stage sandbox|dev|staging|prod | --template PATH] [--seed N]
 """
 

@@ -1,7 +1,7 @@
 """Scaling and cost simulator CLI: replays a request trace against the scaling policy a template deploys.
 
 Usage: python -m llm_async_tools.simulate (--template PATH | --stage NAME) --trace CSV [--compare] [--json] [--plot PNG] …
-Bad input is one line on stderr and exit status 2. See the README section "Scaling and cost simulator".
+Bad input is one line on stderr and exit status 2. See docs/simulator.md.
 """
 
 from __future__ import annotations

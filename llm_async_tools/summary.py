@@ -215,7 +215,7 @@ def main(argv: list[str]) -> int:
         pipeline_template = json.loads((outdir / f"{PIPELINE_STACK_ID}.template.json").read_text())
         print(summarize_pipeline(pipeline_template, PIPELINE_STACK_ID))
     else:
-        print(f"Pipeline     not configured: add the {PIPELINE_CONTEXT_KEY} context to cdk.json (README: Promotion pipeline)")
+        print(f"Pipeline     not configured: add the {PIPELINE_CONTEXT_KEY} context to cdk.json (docs/pipeline.md)")
     return 0
 
 

@@ -15,8 +15,9 @@ from llm_async.model.config import S3Weights
 from llm_async.model.dlc_table import tgi_regions
 from llm_async.model.presets import FALCON_40B_INSTRUCT, QWEN2_5_7B_INSTRUCT
 from llm_async.monitoring.config import MonitoringConfig
-from llm_async.network.config import ExistingVpc, NewVpc
+from llm_async.network.config import NewVpc
 from llm_async.validators import ConfigError
+from tests.helpers import existing_vpc
 
 SANDBOX = ENVIRONMENTS["sandbox"]()
 
@@ -106,22 +107,15 @@ def test_wake_cooldown_defaults_to_the_startup_budget() -> None:
     assert slow.wake_cooldown_s == 2700
 
 
-def test_wake_cooldown_shorter_than_the_startup_budget() -> None:
+# Well short of the budget and one second short are refused; longer and the budget itself are accepted.
+@pytest.mark.parametrize(("refused", "accepted"), [(600, 1800), (1499, 1500)])
+def test_wake_cooldown_must_cover_the_startup_budget(refused: int, accepted: int) -> None:
     with _raises(
         "scaling.wake_cooldown_s: must be ≥ 1500 (provisioning 300 s + endpoint.model_data_download_timeout_s"
-        " + endpoint.container_startup_health_check_timeout_s) (got 600)"
+        f" + endpoint.container_startup_health_check_timeout_s) (got {refused})"
     ):
-        dataclasses.replace(SANDBOX, scaling=ScalingConfig(wake_cooldown_s=600))
-    assert dataclasses.replace(SANDBOX, scaling=ScalingConfig(wake_cooldown_s=1800)).wake_cooldown_s == 1800
-
-
-def test_wake_cooldown_equal_to_the_startup_budget_is_accepted() -> None:
-    with _raises(
-        "scaling.wake_cooldown_s: must be ≥ 1500 (provisioning 300 s + endpoint.model_data_download_timeout_s"
-        " + endpoint.container_startup_health_check_timeout_s) (got 1499)"
-    ):
-        dataclasses.replace(SANDBOX, scaling=ScalingConfig(wake_cooldown_s=1499))
-    assert dataclasses.replace(SANDBOX, scaling=ScalingConfig(wake_cooldown_s=1500)).wake_cooldown_s == 1500
+        dataclasses.replace(SANDBOX, scaling=ScalingConfig(wake_cooldown_s=refused))
+    assert dataclasses.replace(SANDBOX, scaling=ScalingConfig(wake_cooldown_s=accepted)).wake_cooldown_s == accepted
 
 
 def test_expected_wake_time_is_the_startup_budget_plus_the_margin() -> None:
@@ -188,21 +182,6 @@ def test_fewer_gpus_than_the_instance_has_is_accepted() -> None:
 
 # VPC mode: Hub weights come from the internet; an existing VPC's zones are in the stack's region.
 
-_SUBNETS = ("subnet-0f1e2d3c4b5a69788", "subnet-09a8b7c6d5e4f3a21")
-_ZONES = ("us-east-1a", "us-east-1b")
-_TABLES = ("rtb-0123456789abcdef0", "rtb-0fedcba9876543210")
-
-
-def _existing(**changes: Any) -> ExistingVpc:
-    fields = {
-        "vpc_id": "vpc-0a1b2c3d4e5f60718",
-        "subnet_ids": _SUBNETS,
-        "availability_zones": _ZONES,
-        "route_table_ids": _TABLES,
-    }
-    return ExistingVpc(**{**fields, **changes})
-
-
 def test_vpc_mode_is_off_by_default() -> None:
     assert DeploymentConfig(env_name="t", model=SANDBOX.model, endpoint=SANDBOX.endpoint).network is None
 
@@ -222,19 +201,19 @@ def test_hub_weights_in_an_existing_vpc_need_internet_egress() -> None:
         "network.internet_egress: must be True with Hub weights (subnets routed to a NAT gateway), or S3Weights"
         " (got False)"
     ):
-        dataclasses.replace(SANDBOX, network=_existing())
-    assert dataclasses.replace(SANDBOX, network=_existing(internet_egress=True)).network == _existing(
+        dataclasses.replace(SANDBOX, network=existing_vpc())
+    assert dataclasses.replace(SANDBOX, network=existing_vpc(internet_egress=True)).network == existing_vpc(
         internet_egress=True
     )
-    assert _s3_weights_sandbox(network=_existing()).network == _existing()
+    assert _s3_weights_sandbox(network=existing_vpc()).network == existing_vpc()
 
 
 def test_existing_vpc_zones_must_be_in_the_region() -> None:
     with _raises("network.availability_zones: must be AZs of region eu-west-1 (got 'us-east-1a')"):
-        _s3_weights_sandbox(region="eu-west-1", network=_existing())
-    assert _s3_weights_sandbox(region="us-east-1", network=_existing()).region == "us-east-1"
+        _s3_weights_sandbox(region="eu-west-1", network=existing_vpc())
+    assert _s3_weights_sandbox(region="us-east-1", network=existing_vpc()).region == "us-east-1"
     # Environment-agnostic: the zones cannot be checked against a region.
-    assert _s3_weights_sandbox(network=_existing(availability_zones=("eu-west-1a", "eu-west-1b"))).region is None
+    assert _s3_weights_sandbox(network=existing_vpc(availability_zones=("eu-west-1a", "eu-west-1b"))).region is None
 
 
 def test_network_must_be_one_of_the_vpc_modes() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import operator
+from typing import Any
+
 import pytest
 
 from llm_async.deployment import DeploymentConfig
@@ -31,17 +34,6 @@ def test_the_default_environment_is_the_sandbox() -> None:
     assert DEFAULT_ENV == "sandbox"
 
 
-def test_sandbox_is_environment_agnostic_and_the_others_are_pinned_to_us_east_1(
-    configs: dict[str, DeploymentConfig],
-) -> None:
-    assert {name: (c.account, c.region) for name, c in configs.items()} == {
-        "sandbox": (None, None),
-        "dev": (None, "us-east-1"),
-        "staging": (None, "us-east-1"),
-        "prod": (None, "us-east-1"),
-    }
-
-
 def test_every_environment_serves_the_cheap_default_preset(configs: dict[str, DeploymentConfig]) -> None:
     for c in configs.values():
         assert (c.model, c.endpoint.instance_type) == (QWEN2_5_7B_INSTRUCT.model, QWEN2_5_7B_INSTRUCT.instance_type)
@@ -52,15 +44,6 @@ def test_endpoint_names_differ_per_environment_so_they_can_share_an_account(
 ) -> None:
     assert {name: c.endpoint.endpoint_name for name, c in configs.items()} == {
         name: f"llm-async-{name}-g5-2xlarge" for name in NAMES
-    }
-
-
-def test_capacity_grows_towards_prod_and_every_environment_scales_to_zero(configs: dict[str, DeploymentConfig]) -> None:
-    assert {name: (c.scaling.min_capacity, c.scaling.max_capacity) for name, c in configs.items()} == {
-        "sandbox": (0, 1),
-        "dev": (0, 1),
-        "staging": (0, 2),
-        "prod": (0, 3),
     }
 
 
@@ -75,32 +58,27 @@ def test_only_prod_retains_its_data_when_the_stack_is_deleted(configs: dict[str,
     assert {name for name, c in configs.items() if c.storage.retain_on_delete} == {"prod"}
 
 
-def test_payloads_expire_soonest_in_the_sandbox_and_latest_in_prod(configs: dict[str, DeploymentConfig]) -> None:
-    assert {name: c.storage.payload_expiry_days for name, c in configs.items()} == {
-        "sandbox": 3,
-        "dev": 7,
-        "staging": 7,
-        "prod": 30,
-    }
-
-
-def test_log_retention_per_environment(configs: dict[str, DeploymentConfig]) -> None:
-    # prod: a year of logs to trace an inference id back through an incident review.
-    assert {name: c.monitoring.log_retention_days for name, c in configs.items()} == {
-        "sandbox": 7,
-        "dev": 14,
-        "staging": 30,
-        "prod": 365,
-    }
-
-
-def test_api_concurrency_is_reserved_and_capped_except_in_the_sandbox(configs: dict[str, DeploymentConfig]) -> None:
-    assert {name: c.api.reserved_concurrency for name, c in configs.items()} == {
-        "sandbox": None,
-        "dev": 10,
-        "staging": 20,
-        "prod": 50,
-    }
+# One setting (or several, as a tuple) in each environment: sandbox, dev, staging, prod.
+@pytest.mark.parametrize(
+    ("settings", "per_environment"),
+    [
+        # The sandbox is environment-agnostic; the others are pinned to us-east-1.
+        pytest.param(("account", "region"), [(None, None)] + [(None, "us-east-1")] * 3, id="account-region"),
+        # Capacity grows towards prod, and every environment scales to zero.
+        pytest.param(("scaling.min_capacity", "scaling.max_capacity"), [(0, 1), (0, 1), (0, 2), (0, 3)], id="capacity"),
+        # Payloads expire soonest in the sandbox, latest in prod.
+        pytest.param(("storage.payload_expiry_days",), [3, 7, 7, 30], id="payload-expiry"),
+        # prod: a year of logs to trace an inference id back through an incident review.
+        pytest.param(("monitoring.log_retention_days",), [7, 14, 30, 365], id="log-retention"),
+        # API concurrency is reserved and capped, except in the sandbox.
+        pytest.param(("api.reserved_concurrency",), [None, 10, 20, 50], id="api-concurrency"),
+    ],
+)
+def test_what_each_environment_deploys(
+    configs: dict[str, DeploymentConfig], settings: tuple[str, ...], per_environment: list[Any]
+) -> None:
+    read = operator.attrgetter(*settings)
+    assert {name: read(c) for name, c in configs.items()} == dict(zip(NAMES, per_environment, strict=True))
 
 
 def test_vpc_mode_is_off_in_every_environment(configs: dict[str, DeploymentConfig]) -> None:

@@ -32,6 +32,11 @@ _GENERATE_REQUEST_SCHEMA = apigateway.JsonSchema(
 )
 
 
+# Every standard field of the JSON access log: who called (caller, user, ip), what, and how it ended.
+_ACCESS_LOG_FIELDS = (
+    "caller", "http_method", "ip", "protocol", "request_time", "resource_path", "response_length", "status", "user",
+)
+
 
 def inference_rest_api(
     scope: Construct, *, name: str, config: ApiConfig, function: lambda_.IFunction, access_logs: logs.ILogGroup
@@ -51,17 +56,7 @@ def inference_rest_api(
             throttling_rate_limit=config.throttle_rate_per_s,
             throttling_burst_limit=config.throttle_burst,
             access_log_destination=apigateway.LogGroupLogDestination(access_logs),
-            access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
-                caller=True,
-                http_method=True,
-                ip=True,
-                protocol=True,
-                request_time=True,
-                resource_path=True,
-                response_length=True,
-                status=True,
-                user=True,
-            ),
+            access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(**dict.fromkeys(_ACCESS_LOG_FIELDS, True)),
             logging_level=apigateway.MethodLoggingLevel.ERROR,
             tracing_enabled=True,
             metrics_enabled=True,

@@ -39,39 +39,24 @@ class ScaleToZero(Construct):
         # RegisterScalableTarget fails unless the endpoint variant exists.
         self.target.node.add_dependency(endpoint.endpoint)
 
-        self.wake_alarm = self._step(
+        self.wake_alarm = self._add_one_instance(
             "Wake",
-            description="Requests are queued and the endpoint has no instance: add one.",
-            metric=endpoint.metric_has_backlog_without_capacity(),
-            aggregation=appscaling.MetricAggregationType.MAXIMUM,
-            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            threshold=1,
-            evaluation_periods=1,
-            # No datapoint means SageMaker saw no request waiting: nothing to wake for.
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
-            adjustment=1,
-            lower_bound=0,
+            "Requests are queued and the endpoint has no instance: add one.",
+            endpoint.metric_has_backlog_without_capacity(),
+            appscaling.MetricAggregationType.MAXIMUM,
+            (cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 1, 1),
             # CloudWatch re-runs the action every minute while in ALARM, and HasBacklogWithoutCapacity
             # stays 1 until the instance is InService: a cooldown of at least the endpoint's startup
             # budget (validated in DeploymentConfig) keeps this at one instance.
             cooldown_s=wake_cooldown_s,
         )
         # With one instance at most there is nothing to scale out to (the wake policy reaches it).
-        self.scale_out_alarm = None if config.max_capacity == 1 else self._step(
+        self.scale_out_alarm = None if config.max_capacity == 1 else self._add_one_instance(
             "ScaleOut",
-            description=f"More than {config.scale_out_backlog_per_instance} requests per instance"
-            " for 2 minutes: add an instance.",
-            metric=endpoint.metric_backlog_size_per_instance(),
-            aggregation=appscaling.MetricAggregationType.AVERAGE,
-            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            threshold=config.scale_out_backlog_per_instance,
-            evaluation_periods=2,
-            # No datapoint means no backlog: never a reason to add capacity.
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
-            adjustment=1,
-            lower_bound=0,
+            f"More than {config.scale_out_backlog_per_instance} requests per instance for 2 minutes: add an instance.",
+            endpoint.metric_backlog_size_per_instance(),
+            appscaling.MetricAggregationType.AVERAGE,
+            (cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, config.scale_out_backlog_per_instance, 2),
             cooldown_s=config.scale_out_cooldown_s,
         )
         self.idle_alarm = self._step(
@@ -120,6 +105,34 @@ class ScaleToZero(Construct):
             grantee=grantee, actions=["cloudwatch:SetAlarmState"], resource_arns=[self.wake_alarm.alarm_arn]
         )
 
+    def _add_one_instance(
+        self,
+        id_: str,
+        description: str,
+        metric: cloudwatch.IMetric,
+        aggregation: appscaling.MetricAggregationType,
+        when: tuple[cloudwatch.ComparisonOperator, float, int],
+        *,
+        cooldown_s: int,
+    ) -> cloudwatch.Alarm:
+        """+1 instance while `metric` compares to the threshold for that many minutes (`when`)."""
+        comparison, threshold, minutes = when
+        return self._step(
+            id_,
+            description=description,
+            metric=metric,
+            aggregation=aggregation,
+            comparison=comparison,
+            threshold=threshold,
+            evaluation_periods=minutes,
+            # No datapoint means SageMaker saw no request waiting: never a reason to add capacity.
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            adjustment=1,
+            lower_bound=0,
+            cooldown_s=cooldown_s,
+        )
+
     def _step(
         self,
         id_: str,
@@ -147,15 +160,10 @@ class ScaleToZero(Construct):
             metric_aggregation_type=aggregation,
         )
         policy.add_adjustment(adjustment=adjustment, lower_bound=lower_bound, upper_bound=upper_bound)
+        # Every datapoint of the evaluation window must breach: M of M.
         alarm = cloudwatch.Alarm(
-            self,
-            f"{id_}Alarm",
-            alarm_description=description,
-            metric=metric,
-            comparison_operator=comparison,
-            threshold=threshold,
-            evaluation_periods=evaluation_periods,
-            datapoints_to_alarm=evaluation_periods,
+            self, f"{id_}Alarm", alarm_description=description, metric=metric, comparison_operator=comparison,
+            threshold=threshold, evaluation_periods=evaluation_periods, datapoints_to_alarm=evaluation_periods,
             treat_missing_data=treat_missing_data,
         )
         alarm.add_alarm_action(cloudwatch_actions.ApplicationScalingAction(policy))

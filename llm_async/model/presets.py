@@ -15,31 +15,21 @@ class ModelPreset:
 
 # The seed notebook's model: 40B parameters sharded over the 4 A10G GPUs (96 GiB) of a g5.12xlarge.
 FALCON_40B_INSTRUCT = ModelPreset(
-    model=ModelConfig(
-        name="falcon-40b-instruct",
-        weights=HubWeights("tiiuae/falcon-40b-instruct", "1e7fdcc9f45d13704f3826e99937917e007cd975"),
-        num_gpus=4,
-        max_input_length=1900,
-        max_total_tokens=2048,
-    ),
+    ModelConfig("falcon-40b-instruct", HubWeights("tiiuae/falcon-40b-instruct", "1e7fdcc9f45d13704f3826e99937917e007cd975"),
+                num_gpus=4, max_input_length=1900, max_total_tokens=2048),
     instance_type="ml.g5.12xlarge",
 )
 
 # The notebook's cheaper variant: 4 T4 GPUs (64 GiB) only fit the 40B model quantized to 8 bits.
 FALCON_40B_INSTRUCT_G4DN = ModelPreset(
-    model=replace(FALCON_40B_INSTRUCT.model, name="falcon-40b-instruct-int8", quantize="bitsandbytes"),
+    replace(FALCON_40B_INSTRUCT.model, name="falcon-40b-instruct-int8", quantize="bitsandbytes"),
     instance_type="ml.g4dn.12xlarge",
 )
 
 # The cheap default: an ungated Apache-2.0 7B instruct model; ~15 GiB of bf16 weights fit one A10G.
 QWEN2_5_7B_INSTRUCT = ModelPreset(
-    model=ModelConfig(
-        name="qwen2-5-7b-instruct",
-        weights=HubWeights("Qwen/Qwen2.5-7B-Instruct", "a09a35458c702b33eeacc393d103063234e8bc28"),
-        num_gpus=1,
-        max_input_length=4096,
-        max_total_tokens=8192,
-    ),
+    ModelConfig("qwen2-5-7b-instruct", HubWeights("Qwen/Qwen2.5-7B-Instruct", "a09a35458c702b33eeacc393d103063234e8bc28"),
+                num_gpus=1, max_input_length=4096, max_total_tokens=8192),
     instance_type="ml.g5.2xlarge",
 )
 

@@ -8,6 +8,7 @@ metrics come from `AsyncEndpoint.metric*` (see `endpoint/metrics.py`), a REST AP
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aws_cdk as cdk
@@ -34,10 +35,10 @@ class AlarmSpec:
     """Also names the alarm: `<name>-<id in kebab case>`, e.g. llm-async-prod-stuck-at-zero."""
     description: str
     metric: cloudwatch.IMetric
-    treat_missing_data: cloudwatch.TreatMissingData
-    """Stated by each alarm, with its reason."""
     threshold: float = 1
     comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+    treat_missing_data: cloudwatch.TreatMissingData = NO_DATA_IS_NO_EVENT
+    """Right for the counts of events; an alarm on another kind of metric states its own, with its reason."""
 
     @property
     def slug(self) -> str:
@@ -81,7 +82,7 @@ def endpoint_section(
         comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
     )
     failures = [
-        AlarmSpec(name, description, endpoint.metric(name, statistic="Sum", period=FIVE_MINUTES), NO_DATA_IS_NO_EVENT)
+        AlarmSpec(name, description, endpoint.metric(name, statistic="Sum", period=FIVE_MINUTES))
         for name, description in _SAGEMAKER_FAILURES.items()
     ]
     header = (
@@ -162,6 +163,10 @@ def endpoint_section(
     return Section([stuck, *failures], [queue_row, processing_row], header=header, watched_alarms=scaling_alarms)
 
 
+# A graph series: a metric method of an L2 construct, its statistic, its label.
+_Series = tuple[Callable[..., cloudwatch.Metric], str, str]
+
+
 def api_section(api: InferenceApi, *, api_5xx_threshold: int) -> Section:
     """The API stage and its Lambda; pages on 5xx answers and on the Lambda's unhandled errors."""
     stage = api.rest_api.deployment_stage
@@ -172,7 +177,6 @@ def api_section(api: InferenceApi, *, api_5xx_threshold: int) -> Section:
             "The inference API answered 5xx. First check the Lambda errors alarm, then the function's"
             " 'request' log lines with status 503 and their 'reason' (SageMaker or S3 refusing or throttling).",
             stage.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
-            treat_missing_data=NO_DATA_IS_NO_EVENT,
             threshold=api_5xx_threshold,
         ),
         AlarmSpec(
@@ -180,39 +184,28 @@ def api_section(api: InferenceApi, *, api_5xx_threshold: int) -> Section:
             "The API's Lambda failed with an unhandled error or timed out. First check its log group"
             " for the 'request failed' line and its stack trace.",
             function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
-            treat_missing_data=NO_DATA_IS_NO_EVENT,
         ),
     ]
+
+    def graph(title: str, left: list[_Series], right: list[_Series] | None = None) -> cloudwatch.GraphWidget:
+        """A third-wide graph of one-minute series, each (metric method, statistic, label)."""
+        series = [[method(period=PERIOD, statistic=statistic, label=label) for method, statistic, label in side] for side in (left, right or [])]
+        return cloudwatch.GraphWidget(title=title, left=series[0], right=series[1], width=THIRD)
+
     row: list[cloudwatch.IWidget] = [
-        cloudwatch.GraphWidget(
-            title="API requests and errors",
-            left=[
-                stage.metric_count(period=PERIOD, statistic="Sum", label="requests"),
-                stage.metric_client_error(period=PERIOD, statistic="Sum", label="4xx"),
-                stage.metric_server_error(period=PERIOD, statistic="Sum", label="5xx"),
-            ],
-            width=THIRD,
+        graph(
+            "API requests and errors",
+            [(stage.metric_count, "Sum", "requests"), (stage.metric_client_error, "Sum", "4xx"), (stage.metric_server_error, "Sum", "5xx")],
         ),
-        cloudwatch.GraphWidget(
-            title="API latency (ms)",
-            left=[
-                stage.metric_latency(period=PERIOD, statistic="p50", label="latency p50"),
-                stage.metric_latency(period=PERIOD, statistic="p99", label="latency p99"),
-                stage.metric_integration_latency(period=PERIOD, statistic="p99", label="integration p99"),
-            ],
-            width=THIRD,
+        graph(
+            "API latency (ms)",
+            [(stage.metric_latency, "p50", "latency p50"), (stage.metric_latency, "p99", "latency p99"),
+             (stage.metric_integration_latency, "p99", "integration p99")],
         ),
-        cloudwatch.GraphWidget(
-            title="Lambda errors, throttles (left) and duration in ms (right)",
-            left=[
-                function.metric_errors(period=PERIOD, statistic="Sum", label="errors"),
-                function.metric_throttles(period=PERIOD, statistic="Sum", label="throttles"),
-            ],
-            right=[
-                function.metric_duration(period=PERIOD, statistic="p50", label="duration p50"),
-                function.metric_duration(period=PERIOD, statistic="Maximum", label="duration max"),
-            ],
-            width=THIRD,
+        graph(
+            "Lambda errors, throttles (left) and duration in ms (right)",
+            [(function.metric_errors, "Sum", "errors"), (function.metric_throttles, "Sum", "throttles")],
+            [(function.metric_duration, "p50", "duration p50"), (function.metric_duration, "Maximum", "duration max")],
         ),
     ]
     outcomes = [

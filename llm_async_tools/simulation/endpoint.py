@@ -9,7 +9,7 @@ Modelled (SageMaker async inference guide, CreateEndpointConfig and InvokeEndpoi
   (takes no new request, stops when its last one finishes).
 - While instances are starting the endpoint is Updating, and (unless `refuse_while_updating` is off) a
   further capacity change is refused, as SageMaker refuses to update an endpoint whose update is in progress.
-Assumptions, documented in the README.
+Assumptions, documented in docs/simulator.md.
 """
 
 from __future__ import annotations
@@ -49,11 +49,8 @@ class AsyncEndpoint:
         schedule: Callable[[float, str, object], None],
         refuse_while_updating: bool = True,
     ) -> None:
-        self._refuse_while_updating = refuse_while_updating
-        self._concurrency = concurrency
-        self._ttl_s = ttl_s
-        self._provisioning_s = provisioning_s
-        self._schedule = schedule
+        self._concurrency, self._ttl_s, self._refuse_while_updating = concurrency, ttl_s, refuse_while_updating
+        self._provisioning_s, self._schedule = provisioning_s, schedule
         self._queue: deque[Request] = deque()
         self.instances: list[Instance] = []
         self.queued = 0

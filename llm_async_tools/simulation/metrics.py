@@ -2,7 +2,7 @@
 
 SageMaker defines (async inference monitoring guide): ApproximateBacklogSize = requests queued or being
 processed; ApproximateBacklogSizePerInstance = that divided by the instance count; HasBacklogWithoutCapacity
-= 1 while requests wait and no instance is behind the endpoint. Assumptions, documented in the README: the
+= 1 while requests wait and no instance is behind the endpoint. Assumptions, documented in docs/simulator.md: the
 per-minute Average is time-weighted, Maximum/Minimum are the extremes within the minute, the per-instance
 figure divides by in-service instances (at least 1, so a backlog at zero instances shows as itself), and
 minutes before the trace are idle.

@@ -1,6 +1,6 @@
 """What the template cannot say: how fast instances start and requests run, and how CloudWatch reports.
 
-Every default here is listed in the README with its source ("Scaling and cost simulator").
+Every default here is listed in docs/simulator.md with its source.
 """
 
 from __future__ import annotations

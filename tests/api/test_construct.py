@@ -8,7 +8,6 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
-from aws_cdk.assertions import Template
 
 from llm_async.api.construct import POWERTOOLS_VERSION, InferenceApi
 from llm_async.api.runtime.inference_api import contract
@@ -17,22 +16,15 @@ from llm_async.environments import ENVIRONMENTS
 from llm_async_tools.security_report import acknowledgments
 from tests.conftest import ROOT
 from tests.constructs import Parts, bare_stack, template
+from tests.helpers import Synthesized
 
 
 @dataclasses.dataclass(frozen=True)
-class Built:
-    stack: cdk.Stack
+class Built(Synthesized):
     parts: Parts
     api: InferenceApi
-    template: Template
     caller: iam.Role
     """A role granted `grant_invoke`."""
-
-    def resolve(self, value: Any) -> Any:
-        return self.stack.resolve(value)
-
-    def logical_id(self, construct: Any) -> str:
-        return self.stack.get_logical_id(construct.node.default_child)
 
     def only(self, resource_type: str) -> dict[str, Any]:
         """The one resource of a type in this bare stack (its properties)."""
@@ -55,7 +47,7 @@ def _build(config_name: str) -> Built:
     api = parts.api
     caller = iam.Role(stack, "Caller", assumed_by=iam.AccountPrincipal("123456789012"))
     api.grant_invoke(caller)
-    return Built(stack, parts, api, template(stack), caller)
+    return Built(stack, template(stack), parts, api, caller)
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +88,8 @@ def test_function_runtime_handler_memory_timeout_and_tracing(sandbox: Built) -> 
 
 def test_function_logs_to_its_own_group(sandbox: Built) -> None:
     function = sandbox.only("AWS::Lambda::Function")
-    assert function["LoggingConfig"] == {"LogGroup": sandbox.resolve(sandbox.api.function_logs.log_group_name)}
-    assert function["LoggingConfig"]["LogGroup"] != sandbox.resolve(sandbox.api.access_logs.log_group_name)
+    assert function["LoggingConfig"] == {"LogGroup": sandbox.ref(sandbox.api.function_logs.log_group_name)}
+    assert function["LoggingConfig"]["LogGroup"] != sandbox.ref(sandbox.api.access_logs.log_group_name)
 
 
 def test_the_powertools_layer_is_resolved_from_its_public_parameter(sandbox: Built) -> None:
@@ -130,7 +122,7 @@ def test_environment_is_the_contract_rendered_from_the_collaborators(sandbox: Bu
         metrics_namespace=config.endpoint.name_prefix,
     )
     variables = sandbox.only("AWS::Lambda::Function")["Environment"]["Variables"]
-    assert variables == sandbox.resolve(expected.render())
+    assert variables == sandbox.ref(expected.render())
 
 
 def test_environment_values_of_the_sandbox(sandbox: Built) -> None:
@@ -164,7 +156,7 @@ def test_the_role_is_the_functions_own_without_managed_policies(sandbox: Built) 
 
 def test_each_grant_of_the_function_is_scoped_to_one_resource(sandbox: Built) -> None:
     parts = sandbox.parts
-    bucket_arn = sandbox.resolve(parts.payloads.bucket.bucket_arn)
+    bucket_arn = sandbox.ref(parts.payloads.bucket.bucket_arn)
 
     def objects(prefix: str) -> dict[str, Any]:
         return {"Fn::Join": ["", [bucket_arn, f"/{prefix}/*"]]}
@@ -174,13 +166,13 @@ def test_each_grant_of_the_function_is_scoped_to_one_resource(sandbox: Built) ->
         for s in sandbox.policy_statements(sandbox.api.function.role)
     }
     assert granted == {
-        ("logs:CreateLogStream", "logs:PutLogEvents"): sandbox.resolve(sandbox.api.function_logs.log_group_arn),
+        ("logs:CreateLogStream", "logs:PutLogEvents"): sandbox.ref(sandbox.api.function_logs.log_group_arn),
         ("xray:PutTelemetryRecords", "xray:PutTraceSegments"): "*",
         # InvokeEndpointAsync on exactly this endpoint's ARN (Ref of AWS::SageMaker::Endpoint).
-        ("sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpointAsync"): sandbox.resolve(parts.endpoint.endpoint_arn),
-        ("cloudwatch:SetAlarmState",): sandbox.resolve(parts.scaling.wake_alarm.alarm_arn),
+        ("sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpointAsync"): sandbox.ref(parts.endpoint.endpoint_arn),
+        ("cloudwatch:SetAlarmState",): sandbox.ref(parts.scaling.wake_alarm.alarm_arn),
         ("s3:DeleteObject", "s3:GetObject", "s3:PutObject"): objects("input"),
-        ("kms:Decrypt", "kms:GenerateDataKey"): sandbox.resolve(parts.key.key_arn),
+        ("kms:Decrypt", "kms:GenerateDataKey"): sandbox.ref(parts.key.key_arn),
         ("s3:ListBucket",): bucket_arn,
         ("s3:GetObject",): [objects("failure"), objects("output")],
     }
@@ -219,7 +211,7 @@ def test_the_api_is_named_after_the_deployment(sandbox: Built, dev: Built) -> No
 
 
 def test_url_is_the_deployed_stage(sandbox: Built) -> None:
-    parts = sandbox.resolve(sandbox.api.url)["Fn::Join"][1]
+    parts = sandbox.ref(sandbox.api.url)["Fn::Join"][1]
     api_id = sandbox.logical_id(sandbox.api.rest_api)
     stage_id = sandbox.logical_id(sandbox.api.rest_api.deployment_stage)
     assert (parts[0], parts[1], parts[-3:]) == ("https://", {"Ref": api_id}, ["/", {"Ref": stage_id}, "/"])
@@ -242,7 +234,7 @@ def test_grant_invoke_allows_exactly_submit_and_status_on_the_deployed_stage(san
 
 
 def test_status_method_arn_is_the_get_of_one_inference(sandbox: Built) -> None:
-    arn = sandbox.resolve(sandbox.api.status_method_arn)
+    arn = sandbox.ref(sandbox.api.status_method_arn)
     stage = {"Ref": sandbox.logical_id(sandbox.api.rest_api.deployment_stage)}
     assert _arn_tail(arn)[-2:] == [stage, "/GET/invocations/*"]
     (statement,) = sandbox.policy_statements(sandbox.caller)

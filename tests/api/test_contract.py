@@ -6,21 +6,12 @@ import dataclasses
 import re
 
 import pytest
+from inference_api import contract
+from inference_api.contract import VARIABLES, ApiEnvironment, ContractError
 
-from llm_async.api.runtime.inference_api import contract
-from llm_async.api.runtime.inference_api.contract import VARIABLES, ApiEnvironment, ContractError
+# The handler tests' environment (the contract imported as the Lambda imports it, so its classes are these).
+from tests.api.runtime.conftest import API_ENVIRONMENT as ENVIRONMENT
 
-ENVIRONMENT = ApiEnvironment(
-    bucket_name="llm-async-payloads",
-    endpoint_name="llm-async-prod-g5-2xlarge",
-    wake_alarm_name="llm-async-prod-wake",
-    request_ttl_s=21600,
-    invocation_timeout_s=900,
-    max_body_bytes=1_048_576,
-    max_inputs_bytes=262_144,
-    max_total_tokens=8192,
-    metrics_namespace="llm-async-prod",
-)
 INT_FIELDS = [f.name for f in dataclasses.fields(ApiEnvironment) if f.type == "int"]
 
 
@@ -31,15 +22,15 @@ def test_render_then_from_environ_gives_the_same_environment() -> None:
 def test_render_writes_every_value_as_text_under_its_variable() -> None:
     assert ENVIRONMENT.render() == {
         "BUCKET_NAME": "llm-async-payloads",
-        "ENDPOINT_NAME": "llm-async-prod-g5-2xlarge",
-        "WAKE_ALARM_NAME": "llm-async-prod-wake",
+        "ENDPOINT_NAME": "llm-async-test",
+        "WAKE_ALARM_NAME": "llm-async-test-wake",
         "REQUEST_TTL_SECONDS": "21600",
         "INVOCATION_TIMEOUT_SECONDS": "900",
-        "MAX_BODY_BYTES": "1048576",
-        "MAX_INPUTS_BYTES": "262144",
-        "MAX_TOTAL_TOKENS": "8192",
+        "MAX_BODY_BYTES": "20000",
+        "MAX_INPUTS_BYTES": "16000",
+        "MAX_TOTAL_TOKENS": "2048",
         # Powertools reads these two itself: the metrics' namespace, and the logs' and metrics' service.
-        "POWERTOOLS_METRICS_NAMESPACE": "llm-async-prod",
+        "POWERTOOLS_METRICS_NAMESPACE": "llm-async-test",
         "POWERTOOLS_SERVICE_NAME": "llm-async-api",
     }
 

@@ -9,33 +9,30 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Match
 
 from llm_async.endpoint import metrics
 from llm_async.endpoint.construct import AsyncEndpoint
 from llm_async.environments import ENVIRONMENTS
 from tests.compliance.acknowledged import acknowledged, under
 from tests.constructs import Parts, bare_stack, template
+from tests.helpers import Synthesized
 
 ENDPOINT_NAME = "llm-async-sandbox-g5-2xlarge"
 
 
 @dataclass(frozen=True)
-class Built:
-    stack: cdk.Stack
+class Built(Synthesized):
     parts: Parts
     grantee: iam.Role
-    template: Template
     acknowledged: dict[tuple[str, str], str]
 
     @property
     def endpoint(self) -> AsyncEndpoint:
         return self.parts.endpoint
 
-    def ref(self, value: Any) -> Any:
-        return self.stack.resolve(value)
-
     def logical_id(self, construct: Any) -> str:
+        """Of a construct, or of a CloudFormation element itself."""
         return self.stack.get_logical_id(
             construct if isinstance(construct, cdk.CfnElement) else construct.node.default_child
         )
@@ -62,8 +59,7 @@ def sandbox() -> Built:
     grantee = iam.Role(stack, "Grantee", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     parts.endpoint.grant_invoke_async(grantee)
     parts.endpoint.grant_describe(grantee)
-    built_template = template(stack)
-    return Built(stack, parts, grantee, built_template, acknowledged(stack))
+    return Built(stack, template(stack), parts, grantee, acknowledged(stack))
 
 
 # The endpoint config.

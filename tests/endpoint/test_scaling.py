@@ -6,17 +6,18 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
-from aws_cdk.assertions import Template
 
 from llm_async.deployment import DeploymentConfig
 from llm_async.endpoint.config import ScalingConfig, WarmWindow
 from llm_async.endpoint.scaling import ScaleToZero
 from llm_async.environments import ENVIRONMENTS
 from tests.constructs import Parts, bare_stack, template
+from tests.helpers import Synthesized
 
+# A step that adds one instance whenever the alarm is in alarm.
+ADD_ONE = [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]
 SERVICE_LINKED_ROLE = (
     "role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
     "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
@@ -24,26 +25,25 @@ SERVICE_LINKED_ROLE = (
 
 
 @dataclass(frozen=True)
-class Built:
+class Built(Synthesized):
     config: DeploymentConfig
-    stack: cdk.Stack
     scaling: ScaleToZero
     grantee: iam.Role
-    template: Template
 
     @property
     def endpoint_name(self) -> str:
         return self.config.endpoint.endpoint_name
 
-    def ref(self, value: Any) -> Any:
-        return self.stack.resolve(value)
-
-    def logical_id(self, construct: Any) -> str:
-        return self.stack.get_logical_id(construct.node.default_child)
-
     def target(self) -> dict[str, Any]:
         (target,) = self.template.find_resources("AWS::ApplicationAutoScaling::ScalableTarget").values()
         return target
+
+    def scheduled_actions(self) -> list[tuple[Any, ...]]:
+        """The target's scheduled actions, by name: (name, schedule, time zone, what they set)."""
+        return sorted(
+            (a["ScheduledActionName"], a["Schedule"], a["Timezone"], a["ScalableTargetAction"])
+            for a in self.target()["Properties"]["ScheduledActions"]
+        )
 
     def alarm(self, alarm: Any) -> dict[str, Any]:
         return self.template.to_json()["Resources"][self.logical_id(alarm)]["Properties"]
@@ -53,6 +53,13 @@ class Built:
         (action,) = alarm["AlarmActions"]
         return self.template.to_json()["Resources"][action["Ref"]]["Properties"]
 
+    def steps_of(self, alarm: dict[str, Any]) -> tuple[Any, ...]:
+        """That policy's step settings, every one: adjustment type, cooldown, metric aggregation, steps."""
+        settings = self.policy_of(alarm)["StepScalingPolicyConfiguration"]
+        keys = ("AdjustmentType", "Cooldown", "MetricAggregationType", "StepAdjustments")
+        assert set(settings) == set(keys)
+        return tuple(settings[key] for key in keys)
+
 
 def _build(config: DeploymentConfig) -> Built:
     stack = bare_stack()
@@ -60,7 +67,7 @@ def _build(config: DeploymentConfig) -> Built:
     # A caller of grant_wake, as the API's function role is.
     grantee = iam.Role(stack, "Grantee", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     scaling.grant_wake(grantee)
-    return Built(config, stack, scaling, grantee, template(stack))
+    return Built(stack, template(stack), config, scaling, grantee)
 
 
 @pytest.fixture(scope="module")
@@ -140,14 +147,9 @@ def test_wake_from_zero_on_backlog_without_capacity(one: Built) -> None:
     assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (1, 1)
     # No datapoint means SageMaker saw no request waiting: nothing to wake for.
     assert alarm["TreatMissingData"] == "notBreaching"
-    policy = one.policy_of(alarm)
-    assert policy["PolicyType"] == "StepScaling"
-    assert policy["StepScalingPolicyConfiguration"] == {
-        "AdjustmentType": "ChangeInCapacity",
-        "Cooldown": 1500,  # the startup budget: 300 s provisioning + 600 s download + 600 s health check
-        "MetricAggregationType": "Maximum",
-        "StepAdjustments": [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}],
-    }
+    assert one.policy_of(alarm)["PolicyType"] == "StepScaling"
+    # The cooldown is the startup budget: 300 s provisioning + 600 s download + 600 s health check.
+    assert one.steps_of(alarm) == ("ChangeInCapacity", 1500, "Maximum", ADD_ONE)
 
 
 def test_wake_cooldown_is_the_deployments(tuned: Built) -> None:
@@ -181,12 +183,7 @@ def test_scale_out_on_backlog_per_instance(prod: Built) -> None:
     assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (60, 2, 2)
     assert alarm["TreatMissingData"] == "notBreaching"
     assert alarm["AlarmDescription"] == "More than 8 requests per instance for 2 minutes: add an instance."
-    assert prod.policy_of(alarm)["StepScalingPolicyConfiguration"] == {
-        "AdjustmentType": "ChangeInCapacity",
-        "Cooldown": 300,
-        "MetricAggregationType": "Average",
-        "StepAdjustments": [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}],
-    }
+    assert prod.steps_of(alarm) == ("ChangeInCapacity", 300, "Average", ADD_ONE)
 
 
 def test_scale_out_threshold_and_cooldown_follow_the_config(tuned: Built) -> None:
@@ -236,13 +233,9 @@ def test_scale_in_to_zero_after_the_idle_window(one: Built) -> None:
     assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (15, 15)
     # No data at all still means idle: a GPU instance is not held for ever.
     assert alarm["TreatMissingData"] == "breaching"
-    assert one.policy_of(alarm)["StepScalingPolicyConfiguration"] == {
-        # Exact capacity 0 is clamped to MinCapacity, so warm windows keep their instances.
-        "AdjustmentType": "ExactCapacity",
-        "Cooldown": 300,
-        "MetricAggregationType": "Maximum",
-        "StepAdjustments": [{"MetricIntervalUpperBound": 0, "ScalingAdjustment": 0}],
-    }
+    # Exact capacity 0 is clamped to MinCapacity, so warm windows keep their instances.
+    to_zero = [{"MetricIntervalUpperBound": 0, "ScalingAdjustment": 0}]
+    assert one.steps_of(alarm) == ("ExactCapacity", 300, "Maximum", to_zero)
 
 
 def test_idle_window_and_scale_in_cooldown_follow_the_config(tuned: Built) -> None:
@@ -285,20 +278,14 @@ def test_every_alarm_runs_one_step_policy_of_this_target(request: pytest.Fixture
 
 
 def test_prod_warm_window_raises_min_capacity_on_weekdays(prod: Built) -> None:
-    actions = prod.target()["Properties"]["ScheduledActions"]
-    assert sorted(
-        (a["ScheduledActionName"], a["Schedule"], a["Timezone"], a["ScalableTargetAction"]) for a in actions
-    ) == [
+    assert prod.scheduled_actions() == [
         ("WarmWindow1End", "cron(0 18 ? * MON-FRI *)", "America/New_York", {"MinCapacity": 0}),
         ("WarmWindow1Start", "cron(0 8 ? * MON-FRI *)", "America/New_York", {"MinCapacity": 1}),
     ]
 
 
 def test_each_warm_window_ends_back_at_the_configured_minimum(tuned: Built) -> None:
-    actions = tuned.target()["Properties"]["ScheduledActions"]
-    assert sorted(
-        (a["ScheduledActionName"], a["Schedule"], a["Timezone"], a["ScalableTargetAction"]) for a in actions
-    ) == [
+    assert tuned.scheduled_actions() == [
         ("WarmWindow1End", "cron(0 19 ? * MON-FRI *)", "Europe/Berlin", {"MinCapacity": 1}),
         ("WarmWindow1Start", "cron(0 7 ? * MON-FRI *)", "Europe/Berlin", {"MinCapacity": 2}),
         ("WarmWindow2End", "cron(0 14 ? * SAT,SUN *)", "UTC", {"MinCapacity": 1}),

@@ -6,9 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Match
 
 from llm_async.deployment import DeploymentConfig
 from llm_async.environments import ENVIRONMENTS
@@ -17,6 +16,7 @@ from llm_async.model.construct import CONTAINER_MODEL_DIR, TgiModel, tgi_environ
 from llm_async.model.presets import FALCON_40B_INSTRUCT, FALCON_40B_INSTRUCT_G4DN, QWEN2_5_7B_INSTRUCT
 from tests.compliance.acknowledged import acknowledged
 from tests.constructs import Parts, bare_stack, template
+from tests.helpers import Synthesized, agnostic_arn
 
 S3_WEIGHTS_URI = "s3://my-weights-bucket/models/qwen2.5-7b/"
 ENDPOINT_NAME = "llm-async-sandbox-g5-2xlarge"
@@ -29,10 +29,8 @@ LOG_GROUP_FINDING = (
 
 
 @dataclass(frozen=True)
-class Built:
-    stack: cdk.Stack
+class Built(Synthesized):
     model: TgiModel
-    template: Template
     acknowledged: dict[tuple[str, str], str]
     """(construct path, finding) → evidence, as the cloud assembly records them."""
 
@@ -48,15 +46,11 @@ class Built:
         (resource,) = self.template.find_resources("AWS::SageMaker::Model").values()
         return resource
 
-    def ref(self, value: str) -> Any:
-        return self.stack.resolve(value)
-
 
 def _build(region: str | None, config: DeploymentConfig) -> Built:
     stack = bare_stack(region=region, account=None if region is None else "123456789012")
     model = Parts(stack, config).model
-    built_template = template(stack)
-    return Built(stack, model, built_template, acknowledged(stack))
+    return Built(stack, template(stack), model, acknowledged(stack))
 
 
 @pytest.fixture(scope="module")
@@ -243,20 +237,7 @@ def test_execution_role_logs_only_to_its_endpoint_log_group(hub: Built) -> None:
         "logs:DescribeLogStreams",
         "logs:PutLogEvents",
     ]
-    assert logs["Resource"] == {
-        "Fn::Join": [
-            "",
-            [
-                "arn:",
-                {"Ref": "AWS::Partition"},
-                ":logs:",
-                {"Ref": "AWS::Region"},
-                ":",
-                {"Ref": "AWS::AccountId"},
-                f":log-group:/aws/sagemaker/Endpoints/{ENDPOINT_NAME}:*",
-            ],
-        ]
-    }
+    assert logs["Resource"] == agnostic_arn("logs", f"log-group:/aws/sagemaker/Endpoints/{ENDPOINT_NAME}:*")
     assert hub.ref(hub.model.endpoint_log_group_arn) == logs["Resource"]
 
 

@@ -46,14 +46,22 @@ def agnostic() -> Built:
     return _build(None)
 
 
-@pytest.fixture(scope="module")
-def us_east_1() -> Built:
-    return _build("us-east-1")
+# A concrete region's image and repository: its registry's account, and China's own partition and DNS suffix.
+PINNED = {
+    "us-east-1": (
+        f"763104351884.dkr.ecr.us-east-1.amazonaws.com/{TGI_TAG}",
+        f"arn:aws:ecr:us-east-1:763104351884:repository/{REPOSITORY}",
+    ),
+    "cn-north-1": (
+        f"727897471807.dkr.ecr.cn-north-1.amazonaws.com.cn/{TGI_TAG}",
+        f"arn:aws-cn:ecr:cn-north-1:727897471807:repository/{REPOSITORY}",
+    ),
+}
 
 
-@pytest.fixture(scope="module")
-def cn_north_1() -> Built:
-    return _build("cn-north-1")
+@pytest.fixture(scope="module", params=sorted(PINNED))
+def pinned(request: pytest.FixtureRequest) -> Built:
+    return _build(request.param)
 
 
 def _mapping_id(built: Built) -> str:
@@ -127,25 +135,22 @@ def test_env_agnostic_stack_refuses_a_region_without_an_image(agnostic: Built) -
 # A concrete region: plain strings, no mapping and no rule.
 
 
-def test_region_specific_image_is_a_plain_string(us_east_1: Built) -> None:
-    assert us_east_1.image.image_uri == f"763104351884.dkr.ecr.us-east-1.amazonaws.com/{TGI_TAG}"
-    us_east_1.template.has_output("ImageUri", {"Value": f"763104351884.dkr.ecr.us-east-1.amazonaws.com/{TGI_TAG}"})
+def test_region_specific_image_is_a_plain_string_from_that_regions_registry(pinned: Built) -> None:
+    image_uri, _ = PINNED[pinned.stack.region]
+    assert pinned.image.image_uri == image_uri
+    pinned.template.has_output("ImageUri", {"Value": image_uri})
 
 
-def test_region_specific_stack_has_no_mapping_and_no_region_rule(us_east_1: Built) -> None:
-    as_json = us_east_1.template.to_json()
+def test_region_specific_stack_has_no_mapping_and_no_region_rule(pinned: Built) -> None:
+    as_json = pinned.template.to_json()
     assert "Mappings" not in as_json
     assert set(as_json["Rules"]) == {"CheckBootstrapVersion"}
 
 
-def test_region_specific_repository_arn_names_that_regions_registry(us_east_1: Built, cn_north_1: Built) -> None:
+def test_region_specific_repository_arn_names_that_regions_registry(pinned: Built) -> None:
     # A known region's partition is known too: aws-cn for China.
-    assert us_east_1.image.repository_arn == f"arn:aws:ecr:us-east-1:763104351884:repository/{REPOSITORY}"
-    assert cn_north_1.image.repository_arn == f"arn:aws-cn:ecr:cn-north-1:727897471807:repository/{REPOSITORY}"
-
-
-def test_china_region_gets_the_china_registry(cn_north_1: Built) -> None:
-    assert cn_north_1.image.image_uri == f"727897471807.dkr.ecr.cn-north-1.amazonaws.com.cn/{TGI_TAG}"
+    _, repository_arn = PINNED[pinned.stack.region]
+    assert pinned.image.repository_arn == repository_arn
 
 
 # The SDK's DLC table.

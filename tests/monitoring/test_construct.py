@@ -90,7 +90,6 @@ def _build(stack: cdk.Stack, name: str, config: MonitoringConfig, removal: cdk.R
                 "Api5xx",
                 "The API answered 5xx. First check the logs.",
                 _metric("5XXError"),
-                cloudwatch.TreatMissingData.NOT_BREACHING,
             )
         ],
         rows=[
@@ -130,7 +129,7 @@ def agnostic() -> Built:
     ],
 )
 def test_an_alarm_spec_is_named_in_kebab_case(id_: str, slug: str) -> None:
-    spec = AlarmSpec(id_, "", _metric("M"), cloudwatch.TreatMissingData.MISSING)
+    spec = AlarmSpec(id_, "", _metric("M"), treat_missing_data=cloudwatch.TreatMissingData.MISSING)
     assert spec.slug == slug
 
 
@@ -209,28 +208,28 @@ CONDITIONS = {
 }
 
 
-def test_cloudwatch_may_publish_for_this_accounts_alarms_named_like_ours_only(subscribed: Built) -> None:
-    statement = subscribed.statement("AWS::SNS::TopicPolicy", "PolicyDocument", "CloudWatchAlarmsPublish")
-    assert statement == {
-        "Sid": "CloudWatchAlarmsPublish",
+def _for_our_alarms_only(sid: str, action: str | list[str], resource: Any) -> dict[str, Any]:
+    """A statement letting CloudWatch do `action` for this account's alarms named like ours, and no one else's."""
+    return {
+        "Sid": sid,
         "Effect": "Allow",
         "Principal": {"Service": "cloudwatch.amazonaws.com"},
-        "Action": "sns:Publish",
-        "Resource": subscribed.ref(subscribed.monitoring.ops_topic),
+        "Action": action,
+        "Resource": resource,
         "Condition": CONDITIONS,
     }
+
+
+def test_cloudwatch_may_publish_for_this_accounts_alarms_named_like_ours_only(subscribed: Built) -> None:
+    statement = subscribed.statement("AWS::SNS::TopicPolicy", "PolicyDocument", "CloudWatchAlarmsPublish")
+    topic = subscribed.ref(subscribed.monitoring.ops_topic)
+    assert statement == _for_our_alarms_only("CloudWatchAlarmsPublish", "sns:Publish", topic)
 
 
 def test_cloudwatch_may_use_the_key_for_the_same_alarms_only(subscribed: Built) -> None:
     statement = subscribed.statement("AWS::KMS::Key", "KeyPolicy", "CloudWatchAlarmsUseKey")
-    assert statement == {
-        "Sid": "CloudWatchAlarmsUseKey",
-        "Effect": "Allow",
-        "Principal": {"Service": "cloudwatch.amazonaws.com"},
-        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-        "Resource": "*",
-        "Condition": CONDITIONS,
-    }
+    # In a key policy, "*" is the key itself.
+    assert statement == _for_our_alarms_only("CloudWatchAlarmsUseKey", ["kms:Decrypt", "kms:GenerateDataKey*"], "*")
 
 
 def test_without_an_environment_the_conditions_name_the_deploying_account(agnostic: Built) -> None:

@@ -6,16 +6,15 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
-from aws_cdk.assertions import Template
 
 from llm_async.deployment import DeploymentConfig
 from llm_async.network.config import ExistingVpc
 from llm_async.network.construct import INTERFACE_ENDPOINTS, PrivateNetwork
 from tests.compliance.acknowledged import acknowledged
 from tests.constructs import Parts, bare_stack, template
+from tests.helpers import Synthesized
 from tests.synths import EXISTING_VPC, vpc_existing_config, vpc_nat_config, vpc_new_config
 
 # What the Lambda and the async endpoint call from inside the VPC (llm_async/network/construct.py says why).
@@ -35,24 +34,16 @@ DESCRIBE = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
 
 
 @dataclass(frozen=True)
-class Built:
-    stack: cdk.Stack
+class Built(Synthesized):
     network: PrivateNetwork
     config: DeploymentConfig
-    template: Template
     acknowledged: dict[tuple[str, str], str]
 
-    def id(self, construct: Any) -> str:
-        return self.stack.get_logical_id(construct.node.default_child)
-
-    def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        return self.template.find_resources(resource_type)
-
     def group(self, construct: Any) -> dict[str, Any]:
-        return self.resources("AWS::EC2::SecurityGroup")[self.id(construct)]
+        return self.resources("AWS::EC2::SecurityGroup")[self.logical_id(construct)]
 
     def group_id(self, construct: Any) -> dict[str, Any]:
-        return {"Fn::GetAtt": [self.id(construct), "GroupId"]}
+        return {"Fn::GetAtt": [self.logical_id(construct), "GroupId"]}
 
     def subnet_ids(self) -> list[Any]:
         """The network's subnets as the template references them."""
@@ -60,7 +51,7 @@ class Built:
 
     def grantee_statements(self) -> dict[str, dict[str, Any]]:
         (policy,) = self.template.find_resources(
-            "AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": self.id(self.grantee)}]}}
+            "AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": self.logical_id(self.grantee)}]}}
         ).values()
         return {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
 
@@ -77,7 +68,7 @@ def _build(config: DeploymentConfig, *, grantee: bool = False) -> Built:
     if grantee:
         role = iam.Role(stack, "Grantee", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
         network.grant_network_interfaces(role, network.model_security_group, manage=MANAGE, describe=DESCRIBE)
-    return Built(stack, network, config, template(stack), acknowledged(stack))
+    return Built(stack, template(stack), network, config, acknowledged(stack))
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +153,7 @@ def test_the_model_and_the_lambda_go_into_both_isolated_subnets(new_vpc: Built) 
 def test_the_default_security_group_is_stripped_of_its_rules(new_vpc: Built) -> None:
     ((_, restrict),) = new_vpc.resources("Custom::VpcRestrictDefaultSG").items()
     assert restrict["Properties"]["DefaultSecurityGroupId"] == {
-        "Fn::GetAtt": [new_vpc.id(new_vpc.network.vpc), "DefaultSecurityGroup"]
+        "Fn::GetAtt": [new_vpc.logical_id(new_vpc.network.vpc), "DefaultSecurityGroup"]
     }
 
 
@@ -193,7 +184,7 @@ def test_model_and_lambda_groups_send_https_only_and_accept_nothing(new_vpc: Bui
     group = new_vpc.group(getattr(new_vpc.network, client))["Properties"]
     assert group["SecurityGroupEgress"] == [HTTPS_OUT]
     assert "SecurityGroupIngress" not in group
-    assert group["VpcId"] == {"Ref": new_vpc.id(new_vpc.network.vpc)}
+    assert group["VpcId"] == {"Ref": new_vpc.logical_id(new_vpc.network.vpc)}
 
 
 def test_endpoint_group_sends_nothing(new_vpc: Built) -> None:
@@ -216,26 +207,11 @@ def test_endpoints_accept_https_from_the_model_and_the_lambda_only(new_vpc: Buil
         (r["Properties"] for r in new_vpc.resources("AWS::EC2::SecurityGroupIngress").values()),
         key=lambda r: r["Description"],
     )
-    assert [
-        (r["GroupId"], r["SourceSecurityGroupId"], r["IpProtocol"], r["FromPort"], r["ToPort"], r["Description"])
-        for r in ingress
-    ] == [
-        (
-            new_vpc.group_id(network.endpoint_security_group),
-            new_vpc.group_id(network.function_security_group),
-            "tcp",
-            443,
-            443,
-            "HTTPS from FunctionSecurityGroup",
-        ),
-        (
-            new_vpc.group_id(network.endpoint_security_group),
-            new_vpc.group_id(network.model_security_group),
-            "tcp",
-            443,
-            443,
-            "HTTPS from ModelSecurityGroup",
-        ),
+    assert {(r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in ingress} == {("tcp", 443, 443)}
+    endpoints = new_vpc.group_id(network.endpoint_security_group)
+    assert [(r["GroupId"], r["SourceSecurityGroupId"], r["Description"]) for r in ingress] == [
+        (endpoints, new_vpc.group_id(network.function_security_group), "HTTPS from FunctionSecurityGroup"),
+        (endpoints, new_vpc.group_id(network.model_security_group), "HTTPS from ModelSecurityGroup"),
     ]
     # No inline ingress anywhere (not even the VPC's CIDR, the interface endpoints' default).
     assert [
@@ -268,7 +244,7 @@ def test_flow_logs_record_all_traffic_in_a_group_with_the_log_key_and_the_config
     ((_, flow_log),) = new_vpc.resources("AWS::EC2::FlowLog").items()
     assert (flow_log["Properties"]["TrafficType"], flow_log["Properties"]["ResourceId"]) == (
         "ALL",
-        {"Ref": new_vpc.id(new_vpc.network.vpc)},
+        {"Ref": new_vpc.logical_id(new_vpc.network.vpc)},
     )
     ((group_id, group),) = new_vpc.resources("AWS::Logs::LogGroup").items()
     assert flow_log["Properties"]["LogGroupName"] == {"Ref": group_id}

@@ -11,11 +11,11 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Template
 
 from llm_async.deployment import DeploymentConfig
 from tests.compliance.acknowledged import acknowledged
 from tests.constructs import Parts, bare_stack, template
+from tests.helpers import Synthesized
 from tests.synths import EXISTING_VPC, s3_weights_config, vpc_existing_config, vpc_nat_config, vpc_new_config
 
 PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
@@ -28,14 +28,9 @@ INTERFACE_FINDING = (
 
 
 @dataclass(frozen=True)
-class Built:
-    stack: cdk.Stack
+class Built(Synthesized):
     parts: Parts
-    template: Template
     acknowledged: dict[tuple[str, str], str]
-
-    def id(self, construct: Any) -> str:
-        return self.stack.get_logical_id(construct.node.default_child)
 
     def resource(self, construct: Any) -> dict[str, Any]:
         cfn = construct if isinstance(construct, cdk.CfnResource) else construct.node.default_child
@@ -50,11 +45,12 @@ class Built:
         return self.resource(self.parts.api.function)["Properties"]
 
     def group_id(self, group: Any) -> dict[str, Any]:
-        return {"Fn::GetAtt": [self.id(group), "GroupId"]}
+        return {"Fn::GetAtt": [self.logical_id(group), "GroupId"]}
 
     def statements(self, role: Any) -> dict[str, dict[str, Any]]:
         """The role's policy statements that have a Sid, by Sid."""
-        policies = self.template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": self.id(role)}]}})
+        attached = {"Properties": {"Roles": [{"Ref": self.logical_id(role)}]}}
+        policies = self.template.find_resources("AWS::IAM::Policy", attached)
         return {
             s["Sid"]: s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"] if "Sid" in s
         }
@@ -64,7 +60,7 @@ def _build(config: DeploymentConfig) -> Built:
     stack = bare_stack(region=config.region, account=config.account)
     parts = Parts(stack, config)
     parts.model, parts.api  # noqa: B018 (built on first access, the network with them)
-    return Built(stack, parts, template(stack), acknowledged(stack))
+    return Built(stack, template(stack), parts, acknowledged(stack))
 
 
 @pytest.fixture(scope="module")
@@ -80,11 +76,6 @@ def new_vpc() -> Built:
 @pytest.fixture(scope="module")
 def nat_vpc() -> Built:
     return _build(vpc_nat_config())
-
-
-@pytest.fixture(scope="module")
-def existing() -> Built:
-    return _build(vpc_existing_config())
 
 
 def _private_subnets(built: Built) -> list[dict[str, str]]:
@@ -140,7 +131,8 @@ def test_with_hub_weights_the_model_runs_in_the_nat_routed_private_subnets_witho
     assert nat_vpc.model["EnableNetworkIsolation"] is False
 
 
-def test_in_an_existing_vpc_the_model_and_the_lambda_run_in_its_subnets(existing: Built) -> None:
+def test_in_an_existing_vpc_the_model_and_the_lambda_run_in_its_subnets() -> None:
+    existing = _build(vpc_existing_config())  # built here: no other test of this module needs it
     network = existing.parts.network
     assert existing.model["VpcConfig"] == {
         "SecurityGroupIds": [existing.group_id(network.model_security_group)],

@@ -7,32 +7,24 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Template
 
 from llm_async.notifications.config import ResultSubscription
 from llm_async.notifications.subscriptions import ResultSubscriptions
 from tests.compliance.acknowledged import acknowledged
 from tests.constructs import Parts, bare_stack, template
+from tests.helpers import Synthesized
 from tests.synths import subscribed_config
 
 FOURTEEN_DAYS_S = 14 * 24 * 3600
 
 
 @dataclass(frozen=True)
-class Built:
-    stack: cdk.Stack
+class Built(Synthesized):
     construct: ResultSubscriptions
-    template: Template
     success_id: str
     error_id: str
     payload_key_id: str
     acknowledged: dict[tuple[str, str], str]
-
-    def logical_id(self, construct: Any) -> str:
-        return self.stack.get_logical_id(construct.node.default_child)
-
-    def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        return self.template.find_resources(resource_type)
 
     @property
     def queue_key_id(self) -> str:
@@ -54,8 +46,8 @@ def _build(destinations: tuple[ResultSubscription, ...], removal_policy: cdk.Rem
     logical_id = lambda c: stack.get_logical_id(c.node.default_child)  # noqa: E731
     return Built(
         stack,
-        construct,
         template(stack),
+        construct,
         logical_id(parts.topics.success_topic),
         logical_id(parts.topics.error_topic),
         logical_id(parts.key),

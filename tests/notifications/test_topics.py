@@ -53,6 +53,13 @@ def _resource(built: Built, logical_id: str) -> dict[str, Any]:
     return built.template.to_json()["Resources"][logical_id]
 
 
+def _statements(built: Built, policy_type: str, attached_to: str, logical_id: str) -> list[dict[str, Any]]:
+    """The statements of the one `policy_type` policy whose `attached_to` list (Roles, Topics…) is that resource."""
+    attached = {"Properties": {attached_to: [{"Ref": logical_id}]}}
+    (policy,) = built.template.find_resources(policy_type, attached).values()
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
 def test_two_topics_encrypted_with_the_given_key(built: Built) -> None:
     built.template.resource_count_is("AWS::SNS::Topic", 2)
     for topic_id in built.topic_ids:
@@ -62,10 +69,7 @@ def test_two_topics_encrypted_with_the_given_key(built: Built) -> None:
 @pytest.mark.parametrize("index", [0, 1], ids=["success", "error"])
 def test_each_topic_refuses_publishing_over_plain_http(built: Built, index: int) -> None:
     topic_id = built.topic_ids[index]
-    (policy,) = built.template.find_resources(
-        "AWS::SNS::TopicPolicy", {"Properties": {"Topics": [{"Ref": topic_id}]}}
-    ).values()
-    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+    assert _statements(built, "AWS::SNS::TopicPolicy", "Topics", topic_id) == [
         {
             "Action": "sns:Publish",
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
@@ -78,10 +82,7 @@ def test_each_topic_refuses_publishing_over_plain_http(built: Built, index: int)
 
 
 def test_grant_publish_is_publish_on_the_two_topics_and_the_data_key_sse_needs(built: Built) -> None:
-    (policy,) = built.template.find_resources(
-        "AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": built.role_id}]}}
-    ).values()
-    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+    assert _statements(built, "AWS::IAM::Policy", "Roles", built.role_id) == [
         {
             "Action": "sns:Publish",
             "Effect": "Allow",
@@ -104,10 +105,7 @@ def test_delivery_dead_letters_are_kept_14_days_encrypted_by_sqs_without_a_kms_k
 
 
 def test_delivery_dead_letter_queue_refuses_plain_http(built: Built) -> None:
-    (policy,) = built.template.find_resources(
-        "AWS::SQS::QueuePolicy", {"Properties": {"Queues": [{"Ref": built.queue_id}]}}
-    ).values()
-    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+    assert _statements(built, "AWS::SQS::QueuePolicy", "Queues", built.queue_id) == [
         {
             "Action": "sqs:*",
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},

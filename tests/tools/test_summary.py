@@ -78,5 +78,5 @@ def test_summary_says_when_no_pipeline_is_configured(sandbox: Synthesized, tmp_p
     (tmp_path / "LlmAsyncPipelineStack.template.json").write_text("{}")  # a leftover of an earlier synth
     assert main([str(tmp_path)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
-        "Pipeline     not configured: add the llm-async:pipeline context to cdk.json (README: Promotion pipeline)"
+        "Pipeline     not configured: add the llm-async:pipeline context to cdk.json (docs/pipeline.md)"
     )

@@ -48,7 +48,7 @@ def test_idle_scale_in_after_fifteen_empty_minutes(ours: ScalingModel) -> None:
 
 
 def test_idle_alarm_reverts_the_api_wake_if_capacity_can_change_while_starting(ours: ScalingModel) -> None:
-    """The README's open risk: the idle alarm is still in ALARM when the API wakes the endpoint."""
+    """The open risk in docs/api.md (wake on request): the idle alarm is still in ALARM when the API wakes the endpoint."""
     params = dataclasses.replace(EXACT, refuse_while_updating=False)
     changes = [(c.time_s, c.after) for c in run(ours, [3605.0], params).changes]
     assert changes[:3] == [(3605.0, 1), (3660.0, 0), (3720.0, 1)]

@@ -102,12 +102,9 @@ class Inferences:
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], float] = time.time,
     ) -> None:
-        self._settings = settings
-        self._s3 = s3
-        self._runtime = sagemaker_runtime
-        self._new_id = new_id
-        self._sleep = sleep
-        self._now = now
+        self._settings, self._s3, self._runtime = settings, s3, sagemaker_runtime
+        # Injected by tests: new ids, waiting and the clock.
+        self._new_id, self._sleep, self._now = new_id, sleep, now
 
     def _request_key(self, inference_id: str) -> str:
         return f"{self._settings.input_prefix}{inference_id}.json"
@@ -272,7 +269,7 @@ class Inferences:
         queued_on = record.get("endpointName", self._settings.endpoint_name)
         if queued_on != self._settings.endpoint_name and age_s > self._settings.invocation_timeout_s:
             # A new instance type replaces the endpoint; the old one, with its queue, is deleted
-            # minutes after the API switches (README: "Changing the instance type").
+            # minutes after the API switches (docs/operations.md: "Changing the model or the instance type").
             return (
                 f"queued on endpoint {queued_on}, which was replaced by {self._settings.endpoint_name}"
                 " before it produced a result; submit again"

@@ -42,14 +42,9 @@ class Waker:
         marker_prefix: str = "input/.wake/",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._sagemaker = sagemaker
-        self._cloudwatch = cloudwatch
-        self._s3 = s3
-        self._bucket = bucket
-        self._endpoint_name = endpoint_name
-        self._alarm_name = wake_alarm_name
-        self._marker_prefix = marker_prefix
-        self._clock = clock
+        self._sagemaker, self._cloudwatch, self._s3 = sagemaker, cloudwatch, s3
+        self._bucket, self._endpoint_name, self._alarm_name = bucket, endpoint_name, wake_alarm_name
+        self._marker_prefix, self._clock = marker_prefix, clock
         self._last_minute: int | None = None
 
     def wake_if_idle(self) -> str:
