@@ -30,9 +30,16 @@ from stacks.llm_async_stage import LlmAsyncStage
 SMOKE_TEST_GENERATION_S = 600
 
 
-def pinned_cdk_cli_version() -> str:
-    """The CLI version package.json pins: the pipeline must not install npm's `latest` (an incompatible 3.0.0)."""
-    return json.loads((ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
+def pinned_version(package: str) -> str:
+    """The version of an npm package that package.json pins: what the pipeline's CodeBuild steps install.
+
+    Never npm's `latest`: the `aws-cdk` CLI's was an incompatible 3.0.0, and `cdk-assets`' (4.7.3, the
+    newest the registry serves) reads cloud assembly schema 54 at most. So the app stays on aws-cdk-lib
+    2.273.0, the newest whose assemblies are schema 54 (its package metadata requires
+    aws-cdk.cloud-assembly-schema <55; 2.274.0 requires >=55). tests/pipeline/test_asset_publishing.py runs
+    the pinned cdk-assets on every asset manifest the app writes and fails when a combination breaks.
+    """
+    return json.loads((ROOT / "package.json").read_text())["devDependencies"][package]
 
 
 # CodeBuild's standard:7.0 image offers Python 3.11, which scripts/setup.sh requires.
@@ -67,7 +74,8 @@ class LlmAsyncPipelineStack(cdk.Stack):
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=_BUILD_ENVIRONMENT, partial_build_spec=_PYTHON_3_11
             ),
-            cli_version=pinned_cdk_cli_version(),
+            cli_version=pinned_version("aws-cdk"),
+            cdk_assets_cli_version=pinned_version("cdk-assets"),
             cross_account_keys=True,
             enable_key_rotation=True,
         )

@@ -4,6 +4,7 @@ gateway errors in the Lambda's error shape, and the request envelope checked bef
 from __future__ import annotations
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -38,6 +39,30 @@ _ACCESS_LOG_FIELDS = (
 )
 
 
+
+@jsii.implements(apigateway.IAccessLogDestination)
+class _LogGroupDestination:
+    """The access-log group's ARN as API Gateway stores it: without the `:*` that `LogGroup.log_group_arn` ends in.
+
+    With the trailing `:*` (what `LogGroupLogDestination` renders in aws-cdk-lib 2.273, pinned for cdk-assets:
+    see stacks/pipeline_stack.py), CloudFormation drift detection reports the stage as MODIFIED on every run.
+    aws-cdk-lib 2.274 fixes this behind the feature flag @aws-cdk/aws-apigateway:logGroupDestinationArnWithoutWildcard;
+    this renders the same ARN with any version.
+    """
+
+    def __init__(self, log_group: logs.ILogGroup) -> None:
+        self._log_group = log_group
+
+    def bind(self, _stage: apigateway.IStage) -> apigateway.AccessLogDestinationConfig:
+        arn = cdk.Stack.of(self._log_group).format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=self._log_group.log_group_name,
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        return apigateway.AccessLogDestinationConfig(destination_arn=arn)
+
+
 def inference_rest_api(
     scope: Construct, *, name: str, config: ApiConfig, function: lambda_.IFunction, access_logs: logs.ILogGroup
 ) -> apigateway.RestApi:
@@ -55,7 +80,7 @@ def inference_rest_api(
             stage_name="v1",
             throttling_rate_limit=config.throttle_rate_per_s,
             throttling_burst_limit=config.throttle_burst,
-            access_log_destination=apigateway.LogGroupLogDestination(access_logs),
+            access_log_destination=_LogGroupDestination(access_logs),
             access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(**dict.fromkeys(_ACCESS_LOG_FIELDS, True)),
             logging_level=apigateway.MethodLoggingLevel.ERROR,
             tracing_enabled=True,
