@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from llm_async.api.config import ApiConfig
+from llm_async.api.config import DEFAULT_MAX_NEW_TOKENS, ApiConfig, TokenBudget
 from llm_async.endpoint.config import PROVISIONING_MARGIN_S, EndpointConfig, ScalingConfig
 from llm_async.model.config import HubWeights, ModelConfig
 from llm_async.model.dlc_table import tgi_regions
@@ -67,6 +67,7 @@ class DeploymentConfig:
                 self.monitoring.wake_margin_s,
             )
         self._check_network()
+        self._check_token_budget()
         gpus = self.endpoint.instance.gpus
         if self.model.num_gpus > gpus:
             fail(
@@ -74,6 +75,14 @@ class DeploymentConfig:
                 f"1–{gpus} on {self.endpoint.instance_type} ({gpus} × {self.endpoint.instance.gpu_model})",
                 self.model.num_gpus,
             )
+
+    def _check_token_budget(self) -> None:
+        total = self.model.max_total_tokens
+        if self.api.max_new_tokens is not None and self.api.max_new_tokens > total - 1:
+            fail("api.max_new_tokens", f"1–{total - 1} (model.max_total_tokens − 1)", self.api.max_new_tokens)
+        budget = self.token_budget
+        if budget.default > budget.maximum:
+            fail("api.default_max_new_tokens", f"1–{budget.maximum} (the largest budget a request may ask for)", budget.default)
 
     def _check_network(self) -> None:
         network = self.network
@@ -97,6 +106,11 @@ class DeploymentConfig:
                     "True with Hub weights (subnets routed to a NAT gateway), or S3Weights",
                     network.internet_egress,
                 )
+
+    @property
+    def token_budget(self) -> TokenBudget:
+        maximum = self.api.max_new_tokens or self.model.max_total_tokens - self.model.max_input_tokens
+        return TokenBudget(default=self.api.default_max_new_tokens or min(DEFAULT_MAX_NEW_TOKENS, maximum), maximum=maximum)
 
     @property
     def wake_cooldown_s(self) -> int:

@@ -1,5 +1,7 @@
 """Command-line client of the inference API, signing each request with SigV4 (botocore) as IAM auth requires.
 
+    python -m llm_async_tools.client --api-url URL chat "What are cookies?" --system "Answer briefly." --wait
+    python -m llm_async_tools.client --api-url URL chat --json-schema answer.schema.json --wait < messages.json
     python -m llm_async_tools.client --api-url URL invoke "Hello, how are you?" --param temperature=0.8 --wait
     python -m llm_async_tools.client --api-url URL status INFERENCE_ID
 
@@ -85,16 +87,11 @@ class InferenceClient:
         return self._transport(method, request.url, dict(request.headers.items()), data)
 
     def submit(
-        self,
-        prompt: str,
-        parameters: dict[str, Any],
-        idempotency_key: str | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        self, body: dict[str, Any], idempotency_key: str | None = None, sleep: Callable[[float], None] = time.sleep
     ) -> ApiResponse:
-        """Retries 429/503 after Retry-After with one Idempotency-Key, so a retry never invokes twice."""
-        body: dict[str, Any] = {"inputs": prompt}
-        if parameters:
-            body["parameters"] = parameters
+        """Any of the API's request shapes (chat `messages`, completions `prompt`, TGI `inputs`).
+
+        Retries 429/503 after Retry-After with one Idempotency-Key, so a retry never invokes twice."""
         headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
         for _ in range(MAX_RETRIES):
             response = self._call("POST", "/invocations", body, headers)
@@ -107,12 +104,26 @@ class InferenceClient:
         return self._call("GET", f"/invocations/{inference_id}")
 
 
-def generated_text(result: Any) -> str:
-    """TGI answers `[{"generated_text": ...}]` (or the object alone); anything else is shown as JSON."""
-    first = result[0] if isinstance(result, list) and result else result
-    if isinstance(first, dict) and isinstance(first.get("generated_text"), str):
-        return first["generated_text"]
-    return json.dumps(result, indent=2)
+def generate_body(prompt: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """A TGI generate request."""
+    return {"inputs": prompt, "parameters": parameters} if parameters else {"inputs": prompt}
+
+
+def chat_body(
+    messages: list[dict[str, Any]], *, system: str | None = None, json_schema: dict[str, Any] | None = None,
+    parameters: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An OpenAI chat completions request; `json_schema` asks for structured output that follows it."""
+    body: dict[str, Any] = {"messages": ([{"role": "system", "content": system}] if system else []) + messages}
+    if json_schema is not None:
+        body["response_format"] = {"type": "json_schema", "json_schema": {"name": "answer", "schema": json_schema}}
+    return {**body, **(parameters or {})}
+
+
+def generated_text(status_body: dict[str, Any]) -> str:
+    """The API's `text` (the generated text, whatever the request shape); the raw result as JSON without it."""
+    text = status_body.get("text")
+    return text if isinstance(text, str) else json.dumps(status_body.get("result"), indent=2)
 
 
 def wait_for_result(
@@ -159,29 +170,69 @@ def _api_url(args: argparse.Namespace) -> str:
     return next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "ApiUrl")
 
 
-def main(argv: list[str] | None = None, *, transport: Transport = urllib_transport, out: TextIO | None = None) -> int:
-    out = out or sys.stdout
+def chat_messages(arguments: list[str], stdin: TextIO) -> list[dict[str, Any]]:
+    """Messages from the command line (user, assistant, user, ... in turn) or, without any, from standard
+    input: a JSON list of {"role", "content"} objects, or plain text as one user message."""
+    if arguments:
+        return [{"role": ("user", "assistant")[i % 2], "content": text} for i, text in enumerate(arguments)]
+    text = stdin.read()
+    try:
+        messages = json.loads(text)
+    except ValueError:
+        messages = None
+    if isinstance(messages, list) and all(isinstance(m, dict) for m in messages):
+        return messages
+    if not text.strip():
+        raise ValueError("chat: give messages as arguments, or on standard input (a JSON list of messages or text)")
+    return [{"role": "user", "content": text}]
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m llm_async_tools.client", description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--api-url", help="the stack's ApiUrl output")
     source.add_argument("--stack", help="read ApiUrl from this deployed stack's outputs")
     commands = parser.add_subparsers(dest="command", required=True)
-    invoke = commands.add_parser("invoke", help="submit a prompt")
+    chat = commands.add_parser("chat", help="an OpenAI chat completion: messages, system prompt, structured output")
+    chat.add_argument("messages", nargs="*", help="user, assistant, user, ... in turn; none: read standard input")
+    chat.add_argument("--system", help="a system prompt, sent first")
+    chat.add_argument("--json-schema", type=argparse.FileType("r"), help="a JSON Schema file the answer must follow")
+    invoke = commands.add_parser("invoke", help="a TGI generate request: a prompt as it is, no chat template")
     invoke.add_argument("prompt")
-    invoke.add_argument("--param", action="append", type=_parameter, default=[], help="TGI parameter NAME=VALUE (JSON value)")
-    invoke.add_argument("--idempotency-key")
-    invoke.add_argument("--wait", action="store_true", help="poll until the result is ready and print the text")
-    invoke.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait with --wait (default 1800)")
-    invoke.add_argument("--poll-seconds", type=float, default=10.0, help="seconds between status checks (default 10)")
+    for command in (chat, invoke):
+        command.add_argument("--param", action="append", type=_parameter, default=[], help="request parameter NAME=VALUE (JSON value)")
+        command.add_argument("--idempotency-key")
+        command.add_argument("--wait", action="store_true", help="poll until the result is ready and print the text")
+        command.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait with --wait (default 1800)")
+        command.add_argument("--poll-seconds", type=float, default=10.0, help="seconds between status checks (default 10)")
     status = commands.add_parser("status", help="show an inference's status or result")
     status.add_argument("inference_id")
+    return parser
+
+
+def _request_body(args: argparse.Namespace, parser: argparse.ArgumentParser, stdin: TextIO) -> dict[str, Any]:
+    if args.command == "invoke":
+        return generate_body(args.prompt, dict(args.param))
+    try:
+        messages = chat_messages(args.messages, stdin)
+        schema = json.load(args.json_schema) if args.json_schema else None
+    except ValueError as error:
+        parser.error(str(error))
+    return chat_body(messages, system=args.system, json_schema=schema, parameters=dict(args.param))
+
+
+def main(
+    argv: list[str] | None = None, *, transport: Transport = urllib_transport, out: TextIO | None = None, stdin: TextIO | None = None
+) -> int:
+    out = out or sys.stdout
+    parser = _parser()
     args = parser.parse_args(argv)
 
     client = InferenceClient(_api_url(args), transport=transport)
     if args.command == "status":
         response = client.status(args.inference_id)
     else:
-        response = client.submit(args.prompt, dict(args.param), args.idempotency_key)
+        response = client.submit(_request_body(args, parser, stdin or sys.stdin), args.idempotency_key)
         if response.status == 202 and args.wait:
             print(f"accepted {response.body['inferenceId']}", file=sys.stderr)
             response = wait_for_result(
@@ -193,13 +244,13 @@ def main(argv: list[str] | None = None, *, transport: Transport = urllib_transpo
         return 1
     body = response.body
     if body.get("status") == "Completed":
-        print(generated_text(body["result"]), file=out)
+        print(generated_text(body), file=out)
     elif body.get("status") == "Failed":
         print(f"failed: {body.get('failureReason', '')}", file=sys.stderr)
         return 1
     else:
         print(json.dumps(body, indent=2), file=out)
-        if args.command == "invoke" and args.wait:
+        if args.command != "status" and args.wait:
             print(f"still {body.get('status')} after {args.timeout:g} s: ask again with `status`", file=sys.stderr)
             return 2
     return 0

@@ -2,8 +2,9 @@
 
     python -m llm_async_tools.smoke_test --api-url URL [--role-arn ARN] [--timeout SECONDS]
 
-Exits 0 only when the inference completes with TGI's result shape (`[{"generated_text": "<text>"}]`);
-otherwise prints why and exits 1. The pipeline runs it after each stage deploys, as the stage's
+Sends an OpenAI chat completion request (the shape most apps use) and exits 0 only when the inference
+completes with generated text (the API's `text`) that is not the prompt echoed back; otherwise prints why
+and exits 1. The pipeline runs it after each stage deploys, as the stage's
 smoke-test role (`--role-arn`), which may call that stage's API and nothing else.
 """
 
@@ -18,10 +19,10 @@ from typing import Any, TextIO
 
 import boto3
 
-from llm_async_tools.client import ApiResponse, InferenceClient, Transport, urllib_transport, wait_for_result
+from llm_async_tools.client import ApiResponse, InferenceClient, Transport, chat_body, urllib_transport, wait_for_result
 
 PROMPT = "Reply with one word: what colour is the sky on a clear day?"
-PARAMETERS = {"max_new_tokens": 16, "temperature": 0.1}
+REQUEST = chat_body([{"role": "user", "content": PROMPT}], parameters={"max_tokens": 16, "temperature": 0.1})
 
 
 def result_problem(response: ApiResponse) -> str | None:
@@ -32,10 +33,12 @@ def result_problem(response: ApiResponse) -> str | None:
     if body.get("status") != "Completed":
         reason = body.get("failureReason", "no result before the timeout")
         return f"inference {body.get('inferenceId')} ended {body.get('status')}: {reason}"
-    result = body.get("result")
-    first = result[0] if isinstance(result, list) and result else None
-    if not isinstance(first, dict) or not isinstance(first.get("generated_text"), str) or not first["generated_text"]:
-        return f"result is not TGI's [{{'generated_text': '<text>'}}]: {result!r}"[:500]
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return f"no generated text in the result: {body.get('result')!r}"[:500]
+    # An engine that echoes its input (TGI's return_full_text) would pass a non-empty check on the echo alone.
+    if PROMPT in text:
+        return f"the result repeats the prompt instead of answering it: {text!r}"[:500]
     return None
 
 
@@ -58,7 +61,7 @@ def run(
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     started = clock()
-    submitted = client.submit(PROMPT, PARAMETERS, idempotency_key=f"smoke-{uuid.uuid4().hex}", sleep=sleep)
+    submitted = client.submit(REQUEST, idempotency_key=f"smoke-{uuid.uuid4().hex}", sleep=sleep)
     if submitted.status != 202:
         print(f"smoke test failed: submit answered {submitted.status}: {submitted.body}", file=out)
         return 1
@@ -70,7 +73,7 @@ def run(
     if problem:
         print(f"smoke test failed: {problem}", file=out)
         return 1
-    text: Any = final.body["result"][0]["generated_text"]
+    text: Any = final.body["text"]
     print(f"smoke test passed: {inference_id} completed in {clock() - started:.0f} s: {text.strip()[:80]!r}", file=out)
     return 0
 

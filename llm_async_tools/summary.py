@@ -168,7 +168,7 @@ def summarize(template: dict[str, Any], stack_name: str) -> str:
         f"Instance     {variant['InstanceType']}: {instance.gpus} × {instance.gpu_model},"
         f" {instance.gpu_memory_gib} GiB GPU memory; SM_NUM_GPUS={env['SM_NUM_GPUS']}"
         + (f", quantize={env['HF_MODEL_QUANTIZE']}" if "HF_MODEL_QUANTIZE" in env else ""),
-        f"Tokens       MAX_INPUT_LENGTH={env['MAX_INPUT_LENGTH']}, MAX_TOTAL_TOKENS={env['MAX_TOTAL_TOKENS']}",
+        f"Tokens       MAX_INPUT_TOKENS={env['MAX_INPUT_TOKENS']}, MAX_TOTAL_TOKENS={env['MAX_TOTAL_TOKENS']}",
         f"Capacity     {target['MinCapacity']}–{target['MaxCapacity']} instances",
         *(f"Scale out    {line}" for line in scale_out),
         *(f"Scale in     {line}" for line in scale_in),

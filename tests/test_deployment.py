@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
+from llm_async.api.config import TokenBudget
 from llm_async.deployment import DeploymentConfig
 from llm_async.endpoint.config import EndpointConfig, ScalingConfig
 from llm_async.environments import ENVIRONMENTS
 from llm_async.model.config import S3Weights
 from llm_async.model.dlc_table import tgi_regions
-from llm_async.model.presets import FALCON_40B_INSTRUCT, QWEN2_5_7B_INSTRUCT
+from llm_async.model.presets import FALCON_40B_INSTRUCT, PRESETS, QWEN2_5_7B_INSTRUCT
 from llm_async.monitoring.config import MonitoringConfig
 from llm_async.network.config import NewVpc
 from llm_async.validators import ConfigError
@@ -219,3 +220,36 @@ def test_existing_vpc_zones_must_be_in_the_region() -> None:
 def test_network_must_be_one_of_the_vpc_modes() -> None:
     with _raises("network: must be None, NewVpc or ExistingVpc (got 'vpc-0a1b2c3d')"):
         _s3_weights_sandbox(network="vpc-0a1b2c3d")
+
+
+# The token budget every forwarded request carries (api.default_max_new_tokens, api.max_new_tokens).
+
+
+def test_the_default_budget_fits_beside_any_input_the_container_accepts() -> None:
+    # Qwen 2.5 7B preset: MAX_TOTAL_TOKENS 8192, MAX_INPUT_TOKENS 4096 → at most 4096 new tokens, 512 by default.
+    assert SANDBOX.token_budget == TokenBudget(default=512, maximum=4096)
+
+
+def test_a_small_context_lowers_the_default_to_what_fits() -> None:
+    falcon = dataclasses.replace(SANDBOX, model=PRESETS["falcon-40b-instruct"].model, endpoint=dataclasses.replace(
+        SANDBOX.endpoint, instance_type=PRESETS["falcon-40b-instruct"].instance_type))
+    assert falcon.token_budget == TokenBudget(default=148, maximum=148)
+
+
+def test_the_budget_is_configurable_within_the_context() -> None:
+    api = dataclasses.replace(SANDBOX.api, default_max_new_tokens=100, max_new_tokens=8191)
+    assert dataclasses.replace(SANDBOX, api=api).token_budget == TokenBudget(default=100, maximum=8191)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"max_new_tokens": 8192}, "api.max_new_tokens: must be 1–8191 (model.max_total_tokens − 1) (got 8192)"),
+        ({"default_max_new_tokens": 4097}, "api.default_max_new_tokens: must be 1–4096 (the largest budget a request may ask for) (got 4097)"),
+        ({"max_new_tokens": 256, "default_max_new_tokens": 257}, "api.default_max_new_tokens: must be 1–256 (the largest budget a request may ask for) (got 257)"),
+    ],
+)
+def test_the_budget_stays_within_the_context(changes: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        dataclasses.replace(SANDBOX, api=dataclasses.replace(SANDBOX.api, **changes))
+    assert str(error.value) == message

@@ -27,7 +27,7 @@ def _ids(synth: Synthesized, resource_type: str) -> set[str]:
 @pytest.fixture(scope="module")
 def model_changed(sandbox: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     config = sandbox.config
-    model = dataclasses.replace(config.model, max_input_length=config.model.max_input_length // 2)
+    model = dataclasses.replace(config.model, max_input_tokens=config.model.max_input_tokens // 2)
     return synthesize(dataclasses.replace(config, model=model), Path(tmp_path_factory.mktemp("model-changed")), rule_packs=False)
 
 
@@ -44,9 +44,11 @@ def test_a_model_change_updates_the_endpoint_in_place(sandbox: Synthesized, mode
     (model_id,) = _ids(sandbox, "AWS::SageMaker::Model")
     (config_id,) = _ids(sandbox, "AWS::SageMaker::EndpointConfig")
     (endpoint_id,) = _ids(sandbox, "AWS::SageMaker::Endpoint")
+    (function_id,) = _ids(sandbox, "AWS::Lambda::Function")
     # A new model and endpoint config (both immutable); the endpoint switches to them (UpdateEndpoint),
-    # which SageMaker allows under autoscaling because only the model changes.
-    assert changes == {model_id: REPLACE, config_id: REPLACE, endpoint_id: UPDATE}
+    # which SageMaker allows under autoscaling because only the model changes. The API's function is updated
+    # with the new token limits it checks requests against.
+    assert changes == {model_id: REPLACE, config_id: REPLACE, endpoint_id: UPDATE, function_id: UPDATE}
     endpoint = model_changed.template_json["Resources"][endpoint_id]["Properties"]
     assert endpoint["RetainAllVariantProperties"] is True  # the scaled instance count survives the update
 

@@ -7,9 +7,21 @@ from dataclasses import dataclass
 from llm_async.notifications.config import ResultSubscription
 from llm_async.validators import fail, int_in_range
 
-# API Gateway accepts 10 MB, but a synchronous Lambda invocation only 6 MB of event (body, headers,
-# request context): stay well under it so an oversized body gets the Lambda's 413, not a gateway 5xx.
-BODY_LIMIT_BYTES = 5_000_000
+# The body is forwarded to the container nearly as sent, and TGI refuses a payload over its `--payload-limit`,
+# 2,000,000 bytes by default (launcher/src/main.rs, TGI v3.3.6). That is also well under the 6 MB event a
+# synchronous Lambda invocation takes, so an oversized body gets the Lambda's 413, not a gateway 5xx.
+BODY_LIMIT_BYTES = 2_000_000
+# The budget of new tokens forwarded when a request names none: enough for a long answer, small enough
+# that one request does not hold a batch slot for the whole context (ours, not the engine's).
+DEFAULT_MAX_NEW_TOKENS = 512
+
+
+@dataclass(frozen=True)
+class TokenBudget:
+    """The new tokens every forwarded request asks for: `default` when it names none, at most `maximum`."""
+
+    default: int
+    maximum: int
 
 
 @dataclass(frozen=True)
@@ -25,6 +37,11 @@ class ApiConfig:
     reserved_concurrency: int | None = None
     """Concurrent executions reserved for the API's Lambda (and its cap). None leaves it on the shared
     pool: a new account's whole quota can be 10, and a reservation must leave 100 unreserved."""
+    default_max_new_tokens: int | None = None
+    """The budget forwarded when a request names none. None: DEFAULT_MAX_NEW_TOKENS, or max_new_tokens if lower."""
+    max_new_tokens: int | None = None
+    """The largest budget a request may ask for. None: model.max_total_tokens − model.max_input_tokens, which
+    fits beside any input the container accepts (TGI refuses input + new tokens > MAX_TOTAL_TOKENS)."""
 
     def __post_init__(self) -> None:
         int_in_range("api.throttle_rate_per_s", self.throttle_rate_per_s, 1, 10_000)
@@ -33,5 +50,8 @@ class ApiConfig:
         int_in_range("api.throttle_burst", self.throttle_burst, 1, 5_000)
         int_in_range("api.max_body_bytes", self.max_body_bytes, 1_024, BODY_LIMIT_BYTES)
         int_in_range("api.max_inputs_bytes", self.max_inputs_bytes, 1, self.max_body_bytes)
+        for name in ("default_max_new_tokens", "max_new_tokens"):
+            if getattr(self, name) is not None:
+                int_in_range(f"api.{name}", getattr(self, name), 1)
         if not isinstance(self.result_subscriptions, tuple):
             fail("api.result_subscriptions", "a tuple of ResultSubscription", self.result_subscriptions)

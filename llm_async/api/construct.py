@@ -11,7 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from llm_async.api.config import ApiConfig
+from llm_async.api.config import ApiConfig, TokenBudget
 from llm_async.api.rest_api import inference_rest_api
 from llm_async.api.runtime.inference_api import contract
 from llm_async.api.runtime.inference_api.contract import ApiEnvironment
@@ -57,7 +57,9 @@ class InferenceApi(Construct):
         *,
         name: str,
         config: ApiConfig,
+        max_input_tokens: int,
         max_total_tokens: int,
+        token_budget: TokenBudget,
         endpoint: AsyncEndpoint,
         scaling: ScaleToZero,
         payloads: PayloadBucket,
@@ -66,7 +68,8 @@ class InferenceApi(Construct):
     ) -> None:
         """`name`: the deployment's name (`endpoint.name_prefix`); the API is `<name>-api`, which is the ApiName
         dimension of its metrics, and the custom metrics' namespace is `name`: one per deployment.
-        `max_total_tokens`: the container's token limit, which requests are checked against.
+        `max_input_tokens`, `max_total_tokens`: the container's token limits, which requests are checked against;
+        `token_budget`: the new tokens a request is given when it names none, and the most it may ask for.
         `network`: VPC mode, the Lambda runs in its private subnets and reaches AWS through its endpoints."""
         super().__init__(scope, id_)
         self.function_logs = logs.create(self, "FunctionLogs")
@@ -79,7 +82,10 @@ class InferenceApi(Construct):
             invocation_timeout_s=endpoint.invocation_timeout_s,
             max_body_bytes=config.max_body_bytes,
             max_inputs_bytes=config.max_inputs_bytes,
+            max_input_tokens=max_input_tokens,
             max_total_tokens=max_total_tokens,
+            default_max_new_tokens=token_budget.default,
+            max_new_tokens=token_budget.maximum,
             metrics_namespace=name,
         )
         self.function = self._function(config.reserved_concurrency, network)

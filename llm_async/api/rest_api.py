@@ -20,16 +20,13 @@ _BODY_ERROR_TEMPLATE = (
     '{"error": {"code": "InvalidRequest",'
     ' "message": "$util.escapeJavaScript($context.error.validationErrorString)"}}'
 )
-# The envelope API Gateway can check before the Lambda runs; the Lambda checks every field's range.
-_GENERATE_REQUEST_SCHEMA = apigateway.JsonSchema(
+# The envelope API Gateway can check before the Lambda runs: a JSON object with exactly one of the three
+# request shapes' keys (chat `messages`, completions `prompt`, TGI generate `inputs`). The Lambda checks
+# every field against the engine's own rules (inference_api/request.py).
+_INFERENCE_REQUEST_SCHEMA = apigateway.JsonSchema(
     schema=apigateway.JsonSchemaVersion.DRAFT4,
     type=apigateway.JsonSchemaType.OBJECT,
-    required=["inputs"],
-    additional_properties=False,
-    properties={
-        "inputs": apigateway.JsonSchema(type=apigateway.JsonSchemaType.STRING, min_length=1),
-        "parameters": apigateway.JsonSchema(type=apigateway.JsonSchemaType.OBJECT),
-    },
+    one_of=[apigateway.JsonSchema(required=[key]) for key in ("messages", "prompt", "inputs")],
 )
 
 
@@ -111,7 +108,7 @@ def inference_rest_api(
     validator = api.add_request_validator(
         "Validator", validate_request_body=True, validate_request_parameters=True
     )
-    model = api.add_model("GenerateRequest", content_type="application/json", schema=_GENERATE_REQUEST_SCHEMA)
+    model = api.add_model("InferenceRequest", content_type="application/json", schema=_INFERENCE_REQUEST_SCHEMA)
     invocations = api.root.add_resource("invocations")
     invocations.add_method(
         "POST",

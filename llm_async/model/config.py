@@ -70,7 +70,7 @@ class ModelConfig:
     weights: HubWeights | S3Weights
     num_gpus: int
     """SM_NUM_GPUS: the tensor-parallel shard count."""
-    max_input_length: int
+    max_input_tokens: int
     max_total_tokens: int
     quantize: str | None = None
     tgi_version: str = "3.3.6"
@@ -82,13 +82,13 @@ class ModelConfig:
         if not isinstance(self.weights, (HubWeights, S3Weights)):
             fail("model.weights", "HubWeights or S3Weights", self.weights)
         int_in_range("model.num_gpus", self.num_gpus, 1, 8)
-        int_in_range("model.max_input_length", self.max_input_length, 1)
+        int_in_range("model.max_input_tokens", self.max_input_tokens, 1)
         int_in_range("model.max_total_tokens", self.max_total_tokens, 2)
-        if self.max_input_length >= self.max_total_tokens:
+        if self.max_input_tokens >= self.max_total_tokens:
             fail(
-                "model.max_input_length",
+                "model.max_input_tokens",
                 f"< model.max_total_tokens ({self.max_total_tokens})",
-                self.max_input_length,
+                self.max_input_tokens,
             )
         if self.quantize is not None and self.quantize not in TGI_QUANTIZE_METHODS:
             fail("model.quantize", f"None or one of {', '.join(TGI_QUANTIZE_METHODS)}", self.quantize)

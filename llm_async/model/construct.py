@@ -22,8 +22,13 @@ def tgi_environment(model: ModelConfig) -> dict[str, str]:
     """The TGI launcher's settings, as the container reads them from its environment."""
     env = {
         "SM_NUM_GPUS": str(model.num_gpus),
-        "MAX_INPUT_LENGTH": str(model.max_input_length),
+        # TGI 3's name; MAX_INPUT_LENGTH is its legacy alias, and setting both aborts start-up
+        # (launcher/src/main.rs, TGI v3.3.6).
+        "MAX_INPUT_TOKENS": str(model.max_input_tokens),
         "MAX_TOTAL_TOKENS": str(model.max_total_tokens),
+        # The launcher sends usage statistics to Hugging Face unless this is `off` (launcher/src/main.rs,
+        # `--usage-stats`, TGI v3.3.6): nothing about the deployment leaves the account.
+        "USAGE_STATS": "off",
     }
     if isinstance(model.weights, HubWeights):
         env["HF_MODEL_ID"] = model.weights.model_id

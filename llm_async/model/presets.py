@@ -16,7 +16,7 @@ class ModelPreset:
 # The seed notebook's model: 40B parameters sharded over the 4 A10G GPUs (96 GiB) of a g5.12xlarge.
 FALCON_40B_INSTRUCT = ModelPreset(
     ModelConfig("falcon-40b-instruct", HubWeights("tiiuae/falcon-40b-instruct", "1e7fdcc9f45d13704f3826e99937917e007cd975"),
-                num_gpus=4, max_input_length=1900, max_total_tokens=2048),
+                num_gpus=4, max_input_tokens=1900, max_total_tokens=2048),
     instance_type="ml.g5.12xlarge",
 )
 
@@ -29,7 +29,7 @@ FALCON_40B_INSTRUCT_G4DN = ModelPreset(
 # The cheap default: an ungated Apache-2.0 7B instruct model; ~15 GiB of bf16 weights fit one A10G.
 QWEN2_5_7B_INSTRUCT = ModelPreset(
     ModelConfig("qwen2-5-7b-instruct", HubWeights("Qwen/Qwen2.5-7B-Instruct", "a09a35458c702b33eeacc393d103063234e8bc28"),
-                num_gpus=1, max_input_length=4096, max_total_tokens=8192),
+                num_gpus=1, max_input_tokens=4096, max_total_tokens=8192),
     instance_type="ml.g5.2xlarge",
 )
 

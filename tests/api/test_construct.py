@@ -118,7 +118,10 @@ def test_environment_is_the_contract_rendered_from_the_collaborators(sandbox: Bu
         invocation_timeout_s=config.endpoint.invocation_timeout_s,
         max_body_bytes=config.api.max_body_bytes,
         max_inputs_bytes=config.api.max_inputs_bytes,
+        max_input_tokens=config.model.max_input_tokens,
         max_total_tokens=config.model.max_total_tokens,
+        default_max_new_tokens=config.token_budget.default,
+        max_new_tokens=config.token_budget.maximum,
         metrics_namespace=config.endpoint.name_prefix,
     )
     variables = sandbox.only("AWS::Lambda::Function")["Environment"]["Variables"]
@@ -137,7 +140,11 @@ def test_environment_values_of_the_sandbox(sandbox: Built) -> None:
         "INVOCATION_TIMEOUT_SECONDS": "900",
         "MAX_BODY_BYTES": "1048576",
         "MAX_INPUTS_BYTES": "262144",
+        "MAX_INPUT_TOKENS": "4096",
         "MAX_TOTAL_TOKENS": "8192",
+        # The budget forwarded when a request names none, and the most a request may ask for.
+        "DEFAULT_MAX_NEW_TOKENS": "512",
+        "MAX_NEW_TOKENS": "4096",
         # The deployment's own namespace: two deployments in one account never mix their metrics.
         "POWERTOOLS_METRICS_NAMESPACE": "llm-async-sandbox",
         "POWERTOOLS_SERVICE_NAME": "llm-async-api",

@@ -28,7 +28,10 @@ def test_render_writes_every_value_as_text_under_its_variable() -> None:
         "INVOCATION_TIMEOUT_SECONDS": "900",
         "MAX_BODY_BYTES": "20000",
         "MAX_INPUTS_BYTES": "16000",
+        "MAX_INPUT_TOKENS": "1024",
         "MAX_TOTAL_TOKENS": "2048",
+        "DEFAULT_MAX_NEW_TOKENS": "256",
+        "MAX_NEW_TOKENS": "1024",
         # Powertools reads these two itself: the metrics' namespace, and the logs' and metrics' service.
         "POWERTOOLS_METRICS_NAMESPACE": "llm-async-test",
         "POWERTOOLS_SERVICE_NAME": "llm-async-api",
@@ -42,7 +45,10 @@ def test_parsed_integers_are_integers() -> None:
         "invocation_timeout_s",
         "max_body_bytes",
         "max_inputs_bytes",
+        "max_input_tokens",
         "max_total_tokens",
+        "default_max_new_tokens",
+        "max_new_tokens",
     ]
     assert all(type(getattr(parsed, name)) is int for name in INT_FIELDS)
 

@@ -200,17 +200,16 @@ def test_both_methods_are_validated_before_the_lambda_runs(built: Built) -> None
     assert {m["RequestValidatorId"]["Ref"] for m in built.methods().values()} == {validator_id}
 
 
-def test_submit_bodies_must_match_the_generate_request_envelope(built: Built) -> None:
+def test_submit_bodies_must_be_an_object_of_exactly_one_request_shape(built: Built) -> None:
     ((model_id, model),) = built.template.find_resources("AWS::ApiGateway::Model").items()
     assert built.methods()["POST"]["RequestModels"] == {"application/json": {"Ref": model_id}}
     assert model["Properties"]["ContentType"] == "application/json"
+    # The Lambda checks every field against the engine's rules; the gateway only the envelope: chat `messages`,
+    # completions `prompt` or TGI generate `inputs`, exactly one of them.
     assert model["Properties"]["Schema"] == {
         "$schema": "http://json-schema.org/draft-04/schema#",
         "type": "object",
-        "required": ["inputs"],
-        "additionalProperties": False,
-        # The Lambda checks every field's range; the gateway only the envelope.
-        "properties": {"inputs": {"type": "string", "minLength": 1}, "parameters": {"type": "object"}},
+        "oneOf": [{"required": ["messages"]}, {"required": ["prompt"]}, {"required": ["inputs"]}],
     }
     assert "RequestModels" not in built.methods()["GET"]
 

@@ -92,10 +92,10 @@ def test_num_gpus_range() -> None:
         _model(num_gpus=0)
 
 
-def test_max_input_length_must_be_below_max_total_tokens() -> None:
-    with _raises("model.max_input_length: must be < model.max_total_tokens (2048) (got 2048)"):
-        _model(max_input_length=2048, max_total_tokens=2048)
-    assert _model(max_input_length=2047, max_total_tokens=2048).max_input_length == 2047
+def test_max_input_tokens_must_be_below_max_total_tokens() -> None:
+    with _raises("model.max_input_tokens: must be < model.max_total_tokens (2048) (got 2048)"):
+        _model(max_input_tokens=2048, max_total_tokens=2048)
+    assert _model(max_input_tokens=2047, max_total_tokens=2048).max_input_tokens == 2047
 
 
 def test_quantize_method() -> None:
@@ -138,7 +138,7 @@ def test_default_tgi_version_is_in_the_sdk_table() -> None:
             "model.weights: must be HubWeights or S3Weights (got 'tiiuae/falcon-40b')",
         ),
         (lambda: _model(num_gpus=9), "model.num_gpus: must be an integer 1–8 (got 9)"),
-        (lambda: _model(max_input_length=0), "model.max_input_length: must be an integer ≥ 1 (got 0)"),
+        (lambda: _model(max_input_tokens=0), "model.max_input_tokens: must be an integer ≥ 1 (got 0)"),
         (lambda: _model(max_total_tokens=1), "model.max_total_tokens: must be an integer ≥ 2 (got 1)"),
     ],
 )
@@ -148,8 +148,8 @@ def test_remaining_rules(build, message: str) -> None:  # noqa: ANN001
 
 
 def test_model_accepts_its_bounds() -> None:
-    model = _model(name="a" * 40, num_gpus=8, max_input_length=1, max_total_tokens=2)
-    assert (model.num_gpus, model.max_input_length, model.max_total_tokens) == (8, 1, 2)
+    model = _model(name="a" * 40, num_gpus=8, max_input_tokens=1, max_total_tokens=2)
+    assert (model.num_gpus, model.max_input_tokens, model.max_total_tokens) == (8, 1, 2)
 
 
 # Presets
@@ -163,7 +163,7 @@ def test_presets_are_keyed_by_model_name() -> None:
 def test_falcon_presets_match_the_seed_notebook() -> None:
     for preset in (FALCON_40B_INSTRUCT, FALCON_40B_INSTRUCT_G4DN):
         assert preset.model.weights == HubWeights("tiiuae/falcon-40b-instruct", SHA)
-        assert (preset.model.num_gpus, preset.model.max_input_length, preset.model.max_total_tokens) == (4, 1900, 2048)
+        assert (preset.model.num_gpus, preset.model.max_input_tokens, preset.model.max_total_tokens) == (4, 1900, 2048)
     assert FALCON_40B_INSTRUCT.instance_type == "ml.g5.12xlarge"
     assert FALCON_40B_INSTRUCT.model.quantize is None
     assert (FALCON_40B_INSTRUCT_G4DN.instance_type, FALCON_40B_INSTRUCT_G4DN.model.quantize) == (
@@ -175,7 +175,7 @@ def test_falcon_presets_match_the_seed_notebook() -> None:
 def test_default_preset_is_an_ungated_7b_model_on_one_a10g() -> None:
     model = QWEN2_5_7B_INSTRUCT.model
     assert model.weights == HubWeights("Qwen/Qwen2.5-7B-Instruct", "a09a35458c702b33eeacc393d103063234e8bc28")
-    assert (model.num_gpus, model.max_input_length, model.max_total_tokens, model.quantize) == (1, 4096, 8192, None)
+    assert (model.num_gpus, model.max_input_tokens, model.max_total_tokens, model.quantize) == (1, 4096, 8192, None)
     assert QWEN2_5_7B_INSTRUCT.instance_type == "ml.g5.2xlarge"
 
 

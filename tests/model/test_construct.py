@@ -75,8 +75,9 @@ def test_environment_of_the_seed_notebook_model() -> None:
         "HF_MODEL_ID": "tiiuae/falcon-40b-instruct",
         "HF_MODEL_REVISION": "1e7fdcc9f45d13704f3826e99937917e007cd975",
         "SM_NUM_GPUS": "4",
-        "MAX_INPUT_LENGTH": "1900",
+        "MAX_INPUT_TOKENS": "1900",
         "MAX_TOTAL_TOKENS": "2048",
+        "USAGE_STATS": "off",
     }
 
 
@@ -90,8 +91,9 @@ def test_s3_weights_are_served_from_the_mount_point_without_a_revision() -> None
     assert tgi_environment(model) == {
         "HF_MODEL_ID": "/opt/ml/model",
         "SM_NUM_GPUS": "1",
-        "MAX_INPUT_LENGTH": "4096",
+        "MAX_INPUT_TOKENS": "4096",
         "MAX_TOTAL_TOKENS": "8192",
+        "USAGE_STATS": "off",
     }
     assert CONTAINER_MODEL_DIR == "/opt/ml/model"
 
@@ -113,8 +115,9 @@ def test_hub_model_runs_the_tgi_image_with_its_environment_and_network_access(hu
                     "HF_MODEL_ID": "Qwen/Qwen2.5-7B-Instruct",
                     "HF_MODEL_REVISION": "a09a35458c702b33eeacc393d103063234e8bc28",
                     "SM_NUM_GPUS": "1",
-                    "MAX_INPUT_LENGTH": "4096",
+                    "MAX_INPUT_TOKENS": "4096",
                     "MAX_TOTAL_TOKENS": "8192",
+                    "USAGE_STATS": "off",
                 },
                 "ModelDataSource": Match.absent(),
             },

@@ -8,7 +8,16 @@ from urllib.parse import urlparse
 
 import pytest
 
-from llm_async_tools.client import ApiResponse, InferenceClient, generated_text, main, wait_for_result
+from llm_async_tools.client import (
+    ApiResponse,
+    InferenceClient,
+    chat_body,
+    chat_messages,
+    generate_body,
+    generated_text,
+    main,
+    wait_for_result,
+)
 from tests.api.runtime.conftest import api_event, call
 
 API_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/v1/"
@@ -56,7 +65,7 @@ class HandlerTransport:
 def test_requests_are_sigv4_signed_for_execute_api(aws) -> None:
     transport = HandlerTransport(aws)
     client = InferenceClient(API_URL, transport=transport)
-    assert client.submit("hi", {"temperature": 0.5}).status == 202
+    assert client.submit(generate_body("hi", {"temperature": 0.5})).status == 202
     (_, url, headers), = transport.requests
     assert url == "https://abc123.execute-api.us-east-1.amazonaws.com/v1/invocations"
     assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=")
@@ -100,11 +109,44 @@ def test_progress_names_the_cold_start() -> None:
 
 
 @pytest.mark.parametrize(
-    ("result", "text"),
-    [([{"generated_text": "a"}], "a"), ({"generated_text": "b"}, "b"), ({"other": 1}, '{\n  "other": 1\n}')],
+    ("status_body", "text"),
+    [
+        ({"text": "a", "result": [{"generated_text": "a"}]}, "a"),
+        ({"text": "", "result": {"choices": [{"message": {"role": "assistant", "content": ""}}]}}, ""),
+        ({"text": None, "result": {"other": 1}}, '{\n  "other": 1\n}'),
+    ],
 )
-def test_generated_text(result, text: str) -> None:
-    assert generated_text(result) == text
+def test_generated_text_is_the_apis_text_else_the_result(status_body, text: str) -> None:
+    assert generated_text(status_body) == text
+
+
+def test_chat_body_puts_the_system_prompt_first_and_asks_for_the_schema() -> None:
+    schema = {"type": "object", "properties": {"colour": {"type": "string"}}, "required": ["colour"]}
+    body = chat_body([{"role": "user", "content": "Sky?"}], system="Be brief.", json_schema=schema, parameters={"max_tokens": 9})
+    assert body == {
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Sky?"}],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}},
+        "max_tokens": 9,
+    }
+
+
+@pytest.mark.parametrize(
+    ("arguments", "stdin", "messages"),
+    [
+        (["Hi", "Hello!", "Sky?"], "", [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "Sky?"}]),
+        ([], '[{"role": "user", "content": "from stdin"}]', [{"role": "user", "content": "from stdin"}]),
+        ([], "plain text\n", [{"role": "user", "content": "plain text\n"}]),
+    ],
+)
+def test_chat_messages_from_arguments_or_standard_input(arguments, stdin, messages) -> None:
+    assert chat_messages(arguments, io.StringIO(stdin)) == messages
+
+
+def test_chat_without_any_message_is_a_usage_error(aws, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--api-url", API_URL, "chat"], transport=HandlerTransport(aws), stdin=io.StringIO("  \n"))
+    assert exit_info.value.code == 2
+    assert "chat: give messages as arguments, or on standard input" in capsys.readouterr().err
 
 
 def test_api_url_must_be_an_api_gateway_url() -> None:
@@ -131,7 +173,7 @@ def test_submit_retries_throttling_with_one_idempotency_key(aws) -> None:
         ApiResponse(202, {}, {"inferenceId": "a" * 32, "status": "InProgress"}),
     )
     slept: list[float] = []
-    response = InferenceClient(API_URL, transport=transport).submit("hi", {}, sleep=slept.append)
+    response = InferenceClient(API_URL, transport=transport).submit(generate_body("hi", {}), sleep=slept.append)
     assert response.status == 202
     assert slept == [2.0, 5.0]
     keys = {headers["Idempotency-Key"] for headers in transport.sent}

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from llm_async_tools.client import ApiResponse, InferenceClient
-from llm_async_tools.smoke_test import main, result_problem, run
+from llm_async_tools.smoke_test import PROMPT, main, result_problem, run
 from tests.tools.test_client import API_URL, HandlerTransport
 
 
@@ -29,9 +29,13 @@ def _run(aws, transport: HandlerTransport, timeout_s: float = 2100) -> tuple[int
     return code, out.getvalue(), clock
 
 
+def _chat_completion(content: str) -> dict:
+    return {"object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
+
+
 def test_passes_when_the_result_arrives_after_a_cold_start(aws) -> None:
     # 40 polls × 15 s: the result appears after ten minutes, as after a wake from zero.
-    transport = HandlerTransport(aws, results_after_polls=40, result=[{"generated_text": " Blue."}])
+    transport = HandlerTransport(aws, results_after_polls=40, result=_chat_completion(" Blue."))
     code, out, clock = _run(aws, transport)
     assert code == 0
     assert "smoke test passed" in out and "'Blue.'" in out
@@ -39,7 +43,7 @@ def test_passes_when_the_result_arrives_after_a_cold_start(aws) -> None:
 
 
 def test_fails_when_no_result_arrives_in_time(aws) -> None:
-    transport = HandlerTransport(aws, results_after_polls=10_000, result=[{"generated_text": "late"}])
+    transport = HandlerTransport(aws, results_after_polls=10_000, result=_chat_completion("late"))
     code, out, clock = _run(aws, transport, timeout_s=600)
     assert code == 1
     assert "ended InProgress: no result before the timeout" in out
@@ -47,13 +51,19 @@ def test_fails_when_no_result_arrives_in_time(aws) -> None:
 
 
 @pytest.mark.parametrize(
-    "result",
-    [[], [{"generated_text": ""}], {"generated_text": "object, not list"}, [{"text": "wrong key"}], "plain"],
+    ("result", "problem"),
+    [
+        ([], "no generated text in the result"),
+        (_chat_completion("  "), "no generated text in the result"),
+        ({"choices": [{"message": {"role": "assistant", "tool_calls": []}}]}, "no generated text in the result"),
+        ("plain", "no generated text in the result"),
+        (_chat_completion(f"{PROMPT} Blue."), "the result repeats the prompt instead of answering it"),
+    ],
 )
-def test_fails_on_a_result_that_is_not_tgi_shaped(aws, result) -> None:
+def test_fails_without_generated_text_or_on_the_prompt_echoed(aws, result, problem: str) -> None:
     code, out, _ = _run(aws, HandlerTransport(aws, results_after_polls=1, result=result))
     assert code == 1
-    assert "result is not TGI's" in out
+    assert f"smoke test failed: {problem}" in out
 
 
 def test_fails_when_submit_is_refused(aws) -> None:

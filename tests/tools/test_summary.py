@@ -17,7 +17,7 @@ def test_summary_of_the_sandbox_template(sandbox: Synthesized) -> None:
         "Image        per-region mapping of 45 regions, e.g. us-east-1: 763104351884.dkr.ecr.us-east-1.amazonaws.com/"
         "huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04",
         "Instance     ml.g5.2xlarge: 1 × NVIDIA A10G, 24 GiB GPU memory; SM_NUM_GPUS=1",
-        "Tokens       MAX_INPUT_LENGTH=4096, MAX_TOTAL_TOKENS=8192",
+        "Tokens       MAX_INPUT_TOKENS=4096, MAX_TOTAL_TOKENS=8192",
         "Capacity     0–1 instances",
         "Scale out    HasBacklogWithoutCapacity Maximum ≥ 1 for 1 min → +1 instance (cooldown 1500 s)",
         "Scale in     FILL(ApproximateBacklogSize Maximum, 0) ≤ 0 for 15 min → set capacity to 0 (cooldown 300 s)",

@@ -22,7 +22,10 @@ API_ENVIRONMENT = ApiEnvironment(
     invocation_timeout_s=900,
     max_body_bytes=20000,
     max_inputs_bytes=16000,
+    max_input_tokens=1024,
     max_total_tokens=2048,
+    default_max_new_tokens=256,
+    max_new_tokens=1024,
     metrics_namespace="llm-async-test",
 )
 ENV = {

@@ -25,7 +25,8 @@ def test_submit_writes_the_request_then_answers_202(aws) -> None:
     assert body["outputLocation"].startswith("s3://") and body["failureLocation"].startswith("s3://")
     assert headers["location"] == f"/prod/invocations/{inference_id}"  # the stage the client called
     stored = aws["s3"].get_object(Bucket=BUCKET, Key=f"input/{inference_id}.json")
-    assert json.loads(stored["Body"].read()) == PROMPT
+    # What the container receives: the request, with the prompt not echoed unless asked (TGI's default echoes it).
+    assert json.loads(stored["Body"].read()) == {"inputs": PROMPT["inputs"], "parameters": {**PROMPT["parameters"], "return_full_text": False}}
     assert sorted(objects(aws["s3"])) == [f"input/{inference_id}.invocation.json", f"input/{inference_id}.json"]
 
 
@@ -67,7 +68,9 @@ def test_status_in_progress_then_completed(aws) -> None:
     result = [{"generated_text": "Cookies are small text files."}]
     aws["s3"].put_object(Bucket=output.netloc, Key=output.path.lstrip("/"), Body=json.dumps(result).encode())
     status, _, body = call(api_event("GET", f"/invocations/{inference_id}"))
-    assert (status, body) == (200, {"inferenceId": inference_id, "status": "Completed", "result": result})
+    # The engine's result unchanged, and its generated text whatever the request shape.
+    expected = {"inferenceId": inference_id, "status": "Completed", "result": result, "text": "Cookies are small text files."}
+    assert (status, body) == (200, expected)
 
 
 def test_status_failed_with_reason(aws) -> None:

@@ -1,122 +1,220 @@
-"""Request validation: each rule's rejection names the field and the range; valid requests pass unchanged."""
+"""The envelope of `POST /invocations`: size, media type, JSON, the shape chosen by its key, the byte limits,
+the error shape, `Limits`, and the handler's generate-only entry point. The shapes' fields: test_request_*.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
-from inference_api.request import Limits, RequestError, parse_generate_request
+from inference_api.request import container_payload
 
-LIMITS = Limits(max_body_bytes=10_000, max_inputs_bytes=4_000, max_total_tokens=2048)
-JSON = "application/json"
+from tests.api.runtime.request_cases import LIMITS, USER, message, parse, refusal
 
-
-def _parse(body: object, content_type: str = JSON) -> dict:
-    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-    return parse_generate_request(text, content_type, LIMITS)
-
-
-def _error(body: object, content_type: str = JSON) -> RequestError:
-    with pytest.raises(RequestError) as error:
-        _parse(body, content_type)
-    return error.value
-
-
-def test_seed_notebook_request_passes_unchanged() -> None:
-    request = {"inputs": "Hello, how are you?", "parameters": {"temperature": 0.8}}
-    assert _parse(request) == request
-
-
-def test_every_parameter_at_its_bounds() -> None:
-    parameters = {
-        "temperature": 1e-9,
-        "top_p": 0.999,
-        "top_k": 1,
-        "typical_p": 0.001,
-        "max_new_tokens": 2047,
-        "repetition_penalty": 1.2,
-        "stop": ["a", "b", "c", "d"],
-        "seed": 0,
-        "do_sample": True,
-        "details": False,
-        "return_full_text": False,
-        "truncate": 1900,
-        "watermark": False,
-        "best_of": 1,
-    }
-    assert _parse({"inputs": "x", "parameters": parameters})["parameters"] == parameters
+SHAPES = '"messages" (chat completions), "prompt" (completions) or "inputs" (generate)'
 
 
 @pytest.mark.parametrize(
-    ("parameter", "value", "message"),
+    ("body", "shape"),
+    [({"messages": USER}, "chat"), ({"prompt": "x"}, "completions"), ({"inputs": "x"}, "generate")],
+)
+def test_the_shape_is_chosen_by_its_key(body: dict, shape: str) -> None:
+    assert parse(body).shape == shape
+
+
+@pytest.mark.parametrize(
+    ("body", "which", "got"),
     [
-        ("temperature", 0, "parameters.temperature: must be a number > 0 (got 0)"),
-        ("temperature", "hot", 'parameters.temperature: must be a number > 0 (got "hot")'),
-        ("top_p", 1, "parameters.top_p: must be a number with 0 < value < 1 (got 1)"),
-        ("typical_p", 0, "parameters.typical_p: must be a number with 0 < value < 1 (got 0)"),
-        ("top_k", 0, "parameters.top_k: must be an integer ≥ 1 (got 0)"),
-        ("top_k", 2.5, "parameters.top_k: must be an integer ≥ 1 (got 2.5)"),
-        ("max_new_tokens", 2048, "parameters.max_new_tokens: must be an integer 1–2047 (MAX_TOTAL_TOKENS − 1) (got 2048)"),
-        ("max_new_tokens", True, "parameters.max_new_tokens: must be an integer 1–2047 (MAX_TOTAL_TOKENS − 1) (got true)"),
-        ("repetition_penalty", -1, "parameters.repetition_penalty: must be a number > 0 (got -1)"),
-        ("stop", ["a", ""], 'parameters.stop: must be a list of at most 4 non-empty strings (got ["a", ""])'),
-        ("stop", ["1", "2", "3", "4", "5"], 'parameters.stop: must be a list of at most 4 non-empty strings (got ["1", "2", "3", "4", "5"])'),
-        ("seed", -1, "parameters.seed: must be an integer 0–18446744073709551615 (TGI's u64) (got -1)"),
-        ("do_sample", 1, "parameters.do_sample: must be true or false (got 1)"),
-        ("truncate", 0, "parameters.truncate: must be true, false or an integer ≥ 1 (got 0)"),
-        ("best_of", 0, "parameters.best_of: must be an integer 1–2 (TGI's MAX_BEST_OF) (got 0)"),
-        ("best_of", 3, "parameters.best_of: must be an integer 1–2 (TGI's MAX_BEST_OF) (got 3)"),
-        ("seed", 2**64, "parameters.seed: must be an integer 0–18446744073709551615 (TGI's u64) (got 18446744073709551616)"),
+        ({}, "one", "[]"),
+        ({"text": "x", "parameters": {}}, "one", '["parameters", "text"]'),
+        ({"inputs": "x", "prompt": "y"}, "only one", '["prompt", "inputs"]'),
+        ({"messages": USER, "inputs": "x"}, "only one", '["messages", "inputs"]'),
     ],
 )
-def test_parameter_rules(parameter: str, value: object, message: str) -> None:
-    error = _error({"inputs": "x", "parameters": {parameter: value}})
-    assert (error.status, error.code, error.message) == (400, "InvalidParameter", message)
-
-
-def test_unknown_parameter_lists_the_allowed_ones() -> None:
-    error = _error({"inputs": "x", "parameters": {"max_tokens": 5}})
-    assert error.message.startswith("parameters.max_tokens: must be one of best_of, details, do_sample,")
-
-
-def test_unknown_top_level_field() -> None:
-    assert _error({"inputs": "x", "prompt": "y"}).message == (
-        "body: must be an object with 'inputs' and optional 'parameters' only (got [\"prompt\"])"
-    )
-
-
-@pytest.mark.parametrize("inputs", ["", "   ", None, 5, ["x"]])
-def test_inputs_must_be_a_non_empty_string(inputs: object) -> None:
-    assert _error({"inputs": inputs}).message.startswith("inputs: must be a non-empty string")
-
-
-def test_inputs_byte_limit() -> None:
-    error = _error({"inputs": "é" * 2001})  # 4002 bytes in UTF-8
-    assert (error.status, error.message) == (413, "inputs: must be at most 4000 bytes (got 4002)")
+def test_a_body_with_none_or_two_shape_keys(body: dict, which: str, got: str) -> None:
+    # TGI's untagged enum would try generate, then chat, then completions; we refuse rather than guess (ours).
+    assert message(body) == f"body: must be an object with {which} of {SHAPES} (got {got})"
 
 
 def test_body_byte_limit() -> None:
-    error = _error("x" * 10_001)
+    error = refusal("x" * 10_001)
+    assert (error.status, error.code, error.message) == (413, "PayloadTooLarge", "body: must be at most 10000 bytes (got 10001)")
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"inputs": "é" * 2001}, "inputs"),  # 4002 bytes in UTF-8
+        ({"prompt": ["é" * 1000, "é" * 1001]}, "prompt"),  # every prompt counts
+        (
+            {
+                "messages": [
+                    {"role": "system", "content": "é" * 1000},
+                    {"role": "user", "content": [{"type": "text", "text": "é" * 1001}]},
+                ]
+            },
+            "messages[].content",
+        ),
+    ],
+)
+def test_prompt_byte_limit(body: dict, where: str) -> None:
+    # Ours: no tokenizer in the Lambda; the container still refuses an input over MAX_INPUT_TOKENS.
+    error = refusal(body)
+    assert (error.status, error.code, error.message) == (
+        413,
+        "PayloadTooLarge",
+        f"{where}: must be at most 4000 bytes (got 4002)",
+    )
+
+
+def test_prompt_at_the_byte_limit() -> None:
+    assert parse({"inputs": "é" * 2000}).body["inputs"] == "é" * 2000
+
+
+def test_the_container_payload_limit_counts_the_forwarded_json() -> None:
+    # TGI refuses a body over --payload-limit, 2,000,000 bytes (launcher/src/main.rs, router/src/server.rs): a body
+    # just under the API's limit grows past it once the budget and return_full_text are added.
+    limits = dataclasses.replace(LIMITS, max_body_bytes=2_000_000, max_inputs_bytes=2_000_000)
+    error = refusal({"inputs": "a" * 1_999_980}, limits=limits)
     assert (error.status, error.code) == (413, "PayloadTooLarge")
+    assert error.message == "body: must be at most 2000000 bytes as the container receives it (got 2000079)"
 
 
-@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_non_ascii_text_is_forwarded_as_utf8_not_escapes() -> None:
+    # As ASCII escapes, 400,000 × "é" (800,000 bytes sent) would forward 2.4 MB, over TGI's payload limit.
+    limits = dataclasses.replace(LIMITS, max_body_bytes=2_000_000, max_inputs_bytes=2_000_000)
+    forwarded = container_payload(parse({"inputs": "é" * 400_000}, limits=limits).body)
+    assert len(forwarded) < 900_000 and "é".encode() * 10 in forwarded
+
+
+@pytest.mark.parametrize("content_type", [None, "", "text/plain", "application/x-www-form-urlencoded"])
 def test_non_json_content_type(content_type: str | None) -> None:
-    error = _error({"inputs": "x"}, content_type=content_type)  # type: ignore[arg-type]
-    assert (error.status, error.code) == (415, "UnsupportedMediaType")
+    error = refusal({"inputs": "x"}, content_type=content_type)
+    assert (error.status, error.code, error.message) == (
+        415,
+        "UnsupportedMediaType",
+        f"Content-Type: must be application/json (got {content_type!r})",
+    )
 
 
-def test_json_content_type_with_charset() -> None:
-    assert _parse({"inputs": "x"}, "application/json; charset=utf-8") == {"inputs": "x"}
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "Application/JSON"])
+def test_json_content_type_with_parameters_or_case(content_type: str) -> None:
+    assert parse({"inputs": "x"}, content_type).shape == "generate"
 
 
-@pytest.mark.parametrize("body", ["{", "[1]", '"x"', '{"inputs": NaN}', '{"inputs": "x", "parameters": {"temperature": Infinity}}'])
-def test_malformed_json(body: str) -> None:
-    error = _error(body)
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        "",
+        "{",
+        "[1]",
+        '"x"',
+        "null",
+        '{"inputs": NaN}',
+        '{"inputs": "x", "parameters": {"temperature": Infinity}}',
+        '{"inputs": "x", "parameters": {"top_k": -Infinity}}',
+        b'{"inputs": "\xff"}',
+    ],
+)
+def test_malformed_json(body: object) -> None:
+    error = refusal(body)
     assert (error.status, error.code) == (400, "MalformedJson")
+    assert error.message.startswith("body: must be a JSON object")
+
+
+def test_a_number_beyond_float_range_is_refused() -> None:
+    # Python reads 1e400 as infinity; serde_json refuses it ("number out of range").
+    assert message('{"inputs": "x", "parameters": {"temperature": 1e400}}') == (
+        "parameters.temperature: must be a number > 0 (got Infinity)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [('{"inputs": "a", "inputs": "b"}', "inputs"), ('{"inputs": "a", "parameters": {"seed": 1, "seed": 2}}', "seed")],
+)
+def test_a_repeated_key_is_refused(body: str, key: str) -> None:
+    # serde refuses a struct field given twice; Python would silently keep the last.
+    error = refusal(body)
+    assert (error.status, error.code, error.message) == (
+        400,
+        "MalformedJson",
+        f'body: must be a JSON object (key "{key}" repeated)',
+    )
+
+
+NESTING = "body: must be a JSON object nested at most 127 levels deep, TGI's JSON parser limit"
+
+
+def _nested(levels: int) -> dict:
+    value: dict = {}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(("levels", "refused"), [(123, False), (124, True)])
+def test_nesting_at_the_json_parser_limit(levels: int, refused: bool) -> None:
+    # serde_json refuses a 128th nested array or object. Here: the body, parameters, grammar, value, then the
+    # schema's properties with `levels` objects: 4 + levels.
+    body = {"inputs": "x", "parameters": {"grammar": {"type": "json", "value": {"properties": _nested(levels)}}}}
+    if refused:
+        error = refusal(body)
+        assert (error.status, error.code, error.message) == (400, "MalformedJson", f"{NESTING} (got 128)")
+    else:
+        assert parse(body).body["parameters"]["grammar"] == body["parameters"]["grammar"]
+
+
+def test_absurd_nesting() -> None:
+    error = refusal('{"inputs": "x", "parameters": {"stop": ' + "[" * 4_000 + "]" * 4_000 + "}}")
+    assert (error.status, error.code, error.message) == (400, "MalformedJson", NESTING)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"inputs": "x\\ud800"}',
+        '{"inputs": "x", "parameters": {"stop": ["\\udfff"]}}',
+        '{"prompt": "\\ud800"}',
+        '{"messages": [{"role": "user", "content": "\\udbff"}]}',
+    ],
+)
+def test_unpaired_surrogates(body: str) -> None:
+    # serde_json refuses a lone surrogate escape.
+    error = refusal(body)
+    assert (error.status, error.code, error.message) == (
+        400,
+        "MalformedJson",
+        "body: must be valid Unicode (unpaired surrogate escape)",
+    )
+
+
+def test_paired_surrogates_are_text() -> None:
+    assert parse('{"inputs": "\\ud83d\\ude00"}').body["inputs"] == "😀"
+
+
+def test_bytes_and_text_bodies_are_the_same() -> None:
+    text = json.dumps({"inputs": "x"})
+    assert parse(text).body == parse(text.encode()).body
 
 
 def test_error_body_shape() -> None:
-    assert _error({"inputs": ""}).body() == {
+    assert refusal({"inputs": ""}).body() == {
         "error": {"code": "InvalidParameter", "message": 'inputs: must be a non-empty string (got "")'}
     }
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"max_input_tokens": 2048},  # TGI's launcher refuses MAX_INPUT_TOKENS >= MAX_TOTAL_TOKENS
+        {"max_new_tokens": 2048},  # at most MAX_TOTAL_TOKENS − 1
+        {"default_max_new_tokens": 1025},  # the default within the ceiling
+        {"max_body_bytes": 0},
+        {"max_inputs_bytes": True},
+    ],
+)
+def test_inconsistent_limits_are_refused(change: dict) -> None:
+    with pytest.raises(ValueError, match="Limits"):
+        dataclasses.replace(LIMITS, **change)

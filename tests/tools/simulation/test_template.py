@@ -58,7 +58,8 @@ def _without(template: dict, resource_type: str) -> dict:
         ("AWS::Lambda::Function",
          "template has 0 AWS::Lambda::Function with the inference API's environment (BUCKET_NAME, ENDPOINT_NAME,"
          " WAKE_ALARM_NAME, REQUEST_TTL_SECONDS, INVOCATION_TIMEOUT_SECONDS, MAX_BODY_BYTES, MAX_INPUTS_BYTES,"
-         " MAX_TOTAL_TOKENS, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME), expected exactly one"),
+         " MAX_INPUT_TOKENS, MAX_TOTAL_TOKENS, DEFAULT_MAX_NEW_TOKENS, MAX_NEW_TOKENS, POWERTOOLS_METRICS_NAMESPACE,"
+         " POWERTOOLS_SERVICE_NAME), expected exactly one"),
         ("AWS::CloudWatch::Alarm", "template has no AWS::ApplicationAutoScaling::ScalingPolicy with an alarm that invokes it"),
     ],
 )

@@ -46,8 +46,14 @@ class ApiEnvironment:
     """InvocationTimeoutSeconds of every InvokeEndpointAsync."""
     max_body_bytes: int
     max_inputs_bytes: int
+    max_input_tokens: int
+    """The container's MAX_INPUT_TOKENS: a request's `truncate` may not exceed it."""
     max_total_tokens: int
-    """The container's MAX_TOTAL_TOKENS: max_new_tokens must stay below it."""
+    """The container's MAX_TOTAL_TOKENS: input and new tokens together stay within it."""
+    default_max_new_tokens: int
+    """The budget of new tokens forwarded when a request names none."""
+    max_new_tokens: int
+    """The largest budget of new tokens a request may ask for."""
     metrics_namespace: str
     """The deployment's own CloudWatch namespace for CUSTOM_METRICS."""
     service_name: str = SERVICE_NAME
@@ -76,7 +82,10 @@ VARIABLES = {
     "invocation_timeout_s": "INVOCATION_TIMEOUT_SECONDS",
     "max_body_bytes": "MAX_BODY_BYTES",
     "max_inputs_bytes": "MAX_INPUTS_BYTES",
+    "max_input_tokens": "MAX_INPUT_TOKENS",
     "max_total_tokens": "MAX_TOTAL_TOKENS",
+    "default_max_new_tokens": "DEFAULT_MAX_NEW_TOKENS",
+    "max_new_tokens": "MAX_NEW_TOKENS",
     # Powertools reads these two itself (Metrics' namespace, Logger's and Metrics' service).
     "metrics_namespace": "POWERTOOLS_METRICS_NAMESPACE",
     "service_name": "POWERTOOLS_SERVICE_NAME",

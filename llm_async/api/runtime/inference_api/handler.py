@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from inference_api import contract
 from inference_api.contract import ApiEnvironment
 from inference_api.inferences import Inferences, NotFound, ServiceUnavailable, Settings, caller_identity, idempotent_inference_id
-from inference_api.request import Limits, RequestError, parse_generate_request
+from inference_api.request import Limits, RequestError, parse_request
 from inference_api.wake import Waker
 
 logger = Logger()
@@ -42,7 +42,14 @@ def _environment() -> ApiEnvironment:
 @cache
 def _limits() -> Limits:
     env = _environment()
-    return Limits(max_body_bytes=env.max_body_bytes, max_inputs_bytes=env.max_inputs_bytes, max_total_tokens=env.max_total_tokens)
+    return Limits(
+        max_body_bytes=env.max_body_bytes,
+        max_inputs_bytes=env.max_inputs_bytes,
+        max_input_tokens=env.max_input_tokens,
+        max_total_tokens=env.max_total_tokens,
+        default_max_new_tokens=env.default_max_new_tokens,
+        max_new_tokens=env.max_new_tokens,
+    )
 
 
 @cache
@@ -108,14 +115,15 @@ def _caller() -> str:
 @app.post("/invocations")
 def submit() -> Response:
     event = app.current_event
-    request = parse_generate_request(_body(), event.headers.get("Content-Type"), _limits())
+    request = parse_request(_body(), event.headers.get("Content-Type"), _limits())
+    logger.append_keys(shape=request.shape)
     key = _idempotency_key()
     caller = _caller()
     inference_id = idempotent_inference_id(caller, key) if key else None
     if inference_id:
         # Known before the submit: a 409, 422 or 503 for this key is still traceable to its id.
         logger.append_keys(inference_id=inference_id)
-    accepted = _inferences().submit(request, caller, inference_id)
+    accepted = _inferences().submit(request.body, caller, inference_id)
     logger.append_keys(inference_id=accepted.inference_id)
     metrics.add_metric(name=contract.INFERENCES_SUBMITTED, unit=MetricUnit.Count, value=1)
     wake = _waker().wake_if_idle()

@@ -20,7 +20,8 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from inference_api.request import RequestError
+from inference_api.request import RequestError, container_payload
+from inference_api.results import generated_text
 
 INFERENCE_ID_LENGTH = 32  # hex characters; well inside SageMaker's 1–64 InferenceId limit
 # A request object older than this without an invocation record was never accepted by the endpoint
@@ -120,7 +121,7 @@ class Inferences:
         """
         inference_id = inference_id or self._new_id()
         request_key = self._request_key(inference_id)
-        body = json.dumps(request).encode()
+        body = container_payload(request)
         digest = hashlib.sha256(body).hexdigest()
         try:
             self._s3.put_object(
@@ -254,7 +255,8 @@ class Inferences:
             raise NotFound(inference_id)
         output = self._read_location(record["outputLocation"])
         if output is not None:
-            return {"inferenceId": inference_id, "status": "Completed", "result": _json_or_text(output)}
+            result = _json_or_text(output)
+            return {"inferenceId": inference_id, "status": "Completed", "result": result, "text": generated_text(result)}
         failure = self._read_location(record["failureLocation"])
         if failure is not None:
             return {"inferenceId": inference_id, "status": "Failed", "failureReason": failure.decode(errors="replace")}

@@ -1,15 +1,21 @@
-"""Validation of a TGI generate request (`{"inputs": "...", "parameters": {...}}`) before anything is written.
+"""Validation of a `POST /invocations` body before anything is written, in one of the three shapes TGI's
+SageMaker route takes (router/src/sagemaker.rs (TGI v3.3.6)): chat completions, completions, or generate.
 
-Every rejection names the field and the allowed range; the rules follow TGI's `GenerateParameters`.
+The envelope (size, media type, JSON) is checked here; the fields by the engine's rules (tgi.py and the shape
+modules). What passes is what the container receives and accepts; docs/request-contract.md lists every rule.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from inference_api import tgi
+from inference_api.tgi import Invalid, TokenBudget
+from inference_api.tgi_generate import parse_generate
+from inference_api.tgi_openai import parse_chat, parse_completions
 
 
 @dataclass(frozen=True)
@@ -24,134 +30,148 @@ class RequestError(Exception):
         return {"error": {"code": self.code, "message": self.message}}
 
 
-def _invalid(field: str, allowed: str, got: Any) -> RequestError:
-    return RequestError(400, "InvalidParameter", f"{field}: must be {allowed} (got {json.dumps(got)[:80]})")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
-
-
-def _positive_number(field: str, value: Any) -> None:
-    if not _is_number(value) or value <= 0:
-        raise _invalid(field, "a number > 0", value)
-
-
-def _open_unit_interval(field: str, value: Any) -> None:
-    if not _is_number(value) or not 0 < value < 1:
-        raise _invalid(field, "a number with 0 < value < 1", value)
-
-
-def _int_at_least(low: int, high: int | None = None, why: str = "") -> Callable[[str, Any], None]:
-    allowed = (f"an integer {low}–{high}" if high is not None else f"an integer ≥ {low}") + why
-
-    def check(field: str, value: Any) -> None:
-        if not _is_int(value) or value < low or (high is not None and value > high):
-            raise _invalid(field, allowed, value)
-
-    return check
-
-
-def _boolean(field: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise _invalid(field, "true or false", value)
-
-
-def _truncate(field: str, value: Any) -> None:
-    if not isinstance(value, bool) and not (_is_int(value) and value >= 1):
-        raise _invalid(field, "true, false or an integer ≥ 1", value)
-
-
-MAX_STOP_SEQUENCES = 4
-
-
-def _stop(field: str, value: Any) -> None:
-    if (
-        not isinstance(value, list)
-        or len(value) > MAX_STOP_SEQUENCES
-        or not all(isinstance(s, str) and s for s in value)
-    ):
-        raise _invalid(field, f"a list of at most {MAX_STOP_SEQUENCES} non-empty strings", value)
-
-
-_PARAMETER_RULES: dict[str, Callable[[str, Any], None]] = {
-    "temperature": _positive_number,
-    "top_p": _open_unit_interval,
-    "top_k": _int_at_least(1),
-    "typical_p": _open_unit_interval,
-    "repetition_penalty": _positive_number,
-    "stop": _stop,
-    "seed": _int_at_least(0, 2**64 - 1, " (TGI's u64)"),
-    "do_sample": _boolean,
-    "details": _boolean,
-    "return_full_text": _boolean,
-    "truncate": _truncate,
-    "watermark": _boolean,
-    # TGI refuses best_of above its MAX_BEST_OF launcher setting, 2 unless the model env raises it.
-    "best_of": _int_at_least(1, 2, " (TGI's MAX_BEST_OF)"),
-}
-ALLOWED_PARAMETERS = tuple(sorted([*_PARAMETER_RULES, "max_new_tokens"]))
-
-
 @dataclass(frozen=True)
 class Limits:
     max_body_bytes: int
+    """api.max_body_bytes: the request body as sent."""
     max_inputs_bytes: int
+    """api.max_inputs_bytes: UTF-8 bytes of the prompt (all prompts; all message contents for chat)."""
+    max_input_tokens: int
+    """The container's MAX_INPUT_TOKENS."""
     max_total_tokens: int
+    """The container's MAX_TOTAL_TOKENS."""
+    default_max_new_tokens: int
+    """The token budget forwarded when a request names none (ours)."""
+    max_new_tokens: int
+    """The largest budget a request may name, ≤ max_total_tokens − 1 (ours)."""
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if not tgi.is_int(value) or value < 1:
+                raise ValueError(f"Limits.{field.name} must be an integer ≥ 1 (got {value!r})")
+        if self.max_input_tokens >= self.max_total_tokens:
+            raise ValueError("Limits.max_input_tokens must be < max_total_tokens (TGI refuses to start otherwise)")
+        if not self.default_max_new_tokens <= self.max_new_tokens <= self.max_total_tokens - 1:
+            raise ValueError("Limits: default_max_new_tokens ≤ max_new_tokens ≤ max_total_tokens − 1 must hold")
+
+    @property
+    def budget(self) -> TokenBudget:
+        return TokenBudget(default=self.default_max_new_tokens, maximum=self.max_new_tokens)
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
+@dataclass(frozen=True)
+class EngineRequest:
+    shape: str
+    """"chat", "completions" or "generate"."""
+    body: dict[str, Any]
+    """Exactly what the container receives."""
 
 
-def parse_generate_request(body: str | bytes | None, content_type: str | None, limits: Limits) -> dict[str, Any]:
+# The key that names each shape. TGI's untagged enum tries generate, then chat, then completions
+# (router/src/sagemaker.rs (TGI v3.3.6)); a body with two of these keys is refused (ours), not guessed.
+SHAPES = {"messages": "chat", "prompt": "completions", "inputs": "generate"}
+_SHAPE_NAMES = '"messages" (chat completions), "prompt" (completions) or "inputs" (generate)'
+
+
+def parse_request(body: str | bytes | None, content_type: str | None, limits: Limits) -> EngineRequest:
     """The request as the TGI container will receive it, or a `RequestError` (413, 415 or 400)."""
-    raw = body.encode() if isinstance(body, str) else (body or b"")
+    request = _json_object(body, content_type, limits)
+    keys = [key for key in SHAPES if key in request]
+    if len(keys) != 1:
+        which = "one" if not keys else "only one"
+        raise _error(Invalid("body", f"an object with {which} of {_SHAPE_NAMES}", keys or sorted(request)))
+    shape = SHAPES[keys[0]]
+    try:
+        if shape == "chat":
+            forwarded, prompts = parse_chat(request, limits.budget)
+        elif shape == "completions":
+            forwarded, prompts = parse_completions(request, limits.budget)
+        else:
+            forwarded, prompts = parse_generate(request, limits.budget, limits.max_input_tokens)
+    except Invalid as invalid:
+        raise _error(invalid) from None
+    size = sum(len(prompt.encode(errors="surrogatepass")) for prompt in prompts)
+    if size > limits.max_inputs_bytes:
+        # Ours: the Lambda has no tokenizer; TGI still refuses an input over MAX_INPUT_TOKENS in the container.
+        where = {"chat": "messages[].content", "completions": "prompt", "generate": "inputs"}[shape]
+        raise RequestError(413, "PayloadTooLarge", f"{where}: must be at most {limits.max_inputs_bytes} bytes (got {size})")
+    _check_payload(forwarded)
+    return EngineRequest(shape, forwarded)
+
+
+def _error(invalid: Invalid) -> RequestError:
+    return RequestError(400, "InvalidParameter", str(invalid))
+
+
+def _json_object(body: str | bytes | None, content_type: str | None, limits: Limits) -> dict[str, Any]:
+    raw = body.encode(errors="surrogatepass") if isinstance(body, str) else (body or b"")
     if len(raw) > limits.max_body_bytes:
         raise RequestError(413, "PayloadTooLarge", f"body: must be at most {limits.max_body_bytes} bytes (got {len(raw)})")
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     if media_type != "application/json":
         raise RequestError(415, "UnsupportedMediaType", f"Content-Type: must be application/json (got {content_type!r})")
     try:
-        request = json.loads(raw, parse_constant=_reject_constant)
+        request = json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=_without_repeats)
     except (ValueError, UnicodeDecodeError) as error:
         raise RequestError(400, "MalformedJson", f"body: must be a JSON object ({error})") from None
     except RecursionError:
-        raise RequestError(400, "MalformedJson", "body: must be a JSON object nested less deeply") from None
+        raise RequestError(400, "MalformedJson", _NESTING) from None
     if not isinstance(request, dict):
         raise RequestError(400, "MalformedJson", f"body: must be a JSON object (got {type(request).__name__})")
-    unknown = sorted(set(request) - {"inputs", "parameters"})
-    if unknown:
-        raise _invalid("body", "an object with 'inputs' and optional 'parameters' only", unknown)
-    inputs = request.get("inputs")
-    if not isinstance(inputs, str) or not inputs.strip():
-        raise _invalid("inputs", "a non-empty string", inputs)
-    size = len(inputs.encode(errors="surrogatepass"))
-    if size > limits.max_inputs_bytes:
-        raise RequestError(413, "PayloadTooLarge", f"inputs: must be at most {limits.max_inputs_bytes} bytes (got {size})")
-    parameters = request.get("parameters", {})
-    if not isinstance(parameters, dict):
-        raise _invalid("parameters", "an object", parameters)
-    for name, value in parameters.items():
-        if name == "max_new_tokens":
-            _max_new_tokens(value, limits.max_total_tokens)
-        elif name in _PARAMETER_RULES:
-            _PARAMETER_RULES[name](f"parameters.{name}", value)
-        else:
-            raise _invalid(f"parameters.{name}", f"one of {', '.join(ALLOWED_PARAMETERS)}", name)
-    validated = {"inputs": inputs, "parameters": parameters} if "parameters" in request else {"inputs": inputs}
+    depth = _depth(request)
+    if depth > MAX_NESTING:
+        raise RequestError(400, "MalformedJson", f"{_NESTING} (got {depth})")
+    return request
+
+
+# serde_json refuses a 128th nested array or object ("recursion limit exceeded"; its remaining_depth starts at
+# 128, router/Cargo.lock pins serde_json 1.0.140 without unbounded_depth (TGI v3.3.6)).
+MAX_NESTING = 127
+_NESTING = f"body: must be a JSON object nested at most {MAX_NESTING} levels deep, TGI's JSON parser limit"
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _reject_constant(name: str) -> None:
+    # NaN and Infinity are not JSON; serde_json refuses them too.
+    raise ValueError(f"{name} is not JSON")
+
+
+def _without_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # serde refuses a struct field given twice ("duplicate field"); Python would keep the last. Refused
+    # everywhere (ours where TGI reads a free JSON value), so what we check is what the container reads.
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"key {json.dumps(repeated)[:80]} repeated")
+    return obj
+
+
+def _check_payload(forwarded: dict[str, Any]) -> None:
     try:
-        json.dumps(validated, ensure_ascii=False).encode()
+        # Serialized as inferences.py writes it (container_payload: UTF-8, no ASCII escapes, which would double
+        # the size of non-Latin text) for the container, which refuses a body over its payload limit
+        # (launcher/src/main.rs, --payload-limit; router/src/server.rs (TGI v3.3.6)). serde_json refuses an
+        # unpaired surrogate escape, which UTF-8 cannot encode either.
+        size = len(container_payload(forwarded))
     except UnicodeEncodeError:
         raise RequestError(400, "MalformedJson", "body: must be valid Unicode (unpaired surrogate escape)") from None
-    return validated
+    if size > tgi.PAYLOAD_LIMIT_BYTES:
+        message = f"body: must be at most {tgi.PAYLOAD_LIMIT_BYTES} bytes as the container receives it (got {size})"
+        raise RequestError(413, "PayloadTooLarge", message)
 
 
-def _max_new_tokens(value: Any, max_total_tokens: int) -> None:
-    highest = max_total_tokens - 1
-    if not _is_int(value) or not 1 <= value <= highest:
-        raise _invalid("parameters.max_new_tokens", f"an integer 1–{highest} (MAX_TOTAL_TOKENS − 1)", value)
+def container_payload(forwarded: dict[str, Any]) -> bytes:
+    """The bytes the container receives: what the API writes to S3 and what its payload limit is measured on."""
+    return json.dumps(forwarded, ensure_ascii=False).encode()

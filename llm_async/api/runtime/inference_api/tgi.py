@@ -1,0 +1,231 @@
+"""What the engine, Hugging Face TGI 3.3.6 (the SageMaker TGI DLC), accepts: the field rules the shapes share.
+
+A comment beside each rule names the file of text-generation-inference at tag v3.3.6 it follows; a rule
+marked "ours" refuses something TGI would accept, on purpose. docs/request-contract.md lists every rule with
+its line. No HTTP here: a refused field raises `Invalid`, which request.py answers with a 400.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+# The launcher's defaults; the model's environment (llm_async/model/construct.py) overrides none of them.
+MAX_BEST_OF = 2  # --max-best-of, launcher/src/main.rs (TGI v3.3.6)
+MAX_STOP_SEQUENCES = 4  # --max-stop-sequences, launcher/src/main.rs (TGI v3.3.6)
+MAX_TOP_N_TOKENS = 5  # --max-top-n-tokens, launcher/src/main.rs (TGI v3.3.6)
+MAX_CLIENT_BATCH_SIZE = 4  # --max-client-batch-size, launcher/src/main.rs (TGI v3.3.6)
+PAYLOAD_LIMIT_BYTES = 2_000_000  # --payload-limit, launcher/src/main.rs; router/src/server.rs DefaultBodyLimit (TGI v3.3.6)
+
+# The Rust types serde reads the fields into (router/src/lib.rs (TGI v3.3.6)).
+U32_MAX = 2**32 - 1
+U64_MAX = 2**64 - 1
+I32_MAX = 2**31 - 1
+F32_MAX = 3.4028234663852886e38  # beyond it serde's f32 would read infinity: refused (ours)
+
+DROP = object()
+"""A check's answer for a field to leave out of the forwarded body (a null, or a value TGI reads as absent)."""
+
+Check = Callable[[str, Any], Any]
+"""A field rule: (field path, value) → the value to forward, or DROP; raises `Invalid`."""
+
+
+class Invalid(ValueError):
+    """A field TGI would refuse (or that we refuse on purpose): `<field>: must be <allowed> (got <value>)`."""
+
+    def __init__(self, field: str, allowed: str, got: Any = DROP) -> None:
+        suffix = "" if got is DROP else f" (got {json.dumps(got)[:80]})"
+        super().__init__(f"{field}: must be {allowed}{suffix}")
+
+    @classmethod
+    def renamed(cls, error: Invalid, internal: str, sent: str) -> Invalid:
+        """The same refusal, naming the field as the caller sent it rather than as it was translated."""
+        renamed = cls.__new__(cls)
+        ValueError.__init__(renamed, str(error).replace(internal, sent, 1) if str(error).startswith(internal) else str(error))
+        return renamed
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """A JSON number serde reads into an f32: integers count, booleans do not."""
+    return (is_int(value) or isinstance(value, float)) and math.isfinite(value) and abs(value) <= F32_MAX
+
+
+def f32(value: float) -> float:
+    """The value as serde reads it into an f32 (rounded to nearest): TGI's checks compare that, so 0.99999999 is 1."""
+    return struct.unpack("f", struct.pack("f", value))[0]
+
+
+def number(allowed: str, accepts: Callable[[float], bool]) -> Check:
+    def check(field: str, value: Any) -> Any:
+        if not is_number(value) or not accepts(f32(value)):
+            raise Invalid(field, allowed, value)
+        return value
+
+    return check
+
+
+def integer(low: int, high: int, why: str = "") -> Check:
+    def check(field: str, value: Any) -> Any:
+        if not is_int(value) or not low <= value <= high:
+            raise Invalid(field, f"an integer {low}–{high}{why}", value)
+        return value
+
+    return check
+
+
+def boolean(field: str, value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise Invalid(field, "true or false", value)
+    return value
+
+
+def string(field: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        raise Invalid(field, "a string", value)
+    return value
+
+
+def nullable(check: Check) -> Check:
+    """An `Option<…>` field: serde reads null as absent, so a null is dropped (router/src/lib.rs (TGI v3.3.6))."""
+    return lambda field, value: DROP if value is None else check(field, value)
+
+
+def apply(obj: dict[str, Any], rules: dict[str, Check], prefix: str = "") -> dict[str, Any]:
+    """Check every field of `obj`; refuse a field the rules do not name (ours: serde would ignore it, silently)."""
+    forwarded = {}
+    for name, value in obj.items():
+        field = f"{prefix}{name}"
+        if name not in rules:
+            raise Invalid(field, f"one of {', '.join(sorted(rules))}", name)
+        result = rules[name](field, value)
+        if result is not DROP:
+            forwarded[name] = result
+    return forwarded
+
+
+def require(obj: dict[str, Any], name: str, prefix: str, allowed: str) -> None:
+    if name not in obj:
+        raise Invalid(f"{prefix}{name}", allowed)
+
+
+def obj(field: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise Invalid(field, "an object", value)
+    return value
+
+
+# Sampling parameters, as router/src/validation.rs (TGI v3.3.6) checks them once every shape is a GenerateRequest.
+positive = number("a number > 0", lambda v: v > 0)  # router/src/validation.rs (TGI v3.3.6)
+open_unit = number("a number with 0 < value < 1", lambda v: 0 < v < 1)  # router/src/validation.rs (TGI v3.3.6)
+frequency_penalty = number("a number with -2 ≤ value ≤ 2", lambda v: -2 <= v <= 2)  # router/src/validation.rs (TGI v3.3.6)
+seed = integer(0, U64_MAX, " (a u64)")  # Option<u64>: router/src/lib.rs (TGI v3.3.6)
+top_n_tokens = integer(0, MAX_TOP_N_TOKENS, " (TGI's MAX_TOP_N_TOKENS)")  # router/src/validation.rs (TGI v3.3.6)
+
+
+def stop(field: str, value: Any) -> Any:
+    # Vec<String> of at most MAX_STOP_SEQUENCES (router/src/validation.rs (TGI v3.3.6)). An empty string is
+    # refused (ours): TGI's stop criterion `re.escape("") + "$"` matches at once, ending the answer after a token.
+    if not isinstance(value, list) or len(value) > MAX_STOP_SEQUENCES or not all(isinstance(s, str) and s for s in value):
+        raise Invalid(field, f"a list of at most {MAX_STOP_SEQUENCES} non-empty strings", value)
+    return value
+
+
+def temperature_or_greedy(field: str, value: Any) -> Any:
+    # Chat and completions read temperature 0 as greedy: do_sample false, no temperature (router/src/lib.rs,
+    # try_into_generate; router/src/server.rs, completions (TGI v3.3.6)); forwarded as 0 for TGI to do so.
+    # Any other value reaches router/src/validation.rs, which refuses temperature <= 0.
+    if not is_number(value) or f32(value) < 0:
+        raise Invalid(field, "a number ≥ 0 (0: greedy)", value)
+    return value
+
+
+def openai_top_p(field: str, value: Any) -> Any:
+    # OpenAI's top_p 1 means no nucleus filtering; TGI refuses top_p >= 1 (router/src/validation.rs (TGI v3.3.6)),
+    # and reads an absent top_p as no filtering: 1 is dropped (a normalisation of ours).
+    if is_number(value) and f32(value) == 1:
+        return DROP
+    if not is_number(value) or not 0 < f32(value) < 1:
+        raise Invalid(field, "a number with 0 < value ≤ 1 (1: dropped, no nucleus filtering)", value)
+    return value
+
+
+def tgi_model(field: str, value: Any) -> Any:
+    # TGI reads a chat or completions `model` other than "tgi" as a LoRA adapter id (router/src/lib.rs,
+    # try_into_generate; router/src/server.rs, completions (TGI v3.3.6)): the caller's model name, e.g. an
+    # OpenAI client's "gpt-4o", is replaced by "tgi" (ours), so the base model answers.
+    if value is not None and not isinstance(value, str):
+        raise Invalid(field, "a string", value)
+    return "tgi"
+
+
+def refused_stream(field: str, value: Any) -> Any:
+    # `stream: bool`, serde refuses null (router/src/lib.rs (TGI v3.3.6)); true is refused (ours): one result is written.
+    if value is True:
+        raise Invalid(field, "false or absent: an async endpoint cannot stream; poll GET /invocations/{id}")
+    if value is not False:
+        raise Invalid(field, "false or absent", value)
+    return value
+
+
+@dataclass(frozen=True)
+class TokenBudget:
+    """The new tokens every forwarded request names (ours): `default` when it names none, at most `maximum`."""
+
+    default: int
+    maximum: int
+
+    def check(self, field: str, value: Any) -> int:
+        if value is None:
+            return self.default
+        # Option<u32>, 0 refused by router/src/validation.rs (TGI v3.3.6); the ceiling is ours (≤ MAX_TOTAL_TOKENS − 1).
+        if not is_int(value) or not 1 <= value <= self.maximum:
+            raise Invalid(field, f"an integer 1–{self.maximum}", value)
+        return value
+
+
+_GRAMMAR_TYPES = ("json", "json_object", "json_schema", "regex")
+
+
+def grammar(field: str, value: Any) -> Any:
+    """GrammarType, adjacently tagged {"type", "value"} (router/src/lib.rs (TGI v3.3.6)); `json_object` is an
+    alias of `json`. TGI also checks the schema against the JSON Schema meta-schema and compiles it to a regex
+    (router/src/validation.rs): the container refuses what fails those."""
+    obj(field, value)
+    unknown = sorted(set(value) - {"type", "value"})
+    if unknown:
+        raise Invalid(f"{field}.{unknown[0]}", "one of type, value", unknown[0])
+    kind = value.get("type")
+    if kind not in _GRAMMAR_TYPES:
+        raise Invalid(f"{field}.type", f"one of {', '.join(_GRAMMAR_TYPES)}", kind)
+    require(value, "value", f"{field}.", "present")  # serde: missing field `value` (router/src/lib.rs (TGI v3.3.6))
+    content = value["value"]
+    if kind == "regex":
+        string(f"{field}.value", content)
+    elif kind == "json_schema":
+        config = obj(f"{field}.value", content)
+        apply(config, {"name": nullable(string), "schema": _schema, "strict": nullable(boolean)}, f"{field}.value.")
+        require(config, "schema", f"{field}.value.", "a JSON Schema object with 'properties'")
+    else:
+        schema = content
+        if isinstance(content, str):  # parsed again as JSON (router/src/validation.rs (TGI v3.3.6))
+            try:
+                schema = json.loads(content)
+            except ValueError:
+                raise Invalid(f"{field}.value", "a JSON Schema object, or a string holding one", content) from None
+        _schema(f"{field}.value", schema)
+    return value
+
+
+def _schema(field: str, value: Any) -> Any:
+    # Only an object with `properties` compiles (router/src/validation.rs (TGI v3.3.6)).
+    if not isinstance(value, dict) or "properties" not in value:
+        raise Invalid(field, "a JSON Schema object with 'properties'", value)
+    return value

@@ -1,0 +1,291 @@
+"""The OpenAI shapes as TGI 3.3.6 reads them: chat completions (`ChatRequest`) and completions (`CompletionRequest`).
+
+TGI turns both into a generate request (router/src/lib.rs, ChatRequest::try_into_generate; router/src/server.rs,
+completions), so the sampling rules are validation.rs's, reached through the names below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inference_api import tgi
+from inference_api.tgi import DROP, Invalid, TokenBudget, boolean, nullable, string
+
+ROLES = ("system", "user", "assistant", "tool")
+_TOOL_CHOICES = ("auto", "none", "required")
+
+
+def parse_chat(request: dict[str, Any], budget: TokenBudget) -> tuple[dict[str, Any], list[str]]:
+    """The body the container receives, and the text of every message content (for the byte limit)."""
+    tgi.require(request, "messages", "", "a non-empty list of messages")
+    if "max_tokens" in request and "max_completion_tokens" in request:
+        # An alias of max_tokens: serde refuses both as a duplicate field (router/src/lib.rs (TGI v3.3.6)).
+        raise Invalid("max_completion_tokens", "absent when max_tokens is given (an alias of max_tokens)")
+    rules = {
+        "model": tgi.tgi_model,
+        "messages": _messages,
+        "frequency_penalty": nullable(tgi.frequency_penalty),
+        "logit_bias": _unused,
+        "logprobs": nullable(boolean),
+        "top_logprobs": nullable(tgi.top_n_tokens),  # becomes top_n_tokens (router/src/lib.rs (TGI v3.3.6))
+        "max_tokens": budget.check,
+        "max_completion_tokens": budget.check,
+        "n": _n,
+        "presence_penalty": nullable(_presence_penalty),
+        "stop": nullable(tgi.stop),
+        "stream": tgi.refused_stream,
+        "seed": nullable(tgi.seed),
+        "temperature": nullable(tgi.temperature_or_greedy),
+        "top_p": nullable(tgi.openai_top_p),
+        "tools": nullable(_tools),
+        "tool_prompt": nullable(string),
+        "tool_choice": nullable(_tool_choice),
+        "response_format": nullable(_response_format),
+        "stream_options": _stream_options,
+    }
+    body = tgi.apply(request, rules)
+    if "max_completion_tokens" in body:
+        body["max_tokens"] = body.pop("max_completion_tokens")
+    body.setdefault("max_tokens", budget.default)  # every forwarded request names its budget (ours)
+    body["model"] = "tgi"
+    _tools_and_formats(body)
+    return body, [text for message in body["messages"] for text in _texts(message.get("content"))]
+
+
+def parse_completions(request: dict[str, Any], budget: TokenBudget) -> tuple[dict[str, Any], list[str]]:
+    """The body the container receives, and its prompts (for the byte limit)."""
+    tgi.require(request, "prompt", "", "a non-empty string or a list of them")
+    rules = {
+        "model": tgi.tgi_model,
+        "prompt": _prompt,
+        "max_tokens": budget.check,
+        "temperature": nullable(tgi.temperature_or_greedy),
+        "top_p": nullable(tgi.openai_top_p),
+        "stream": tgi.refused_stream,
+        "seed": nullable(tgi.seed),
+        "suffix": _suffix,
+        "repetition_penalty": nullable(tgi.positive),
+        "frequency_penalty": nullable(tgi.frequency_penalty),
+        "stop": nullable(tgi.stop),
+    }
+    body = tgi.apply(request, rules)
+    body.setdefault("max_tokens", budget.default)  # every forwarded request names its budget (ours)
+    body["model"] = "tgi"
+    prompt = body["prompt"]
+    return body, [prompt] if isinstance(prompt, str) else list(prompt)
+
+
+def _response_format(field: str, value: Any) -> Any:
+    """TGI's GrammarType, or OpenAI's structured-output form translated into it.
+
+    OpenAI clients send {"type": "json_schema", "json_schema": {"name", "schema", "strict"}}; TGI reads the same
+    object under "value" (router/src/lib.rs GrammarType::JsonSchema (TGI v3.3.6)) and would refuse the OpenAI
+    key. The translation moves it; every rule of TGI's still applies to it, with errors named as sent."""
+    if isinstance(value, dict) and value.get("type") == "json_schema" and "json_schema" in value and "value" not in value:
+        translated = {"type": "json_schema", "value": value["json_schema"], **{k: v for k, v in value.items() if k not in ("type", "json_schema")}}
+        try:
+            return tgi.grammar(field, translated)
+        except Invalid as error:
+            raise Invalid.renamed(error, f"{field}.value", f"{field}.json_schema") from None
+    return tgi.grammar(field, value)
+
+
+def _prompt(field: str, value: Any) -> Any:
+    # Prompt: a string or a non-empty list of strings (router/src/lib.rs (TGI v3.3.6)), at most
+    # max_client_batch_size of them (router/src/server.rs, completions); each one non-empty (router/src/validation.rs).
+    allowed = f"a non-empty string or a list of 1–{tgi.MAX_CLIENT_BATCH_SIZE} of them (TGI's MAX_CLIENT_BATCH_SIZE)"
+    prompts = [value] if isinstance(value, str) else value
+    if not isinstance(prompts, list) or not 1 <= len(prompts) <= tgi.MAX_CLIENT_BATCH_SIZE:
+        raise Invalid(field, allowed, value)
+    for index, prompt in enumerate(prompts):
+        if not isinstance(prompt, str) or not prompt:
+            raise Invalid(field if isinstance(value, str) else f"{field}[{index}]", "a non-empty string", prompt)
+    return value
+
+
+def _suffix(field: str, value: Any) -> Any:
+    # Any suffix but null is refused (router/src/server.rs, completions (TGI v3.3.6)).
+    if value is not None:
+        raise Invalid(field, "null or absent: TGI does not support a suffix", value)
+    return DROP
+
+
+def _unused(field: str, value: Any) -> Any:
+    # logit_bias: Option<Vec<f32>> that TGI never applies (router/src/lib.rs (TGI v3.3.6)); OpenAI's object form
+    # fails serde, and a list is refused too (ours): the caller would not get what it asked for.
+    if value is not None:
+        raise Invalid(field, "null or absent: TGI does not apply it", value)
+    return DROP
+
+
+def _n(field: str, value: Any) -> Any:
+    # n: Option<u32> that TGI ignores, answering one choice (router/src/lib.rs (TGI v3.3.6)): only 1 (ours).
+    if value is None:
+        return DROP
+    if not tgi.is_int(value) or value != 1:
+        raise Invalid(field, "1: TGI answers one choice", value)
+    return value
+
+
+def _presence_penalty(field: str, value: Any) -> Any:
+    # TGI's repetition_penalty = presence_penalty + 2 (router/src/lib.rs), which must be > 0
+    # (router/src/validation.rs (TGI v3.3.6)). OpenAI's 0 (no penalty) would become a penalty of 2: dropped (ours).
+    if not tgi.is_number(value) or tgi.f32(tgi.f32(value) + 2) <= 0:  # the sum is an f32 too
+        raise Invalid(field, "a number > -2 (TGI's repetition_penalty, presence_penalty + 2, must be > 0)", value)
+    return DROP if tgi.f32(value) == 0 else value
+
+
+def _stream_options(field: str, value: Any) -> Any:
+    # StreamOptions: a struct, so serde refuses null (router/src/lib.rs (TGI v3.3.6)); unused without a stream.
+    tgi.apply(tgi.obj(field, value), {"include_usage": boolean}, f"{field}.")
+    return value
+
+
+def _messages(field: str, value: Any) -> Any:
+    # Vec<Message> (router/src/lib.rs (TGI v3.3.6)); an empty list is refused (ours: nothing to answer).
+    if not isinstance(value, list) or not value:
+        raise Invalid(field, "a non-empty list of messages", value)
+    for index, message in enumerate(value):
+        _message(f"{field}[{index}]", message)
+    return value
+
+
+def _message(field: str, message: Any) -> None:
+    rules = {
+        "role": _role,
+        "content": nullable(_content),
+        "name": nullable(string),
+        "tool_calls": nullable(_tool_calls),
+        # Fields of OpenAI's messages that TGI ignores (serde: not Message's). Accepted as an OpenAI client echoes
+        # an answer back into the conversation; a non-null legacy function_call or audio would be lost: refused.
+        "tool_call_id": nullable(string),
+        "refusal": nullable(string),
+        "annotations": nullable(_list),
+        "function_call": _null,
+        "audio": _null,
+    }
+    tgi.apply(tgi.obj(field, message), rules, f"{field}.")
+    tgi.require(message, "role", f"{field}.", f"one of {', '.join(ROLES)}")
+    # MessageBody, untagged: `content`, or else `tool_calls` (router/src/lib.rs (TGI v3.3.6)).
+    if message.get("content") is None and message.get("tool_calls") is None:
+        allowed = "a string or a list of text parts (null only with tool_calls)"
+        raise Invalid(f"{field}.content", allowed, message.get("content", DROP))
+
+
+def _list(field: str, value: Any) -> Any:
+    if not isinstance(value, list):
+        raise Invalid(field, "a list", value)
+    return value
+
+
+def _null(field: str, value: Any) -> Any:
+    if value is not None:
+        raise Invalid(field, "null or absent: TGI ignores it", value)
+    return DROP
+
+
+def _role(field: str, value: Any) -> Any:
+    # role: String, any value (router/src/lib.rs (TGI v3.3.6)); the chat template decides what it renders, and the
+    # presets' templates drop or refuse other roles: these four only (ours).
+    if value not in ROLES:
+        raise Invalid(field, f"one of {', '.join(ROLES)}", value)
+    return value
+
+
+def _content(field: str, value: Any) -> Any:
+    # MessageContent: a string or a list of chunks tagged by type (router/src/lib.rs (TGI v3.3.6)). An image_url
+    # chunk reaches a text model as the text `![](url)`, and makes a vision model fetch the URL: text only (ours).
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, list):
+        raise Invalid(field, "a string or a list of text parts", value)
+    for index, part in enumerate(value):
+        where = f"{field}[{index}]"
+        tgi.obj(where, part)
+        if part.get("type") != "text":
+            raise Invalid(f"{where}.type", '"text"', part.get("type"))
+        tgi.apply(part, {"type": string, "text": string}, f"{where}.")
+        tgi.require(part, "text", f"{where}.", "a string")
+    return value
+
+
+def _texts(content: Any) -> list[str]:
+    if isinstance(content, str):
+        return [content]
+    return [part["text"] for part in content or []]
+
+
+def _function(field: str, value: Any, extra: dict[str, tgi.Check] | None = None) -> Any:
+    # FunctionDefinition: name, arguments (alias parameters: both is a duplicate field), optional description
+    # (router/src/lib.rs (TGI v3.3.6)); arguments is any JSON value but must be there.
+    rules = {"name": string, "description": nullable(string), "arguments": _any, "parameters": _any, **(extra or {})}
+    tgi.apply(tgi.obj(field, value), rules, f"{field}.")
+    tgi.require(value, "name", f"{field}.", "a string")
+    if ("arguments" in value) == ("parameters" in value):
+        raise Invalid(f"{field}.parameters", "present, or else arguments (not both)")
+    return value
+
+
+def _any(field: str, value: Any) -> Any:
+    return value
+
+
+def _tool_calls(field: str, value: Any) -> Any:
+    # Vec<ToolCall>: id, type and function, all required (router/src/lib.rs (TGI v3.3.6)).
+    if not isinstance(value, list):
+        raise Invalid(field, "a list of tool calls", value)
+    for index, call in enumerate(value):
+        where = f"{field}[{index}]"
+        tgi.apply(tgi.obj(where, call), {"id": string, "type": string, "function": _function}, f"{where}.")
+        for name in ("id", "type", "function"):
+            tgi.require(call, name, f"{where}.", "present")
+    return value
+
+
+def _tools(field: str, value: Any) -> Any:
+    # Vec<Tool>: type and function (router/src/lib.rs (TGI v3.3.6)). TGI treats every tool as a function whatever
+    # its type: "function" only (ours). OpenAI's `strict` is accepted and ignored, as TGI does.
+    if not isinstance(value, list):
+        raise Invalid(field, "a list of tools", value)
+    for index, tool in enumerate(value):
+        where = f"{field}[{index}]"
+        rules = {"type": _function_type, "function": lambda f, v: _function(f, v, {"strict": nullable(boolean)})}
+        tgi.apply(tgi.obj(where, tool), rules, f"{where}.")
+        for name in ("type", "function"):
+            tgi.require(tool, name, f"{where}.", '"function"' if name == "type" else "a function")
+    return value
+
+
+def _function_type(field: str, value: Any) -> Any:
+    if value != "function":
+        raise Invalid(field, '"function"', value)
+    return value
+
+
+def _tool_choice(field: str, value: Any) -> Any:
+    # ToolChoice (router/src/lib.rs (TGI v3.3.6)): "auto", "none", "required", any other string (a tool's name),
+    # or {"type": "function", "function": {"name": ...}}.
+    if isinstance(value, str):
+        return value
+    tgi.apply(tgi.obj(field, value), {"type": _function_type, "function": tgi.obj}, f"{field}.")
+    tgi.require(value, "type", f"{field}.", '"function"')
+    tgi.require(value, "function", f"{field}.", 'an object with "name"')
+    tgi.apply(value["function"], {"name": string}, f"{field}.function.")
+    tgi.require(value["function"], "name", f"{field}.function.", "a string")
+    return value
+
+
+def _tools_and_formats(body: dict[str, Any]) -> None:
+    tools, choice = body.get("tools"), body.get("tool_choice")
+    if tools is not None and body.get("response_format") is not None:
+        # "Grammar and tools are mutually exclusive" (router/src/lib.rs, try_into_generate (TGI v3.3.6)).
+        raise Invalid("response_format", "absent or null when tools are given (TGI: mutually exclusive)", body["response_format"])
+    if isinstance(choice, dict):
+        name = choice["function"]["name"]
+    else:
+        name = None if choice in (None, *_TOOL_CHOICES) else choice
+    if tools is not None and name is not None:
+        # A named tool must be one of the tools (router/src/infer/tool_grammar.rs (TGI v3.3.6)).
+        names = [tool["function"]["name"] for tool in tools]
+        if name not in names:
+            raise Invalid("tool_choice", f"auto, none, required or one of the tools' names ({', '.join(names)})", choice)
