@@ -6,12 +6,14 @@ must reach `app.py`'s one-line handler instead of escaping at import.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from llm_async.api.config import ApiConfig
 from llm_async.deployment import DeploymentConfig
 from llm_async.endpoint.config import EndpointConfig, ScalingConfig, WarmWindow
-from llm_async.model.presets import QWEN2_5_7B_INSTRUCT
+from llm_async.model.presets import PRESETS, QWEN2_5_7B_INSTRUCT
+from llm_async.validators import fail
 from llm_async.monitoring.config import MonitoringConfig
 from llm_async.storage.config import StorageConfig
 
@@ -84,3 +86,15 @@ def prod() -> DeploymentConfig:
 
 
 ENVIRONMENTS: dict[str, Callable[[], DeploymentConfig]] = {"sandbox": sandbox, "dev": dev, "staging": staging, "prod": prod}
+
+
+def with_preset(config: DeploymentConfig, name: str) -> DeploymentConfig:
+    """`config` serving another model preset (`-c preset=NAME`): its model and the instance type it is sized for.
+
+    The endpoint is named after the instance type, so a preset on another instance type deploys a new endpoint
+    (docs/operations.md: changing the model or the instance type)."""
+    if name not in PRESETS:
+        fail("preset", f"one of {', '.join(PRESETS)}", name)
+    preset = PRESETS[name]
+    endpoint = dataclasses.replace(config.endpoint, instance_type=preset.instance_type)
+    return dataclasses.replace(config, model=preset.model, endpoint=endpoint)

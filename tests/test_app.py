@@ -23,3 +23,21 @@ def test_invalid_configuration_is_one_line(monkeypatch, capsys, tmp_path) -> Non
     assert cli_error_line(capsys, tmp_path) == (
         "llm-async configuration error: scaling.min_capacity: must be 0–scaling.max_capacity (1) (got 2)"
     )
+
+
+def test_an_unknown_preset_is_one_line(capsys, tmp_path) -> None:
+    assert cli_error_line(capsys, tmp_path, {"preset": "llama-9000"}) == (
+        "llm-async configuration error: preset: must be one of qwen2-5-7b-instruct, falcon-40b-instruct,"
+        " falcon-40b-instruct-int8 (got 'llama-9000')"
+    )
+
+
+def test_a_preset_chosen_with_context_reaches_the_stack(monkeypatch, tmp_path) -> None:
+    built = []
+    monkeypatch.setattr(app, "add_llm_async_stack", lambda scope, config: built.append(config))
+    cdk_app = cdk.App(context={**cdk_json_context(), "env": "dev", "preset": "falcon-40b-instruct-int8"}, outdir=str(tmp_path))
+    assert app.cli(cdk_app) == 0
+    (config,) = built
+    assert (config.env_name, config.model.name, config.endpoint.endpoint_name) == (
+        "dev", "falcon-40b-instruct-int8", "llm-async-dev-g4dn-12xlarge"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from typing import Any
 
@@ -9,8 +10,8 @@ import pytest
 
 from llm_async.deployment import DeploymentConfig
 from llm_async.endpoint.config import WarmWindow
-from llm_async.environments import DEFAULT_ENV, ENVIRONMENTS
-from llm_async.model.presets import QWEN2_5_7B_INSTRUCT
+from llm_async.environments import DEFAULT_ENV, ENVIRONMENTS, with_preset
+from llm_async.model.presets import PRESETS, QWEN2_5_7B_INSTRUCT
 
 NAMES = ("sandbox", "dev", "staging", "prod")
 
@@ -83,3 +84,17 @@ def test_what_each_environment_deploys(
 
 def test_vpc_mode_is_off_in_every_environment(configs: dict[str, DeploymentConfig]) -> None:
     assert all(c.network is None for c in configs.values())
+
+
+def test_a_preset_swaps_the_model_and_its_instance_type_only() -> None:
+    prod = ENVIRONMENTS["prod"]()
+    falcon = with_preset(prod, "falcon-40b-instruct")
+    assert (falcon.model, falcon.endpoint.instance_type) == (PRESETS["falcon-40b-instruct"].model, "ml.g5.12xlarge")
+    # A new instance type is a new endpoint name; every other setting of the environment stays.
+    assert falcon.endpoint.endpoint_name == "llm-async-prod-g5-12xlarge"
+    assert dataclasses.replace(falcon, model=prod.model, endpoint=prod.endpoint) == prod
+
+
+def test_a_preset_is_validated_with_the_environment() -> None:
+    # Falcon's context (2048 tokens, inputs up to 1900) leaves 148 new tokens: the budget follows it.
+    assert with_preset(ENVIRONMENTS["sandbox"](), "falcon-40b-instruct").token_budget.maximum == 148

@@ -96,7 +96,7 @@ DEFAULT = "default"  # #[serde(default)]: missing is the default, in a map or at
 class Field:
     name: str
     schema: dict[str, Any]
-    missing: str
+    missing: str = DEFAULT  # as for most of lib.rs's fields; a REQUIRED or OPTIONAL one says so
     default: Any = None
     alias: str | None = None
 
@@ -172,71 +172,71 @@ def _adjacently_tagged(variants: Sequence[tuple[list[Any], dict[str, Any]]], tag
 
 # lib.rs GenerateParameters: every field #[serde(default)].
 GENERATE_PARAMETERS = (
-    Field("best_of", _option(USIZE), DEFAULT),
-    Field("temperature", _option(F32), DEFAULT),
-    Field("repetition_penalty", _option(F32), DEFAULT),
-    Field("frequency_penalty", _option(F32), DEFAULT),
-    Field("top_k", _option(I32), DEFAULT),
-    Field("top_p", _option(F32), DEFAULT),
-    Field("typical_p", _option(F32), DEFAULT),
-    Field("do_sample", BOOL, DEFAULT, False),
-    Field("max_new_tokens", _option(U32), DEFAULT),
-    Field("return_full_text", _option(BOOL), DEFAULT),
-    Field("stop", _vec(STRING), DEFAULT, []),
-    Field("truncate", _option(USIZE), DEFAULT),
-    Field("watermark", BOOL, DEFAULT, False),
-    Field("details", BOOL, DEFAULT, False),
-    Field("decoder_input_details", BOOL, DEFAULT, False),
-    Field("seed", _option(U64), DEFAULT),
-    Field("top_n_tokens", _option(U32), DEFAULT),
-    Field("grammar", _option(_ref("GrammarType")), DEFAULT),
-    Field("adapter_id", _option(STRING), DEFAULT),
+    Field("best_of", _option(USIZE)),
+    Field("temperature", _option(F32)),
+    Field("repetition_penalty", _option(F32)),
+    Field("frequency_penalty", _option(F32)),
+    Field("top_k", _option(I32)),
+    Field("top_p", _option(F32)),
+    Field("typical_p", _option(F32)),
+    Field("do_sample", BOOL, default=False),
+    Field("max_new_tokens", _option(U32)),
+    Field("return_full_text", _option(BOOL)),
+    Field("stop", _vec(STRING), default=[]),
+    Field("truncate", _option(USIZE)),
+    Field("watermark", BOOL, default=False),
+    Field("details", BOOL, default=False),
+    Field("decoder_input_details", BOOL, default=False),
+    Field("seed", _option(U64)),
+    Field("top_n_tokens", _option(U32)),
+    Field("grammar", _option(_ref("GrammarType"))),
+    Field("adapter_id", _option(STRING)),
 )
 _PARAMETERS_ABSENT = object()  # lib.rs: a missing `parameters` is default_parameters(), where do_sample is TRUE
 # lib.rs CompatGenerateRequest (what sagemaker.rs's Generate variant holds).
 COMPAT_GENERATE_REQUEST = (
     Field("inputs", STRING, REQUIRED),
-    Field("parameters", _ref("GenerateParameters"), DEFAULT, _PARAMETERS_ABSENT),
-    Field("stream", BOOL, DEFAULT, False),
+    Field("parameters", _ref("GenerateParameters"), default=_PARAMETERS_ABSENT),
+    Field("stream", BOOL, default=False),
 )
 # lib.rs ChatRequest, in declaration order (the order matters to the positional form).
 CHAT_REQUEST = (
     Field("model", _option(STRING), OPTIONAL),
     Field("messages", _vec(_ref("Message")), REQUIRED),
-    Field("frequency_penalty", _option(F32), DEFAULT),
-    Field("logit_bias", _option(_vec(F32)), DEFAULT),  # a list of numbers, not OpenAI's map
-    Field("logprobs", _option(BOOL), DEFAULT),
-    Field("top_logprobs", _option(U32), DEFAULT),
-    Field("max_tokens", _option(U32), DEFAULT, alias="max_completion_tokens"),
-    Field("n", _option(U32), DEFAULT),
-    Field("presence_penalty", _option(F32), DEFAULT),
-    Field("stop", _option(_vec(STRING)), DEFAULT),
-    Field("stream", BOOL, DEFAULT, False),
+    Field("frequency_penalty", _option(F32)),
+    Field("logit_bias", _option(_vec(F32))),  # a list of numbers, not OpenAI's map
+    Field("logprobs", _option(BOOL)),
+    Field("top_logprobs", _option(U32)),
+    Field("max_tokens", _option(U32), alias="max_completion_tokens"),
+    Field("n", _option(U32)),
+    Field("presence_penalty", _option(F32)),
+    Field("stop", _option(_vec(STRING))),
+    Field("stream", BOOL, default=False),
     Field("seed", _option(U64), OPTIONAL),
-    Field("temperature", _option(F32), DEFAULT),
-    Field("top_p", _option(F32), DEFAULT),
-    Field("tools", _option(_vec(_ref("Tool"))), DEFAULT),
-    Field("tool_prompt", _option(STRING), DEFAULT),
-    Field("tool_choice", _ref("ToolChoice"), DEFAULT),  # not an Option, but null is its "auto"
-    Field("response_format", _option(_ref("GrammarType")), DEFAULT),
-    Field("stream_options", _ref("StreamOptions"), DEFAULT, {"include_usage": False}),
+    Field("temperature", _option(F32)),
+    Field("top_p", _option(F32)),
+    Field("tools", _option(_vec(_ref("Tool")))),
+    Field("tool_prompt", _option(STRING)),
+    Field("tool_choice", _ref("ToolChoice")),  # not an Option, but null is its "auto"
+    Field("response_format", _option(_ref("GrammarType"))),
+    Field("stream_options", _ref("StreamOptions"), default={"include_usage": False}),
 )
 # lib.rs CompletionRequest.
 COMPLETION_REQUEST = (
     Field("model", _option(STRING), OPTIONAL),
     Field("prompt", _ref("Prompt"), REQUIRED),
-    Field("max_tokens", _option(U32), DEFAULT),
-    Field("temperature", _option(F32), DEFAULT),
-    Field("top_p", _option(F32), DEFAULT),
-    Field("stream", BOOL, DEFAULT, False),
+    Field("max_tokens", _option(U32)),
+    Field("temperature", _option(F32)),
+    Field("top_p", _option(F32)),
+    Field("stream", BOOL, default=False),
     Field("seed", _option(U64), OPTIONAL),
-    Field("suffix", _option(STRING), DEFAULT),
-    Field("repetition_penalty", _option(F32), DEFAULT),
-    Field("frequency_penalty", _option(F32), DEFAULT),
-    Field("stop", _option(_vec(STRING)), DEFAULT),
+    Field("suffix", _option(STRING)),
+    Field("repetition_penalty", _option(F32)),
+    Field("frequency_penalty", _option(F32)),
+    Field("stop", _option(_vec(STRING))),
 )
 FUNCTION_DEFINITION = (  # lib.rs FunctionDefinition: `arguments` (alias `parameters`) is required, null allowed
-    Field("description", _option(STRING), DEFAULT),
+    Field("description", _option(STRING)),
     Field("name", STRING, REQUIRED),
     Field("arguments", ANY, REQUIRED, alias="parameters"),
 )
@@ -248,7 +248,7 @@ TOOL_CALL = (
 )
 FUNCTION_NAME = (Field("name", STRING, REQUIRED),)
 JSON_SCHEMA_CONFIG = (Field("name", _option(STRING), OPTIONAL), Field("schema", ANY, REQUIRED))
-STREAM_OPTIONS = (Field("include_usage", BOOL, DEFAULT, False),)
+STREAM_OPTIONS = (Field("include_usage", BOOL, default=False),)
 URL = (Field("url", STRING, REQUIRED),)
 
 # serde's variant identifiers take the variant's name, its alias, or its index (serde_derive de.rs visit_u64): the
@@ -670,25 +670,13 @@ class TgiStandIn:
         if response_format is None and tools is not None:
             tools_to_use = _tools_to_use(tools, _tool_choice(request["tool_choice"]))
         inputs = _chat_template(messages, tools_to_use, tool_prompt)
-        temperature = request["temperature"]
-        greedy = temperature is not None and _f32(temperature) == 0.0  # "enable greedy only when temperature is 0"
         presence = request["presence_penalty"]
-        parameters = {
-            "best_of": None,
-            "temperature": None if greedy else temperature,
-            "repetition_penalty": None if presence is None else _f32(_f32(presence) + 2.0),  # presence_penalty + 2
-            "frequency_penalty": request["frequency_penalty"],
-            "top_k": None,
-            "top_p": request["top_p"],
-            "typical_p": None,
-            "do_sample": not greedy,
-            "max_new_tokens": request["max_tokens"],
-            "stop": request["stop"] or [],
-            "truncate": None,
-            "seed": request["seed"],
-            "top_n_tokens": request["top_logprobs"],
-            "grammar": ("json", _tool_schema(tools_to_use)) if tools_to_use else grammar,
-        }
+        parameters = _openai_parameters(
+            request,
+            repetition_penalty=None if presence is None else _f32(_f32(presence) + 2.0),  # presence_penalty + 2
+            top_n_tokens=request["top_logprobs"],
+            grammar=("json", _tool_schema(tools_to_use)) if tools_to_use else grammar,
+        )
         model = request["model"]
         model_id = self.model_id if model in (None, "tgi") else model  # server.rs: the request's model is echoed
         logprobs = bool(request["logprobs"])
@@ -799,24 +787,7 @@ class TgiStandIn:
         if len(prompts) > MAX_CLIENT_BATCH_SIZE:
             message = f"Number of prompts exceeds the maximum allowed batch size of {MAX_CLIENT_BATCH_SIZE}"
             return Answer(422, "application/json", _json(_error_body(message, "batch size exceeded")))
-        temperature = request["temperature"]
-        greedy = temperature is not None and _f32(temperature) == 0.0
-        parameters = {
-            "best_of": None,
-            "temperature": None if greedy else temperature,
-            "repetition_penalty": request["repetition_penalty"],
-            "frequency_penalty": request["frequency_penalty"],
-            "top_k": None,
-            "top_p": request["top_p"],
-            "typical_p": None,
-            "do_sample": not greedy,
-            "max_new_tokens": request["max_tokens"],
-            "stop": request["stop"] or [],
-            "truncate": None,
-            "seed": request["seed"],
-            "top_n_tokens": None,
-            "grammar": None,
-        }
+        parameters = _openai_parameters(request, repetition_penalty=request["repetition_penalty"])
         created = int(time.time())
         head = {"id": "", "created": created, "model": self.model_id, "system_fingerprint": SYSTEM_FINGERPRINT}
         if request["stream"]:
@@ -1219,6 +1190,31 @@ def _chat_logprobs(tokens: list[dict[str, Any]], top_tokens: list[list[dict[str,
             }
         )
     return {"content": content}
+
+
+def _openai_parameters(
+    request: dict[str, Any], repetition_penalty: Any, top_n_tokens: Any = None, grammar: Any = None
+) -> dict[str, Any]:
+    """GenerateParameters as server.rs builds them for chat (lib.rs try_into_generate) and for completions: the
+    OpenAI fields they share, greedy only when temperature is 0; what differs between the two is given."""
+    temperature = request["temperature"]
+    greedy = temperature is not None and _f32(temperature) == 0.0  # "enable greedy only when temperature is 0"
+    return {
+        "best_of": None,
+        "temperature": None if greedy else temperature,
+        "repetition_penalty": repetition_penalty,
+        "frequency_penalty": request["frequency_penalty"],
+        "top_k": None,
+        "top_p": request["top_p"],
+        "typical_p": None,
+        "do_sample": not greedy,
+        "max_new_tokens": request["max_tokens"],
+        "stop": request["stop"] or [],
+        "truncate": None,
+        "seed": request["seed"],
+        "top_n_tokens": top_n_tokens,
+        "grammar": grammar,
+    }
 
 
 def _chat_chunk(model_id: str, choices: list[Any], usage: dict[str, int] | None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from moto import mock_aws
 
+from tests.request_samples import CHAT_NULLABLE, GENERATE_OPTIONS
 from tests.tools.engine_stand_in import KINDS, PAYLOAD_LIMIT, TgiStandIn, complete_from_s3, schema_of
 
 MAX_INPUT, MAX_TOTAL = 128, 256  # room for a tool definition and the default tool prompt
@@ -57,28 +58,7 @@ ACCEPTED: list[tuple[str, Any]] = [
     ("generate: inputs only", {"inputs": PROMPT}),
     (
         "generate: every Option parameter null (serde: null is None)",
-        {
-            "inputs": PROMPT,
-            "parameters": {
-                k: None
-                for k in (
-                    "best_of",
-                    "temperature",
-                    "repetition_penalty",
-                    "frequency_penalty",
-                    "top_k",
-                    "top_p",
-                    "typical_p",
-                    "max_new_tokens",
-                    "return_full_text",
-                    "truncate",
-                    "seed",
-                    "top_n_tokens",
-                    "grammar",
-                    "adapter_id",
-                )
-            },
-        },
+        {"inputs": PROMPT, "parameters": dict.fromkeys(GENERATE_OPTIONS)},
     ),
     (
         "generate: unknown fields ignored (no #[serde(deny_unknown_fields)] in lib.rs)",
@@ -179,33 +159,7 @@ ACCEPTED: list[tuple[str, Any]] = [
             ]
         },
     ),
-    (
-        "chat: every Option null",
-        {
-            "messages": USER,
-            **{
-                k: None
-                for k in (
-                    "model",
-                    "frequency_penalty",
-                    "logit_bias",
-                    "logprobs",
-                    "top_logprobs",
-                    "max_tokens",
-                    "n",
-                    "presence_penalty",
-                    "stop",
-                    "seed",
-                    "temperature",
-                    "top_p",
-                    "tools",
-                    "tool_prompt",
-                    "tool_choice",
-                    "response_format",
-                )
-            },
-        },
-    ),
+    ("chat: every Option null", {"messages": USER, **dict.fromkeys(CHAT_NULLABLE)}),
     (
         "chat: the OpenAI sampling fields",
         {
@@ -697,90 +651,73 @@ GENERATE_RESPONSE = {
         },
     },
 }
+
+
+def _openai_answer(object_: str, choice: dict[str, Any], **choices: int) -> dict[str, Any]:
+    """lib.rs's OpenAI-style answers: `object`, the head and `usage`, and `choices`, each of them with every property
+    of `choice` and no other."""
+    item = {"type": "object", "additionalProperties": False, "required": list(choice), "properties": choice}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["object", "id", "created", "model", "system_fingerprint", "choices", "usage"],
+        "properties": {
+            "object": {"const": object_},
+            **OPENAI_HEAD,
+            "usage": USAGE,
+            "choices": {"type": "array", "minItems": 1, **choices, "items": item},
+        },
+    }
+
+
+FINISH_REASON = {"enum": ["stop", "length", "stop_sequence"]}
 # lib.rs ChatCompletion in CompletionType (tag "object")
-CHAT_COMPLETION = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["object", "id", "created", "model", "system_fingerprint", "choices", "usage"],
-    "properties": {
-        "object": {"const": "chat.completion"},
-        **OPENAI_HEAD,
-        "usage": USAGE,
-        "choices": {
-            "type": "array",
-            "minItems": 1,
-            "maxItems": 1,
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["index", "message", "logprobs", "finish_reason"],
-                "properties": {
-                    "index": {"const": 0},
-                    "finish_reason": {"enum": ["stop", "length", "stop_sequence"]},
-                    "logprobs": {"anyOf": [{"type": "null"}, {"type": "object", "required": ["content"]}]},
-                    "message": {
-                        "anyOf": [
-                            {
+CHAT_COMPLETION = _openai_answer(
+    "chat.completion",
+    {
+        "index": {"const": 0},
+        "message": {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "required": ["role", "content"],
+                    "additionalProperties": False,
+                    "properties": {"role": {"const": "assistant"}, "content": {"type": "string"}},
+                },
+                {
+                    "type": "object",
+                    "required": ["role", "tool_calls"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "role": {"const": "assistant"},
+                        "tool_calls": {
+                            "type": "array",
+                            "items": {
                                 "type": "object",
-                                "required": ["role", "content"],
-                                "additionalProperties": False,
-                                "properties": {"role": {"const": "assistant"}, "content": {"type": "string"}},
-                            },
-                            {
-                                "type": "object",
-                                "required": ["role", "tool_calls"],
-                                "additionalProperties": False,
+                                "required": ["id", "type", "function"],
                                 "properties": {
-                                    "role": {"const": "assistant"},
-                                    "tool_calls": {
-                                        "type": "array",
-                                        "items": {
-                                            "type": "object",
-                                            "required": ["id", "type", "function"],
-                                            "properties": {
-                                                "function": {
-                                                    "type": "object",
-                                                    "required": ["description", "name", "arguments"],
-                                                    "properties": {"arguments": {"type": "string"}},
-                                                }
-                                            },
-                                        },
-                                    },
+                                    "function": {
+                                        "type": "object",
+                                        "required": ["description", "name", "arguments"],
+                                        "properties": {"arguments": {"type": "string"}},
+                                    }
                                 },
                             },
-                        ]
+                        },
                     },
                 },
-            },
+            ]
         },
+        "logprobs": {"anyOf": [{"type": "null"}, {"type": "object", "required": ["content"]}]},
+        "finish_reason": FINISH_REASON,
     },
-}
+    maxItems=1,
+)
 # lib.rs CompletionFinal in Completion (tag "object")
-COMPLETION_FINAL = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["object", "id", "created", "model", "system_fingerprint", "choices", "usage"],
-    "properties": {
-        "object": {"const": "text_completion"},
-        **OPENAI_HEAD,
-        "usage": USAGE,
-        "choices": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["index", "text", "logprobs", "finish_reason"],
-                "properties": {
-                    "index": {"type": "integer"},
-                    "text": {"type": "string"},
-                    "logprobs": {"type": "null"},
-                    "finish_reason": {"enum": ["stop", "length", "stop_sequence"]},
-                },
-            },
-        },
-    },
-}
+COMPLETION_FINAL = _openai_answer(
+    "text_completion",
+    {"index": {"type": "integer"}, "text": {"type": "string"}, "logprobs": {"type": "null"}, "finish_reason": FINISH_REASON},
+)
 SHAPES = {"CompatGenerateRequest": GENERATE_RESPONSE, "ChatRequest": CHAT_COMPLETION, "CompletionRequest": COMPLETION_FINAL}
 
 

@@ -11,6 +11,7 @@ import json
 from hypothesis import strategies as st
 
 from tests.api.runtime.conftest import API_ENVIRONMENT
+from tests.request_samples import CHAT_FIELDS, GENERATE_PARAMETERS
 
 MAX_NEW_TOKENS = API_ENVIRONMENT.max_new_tokens
 MAX_INPUT_TOKENS = API_ENVIRONMENT.max_input_tokens
@@ -36,27 +37,6 @@ def _unknown(known: set[str]) -> st.SearchStrategy:
     return st.dictionaries(st.text(min_size=1, max_size=10).filter(lambda k: k not in known), json_values, min_size=1, max_size=3)
 
 
-PARAMETERS = {
-    "best_of",
-    "temperature",
-    "repetition_penalty",
-    "frequency_penalty",
-    "top_k",
-    "top_p",
-    "typical_p",
-    "do_sample",
-    "max_new_tokens",
-    "return_full_text",
-    "stop",
-    "truncate",
-    "watermark",
-    "details",
-    "decoder_input_details",
-    "seed",
-    "top_n_tokens",
-    "grammar",
-    "adapter_id",
-}
 bad_parameters = st.one_of(
     _one("temperature", st.one_of(floats.filter(lambda v: v <= 0), st.text(), st.booleans())),
     _one("top_p", st.one_of(st.floats(min_value=1, allow_nan=False), st.floats(max_value=0, allow_nan=False))),
@@ -95,7 +75,7 @@ bad_parameters = st.one_of(
             ),
         ),
     ),
-    _unknown(PARAMETERS),
+    _unknown(set(GENERATE_PARAMETERS)),
 )
 bad_generate = st.one_of(
     st.builds(lambda p: {"inputs": "hello", "parameters": p}, bad_parameters),
@@ -106,30 +86,7 @@ bad_generate = st.one_of(
     st.builds(lambda n: {"inputs": "x" * n}, st.integers(min_value=MAX_INPUTS_BYTES + 1, max_value=MAX_INPUTS_BYTES + 3_000)),
 )
 
-CHAT = {
-    "model",
-    "messages",
-    "frequency_penalty",
-    "logit_bias",
-    "logprobs",
-    "top_logprobs",
-    "max_tokens",
-    "max_completion_tokens",
-    "n",
-    "presence_penalty",
-    "stop",
-    "stream",
-    "seed",
-    "temperature",
-    "top_p",
-    "tools",
-    "tool_prompt",
-    "tool_choice",
-    "response_format",
-    "stream_options",
-    "prompt",
-    "inputs",
-}
+CHAT = {*CHAT_FIELDS, "max_completion_tokens", "prompt", "inputs"}  # the alias of max_tokens; the other shapes' keys
 bad_message = st.one_of(
     json_scalars,
     st.builds(

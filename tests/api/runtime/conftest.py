@@ -18,15 +18,12 @@ API_ENVIRONMENT = ApiEnvironment(
     bucket_name=BUCKET,
     endpoint_name="llm-async-test",
     wake_alarm_name="llm-async-test-wake",
+    metrics_namespace="llm-async-test",
     request_ttl_s=21600,
     invocation_timeout_s=900,
-    max_body_bytes=20000,
-    max_inputs_bytes=16000,
-    max_input_tokens=1024,
-    max_total_tokens=2048,
-    default_max_new_tokens=256,
-    max_new_tokens=1024,
-    metrics_namespace="llm-async-test",
+    max_body_bytes=20000, max_inputs_bytes=16000,
+    # A container with MAX_INPUT_TOKENS 1024 and MAX_TOTAL_TOKENS 2048; budgets 256 by default, 1024 at most.
+    max_input_tokens=1024, max_total_tokens=2048, default_max_new_tokens=256, max_new_tokens=1024,
 )
 ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",

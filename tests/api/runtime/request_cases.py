@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 import pytest
 from inference_api.request import EngineRequest, Limits, RequestError, parse_request
 
-# A container with MAX_INPUT_TOKENS 1024 and MAX_TOTAL_TOKENS 2048; budgets 256 by default, 1024 at most.
-LIMITS = Limits(
-    max_body_bytes=10_000,
-    max_inputs_bytes=4_000,
-    max_input_tokens=1024,
-    max_total_tokens=2048,
-    default_max_new_tokens=256,
-    max_new_tokens=1024,
-)
+from tests.api.runtime.conftest import API_ENVIRONMENT
+
+# The handler tests' limits (conftest.API_ENVIRONMENT), field by field as the handler reads them.
+HANDLER_LIMITS = Limits(**{f.name: getattr(API_ENVIRONMENT, f.name) for f in dataclasses.fields(Limits)})
+# The same container and budgets with smaller byte limits, for the tests of parse_request alone.
+LIMITS = dataclasses.replace(HANDLER_LIMITS, max_body_bytes=10_000, max_inputs_bytes=4_000)
 JSON = "application/json"
 USER = [{"role": "user", "content": "What is Deep Learning?"}]
 
@@ -30,6 +28,12 @@ def refusal(body: Any, content_type: str | None = JSON, limits: Limits = LIMITS)
     with pytest.raises(RequestError) as error:
         parse(body, content_type, limits)
     return error.value
+
+
+def refused(body: Any, content_type: str | None = JSON, limits: Limits = LIMITS) -> tuple[int, str, str]:
+    """The refusal's status, code and message."""
+    error = refusal(body, content_type, limits)
+    return error.status, error.code, error.message
 
 
 def message(body: Any) -> str:

@@ -9,7 +9,7 @@ import json
 import pytest
 from inference_api.request import container_payload
 
-from tests.api.runtime.request_cases import LIMITS, USER, message, parse, refusal
+from tests.api.runtime.request_cases import LIMITS, USER, message, parse, refusal, refused
 
 SHAPES = '"messages" (chat completions), "prompt" (completions) or "inputs" (generate)'
 
@@ -37,8 +37,7 @@ def test_a_body_with_none_or_two_shape_keys(body: dict, which: str, got: str) ->
 
 
 def test_body_byte_limit() -> None:
-    error = refusal("x" * 10_001)
-    assert (error.status, error.code, error.message) == (413, "PayloadTooLarge", "body: must be at most 10000 bytes (got 10001)")
+    assert refused("x" * 10_001) == (413, "PayloadTooLarge", "body: must be at most 10000 bytes (got 10001)")
 
 
 @pytest.mark.parametrize(
@@ -59,12 +58,7 @@ def test_body_byte_limit() -> None:
 )
 def test_prompt_byte_limit(body: dict, where: str) -> None:
     # Ours: no tokenizer in the Lambda; the container still refuses an input over MAX_INPUT_TOKENS.
-    error = refusal(body)
-    assert (error.status, error.code, error.message) == (
-        413,
-        "PayloadTooLarge",
-        f"{where}: must be at most 4000 bytes (got 4002)",
-    )
+    assert refused(body) == (413, "PayloadTooLarge", f"{where}: must be at most 4000 bytes (got 4002)")
 
 
 def test_prompt_at_the_byte_limit() -> None:
@@ -75,9 +69,8 @@ def test_the_container_payload_limit_counts_the_forwarded_json() -> None:
     # TGI refuses a body over --payload-limit, 2,000,000 bytes (launcher/src/main.rs, router/src/server.rs): a body
     # just under the API's limit grows past it once the budget and return_full_text are added.
     limits = dataclasses.replace(LIMITS, max_body_bytes=2_000_000, max_inputs_bytes=2_000_000)
-    error = refusal({"inputs": "a" * 1_999_980}, limits=limits)
-    assert (error.status, error.code) == (413, "PayloadTooLarge")
-    assert error.message == "body: must be at most 2000000 bytes as the container receives it (got 2000079)"
+    expected = "body: must be at most 2000000 bytes as the container receives it (got 2000079)"
+    assert refused({"inputs": "a" * 1_999_980}, limits=limits) == (413, "PayloadTooLarge", expected)
 
 
 def test_non_ascii_text_is_forwarded_as_utf8_not_escapes() -> None:
@@ -89,12 +82,8 @@ def test_non_ascii_text_is_forwarded_as_utf8_not_escapes() -> None:
 
 @pytest.mark.parametrize("content_type", [None, "", "text/plain", "application/x-www-form-urlencoded"])
 def test_non_json_content_type(content_type: str | None) -> None:
-    error = refusal({"inputs": "x"}, content_type=content_type)
-    assert (error.status, error.code, error.message) == (
-        415,
-        "UnsupportedMediaType",
-        f"Content-Type: must be application/json (got {content_type!r})",
-    )
+    expected = f"Content-Type: must be application/json (got {content_type!r})"
+    assert refused({"inputs": "x"}, content_type) == (415, "UnsupportedMediaType", expected)
 
 
 @pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "Application/JSON"])
@@ -136,12 +125,7 @@ def test_a_number_beyond_float_range_is_refused() -> None:
 )
 def test_a_repeated_key_is_refused(body: str, key: str) -> None:
     # serde refuses a struct field given twice; Python would silently keep the last.
-    error = refusal(body)
-    assert (error.status, error.code, error.message) == (
-        400,
-        "MalformedJson",
-        f'body: must be a JSON object (key "{key}" repeated)',
-    )
+    assert refused(body) == (400, "MalformedJson", f'body: must be a JSON object (key "{key}" repeated)')
 
 
 NESTING = "body: must be a JSON object nested at most 127 levels deep, TGI's JSON parser limit"
@@ -154,21 +138,20 @@ def _nested(levels: int) -> dict:
     return value
 
 
-@pytest.mark.parametrize(("levels", "refused"), [(123, False), (124, True)])
-def test_nesting_at_the_json_parser_limit(levels: int, refused: bool) -> None:
+@pytest.mark.parametrize(("levels", "too_deep"), [(123, False), (124, True)])
+def test_nesting_at_the_json_parser_limit(levels: int, too_deep: bool) -> None:
     # serde_json refuses a 128th nested array or object. Here: the body, parameters, grammar, value, then the
     # schema's properties with `levels` objects: 4 + levels.
     body = {"inputs": "x", "parameters": {"grammar": {"type": "json", "value": {"properties": _nested(levels)}}}}
-    if refused:
-        error = refusal(body)
-        assert (error.status, error.code, error.message) == (400, "MalformedJson", f"{NESTING} (got 128)")
+    if too_deep:
+        assert refused(body) == (400, "MalformedJson", f"{NESTING} (got 128)")
     else:
         assert parse(body).body["parameters"]["grammar"] == body["parameters"]["grammar"]
 
 
 def test_absurd_nesting() -> None:
-    error = refusal('{"inputs": "x", "parameters": {"stop": ' + "[" * 4_000 + "]" * 4_000 + "}}")
-    assert (error.status, error.code, error.message) == (400, "MalformedJson", NESTING)
+    body = '{"inputs": "x", "parameters": {"stop": ' + "[" * 4_000 + "]" * 4_000 + "}}"
+    assert refused(body) == (400, "MalformedJson", NESTING)
 
 
 @pytest.mark.parametrize(
@@ -182,12 +165,7 @@ def test_absurd_nesting() -> None:
 )
 def test_unpaired_surrogates(body: str) -> None:
     # serde_json refuses a lone surrogate escape.
-    error = refusal(body)
-    assert (error.status, error.code, error.message) == (
-        400,
-        "MalformedJson",
-        "body: must be valid Unicode (unpaired surrogate escape)",
-    )
+    assert refused(body) == (400, "MalformedJson", "body: must be valid Unicode (unpaired surrogate escape)")
 
 
 def test_paired_surrogates_are_text() -> None:

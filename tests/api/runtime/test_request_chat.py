@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.runtime.request_cases import USER, message, parse
+from tests.request_samples import CHAT_NULLABLE
 
 TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {"properties": {"city": {"type": "string"}}}}}
 JSON_FORMAT = {"type": "json", "value": {"properties": {"answer": {"type": "string"}}}}
@@ -84,26 +85,7 @@ def test_accepted_fields_are_forwarded_unchanged(name: str, value: object) -> No
     assert _forwarded(**{name: value})[name] == value
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "frequency_penalty",
-        "logit_bias",
-        "logprobs",
-        "top_logprobs",
-        "n",
-        "presence_penalty",
-        "stop",
-        "seed",
-        "temperature",
-        "top_p",
-        "tools",
-        "tool_prompt",
-        "tool_choice",
-        "response_format",
-        "model",
-    ],
-)
+@pytest.mark.parametrize("name", CHAT_NULLABLE)
 def test_a_null_option_is_dropped(name: str) -> None:
     assert _forwarded(**{name: None}) == {"messages": USER, "model": "tgi", "max_tokens": 256}
 

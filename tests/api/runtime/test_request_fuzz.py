@@ -3,19 +3,18 @@ TGI 3.3.6 accepts (tgi_oracle.py, written from the source); and requests TGI and
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from inference_api.request import EngineRequest, Limits, RequestError, parse_request
+from inference_api.request import EngineRequest, RequestError, parse_request
 
 from tests.api.runtime import tgi_oracle
 from tests.api.runtime.bad_requests import content_types, json_values, raw_bodies
-from tests.api.runtime.conftest import API_ENVIRONMENT
+from tests.api.runtime.request_cases import HANDLER_LIMITS
 
 # The limits the handler runs with in the handler tests, so the strategies shared with test_fuzz.py are checked here.
-LIMITS = Limits(**{f.name: getattr(API_ENVIRONMENT, f.name) for f in dataclasses.fields(Limits)})
+LIMITS = HANDLER_LIMITS
 TOOL = {"type": "function", "function": {"name": "f", "parameters": {"properties": {"a": {"type": "string"}}}}}
 SCHEMA = {"properties": {"a": {"type": "integer"}}}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.runtime.request_cases import message, parse
+from tests.request_samples import GENERATE_OPTIONS
 
 # What the container receives besides the caller's parameters: an explicit budget and return_full_text false.
 FORWARDED = {"max_new_tokens": 256, "return_full_text": False}
@@ -77,25 +78,9 @@ def test_accepted_parameters_are_forwarded_unchanged(name: str, value: object) -
     assert _forwarded({name: value})[name] == value
 
 
-NULLABLE = [
-    "best_of",
-    "temperature",
-    "repetition_penalty",
-    "frequency_penalty",
-    "top_k",
-    "top_p",
-    "typical_p",
-    "truncate",
-    "seed",
-    "top_n_tokens",
-    "grammar",
-    "adapter_id",
-]
-
-
-@pytest.mark.parametrize("name", NULLABLE)
+@pytest.mark.parametrize("name", GENERATE_OPTIONS)
 def test_a_null_option_is_dropped(name: str) -> None:
-    # Option<…> fields: serde reads null as absent.
+    # Option<…> fields: serde reads null as absent (so max_new_tokens and return_full_text get their defaults).
     assert _forwarded({name: None}) == FORWARDED
 
 
@@ -139,59 +124,47 @@ def test_stream_false_is_forwarded() -> None:
     assert parse({"inputs": "x", "stream": False}).body["stream"] is False
 
 
-BUDGET = "parameters.max_new_tokens: must be an integer 1–1024"
-SAMPLING = "parameters.best_of: must be at most 1 without sampling (do_sample, temperature, top_k, top_p or typical_p)"
+def _each(name: str, rule: str, *values: tuple[object, str]) -> list[tuple[dict, str]]:
+    """One parameter refused, value by value: the message names it, says the rule and shows the value as sent."""
+    return [({name: value}, f"parameters.{name}: {rule} (got {shown})") for value, shown in values]
+
+
+POSITIVE = "must be a number > 0"
+BETWEEN_0_AND_1 = "must be a number with 0 < value < 1"
+BUDGET = "must be an integer 1–1024"
+U64 = "must be an integer 0–18446744073709551615 (a u64)"
+STOP = "must be a list of at most 4 non-empty strings"
+SAMPLING = "must be at most 1 without sampling (do_sample, temperature, top_k, top_p or typical_p)"
 
 
 @pytest.mark.parametrize(
     ("parameters", "expected"),
     [
-        ({"temperature": 0}, "parameters.temperature: must be a number > 0 (got 0)"),
-        ({"temperature": -1}, "parameters.temperature: must be a number > 0 (got -1)"),
-        ({"temperature": "hot"}, 'parameters.temperature: must be a number > 0 (got "hot")'),
-        ({"temperature": True}, "parameters.temperature: must be a number > 0 (got true)"),
-        ({"temperature": 1e39}, "parameters.temperature: must be a number > 0 (got 1e+39)"),  # beyond f32
-        ({"top_p": 1}, "parameters.top_p: must be a number with 0 < value < 1 (got 1)"),
-        ({"top_p": 0}, "parameters.top_p: must be a number with 0 < value < 1 (got 0)"),
-        ({"top_p": 1.5}, "parameters.top_p: must be a number with 0 < value < 1 (got 1.5)"),
-        ({"typical_p": 1}, "parameters.typical_p: must be a number with 0 < value < 1 (got 1)"),
-        ({"top_k": 0}, "parameters.top_k: must be an integer 1–2147483647 (got 0)"),
-        ({"top_k": 2.0}, "parameters.top_k: must be an integer 1–2147483647 (got 2.0)"),
-        ({"top_k": 2**31}, "parameters.top_k: must be an integer 1–2147483647 (got 2147483648)"),
-        ({"repetition_penalty": 0}, "parameters.repetition_penalty: must be a number > 0 (got 0)"),
-        ({"frequency_penalty": -2.5}, "parameters.frequency_penalty: must be a number with -2 ≤ value ≤ 2 (got -2.5)"),
-        ({"frequency_penalty": 2.1}, "parameters.frequency_penalty: must be a number with -2 ≤ value ≤ 2 (got 2.1)"),
-        ({"max_new_tokens": 0}, f"{BUDGET} (got 0)"),
-        ({"max_new_tokens": 1025}, f"{BUDGET} (got 1025)"),
-        ({"max_new_tokens": 2048}, f"{BUDGET} (got 2048)"),
-        ({"max_new_tokens": True}, f"{BUDGET} (got true)"),
-        ({"max_new_tokens": 10.0}, f"{BUDGET} (got 10.0)"),
-        ({"stop": ["a", ""]}, 'parameters.stop: must be a list of at most 4 non-empty strings (got ["a", ""])'),
-        (
-            {"stop": list("abcde")},
-            'parameters.stop: must be a list of at most 4 non-empty strings (got ["a", "b", "c", "d", "e"])',
-        ),
-        ({"stop": "a"}, 'parameters.stop: must be a list of at most 4 non-empty strings (got "a")'),
-        ({"stop": None}, "parameters.stop: must be a list of at most 4 non-empty strings (got null)"),  # Vec, not Option
-        ({"seed": -1}, "parameters.seed: must be an integer 0–18446744073709551615 (a u64) (got -1)"),
-        ({"seed": 2**64}, "parameters.seed: must be an integer 0–18446744073709551615 (a u64) (got 18446744073709551616)"),
-        ({"do_sample": None}, "parameters.do_sample: must be true or false (got null)"),  # bool, not Option
-        ({"do_sample": 1}, "parameters.do_sample: must be true or false (got 1)"),
-        ({"details": None}, "parameters.details: must be true or false (got null)"),
-        ({"watermark": "no"}, 'parameters.watermark: must be true or false (got "no")'),
-        ({"decoder_input_details": None}, "parameters.decoder_input_details: must be true or false (got null)"),
-        ({"return_full_text": "no"}, 'parameters.return_full_text: must be true or false (got "no")'),
-        ({"truncate": 0}, "parameters.truncate: must be an integer 1–1024 (MAX_INPUT_TOKENS) (got 0)"),
-        ({"truncate": 1025}, "parameters.truncate: must be an integer 1–1024 (MAX_INPUT_TOKENS) (got 1025)"),
-        ({"truncate": True}, "parameters.truncate: must be an integer 1–1024 (MAX_INPUT_TOKENS) (got true)"),
+        # 1e39 is beyond an f32.
+        *_each("temperature", POSITIVE, (0, "0"), (-1, "-1"), ("hot", '"hot"'), (True, "true"), (1e39, "1e+39")),
+        *_each("top_p", BETWEEN_0_AND_1, (1, "1"), (0, "0"), (1.5, "1.5")),
+        *_each("typical_p", BETWEEN_0_AND_1, (1, "1")),
+        *_each("top_k", "must be an integer 1–2147483647", (0, "0"), (2.0, "2.0"), (2**31, "2147483648")),
+        *_each("repetition_penalty", POSITIVE, (0, "0")),
+        *_each("frequency_penalty", "must be a number with -2 ≤ value ≤ 2", (-2.5, "-2.5"), (2.1, "2.1")),
+        *_each("max_new_tokens", BUDGET, (0, "0"), (1025, "1025"), (2048, "2048"), (True, "true"), (10.0, "10.0")),
+        *_each("stop", STOP, (["a", ""], '["a", ""]'), (list("abcde"), '["a", "b", "c", "d", "e"]'), ("a", '"a"')),
+        *_each("stop", STOP, (None, "null")),  # a Vec, not an Option
+        *_each("seed", U64, (-1, "-1"), (2**64, "18446744073709551616")),
+        *_each("do_sample", "must be true or false", (None, "null"), (1, "1")),  # a bool, not an Option
+        *_each("details", "must be true or false", (None, "null")),
+        *_each("watermark", "must be true or false", ("no", '"no"')),
+        *_each("decoder_input_details", "must be true or false", (None, "null")),
+        *_each("return_full_text", "must be true or false", ("no", '"no"')),
+        *_each("truncate", "must be an integer 1–1024 (MAX_INPUT_TOKENS)", (0, "0"), (1025, "1025"), (True, "true")),
         ({"best_of": 3, "do_sample": True}, "parameters.best_of: must be an integer 0–2 (TGI's MAX_BEST_OF) (got 3)"),
-        ({"best_of": -1}, "parameters.best_of: must be an integer 0–2 (TGI's MAX_BEST_OF) (got -1)"),
-        ({"best_of": 2}, f"{SAMPLING} (got 2)"),
-        ({"best_of": 2, "do_sample": False}, f"{SAMPLING} (got 2)"),
-        ({"best_of": 2, "temperature": None}, f"{SAMPLING} (got 2)"),
+        *_each("best_of", "must be an integer 0–2 (TGI's MAX_BEST_OF)", (-1, "-1")),
+        *_each("best_of", SAMPLING, (2, "2")),
+        ({"best_of": 2, "do_sample": False}, f"parameters.best_of: {SAMPLING} (got 2)"),
+        ({"best_of": 2, "temperature": None}, f"parameters.best_of: {SAMPLING} (got 2)"),
         ({"best_of": 2, "do_sample": True, "seed": 7}, "parameters.seed: must be null or absent when best_of > 1 (got 7)"),
-        ({"top_n_tokens": 6}, "parameters.top_n_tokens: must be an integer 0–5 (TGI's MAX_TOP_N_TOKENS) (got 6)"),
-        ({"adapter_id": 5}, "parameters.adapter_id: must be a string (got 5)"),
+        *_each("top_n_tokens", "must be an integer 0–5 (TGI's MAX_TOP_N_TOKENS)", (6, "6")),
+        *_each("adapter_id", "must be a string", (5, "5")),
         (
             {"grammar": {"type": "json", "value": {}}},
             "parameters.grammar.value: must be a JSON Schema object with 'properties' (got {})",
@@ -218,7 +191,7 @@ SAMPLING = "parameters.best_of: must be at most 1 without sampling (do_sample, t
             {"grammar": {"type": "json_schema", "value": {"name": "x"}}},
             "parameters.grammar.value.schema: must be a JSON Schema object with 'properties'",
         ),
-        ({"grammar": "json"}, 'parameters.grammar: must be an object (got "json")'),
+        *_each("grammar", "must be an object", ("json", '"json"')),
         ({"grammar": {"type": "regex", "value": "a", "x": 1}}, 'parameters.grammar.x: must be one of type, value (got "x")'),
     ],
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import os
 from functools import cache
@@ -41,15 +42,9 @@ def _environment() -> ApiEnvironment:
 
 @cache
 def _limits() -> Limits:
+    # Every limit is the environment's field of the same name (contract.ApiEnvironment).
     env = _environment()
-    return Limits(
-        max_body_bytes=env.max_body_bytes,
-        max_inputs_bytes=env.max_inputs_bytes,
-        max_input_tokens=env.max_input_tokens,
-        max_total_tokens=env.max_total_tokens,
-        default_max_new_tokens=env.default_max_new_tokens,
-        max_new_tokens=env.max_new_tokens,
-    )
+    return Limits(**{field.name: getattr(env, field.name) for field in dataclasses.fields(Limits)})
 
 
 @cache
