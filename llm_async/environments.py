@@ -13,9 +13,9 @@ from llm_async.api.config import ApiConfig
 from llm_async.deployment import DeploymentConfig
 from llm_async.endpoint.config import EndpointConfig, ScalingConfig, WarmWindow
 from llm_async.model.presets import PRESETS, QWEN2_5_7B_INSTRUCT
-from llm_async.validators import fail
 from llm_async.monitoring.config import MonitoringConfig
 from llm_async.storage.config import StorageConfig
+from llm_async.validators import fail
 
 DEFAULT_ENV = "sandbox"
 

@@ -60,12 +60,8 @@ class Parts:
     def payloads(self) -> PayloadBucket:
         storage = self.config.storage
         return PayloadBucket(
-            self.stack,
-            "Payloads",
-            key=self.key,
-            payload_expiry_days=storage.payload_expiry_days,
-            access_log_expiry_days=storage.access_log_expiry_days,
-            removal_policy=self.removal,
+            self.stack, "Payloads", key=self.key, payload_expiry_days=storage.payload_expiry_days,
+            access_log_expiry_days=storage.access_log_expiry_days, removal_policy=self.removal,
         )
 
     @cached_property
@@ -87,14 +83,8 @@ class Parts:
     @cached_property
     def endpoint(self) -> AsyncEndpoint:
         return AsyncEndpoint(
-            self.stack,
-            "Endpoint",
-            model=self.model,
-            config=self.config.endpoint,
-            bucket=self.payloads,
-            topics=self.topics,
-            key=self.key,
-            logs=self.logs,
+            self.stack, "Endpoint", model=self.model, config=self.config.endpoint, bucket=self.payloads, topics=self.topics,
+            key=self.key, logs=self.logs,
         )
 
     @cached_property
@@ -105,17 +95,10 @@ class Parts:
 
     @cached_property
     def api(self) -> InferenceApi:
+        config = self.config
         return InferenceApi(
-            self.stack,
-            "Api",
-            name=self.config.endpoint.name_prefix,
-            config=self.config.api,
-            max_input_tokens=self.config.model.max_input_tokens,
-            max_total_tokens=self.config.model.max_total_tokens,
-            token_budget=self.config.token_budget,
-            endpoint=self.endpoint,
-            scaling=self.scaling,
-            payloads=self.payloads,
-            logs=self.logs,
-            network=self.network,
+            self.stack, "Api", name=config.endpoint.name_prefix, config=config.api,
+            max_input_tokens=config.model.max_input_tokens, max_total_tokens=config.model.max_total_tokens,
+            token_budget=config.token_budget, endpoint=self.endpoint, scaling=self.scaling, payloads=self.payloads,
+            logs=self.logs, network=self.network,
         )
