@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from llm_async.api.config import DEFAULT_MAX_NEW_TOKENS, ApiConfig, TokenBudget
 from llm_async.endpoint.config import PROVISIONING_MARGIN_S, EndpointConfig, ScalingConfig
 from llm_async.model.config import HubWeights, ModelConfig
-from llm_async.model.dlc_table import tgi_regions
+from llm_async.model.dlc_table import regions
 from llm_async.monitoring.config import MonitoringConfig
 from llm_async.network.config import ExistingVpc, NewVpc
 from llm_async.storage.config import StorageConfig
@@ -45,8 +45,9 @@ class DeploymentConfig:
             fail("account", "a 12-digit AWS account id or None", self.account)
         if self.region is not None and not matches(REGION, self.region):
             fail("region", "an AWS region like 'eu-west-1' or None", self.region)
-        if self.region is not None and self.region not in tgi_regions(self.model.tgi_version):
-            fail("region", f"a region with a TGI {self.model.tgi_version} image", self.region)
+        engine = self.model.serving_engine
+        if self.region is not None and self.region not in regions(engine.framework, self.model.image_version):
+            fail("region", f"a region with a {engine.label} {self.model.image_version} image", self.region)
         budget = self.endpoint.startup_budget_s
         if self.scaling.wake_cooldown_s is not None and self.scaling.wake_cooldown_s < budget:
             fail(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from llm_async.api.config import ApiConfig
 from llm_async.deployment import DeploymentConfig
 from llm_async.endpoint.config import EndpointConfig, ScalingConfig, WarmWindow
+from llm_async.model.engines import ENGINES
 from llm_async.model.presets import PRESETS, QWEN2_5_7B_INSTRUCT
 from llm_async.monitoring.config import MonitoringConfig
 from llm_async.storage.config import StorageConfig
@@ -98,3 +99,10 @@ def with_preset(config: DeploymentConfig, name: str) -> DeploymentConfig:
     preset = PRESETS[name]
     endpoint = dataclasses.replace(config.endpoint, instance_type=preset.instance_type)
     return dataclasses.replace(config, model=preset.model, endpoint=endpoint)
+
+
+def with_engine(config: DeploymentConfig, name: str) -> DeploymentConfig:
+    """`config` served by another engine (`-c engine=NAME`), at that engine's default version."""
+    if name not in ENGINES:
+        fail("engine", f"one of {', '.join(ENGINES)}", name)
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, engine=name, engine_version=None))

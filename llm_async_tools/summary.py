@@ -155,10 +155,19 @@ def summarize(template: dict[str, Any], stack_name: str) -> str:
     scale_out = [_alarm_line(a, policies) for a in alarms if a["ComparisonOperator"].startswith("Greater")]
     scale_in = [_alarm_line(a, policies) for a in alarms if a["ComparisonOperator"].startswith("Less")]
     schedules = target.get("ScheduledActions", [])
+    # The container's settings under each engine's names (llm_async/model/environment.py).
+    vllm = "SM_VLLM_MAX_MODEL_LEN" in env
+    revision = env.get("SM_VLLM_REVISION" if vllm else "HF_MODEL_REVISION")
     source = (
-        f"{env['HF_MODEL_ID']} @ {env['HF_MODEL_REVISION'][:12]} (Hugging Face Hub)"
-        if "HF_MODEL_REVISION" in env
+        f"{env['HF_MODEL_ID']} @ {revision[:12]} (Hugging Face Hub)"
+        if revision
         else f"{model['PrimaryContainer']['ModelDataSource']['S3DataSource']['S3Uri']} (S3, network isolated)"
+    )
+    gpus, quantize = ("SM_VLLM_TENSOR_PARALLEL_SIZE", "SM_VLLM_QUANTIZATION") if vllm else ("SM_NUM_GPUS", "HF_MODEL_QUANTIZE")
+    tokens = (
+        f"SM_VLLM_MAX_MODEL_LEN={env['SM_VLLM_MAX_MODEL_LEN']} (prompt and new tokens)"
+        if vllm
+        else f"MAX_INPUT_TOKENS={env['MAX_INPUT_TOKENS']}, MAX_TOTAL_TOKENS={env['MAX_TOTAL_TOKENS']}"
     )
     lines = [
         f"Stack        {stack_name}",
@@ -166,9 +175,9 @@ def summarize(template: dict[str, Any], stack_name: str) -> str:
         f"Model        {source}",
         f"Image        {_image(template, model['PrimaryContainer']['Image'])}",
         f"Instance     {variant['InstanceType']}: {instance.gpus} × {instance.gpu_model},"
-        f" {instance.gpu_memory_gib} GiB GPU memory; SM_NUM_GPUS={env['SM_NUM_GPUS']}"
-        + (f", quantize={env['HF_MODEL_QUANTIZE']}" if "HF_MODEL_QUANTIZE" in env else ""),
-        f"Tokens       MAX_INPUT_TOKENS={env['MAX_INPUT_TOKENS']}, MAX_TOTAL_TOKENS={env['MAX_TOTAL_TOKENS']}",
+        f" {instance.gpu_memory_gib} GiB GPU memory; {gpus}={env[gpus]}"
+        + (f", quantize={env[quantize]}" if quantize in env else ""),
+        f"Tokens       {tokens}",
         f"Capacity     {target['MinCapacity']}–{target['MaxCapacity']} instances",
         *(f"Scale out    {line}" for line in scale_out),
         *(f"Scale in     {line}" for line in scale_in),

@@ -11,7 +11,7 @@ from llm_async.api.construct import InferenceApi
 from llm_async.deployment import DeploymentConfig
 from llm_async.endpoint.construct import AsyncEndpoint
 from llm_async.endpoint.scaling import ScaleToZero
-from llm_async.model.construct import TgiModel
+from llm_async.model.construct import ServingModel
 from llm_async.monitoring.construct import Monitoring
 from llm_async.monitoring.sections import api_section, endpoint_section
 from llm_async.network.construct import PrivateNetwork
@@ -74,7 +74,7 @@ class LlmAsyncStack(cdk.Stack):
                 logs=logs,
             )
         )
-        self.model = TgiModel(
+        self.model = ServingModel(
             self, "Model", model=config.model, endpoint_name=config.endpoint.endpoint_name, network=self.network
         )
         self.endpoint = AsyncEndpoint(
@@ -94,6 +94,7 @@ class LlmAsyncStack(cdk.Stack):
             self,
             "Api",
             name=config.endpoint.name_prefix,
+            engine=config.model.engine,
             config=config.api,
             max_input_tokens=config.model.max_input_tokens,
             max_total_tokens=config.model.max_total_tokens,

@@ -18,7 +18,7 @@ from llm_async.deployment import DeploymentConfig
 from llm_async.endpoint.construct import AsyncEndpoint
 from llm_async.endpoint.scaling import ScaleToZero
 from llm_async.environments import ENVIRONMENTS
-from llm_async.model.construct import TgiModel
+from llm_async.model.construct import ServingModel
 from llm_async.network.construct import PrivateNetwork
 from llm_async.notifications.topics import NotificationTopics
 from llm_async.storage.bucket import PayloadBucket
@@ -75,8 +75,8 @@ class Parts:
         return PrivateNetwork(self.stack, "Network", config=self.config.network, logs=self.logs)
 
     @cached_property
-    def model(self) -> TgiModel:
-        return TgiModel(
+    def model(self) -> ServingModel:
+        return ServingModel(
             self.stack, "Model", model=self.config.model, endpoint_name=self.config.endpoint.endpoint_name, network=self.network
         )
 
@@ -97,7 +97,7 @@ class Parts:
     def api(self) -> InferenceApi:
         config = self.config
         return InferenceApi(
-            self.stack, "Api", name=config.endpoint.name_prefix, config=config.api,
+            self.stack, "Api", name=config.endpoint.name_prefix, engine=config.model.engine, config=config.api,
             max_input_tokens=config.model.max_input_tokens, max_total_tokens=config.model.max_total_tokens,
             token_budget=config.token_budget, endpoint=self.endpoint, scaling=self.scaling, payloads=self.payloads,
             logs=self.logs, network=self.network,

@@ -13,7 +13,7 @@ from aws_cdk.assertions import Template
 
 from llm_async.compliance.rule_packs import register_rule_packs
 from llm_async.deployment import DeploymentConfig
-from llm_async.environments import ENVIRONMENTS
+from llm_async.environments import ENVIRONMENTS, with_engine
 from llm_async.model.config import S3Weights
 from llm_async.monitoring.config import MonitoringConfig, OpsSubscription
 from llm_async.network.config import ExistingVpc, NewVpc
@@ -167,6 +167,11 @@ def vpc_existing_config() -> DeploymentConfig:
     return dataclasses.replace(ENVIRONMENTS["sandbox"](), region="us-east-1", network=EXISTING_VPC)
 
 
+def vllm_config() -> DeploymentConfig:
+    """The sandbox served by vLLM (`-c engine=vllm`): its image table, container environment and host AMI."""
+    return with_engine(ENVIRONMENTS["sandbox"](), "vllm")
+
+
 # The session's standalone synths (the pipeline brings dev, staging and prod), by fixture name.
 STANDALONE: dict[str, Callable[[], DeploymentConfig]] = {
     "sandbox": ENVIRONMENTS["sandbox"],
@@ -175,6 +180,7 @@ STANDALONE: dict[str, Callable[[], DeploymentConfig]] = {
     "vpc-new": vpc_new_config,
     "vpc-nat": vpc_nat_config,
     "vpc-existing": vpc_existing_config,
+    "vllm": vllm_config,
 }
 
 

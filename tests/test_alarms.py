@@ -13,7 +13,7 @@ from llm_async.network.config import NewVpc
 from tests.monitoring.dashboard import dashboard_body
 from tests.synths import Synthesized
 
-ENVS = ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing"]
+ENVS = ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing", "vllm"]
 OPS_ALARMS = [
     "api-5xx",
     "expired-requests",

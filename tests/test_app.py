@@ -27,8 +27,8 @@ def test_invalid_configuration_is_one_line(monkeypatch, capsys, tmp_path) -> Non
 
 def test_an_unknown_preset_is_one_line(capsys, tmp_path) -> None:
     assert cli_error_line(capsys, tmp_path, {"preset": "llama-9000"}) == (
-        "llm-async configuration error: preset: must be one of qwen2-5-7b-instruct, falcon-40b-instruct,"
-        " falcon-40b-instruct-int8 (got 'llama-9000')"
+        "llm-async configuration error: preset: must be one of qwen2-5-7b-instruct, qwen2-5-7b-instruct-vllm,"
+        " falcon-40b-instruct, falcon-40b-instruct-int8 (got 'llama-9000')"
     )
 
 
@@ -40,4 +40,27 @@ def test_a_preset_chosen_with_context_reaches_the_stack(monkeypatch, tmp_path) -
     (config,) = built
     assert (config.env_name, config.model.name, config.endpoint.endpoint_name) == (
         "dev", "falcon-40b-instruct-int8", "llm-async-dev-g4dn-12xlarge"
+    )
+
+
+def test_an_unknown_engine_is_one_line(capsys, tmp_path) -> None:
+    assert cli_error_line(capsys, tmp_path, {"engine": "sglang"}) == (
+        "llm-async configuration error: engine: must be one of tgi, vllm (got 'sglang')"
+    )
+
+
+def test_an_engine_chosen_with_context_reaches_the_stack(monkeypatch, tmp_path) -> None:
+    built = []
+    monkeypatch.setattr(app, "add_llm_async_stack", lambda scope, config: built.append(config))
+    cdk_app = cdk.App(context={**cdk_json_context(), "engine": "vllm"}, outdir=str(tmp_path))
+    assert app.cli(cdk_app) == 0
+    (config,) = built
+    assert (config.env_name, config.model.engine, config.model.image_version) == ("sandbox", "vllm", "0.30.0")
+
+
+def test_an_engine_the_model_cannot_run_on_is_one_line(capsys, tmp_path) -> None:
+    # The int8 Falcon preset quantizes with bitsandbytes, which vLLM 0.30 does not have.
+    assert cli_error_line(capsys, tmp_path, {"preset": "falcon-40b-instruct-int8", "engine": "vllm"}) == (
+        "llm-async configuration error: model.quantize: must be None or one of awq, awq_marlin, compressed-tensors,"
+        " fp8, gptq, gptq_marlin (vLLM) (got 'bitsandbytes')"
     )

@@ -33,7 +33,7 @@ def lint(template: dict[str, Any], *, ignored: list[str], regions: list[str]) ->
     return [f"{m.rule.id} {m.message}" for m in matches]
 
 
-@pytest.mark.parametrize("env", ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing"])
+@pytest.mark.parametrize("env", ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing", "vllm"])
 def test_cfn_lint_is_clean(synthesized: dict[str, Synthesized], env: str) -> None:
     # A stack pinned to a region is linted there. The sandbox (environment-agnostic, like its variants)
     # also in ap-east-1, one of the regions whose TGI image comes from another account (its mapping).

@@ -16,7 +16,7 @@ import pytest
 from tests.session_synths import load_checkov_report
 from tests.synths import Synthesized
 
-TEMPLATES = ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing", "pipeline"]
+TEMPLATES = ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing", "vllm", "pipeline"]
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from llm_async.deployment import DeploymentConfig
 from llm_async.endpoint.config import EndpointConfig, ScalingConfig
 from llm_async.environments import ENVIRONMENTS
 from llm_async.model.config import S3Weights
-from llm_async.model.dlc_table import tgi_regions
+from llm_async.model.dlc_table import regions as image_regions
 from llm_async.model.presets import FALCON_40B_INSTRUCT, PRESETS, QWEN2_5_7B_INSTRUCT
 from llm_async.monitoring.config import MonitoringConfig
 from llm_async.network.config import NewVpc
@@ -78,7 +78,7 @@ def test_region_shape() -> None:
         dataclasses.replace(SANDBOX, region="useast1")
 
 
-def test_region_must_have_a_tgi_image() -> None:
+def test_region_must_have_an_image_of_the_engine() -> None:
     with _raises("region: must be a region with a TGI 3.3.6 image (got 'xx-nowhere-1')"):
         dataclasses.replace(SANDBOX, region="xx-nowhere-1")
 
@@ -88,13 +88,13 @@ _SOVEREIGN = "eusc-de-east-1"
 
 
 def test_every_region_of_the_image_table_is_accepted() -> None:
-    regions = set(tgi_regions(SANDBOX.model.tgi_version)) - {_SOVEREIGN}
+    regions = set(image_regions(SANDBOX.model.serving_engine.framework, SANDBOX.model.image_version)) - {_SOVEREIGN}
     assert len(regions) >= 40
     assert {dataclasses.replace(SANDBOX, region=r).region for r in regions} == regions
 
 
 def test_the_sovereign_cloud_region_of_the_image_table_is_accepted() -> None:
-    assert _SOVEREIGN in tgi_regions(SANDBOX.model.tgi_version)
+    assert _SOVEREIGN in image_regions(SANDBOX.model.serving_engine.framework, SANDBOX.model.image_version)
     assert dataclasses.replace(SANDBOX, region=_SOVEREIGN).region == _SOVEREIGN
 
 

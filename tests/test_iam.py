@@ -9,7 +9,7 @@ import pytest
 
 from tests.synths import Synthesized
 
-ENVS = ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing"]
+ENVS = ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing", "vllm"]
 # Actions AWS offers no resource-level permission for (Service Authorization Reference: "Resource
 # types" is empty), so "*" is the only resource they can name. Each is acknowledged where granted.
 NO_RESOURCE_LEVEL = {

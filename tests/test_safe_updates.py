@@ -122,3 +122,21 @@ def test_the_plan_detects_replacement_through_a_create_only_property(sandbox: Sy
     (function_id,) = _ids(sandbox, "AWS::Lambda::Function")
     assert plan[function_id] == UPDATE
     assert {plan[k] for k in _ids(sandbox, "AWS::SNS::Topic")} == {KEEP}
+
+
+def test_a_change_of_engine_updates_the_endpoint_in_place(synthesized: dict[str, Synthesized]) -> None:
+    # The sandbox on TGI, then on vLLM (`-c engine=vllm`): same instance type, so the same endpoint name.
+    tgi, vllm = synthesized["sandbox"], synthesized["vllm"]
+    changes = {k: a for k, a in update_plan(tgi.template_json, vllm.template_json).items() if a != KEEP}
+    (model_id,) = _ids(tgi, "AWS::SageMaker::Model")
+    (config_id,) = _ids(tgi, "AWS::SageMaker::EndpointConfig")
+    (endpoint_id,) = _ids(tgi, "AWS::SageMaker::Endpoint")
+    (function_id,) = _ids(tgi, "AWS::Lambda::Function")
+    (role_policy_id,) = [k for k in _ids(tgi, "AWS::IAM::Policy") if k.startswith("ModelExecutionRoleDefaultPolicy")]
+    # A new model (the vLLM image and environment) and endpoint config (with the host AMI vLLM's CUDA needs);
+    # the endpoint switches to them in place, keeping its scaled instance count; the role may pull the new
+    # image's repository; the API's function applies vLLM's request rules (ENGINE).
+    assert changes == {model_id: REPLACE, config_id: REPLACE, endpoint_id: UPDATE, function_id: UPDATE, role_policy_id: UPDATE}
+    variant = vllm.template_json["Resources"][config_id]["Properties"]["ProductionVariants"][0]
+    assert variant["InferenceAmiVersion"] == "al2023-ami-sagemaker-inference-gpu-4-1"
+    assert "InferenceAmiVersion" not in tgi.template_json["Resources"][config_id]["Properties"]["ProductionVariants"][0]

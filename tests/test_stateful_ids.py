@@ -38,7 +38,7 @@ ADDED_BY_VARIANT = {
 
 
 @pytest.mark.parametrize(
-    "name", ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing"]
+    "name", ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing", "vllm"]
 )
 def test_stateful_resources_keep_their_logical_ids(synthesized: dict[str, Synthesized], name: str) -> None:
     resources = synthesized[name].template_json["Resources"]

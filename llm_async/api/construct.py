@@ -56,6 +56,7 @@ class InferenceApi(Construct):
         id_: str,
         *,
         name: str,
+        engine: str,
         config: ApiConfig,
         max_input_tokens: int,
         max_total_tokens: int,
@@ -68,6 +69,7 @@ class InferenceApi(Construct):
     ) -> None:
         """`name`: the deployment's name (`endpoint.name_prefix`); the API is `<name>-api`, which is the ApiName
         dimension of its metrics, and the custom metrics' namespace is `name`: one per deployment.
+        `engine`: the model's engine (`tgi`, `vllm`), whose request rules the Lambda applies.
         `max_input_tokens`, `max_total_tokens`: the container's token limits, which requests are checked against;
         `token_budget`: the new tokens a request is given when it names none, and the most it may ask for.
         `network`: VPC mode, the Lambda runs in its private subnets and reaches AWS through its endpoints."""
@@ -75,6 +77,7 @@ class InferenceApi(Construct):
         self.function_logs = logs.create(self, "FunctionLogs")
         self.access_logs = logs.create(self, "AccessLogs")
         self.environment = ApiEnvironment(
+            engine=engine,
             bucket_name=payloads.bucket.bucket_name,
             endpoint_name=endpoint.endpoint_name_ref,
             wake_alarm_name=scaling.wake_alarm.alarm_name,

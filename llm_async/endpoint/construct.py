@@ -12,7 +12,7 @@ from constructs import Construct
 from llm_async.compliance.findings import HIPAA_NIST_PCI, acknowledge_rule
 from llm_async.endpoint import metrics
 from llm_async.endpoint.config import EndpointConfig, endpoint_log_group_name
-from llm_async.model.construct import TgiModel
+from llm_async.model.construct import ServingModel
 from llm_async.notifications.topics import NotificationTopics
 from llm_async.storage.bucket import FAILURE_PREFIX, OUTPUT_PREFIX, PayloadBucket
 from llm_async.storage.log_groups import LogGroups
@@ -30,7 +30,7 @@ class AsyncEndpoint(Construct):
         scope: Construct,
         id_: str,
         *,
-        model: TgiModel,
+        model: ServingModel,
         config: EndpointConfig,
         bucket: PayloadBucket,
         topics: NotificationTopics,
@@ -60,6 +60,8 @@ class AsyncEndpoint(Construct):
                     container_startup_health_check_timeout_in_seconds=config.container_startup_health_check_timeout_s,
                     model_data_download_timeout_in_seconds=config.model_data_download_timeout_s,
                     volume_size_in_gb=config.volume_size_gb,
+                    # The host AMI with the GPU driver the engine's image needs (engines.py); None: SageMaker's default.
+                    inference_ami_version=model.engine.inference_ami_version,
                 )
             ],
             async_inference_config=sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(

@@ -1,26 +1,14 @@
-"""What the model container serves and how: weights, GPU shards, token limits, quantization, TGI version."""
+"""What the model container serves and how: engine and its version, weights, GPU shards, token limits, quantization."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from llm_async.model.dlc_table import available_tgi_versions
+from llm_async.model.dlc_table import available_versions
+from llm_async.model.engines import ENGINES, Engine
 from llm_async.validators import fail, int_in_range
 
-# TGI's `--quantize` choices (text-generation-launcher 3.x).
-TGI_QUANTIZE_METHODS = (
-    "awq",
-    "bitsandbytes",
-    "bitsandbytes-fp4",
-    "bitsandbytes-nf4",
-    "compressed-tensors",
-    "eetq",
-    "exl2",
-    "fp8",
-    "gptq",
-    "marlin",
-)
 _HUB_MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _GIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 _S3_PREFIX = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(\S+/)$")
@@ -63,18 +51,21 @@ class S3Weights:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """What the TGI container serves and how (its environment variables)."""
+    """What the engine's container serves and how (its environment variables)."""
 
     name: str
     """Short preset name, used in the summary and default resource names."""
     weights: HubWeights | S3Weights
     num_gpus: int
-    """SM_NUM_GPUS: the tensor-parallel shard count."""
+    """The tensor-parallel degree: TGI's SM_NUM_GPUS, vLLM's SM_VLLM_TENSOR_PARALLEL_SIZE."""
     max_input_tokens: int
     max_total_tokens: int
     quantize: str | None = None
-    tgi_version: str = "3.3.6"
-    """Version key of the SageMaker SDK's `huggingface-llm` image table."""
+    """A quantization method of the engine's (engines.py): pre-quantized weights, or TGI's on-the-fly ones."""
+    engine: str = "tgi"
+    """`tgi` (Hugging Face TGI) or `vllm` (AWS's vLLM DLC): engines.py."""
+    engine_version: str | None = None
+    """Version key of the engine's SageMaker SDK image table; None: the engine's default."""
 
     def __post_init__(self) -> None:
         if not re.match(r"^[a-z0-9][a-z0-9-]{0,39}$", self.name):
@@ -90,10 +81,22 @@ class ModelConfig:
                 f"< model.max_total_tokens ({self.max_total_tokens})",
                 self.max_input_tokens,
             )
-        if self.quantize is not None and self.quantize not in TGI_QUANTIZE_METHODS:
-            fail("model.quantize", f"None or one of {', '.join(TGI_QUANTIZE_METHODS)}", self.quantize)
-        versions = available_tgi_versions()
-        if self.tgi_version not in versions:
-            fail("model.tgi_version", f"a version of the SDK's TGI image table ({', '.join(versions)})", self.tgi_version)
+        if self.engine not in ENGINES:
+            fail("model.engine", f"one of {', '.join(ENGINES)}", self.engine)
+        methods = self.serving_engine.quantize_methods
+        if self.quantize is not None and self.quantize not in methods:
+            fail("model.quantize", f"None or one of {', '.join(methods)} ({self.serving_engine.label})", self.quantize)
+        versions = available_versions(self.serving_engine.framework)
+        if self.image_version not in versions:
+            table = self.serving_engine.framework
+            fail("model.engine_version", f"None or a version of the SDK's {table} image table ({', '.join(versions)})", self.engine_version)
+
+    @property
+    def serving_engine(self) -> Engine:
+        return ENGINES[self.engine]
+
+    @property
+    def image_version(self) -> str:
+        return self.engine_version or self.serving_engine.default_version
 
 

@@ -1,4 +1,4 @@
-"""The SageMaker model: the TGI container, its environment, and the execution role it runs as."""
+"""The SageMaker model: the engine's container, its environment, and the execution role it runs as."""
 
 from __future__ import annotations
 
@@ -9,39 +9,14 @@ from constructs import Construct
 
 from llm_async.compliance import findings
 from llm_async.endpoint.config import endpoint_log_group_name
-from llm_async.model.config import HubWeights, ModelConfig, S3Weights
-from llm_async.model.image import TgiImage
+from llm_async.model.config import ModelConfig, S3Weights
+from llm_async.model.environment import container_environment
+from llm_async.model.image import EngineImage
 from llm_async.network.construct import PrivateNetwork
 
-# Where SageMaker mounts ModelDataSource weights inside the container.
-CONTAINER_MODEL_DIR = "/opt/ml/model"
 
-
-
-def tgi_environment(model: ModelConfig) -> dict[str, str]:
-    """The TGI launcher's settings, as the container reads them from its environment."""
-    env = {
-        "SM_NUM_GPUS": str(model.num_gpus),
-        # TGI 3's name; MAX_INPUT_LENGTH is its legacy alias, and setting both aborts start-up
-        # (launcher/src/main.rs, TGI v3.3.6).
-        "MAX_INPUT_TOKENS": str(model.max_input_tokens),
-        "MAX_TOTAL_TOKENS": str(model.max_total_tokens),
-        # The launcher sends usage statistics to Hugging Face unless this is `off` (launcher/src/main.rs,
-        # `--usage-stats`, TGI v3.3.6): nothing about the deployment leaves the account.
-        "USAGE_STATS": "off",
-    }
-    if isinstance(model.weights, HubWeights):
-        env["HF_MODEL_ID"] = model.weights.model_id
-        env["HF_MODEL_REVISION"] = model.weights.revision
-    else:
-        env["HF_MODEL_ID"] = CONTAINER_MODEL_DIR
-    if model.quantize:
-        env["HF_MODEL_QUANTIZE"] = model.quantize
-    return env
-
-
-class TgiModel(Construct):
-    """`CfnModel` for the TGI image of the stack's region, with a role scoped to one endpoint's needs."""
+class ServingModel(Construct):
+    """`CfnModel` for the engine's image in the stack's region, with a role scoped to one endpoint's needs."""
 
     def __init__(
         self,
@@ -55,7 +30,8 @@ class TgiModel(Construct):
         """`network`: VPC mode, the model's instances get network interfaces in its private subnets."""
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)
-        self.image = TgiImage(self, "Image", tgi_version=model.tgi_version)
+        self.engine = model.serving_engine
+        self.image = EngineImage(self, "Image", engine=self.engine, version=model.image_version)
         self.role = iam.Role(
             self,
             "ExecutionRole",
@@ -65,7 +41,7 @@ class TgiModel(Construct):
         findings.acknowledge_rule(self.role, "IAMNoInlinePolicy", findings.HIPAA_NIST_PCI, findings.INLINE_POLICY_EVIDENCE)
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="PullTgiImage",
+                sid=f"Pull{self.engine.name.capitalize()}Image",
                 actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
                 resources=[self.image.repository_arn],
             )
@@ -131,7 +107,7 @@ class TgiModel(Construct):
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
                 image=self.image.image_uri,
                 mode="SingleModel",
-                environment=tgi_environment(model),
+                environment=container_environment(model),
                 model_data_source=model_data_source,
             ),
             # Hub weights are downloaded by the container at start, which needs the network.
@@ -146,7 +122,7 @@ class TgiModel(Construct):
             findings.skip_checkov(
                 self.cfn_model,
                 "CKV_AWS_370",
-                "Hub weights: TGI downloads the model from the Hugging Face Hub at start, which network"
+                f"Hub weights: {self.engine.label} downloads the model from the Hugging Face Hub at start, which network"
                 " isolation forbids. S3 weights (`S3Weights`) turn isolation on, and this skip is not written.",
             )
         # CreateModel checks that the role can pull the image.

@@ -1,6 +1,6 @@
-"""The SageMaker SDK's offline table of Hugging Face TGI (huggingface-llm) container images.
+"""The SageMaker SDK's offline tables of container images: one per framework (TGI's `huggingface-llm`, AWS's `vllm`).
 
-No account id is typed in this project: `sagemaker.core.image_uris` ships the registry table and
+No account id is typed in this project: `sagemaker.core.image_uris` ships the registry tables and
 `retrieve` builds each region's URI without an AWS call.
 """
 
@@ -14,11 +14,9 @@ from functools import cache
 from importlib.metadata import distribution
 from pathlib import Path
 
-TGI_FRAMEWORK = "huggingface-llm"
-
 
 @dataclass(frozen=True)
-class TgiImageUri:
+class ImageUri:
     uri: str
 
     @property
@@ -30,36 +28,40 @@ class TgiImageUri:
         return self.uri.split("/", 1)[1].split(":", 1)[0]
 
 
-# The file `image_uris.config_for_framework(TGI_FRAMEWORK)` reads, as the SDK's distribution installs it.
+# The files `image_uris.config_for_framework(framework)` reads, as the SDK's distribution installs them.
 SDK_DISTRIBUTION = "sagemaker-core"
-TABLE_FILE = f"sagemaker/core/image_uri_config/{TGI_FRAMEWORK}.json"
+
+
+def table_file(framework: str) -> str:
+    return f"sagemaker/core/image_uri_config/{framework}.json"
 
 
 @cache
-def _inference_table() -> dict:
+def _inference_table(framework: str) -> dict:
     """The SDK's table, read without importing `sagemaker.core` (~2 s): every configuration is validated
     against it, in each test worker and each CLI run. Building a URI (`retrieve`) still imports the SDK."""
-    return json.loads(Path(str(distribution(SDK_DISTRIBUTION).locate_file(TABLE_FILE))).read_text())["inference"]
+    path = Path(str(distribution(SDK_DISTRIBUTION).locate_file(table_file(framework))))
+    return json.loads(path.read_text())["inference"]
 
 
-def available_tgi_versions() -> tuple[str, ...]:
-    return tuple(_inference_table()["versions"])
+def available_versions(framework: str) -> tuple[str, ...]:
+    return tuple(_inference_table(framework)["versions"])
 
 
-def tgi_regions(version: str) -> tuple[str, ...]:
-    """The regions with an image of that TGI version, from the table alone (no URI built)."""
-    return tuple(sorted(_inference_table()["versions"][version]["registries"]))
+def regions(framework: str, version: str) -> tuple[str, ...]:
+    """The regions with an image of that version, from the table alone (no URI built)."""
+    return tuple(sorted(_inference_table(framework)["versions"][version]["registries"]))
 
 
 @cache
-def tgi_image_uris(version: str) -> dict[str, TgiImageUri]:
-    """Region → image for one TGI version, for every region the SDK table lists."""
-    from sagemaker.core import image_uris
+def image_uris(framework: str, version: str) -> dict[str, ImageUri]:
+    """Region → image for one version, for every region the SDK table lists."""
+    from sagemaker.core import image_uris as sdk_image_uris
 
     with _endpoints_table_read_once():
         return {
-            region: TgiImageUri(image_uris.retrieve(TGI_FRAMEWORK, region=region, version=version))
-            for region in tgi_regions(version)
+            region: ImageUri(sdk_image_uris.retrieve(framework, region=region, version=version))
+            for region in regions(framework, version)
         }
 
 

@@ -1,4 +1,4 @@
-"""Model presets: a TGI model with the instance type it is sized for."""
+"""Model presets: a model on its engine, with the instance type it is sized for."""
 
 from __future__ import annotations
 
@@ -33,6 +33,13 @@ QWEN2_5_7B_INSTRUCT = ModelPreset(
     instance_type="ml.g5.2xlarge",
 )
 
+# The default model on vLLM 0.30.0 (AWS's vLLM DLC): the same weights and context; ~14.4 GB of bf16 weights leave
+# the KV cache about 4–5 GiB of the A10G at vLLM's 0.92 memory share (docs/design/vllm-engine.md §5).
+QWEN2_5_7B_INSTRUCT_VLLM = ModelPreset(
+    replace(QWEN2_5_7B_INSTRUCT.model, name="qwen2-5-7b-instruct-vllm", engine="vllm"),
+    instance_type="ml.g5.2xlarge",
+)
+
 PRESETS: dict[str, ModelPreset] = {
-    p.model.name: p for p in (QWEN2_5_7B_INSTRUCT, FALCON_40B_INSTRUCT, FALCON_40B_INSTRUCT_G4DN)
+    p.model.name: p for p in (QWEN2_5_7B_INSTRUCT, QWEN2_5_7B_INSTRUCT_VLLM, FALCON_40B_INSTRUCT, FALCON_40B_INSTRUCT_G4DN)
 }

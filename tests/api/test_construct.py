@@ -111,6 +111,7 @@ def test_the_layer_version_is_the_tested_powertools() -> None:
 def test_environment_is_the_contract_rendered_from_the_collaborators(sandbox: Built) -> None:
     config, parts = sandbox.parts.config, sandbox.parts
     expected = ApiEnvironment(
+        engine=config.model.engine,
         bucket_name=parts.payloads.bucket.bucket_name,
         endpoint_name=parts.endpoint.endpoint_name_ref,
         wake_alarm_name=parts.scaling.wake_alarm.alarm_name,
@@ -132,6 +133,8 @@ def test_environment_values_of_the_sandbox(sandbox: Built) -> None:
     variables = sandbox.only("AWS::Lambda::Function")["Environment"]["Variables"]
     endpoint_id = next(iter(sandbox.template.find_resources("AWS::SageMaker::Endpoint")))
     assert variables == {
+        # Whose request rules the Lambda applies: the model's engine.
+        "ENGINE": "tgi",
         "BUCKET_NAME": {"Ref": sandbox.logical_id(sandbox.parts.payloads.bucket)},
         # A reference, so that on an endpoint replacement the function switches once the new one exists.
         "ENDPOINT_NAME": {"Fn::GetAtt": [endpoint_id, "EndpointName"]},

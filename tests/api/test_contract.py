@@ -21,6 +21,7 @@ def test_render_then_from_environ_gives_the_same_environment() -> None:
 
 def test_render_writes_every_value_as_text_under_its_variable() -> None:
     assert ENVIRONMENT.render() == {
+        "ENGINE": "tgi",
         "BUCKET_NAME": "llm-async-payloads",
         "ENDPOINT_NAME": "llm-async-test",
         "WAKE_ALARM_NAME": "llm-async-test-wake",

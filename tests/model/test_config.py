@@ -10,8 +10,9 @@ import pytest
 
 from llm_async.deployment import DeploymentConfig
 from llm_async.endpoint.config import EndpointConfig
-from llm_async.model.config import TGI_QUANTIZE_METHODS, HubWeights, ModelConfig, S3Weights
-from llm_async.model.dlc_table import available_tgi_versions
+from llm_async.model.config import HubWeights, ModelConfig, S3Weights
+from llm_async.model.dlc_table import available_versions
+from llm_async.model.engines import ENGINES, TGI, VLLM
 from llm_async.model.presets import FALCON_40B_INSTRUCT, FALCON_40B_INSTRUCT_G4DN, PRESETS, QWEN2_5_7B_INSTRUCT
 from llm_async.validators import ConfigError
 
@@ -100,26 +101,44 @@ def test_max_input_tokens_must_be_below_max_total_tokens() -> None:
 
 def test_quantize_method() -> None:
     with pytest.raises(
-        ConfigError, match=r"^model\.quantize: must be None or one of awq, bitsandbytes, .* \(got 'int3'\)$"
+        ConfigError, match=r"^model\.quantize: must be None or one of awq, bitsandbytes, .* \(TGI\) \(got 'int3'\)$"
     ):
         _model(quantize="int3")
 
 
-@pytest.mark.parametrize("method", [None, *TGI_QUANTIZE_METHODS])
+@pytest.mark.parametrize("method", [None, *TGI.quantize_methods])
 def test_every_tgi_quantize_method_is_accepted(method: str | None) -> None:
     assert _model(quantize=method).quantize == method
 
 
-def test_tgi_version_must_be_in_the_sdk_table() -> None:
+def test_the_engine_version_must_be_in_its_sdk_table() -> None:
     with pytest.raises(
         ConfigError,
-        match=r"^model\.tgi_version: must be a version of the SDK's TGI image table \(.*3\.3\.6\) \(got '9\.9\.9'\)$",
+        match=r"^model\.engine_version: must be None or a version of the SDK's huggingface-llm image table \(.*3\.3\.6\) \(got '9\.9\.9'\)$",
     ):
-        _model(tgi_version="9.9.9")
+        _model(engine_version="9.9.9")
+    with pytest.raises(ConfigError, match=r"^model\.engine_version: must be None or a version of the SDK's vllm image table"):
+        _model(engine="vllm", engine_version="3.3.6")  # a TGI version is not one of vLLM's
 
 
-def test_default_tgi_version_is_in_the_sdk_table() -> None:
-    assert ModelConfig("m", HubWeights("a/b", SHA), 1, 1, 2).tgi_version in available_tgi_versions()
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+def test_each_engines_default_version_is_in_its_sdk_table(engine: str) -> None:
+    model = _model(engine=engine)
+    assert model.engine_version is None
+    assert model.image_version == ENGINES[engine].default_version in available_versions(ENGINES[engine].framework)
+
+
+def test_the_engines_are_tgi_and_vllm() -> None:
+    assert (TGI.default_version, VLLM.default_version) == ("3.3.6", "0.30.0")
+    with pytest.raises(ConfigError, match=r"^model\.engine: must be one of tgi, vllm \(got 'sglang'\)$"):
+        _model(engine="sglang")
+
+
+def test_quantize_methods_are_the_engines_own() -> None:
+    # vLLM 0.30 has no bitsandbytes (vllm/model_executor/layers/quantization/__init__.py), TGI has no awq_marlin.
+    with pytest.raises(ConfigError, match=r"^model\.quantize: must be None or one of awq, awq_marlin, .* \(vLLM\) \(got 'bitsandbytes'\)$"):
+        _model(engine="vllm", quantize="bitsandbytes")
+    assert _model(engine="vllm", quantize="awq_marlin").quantize == "awq_marlin"
 
 
 @pytest.mark.parametrize(
@@ -156,8 +175,19 @@ def test_model_accepts_its_bounds() -> None:
 
 
 def test_presets_are_keyed_by_model_name() -> None:
-    assert sorted(PRESETS) == ["falcon-40b-instruct", "falcon-40b-instruct-int8", "qwen2-5-7b-instruct"]
+    assert sorted(PRESETS) == ["falcon-40b-instruct", "falcon-40b-instruct-int8", "qwen2-5-7b-instruct", "qwen2-5-7b-instruct-vllm"]
     assert all(name == preset.model.name for name, preset in PRESETS.items())
+
+
+def test_each_preset_names_its_engine() -> None:
+    assert {name: preset.model.engine for name, preset in PRESETS.items()} == {
+        "qwen2-5-7b-instruct": "tgi",
+        "qwen2-5-7b-instruct-vllm": "vllm",
+        "falcon-40b-instruct": "tgi",
+        "falcon-40b-instruct-int8": "tgi",  # bitsandbytes: vLLM 0.30 has no such quantization
+    }
+    qwen, qwen_vllm = PRESETS["qwen2-5-7b-instruct"], PRESETS["qwen2-5-7b-instruct-vllm"]
+    assert dataclasses.replace(qwen_vllm.model, name=qwen.model.name, engine="tgi") == qwen.model
 
 
 def test_falcon_presets_match_the_seed_notebook() -> None:

@@ -1,4 +1,4 @@
-"""`TgiModel` alone: the container and its environment, Hub or S3 weights, an execution role scoped to one endpoint."""
+"""`ServingModel` alone: the container and its environment, Hub or S3 weights, an execution role scoped to one endpoint."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from aws_cdk.assertions import Match
 from llm_async.deployment import DeploymentConfig
 from llm_async.environments import ENVIRONMENTS
 from llm_async.model.config import S3Weights
-from llm_async.model.construct import CONTAINER_MODEL_DIR, TgiModel, tgi_environment
-from llm_async.model.presets import FALCON_40B_INSTRUCT, FALCON_40B_INSTRUCT_G4DN, QWEN2_5_7B_INSTRUCT
+from llm_async.model.construct import ServingModel
+from llm_async.model.environment import CONTAINER_MODEL_DIR, container_environment, tgi_environment, vllm_environment
+from llm_async.model.presets import FALCON_40B_INSTRUCT, FALCON_40B_INSTRUCT_G4DN, PRESETS, QWEN2_5_7B_INSTRUCT
 from tests.compliance.acknowledged import acknowledged
 from tests.constructs import Parts, bare_stack, template
 from tests.helpers import Synthesized, agnostic_arn
@@ -30,7 +31,7 @@ LOG_GROUP_FINDING = (
 
 @dataclass(frozen=True)
 class Built(Synthesized):
-    model: TgiModel
+    model: ServingModel
     acknowledged: dict[tuple[str, str], str]
     """(construct path, finding) → evidence, as the cloud assembly records them."""
 
@@ -269,3 +270,39 @@ def test_role_acknowledgments_are_the_wildcards_and_the_inline_policy(hub: Built
     # VPC mode (tests/network/test_vpc_mode.py) adds the ec2 Describe* actions to this evidence.
     assert "VPC mode" not in hub.acknowledged[(ROLE_PATH, "AwsSolutions-IAM5[Resource::*]")]
     assert all(len(reason) > 60 for reason in hub.acknowledged.values())
+
+
+# vLLM (AWS's vLLM DLC): SM_VLLM_* variables become `vllm serve` flags (docs/design/vllm-engine.md §2).
+
+
+def test_vllm_environment_of_the_default_model_on_vllm() -> None:
+    assert container_environment(PRESETS["qwen2-5-7b-instruct-vllm"].model) == {
+        "HF_MODEL_ID": "Qwen/Qwen2.5-7B-Instruct",
+        # The DLC does not read HF_MODEL_REVISION: the pin is vLLM's own --revision.
+        "SM_VLLM_REVISION": QWEN2_5_7B_INSTRUCT.model.weights.revision,
+        "SM_VLLM_TENSOR_PARALLEL_SIZE": "1",
+        "SM_VLLM_MAX_MODEL_LEN": "8192",
+        "SM_VLLM_GENERATION_CONFIG": "vllm",
+        "VLLM_NO_USAGE_STATS": "1",
+        "DO_NOT_TRACK": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "OPT_OUT_TRACKING": "true",
+    }
+
+
+def test_vllm_serves_s3_weights_offline_and_names_its_quantization() -> None:
+    model = dataclasses.replace(
+        PRESETS["qwen2-5-7b-instruct-vllm"].model, weights=S3Weights("s3://weights/qwen/"), quantize="awq"
+    )
+    env = vllm_environment(model)
+    assert (env["HF_HUB_OFFLINE"], env["SM_VLLM_QUANTIZATION"]) == ("1", "awq")
+    assert "HF_MODEL_ID" not in env and "SM_VLLM_REVISION" not in env  # the DLC serves a non-empty /opt/ml/model
+
+
+def test_a_vllm_model_pulls_the_vllm_repository_only() -> None:
+    stack = bare_stack(region="us-east-1")
+    config = dataclasses.replace(ENVIRONMENTS["sandbox"](), model=PRESETS["qwen2-5-7b-instruct-vllm"].model)
+    model = Parts(stack, config).model
+    policy = template(stack).find_resources("AWS::IAM::Policy")[stack.resolve(model.role.node.find_child("DefaultPolicy").node.default_child.logical_id)]
+    (pull,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "PullVllmImage"]
+    assert pull["Resource"] == "arn:aws:ecr:us-east-1:763104351884:repository/vllm"  # the region's registry account

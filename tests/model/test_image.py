@@ -1,4 +1,4 @@
-"""`TgiImage` alone: a region mapping and a rule when environment-agnostic, plain strings in a region; the DLC table."""
+"""`EngineImage` alone (TGI, and vLLM where it differs): a region mapping and a rule when environment-agnostic, plain strings in a region; the DLC table."""
 
 from __future__ import annotations
 
@@ -8,15 +8,10 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from llm_async.model.dlc_table import (
-    TGI_FRAMEWORK,
-    TgiImageUri,
-    _inference_table,
-    available_tgi_versions,
-    tgi_image_uris,
-    tgi_regions,
-)
-from llm_async.model.image import TgiImage
+from llm_async.model import dlc_table
+from llm_async.model.dlc_table import ImageUri
+from llm_async.model.engines import TGI, VLLM
+from llm_async.model.image import EngineImage
 from tests.constructs import bare_stack, template
 
 VERSION = "3.3.6"
@@ -27,13 +22,13 @@ REPOSITORY = "huggingface-pytorch-tgi-inference"
 @dataclass(frozen=True)
 class Built:
     stack: cdk.Stack
-    image: TgiImage
+    image: EngineImage
     template: Template
 
 
 def _build(region: str | None) -> Built:
     stack = bare_stack(region=region, account=None if region is None else "123456789012")
-    image = TgiImage(stack, "Image", tgi_version=VERSION)
+    image = EngineImage(stack, "Image", engine=TGI, version=VERSION)
     # The image is a pair of strings: outputs show them in the template; a stack needs one resource to synthesize.
     cdk.CfnOutput(stack, "ImageUri", value=image.image_uri)
     cdk.CfnOutput(stack, "RepositoryArn", value=image.repository_arn)
@@ -80,7 +75,7 @@ def test_env_agnostic_image_is_looked_up_by_the_deploy_region(agnostic: Built) -
 
 def test_env_agnostic_mapping_has_every_region_of_the_table(agnostic: Built) -> None:
     regions = agnostic.template.to_json()["Mappings"][_mapping_id(agnostic)]
-    assert sorted(regions) == list(tgi_regions(VERSION))
+    assert sorted(regions) == list(dlc_table.regions(TGI.framework, VERSION))
     assert len(regions) >= 40
 
 
@@ -126,9 +121,9 @@ def test_env_agnostic_stack_refuses_a_region_without_an_image(agnostic: Built) -
     rules = agnostic.template.to_json()["Rules"]
     (rule_id,) = [name for name in rules if name != "CheckBootstrapVersion"]
     (assertion,) = rules[rule_id]["Assertions"]
-    assert assertion["Assert"] == {"Fn::Contains": [list(tgi_regions(VERSION)), {"Ref": "AWS::Region"}]}
+    assert assertion["Assert"] == {"Fn::Contains": [list(dlc_table.regions(TGI.framework, VERSION)), {"Ref": "AWS::Region"}]}
     assert assertion["AssertDescription"] == (
-        f"TGI {VERSION} has no SageMaker image in this region; supported: {', '.join(tgi_regions(VERSION))}"
+        f"TGI {VERSION} has no SageMaker image in this region; supported: {', '.join(dlc_table.regions(TGI.framework, VERSION))}"
     )
 
 
@@ -160,25 +155,44 @@ def test_image_table_regions_and_uris_agree_and_the_sdk_is_left_as_found() -> No
     from sagemaker.core import common_utils, image_uris
 
     # The table read from the installed file is the one the SDK's own loader reads.
-    assert _inference_table() == image_uris.config_for_framework(TGI_FRAMEWORK)["inference"]
+    assert dlc_table._inference_table(TGI.framework) == image_uris.config_for_framework(TGI.framework)["inference"]
 
     resolver = common_utils._botocore_resolver
-    tgi_image_uris.cache_clear()  # resolve again here, through the block that reads the endpoints table once
-    assert tuple(tgi_image_uris(VERSION)) == tgi_regions(VERSION)
+    dlc_table.image_uris.cache_clear()  # resolve again here, through the block that reads the endpoints table once
+    assert tuple(dlc_table.image_uris(TGI.framework, VERSION)) == dlc_table.regions(TGI.framework, VERSION)
     assert common_utils._botocore_resolver is resolver
 
 
 def test_image_uri_parts() -> None:
-    image = TgiImageUri(f"727897471807.dkr.ecr.cn-north-1.amazonaws.com.cn/{TGI_TAG}")
+    image = ImageUri(f"727897471807.dkr.ecr.cn-north-1.amazonaws.com.cn/{TGI_TAG}")
     assert (image.account, image.repository) == ("727897471807", REPOSITORY)
 
 
 def test_one_repository_name_in_every_region() -> None:
-    # TgiImage builds the repository ARN from one name; only the registry account differs by region.
-    assert {image.repository for image in tgi_image_uris(VERSION).values()} == {REPOSITORY}
+    # EngineImage builds the repository ARN from one name; only the registry account differs by region.
+    assert {image.repository for image in dlc_table.image_uris(TGI.framework, VERSION).values()} == {REPOSITORY}
 
 
 def test_regions_are_sorted_and_the_default_version_is_in_the_table() -> None:
-    regions = tgi_regions(VERSION)
+    regions = dlc_table.regions(TGI.framework, VERSION)
     assert list(regions) == sorted(regions)
-    assert VERSION in available_tgi_versions()
+    assert VERSION in dlc_table.available_versions(TGI.framework)
+
+
+def test_the_vllm_image_is_awss_vllm_dlc_for_sagemaker() -> None:
+    images = dlc_table.image_uris(VLLM.framework, VLLM.default_version)
+    assert images["us-east-1"].uri == (
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/vllm:0.30.0-gpu-py312-cu130-ubuntu24.04-sagemaker"
+    )
+    assert {image.repository for image in images.values()} == {"vllm"}
+    assert tuple(images) == dlc_table.regions(VLLM.framework, VLLM.default_version) and len(images) == 35
+
+
+def test_an_agnostic_vllm_image_refuses_regions_without_it() -> None:
+    stack = bare_stack(region=None, account=None)
+    image = EngineImage(stack, "Image", engine=VLLM, version="0.30.0")
+    cdk.CfnOutput(stack, "ImageUri", value=image.image_uri)
+    cdk.CfnWaitConditionHandle(stack, "Placeholder")
+    (rule,) = [r for r in template(stack).to_json()["Rules"].values() if "Assertions" in r and "RuleCondition" not in r
+                and "has no SageMaker image" in r["Assertions"][0].get("AssertDescription", "")]
+    assert rule["Assertions"][0]["AssertDescription"].startswith("vLLM 0.30.0 has no SageMaker image in this region;")

@@ -61,8 +61,8 @@ def test_the_pinned_cdk_assets_lists_every_asset_manifest_of_every_configuration
     session_synths: SessionSynths, session_synths_directory: Path
 ) -> None:
     manifests = _asset_manifests(session_synths_directory)
-    # Six standalone configurations, the pipeline stack, and its three stages' stacks.
-    assert len(manifests) == len(session_synths.standalone) + 1 + len(session_synths.pipeline.stages) == 10
+    # Seven standalone configurations, the pipeline stack, and its three stages' stacks.
+    assert len(manifests) == len(session_synths.standalone) + 1 + len(session_synths.pipeline.stages) == 11
 
     def ls(manifest: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run([NODE, str(CDK_ASSETS), "ls", "-p", str(manifest)], capture_output=True, text=True, timeout=120)

@@ -1,20 +1,24 @@
-"""End to end, offline: the client → the real handler (moto S3) → a stand-in of the TGI 3.3.6 container → the status
-call → what the user reads, for every request shape. The stand-in encodes TGI's own rules independently of the
-handler's validation (tests/tools/engine_stand_in.py), so a request the API forwards and TGI would refuse fails here.
+"""End to end, offline: the client → the real handler (moto S3) → a stand-in of the engine's container → the status
+call → what the user reads, for every request shape and both engines. The stand-ins encode TGI 3.3.6's and vLLM
+0.30.0's own rules independently of the handler's validation (tests/tools/engine_stand_in*.py), so a request the API
+forwards and the engine would refuse fails here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from inference_api import handler
 
 from llm_async_tools.client import ApiResponse, InferenceClient, chat_body, generate_body, main
 from tests.api.runtime.conftest import API_ENVIRONMENT, BUCKET, api_event, call
 from tests.tools.engine_stand_in import TgiStandIn, complete_from_s3
+from tests.tools.engine_stand_in_vllm import VllmStandIn
 from tests.tools.test_client import API_URL
 
 ANSWER = "The sky is blue."
@@ -24,10 +28,14 @@ class EndToEnd:
     """A transport to the handler; SageMaker's part (run the container on the request, write its answer) happens
     on the first status call after a submit."""
 
-    def __init__(self, aws: dict[str, Any]) -> None:
+    def __init__(self, aws: dict[str, Any], engine: str = "tgi") -> None:
         self.s3 = aws["s3"]
-        self.engine = TgiStandIn(
-            max_input_tokens=API_ENVIRONMENT.max_input_tokens, max_total_tokens=API_ENVIRONMENT.max_total_tokens, answer=ANSWER
+        env = API_ENVIRONMENT
+        self.engine = (
+            TgiStandIn(max_input_tokens=env.max_input_tokens, max_total_tokens=env.max_total_tokens, answer=ANSWER)
+            if engine == "tgi"
+            # The container's SM_VLLM_MAX_MODEL_LEN is the model's max_total_tokens (llm_async/model/environment.py).
+            else VllmStandIn(max_model_len=env.max_total_tokens, answer=ANSWER)
         )
         self.pending: list[dict[str, Any]] = []
 
@@ -83,18 +91,28 @@ def _completed(transport: EndToEnd, body: dict[str, Any]) -> dict[str, Any]:
     ],
     ids=["chat", "chat-openai-defaults", "completions", "completions-openai-defaults", "generate", "generate-bare"],
 )
-def test_every_shape_completes_with_the_generated_text_only(aws, body: dict[str, Any]) -> None:
-    transport = EndToEnd(aws)
+@pytest.mark.parametrize("engine", ["tgi", "vllm"])
+def test_every_shape_completes_with_the_generated_text_only(aws, engine: str, body: dict[str, Any], monkeypatch) -> None:
+    _serve_with(engine, monkeypatch)
+    transport = EndToEnd(aws, engine)
     final = _completed(transport, body)
     assert final["text"] == ANSWER  # the answer, not the prompt echoed before it
     (received,) = transport.engine.requests
-    # Every forwarded request carries an explicit budget of new tokens.
-    budget = received.get("max_tokens", received.get("parameters", {}).get("max_new_tokens"))
+    # Every forwarded request carries an explicit budget of new tokens, under the engine's name for it.
+    names = ("max_tokens", "max_completion_tokens")
+    budget = next((received[n] for n in names if n in received), received.get("parameters", {}).get("max_new_tokens"))
     assert 1 <= budget <= API_ENVIRONMENT.max_new_tokens
 
 
-def test_the_prompt_is_echoed_only_when_asked(aws) -> None:
-    final = _completed(EndToEnd(aws), generate_body("The sky is", {"return_full_text": True}))
+def _serve_with(engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The handler as the construct configures it for `engine` (ENGINE in its environment)."""
+    monkeypatch.setattr(handler, "_environment", lambda: dataclasses.replace(API_ENVIRONMENT, engine=engine))
+
+
+@pytest.mark.parametrize("engine", ["tgi", "vllm"])
+def test_the_prompt_is_echoed_only_when_asked(aws, engine: str, monkeypatch) -> None:
+    _serve_with(engine, monkeypatch)
+    final = _completed(EndToEnd(aws, engine), generate_body("The sky is", {"return_full_text": True}))
     assert final["text"].startswith("The sky is") and final["text"].endswith(ANSWER)
 
 
@@ -104,11 +122,13 @@ def test_a_chat_result_is_the_engines_chat_completion_unchanged(aws) -> None:
     assert final["result"]["choices"][0]["message"] == {"role": "assistant", "content": ANSWER}
 
 
-def test_structured_output_follows_the_schema(aws, tmp_path) -> None:
+@pytest.mark.parametrize("engine", ["tgi", "vllm"])
+def test_structured_output_follows_the_schema(aws, engine: str, tmp_path, monkeypatch) -> None:
+    _serve_with(engine, monkeypatch)
     schema = {"type": "object", "properties": {"colour": {"type": "string"}}, "required": ["colour"]}
     schema_path = tmp_path / "answer.schema.json"
     schema_path.write_text(json.dumps(schema))
-    transport, out = EndToEnd(aws), io.StringIO()
+    transport, out = EndToEnd(aws, engine), io.StringIO()
     argv = ["--api-url", API_URL, "chat", "Sky colour?", "--json-schema", str(schema_path), "--wait", "--poll-seconds", "0"]
     assert main(argv, transport=transport, out=out) == 0
     assert set(json.loads(out.getvalue())) == {"colour"}

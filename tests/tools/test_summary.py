@@ -80,3 +80,14 @@ def test_summary_says_when_no_pipeline_is_configured(sandbox: Synthesized, tmp_p
     assert capsys.readouterr().out.splitlines()[-1] == (
         "Pipeline     not configured: add the llm-async:pipeline context to cdk.json (docs/pipeline.md)"
     )
+
+
+def test_summary_of_the_vllm_engine(synthesized: dict[str, Synthesized]) -> None:
+    lines = summarize(synthesized["vllm"].template_json, "LlmAsyncStack").splitlines()
+    assert "Model        Qwen/Qwen2.5-7B-Instruct @ a09a35458c70 (Hugging Face Hub)" in lines
+    assert (
+        "Image        per-region mapping of 35 regions, e.g. us-east-1:"
+        " 763104351884.dkr.ecr.us-east-1.amazonaws.com/vllm:0.30.0-gpu-py312-cu130-ubuntu24.04-sagemaker"
+    ) in lines
+    assert "Instance     ml.g5.2xlarge: 1 × NVIDIA A10G, 24 GiB GPU memory; SM_VLLM_TENSOR_PARALLEL_SIZE=1" in lines
+    assert "Tokens       SM_VLLM_MAX_MODEL_LEN=8192 (prompt and new tokens)" in lines

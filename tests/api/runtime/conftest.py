@@ -15,6 +15,7 @@ from moto import mock_aws
 BUCKET = "llm-async-payloads"
 # The environment the construct writes, through the same contract (a smaller body and token budget).
 API_ENVIRONMENT = ApiEnvironment(
+    engine="tgi",
     bucket_name=BUCKET,
     endpoint_name="llm-async-test",
     wake_alarm_name="llm-async-test-wake",

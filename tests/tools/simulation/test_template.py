@@ -56,7 +56,7 @@ def _without(template: dict, resource_type: str) -> dict:
          "template has 0 AWS::ApplicationAutoScaling::ScalableTarget resources, expected exactly one"),
         ("AWS::SageMaker::EndpointConfig", "template has 0 AWS::SageMaker::EndpointConfig resources, expected exactly one"),
         ("AWS::Lambda::Function",
-         "template has 0 AWS::Lambda::Function with the inference API's environment (BUCKET_NAME, ENDPOINT_NAME,"
+         "template has 0 AWS::Lambda::Function with the inference API's environment (ENGINE, BUCKET_NAME, ENDPOINT_NAME,"
          " WAKE_ALARM_NAME, REQUEST_TTL_SECONDS, INVOCATION_TIMEOUT_SECONDS, MAX_BODY_BYTES, MAX_INPUTS_BYTES,"
          " MAX_INPUT_TOKENS, MAX_TOTAL_TOKENS, DEFAULT_MAX_NEW_TOKENS, MAX_NEW_TOKENS, POWERTOOLS_METRICS_NAMESPACE,"
          " POWERTOOLS_SERVICE_NAME), expected exactly one"),

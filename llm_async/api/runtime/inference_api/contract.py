@@ -36,6 +36,8 @@ class ContractError(ValueError):
 
 @dataclass(frozen=True)
 class ApiEnvironment:
+    engine: str
+    """The engine serving the endpoint (`tgi`, `vllm`): whose request rules the handler applies."""
     bucket_name: str
     endpoint_name: str
     wake_alarm_name: str
@@ -75,6 +77,7 @@ class ApiEnvironment:
 
 
 VARIABLES = {
+    "engine": "ENGINE",
     "bucket_name": "BUCKET_NAME",
     "endpoint_name": "ENDPOINT_NAME",
     "wake_alarm_name": "WAKE_ALARM_NAME",

@@ -110,7 +110,7 @@ def _caller() -> str:
 @app.post("/invocations")
 def submit() -> Response:
     event = app.current_event
-    request = parse_request(_body(), event.headers.get("Content-Type"), _limits())
+    request = parse_request(_body(), event.headers.get("Content-Type"), _limits(), engine=_environment().engine)
     logger.append_keys(shape=request.shape)
     key = _idempotency_key()
     caller = _caller()

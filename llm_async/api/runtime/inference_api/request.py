@@ -1,8 +1,9 @@
 """Validation of a `POST /invocations` body before anything is written, in one of the three shapes TGI's
 SageMaker route takes (router/src/sagemaker.rs (TGI v3.3.6)): chat completions, completions, or generate.
 
-The envelope (size, media type, JSON) is checked here; the fields by the engine's rules (tgi.py and the shape
-modules). What passes is what the container receives and accepts; docs/request-contract.md lists every rule.
+The envelope (size, media type, JSON) is checked here, the same for every engine; the fields by the engine's
+rules: TGI's (tgi.py and tgi_*.py) or vLLM's (vllm.py and vllm_*.py, where generate becomes a completions request).
+What passes is what the container receives and accepts; docs/request-contract.md lists every rule.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from inference_api import tgi
 from inference_api.tgi import Invalid, TokenBudget
 from inference_api.tgi_generate import parse_generate
 from inference_api.tgi_openai import parse_chat, parse_completions
+from inference_api.vllm_chat import parse_chat as parse_vllm_chat
+from inference_api.vllm_completions import parse_completions as parse_vllm_completions
+from inference_api.vllm_generate import parse_generate as parse_vllm_generate
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ class Limits:
 @dataclass(frozen=True)
 class EngineRequest:
     shape: str
-    """"chat", "completions" or "generate"."""
+    """"chat", "completions" or "generate": the shape the caller sent (vLLM receives generate as completions)."""
     body: dict[str, Any]
     """Exactly what the container receives."""
 
@@ -74,16 +78,23 @@ SHAPES = {"messages": "chat", "prompt": "completions", "inputs": "generate"}
 _SHAPE_NAMES = '"messages" (chat completions), "prompt" (completions) or "inputs" (generate)'
 
 
-def parse_request(body: str | bytes | None, content_type: str | None, limits: Limits) -> EngineRequest:
-    """The request as the TGI container will receive it, or a `RequestError` (413, 415 or 400)."""
-    request = _json_object(body, content_type, limits)
+ENGINES = ("tgi", "vllm")
+
+
+def parse_request(body: str | bytes | None, content_type: str | None, limits: Limits, engine: str = "tgi") -> EngineRequest:
+    """The request as the engine's container ("tgi" or "vllm") will receive it, or a `RequestError` (413, 415 or 400)."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
+    request = _json_object(body, content_type, limits, engine)
     keys = [key for key in SHAPES if key in request]
     if len(keys) != 1:
         which = "one" if not keys else "only one"
         raise _error(Invalid("body", f"an object with {which} of {_SHAPE_NAMES}", keys or sorted(request)))
     shape = SHAPES[keys[0]]
     try:
-        if shape == "chat":
+        if engine == "vllm":
+            forwarded, prompts = _parse_vllm(shape, request, limits)
+        elif shape == "chat":
             forwarded, prompts = parse_chat(request, limits.budget)
         elif shape == "completions":
             forwarded, prompts = parse_completions(request, limits.budget)
@@ -100,11 +111,20 @@ def parse_request(body: str | bytes | None, content_type: str | None, limits: Li
     return EngineRequest(shape, forwarded)
 
 
+def _parse_vllm(shape: str, request: dict[str, Any], limits: Limits) -> tuple[dict[str, Any], list[str]]:
+    # vLLM counts prompt and budget against max_model_len, which the container sets to max_total_tokens (vllm.py).
+    if shape == "chat":
+        return parse_vllm_chat(request, limits.budget)
+    if shape == "completions":
+        return parse_vllm_completions(request, limits.budget, limits.max_total_tokens)
+    return parse_vllm_generate(request, limits.budget, limits.max_total_tokens)
+
+
 def _error(invalid: Invalid) -> RequestError:
     return RequestError(400, "InvalidParameter", str(invalid))
 
 
-def _json_object(body: str | bytes | None, content_type: str | None, limits: Limits) -> dict[str, Any]:
+def _json_object(body: str | bytes | None, content_type: str | None, limits: Limits, engine: str) -> dict[str, Any]:
     raw = body.encode(errors="surrogatepass") if isinstance(body, str) else (body or b"")
     if len(raw) > limits.max_body_bytes:
         raise RequestError(413, "PayloadTooLarge", f"body: must be at most {limits.max_body_bytes} bytes (got {len(raw)})")
@@ -116,19 +136,23 @@ def _json_object(body: str | bytes | None, content_type: str | None, limits: Lim
     except (ValueError, UnicodeDecodeError) as error:
         raise RequestError(400, "MalformedJson", f"body: must be a JSON object ({error})") from None
     except RecursionError:
-        raise RequestError(400, "MalformedJson", _NESTING) from None
+        raise RequestError(400, "MalformedJson", _NESTING[engine]) from None
     if not isinstance(request, dict):
         raise RequestError(400, "MalformedJson", f"body: must be a JSON object (got {type(request).__name__})")
     depth = _depth(request)
     if depth > MAX_NESTING:
-        raise RequestError(400, "MalformedJson", f"{_NESTING} (got {depth})")
+        raise RequestError(400, "MalformedJson", f"{_NESTING[engine]} (got {depth})")
     return request
 
 
 # serde_json refuses a 128th nested array or object ("recursion limit exceeded"; its remaining_depth starts at
-# 128, router/Cargo.lock pins serde_json 1.0.140 without unbounded_depth (TGI v3.3.6)).
+# 128, router/Cargo.lock pins serde_json 1.0.140 without unbounded_depth (TGI v3.3.6)). vLLM's json.loads reads
+# deeper: the same limit is ours there.
 MAX_NESTING = 127
-_NESTING = f"body: must be a JSON object nested at most {MAX_NESTING} levels deep, TGI's JSON parser limit"
+_NESTING = {
+    "tgi": f"body: must be a JSON object nested at most {MAX_NESTING} levels deep, TGI's JSON parser limit",
+    "vllm": f"body: must be a JSON object nested at most {MAX_NESTING} levels deep",
+}
 
 
 def _depth(value: Any) -> int:

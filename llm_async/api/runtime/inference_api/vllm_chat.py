@@ -1,0 +1,236 @@
+"""The chat completions shape, `{"messages": [...]}`, as vLLM 0.30.0 reads it: ChatCompletionRequest
+(vllm/entrypoints/openai/chat_completion/protocol.py:213-1056 (vLLM 0.30.0)), its messages typed by
+vllm/entrypoints/chat_utils.py:336-392 and OpenAI's message types, its sampling checked by vllm/sampling_params.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inference_api import tgi, vllm
+from inference_api.tgi import DROP, Invalid, TokenBudget, boolean, nullable, string
+
+ROLES = ("system", "user", "assistant", "tool")
+_TOOL_CHOICES = ("none", "auto", "required")
+TOOL_CALL_PARSER = False
+"""Whether the container runs with --enable-auto-tool-choice and --tool-call-parser (SM_VLLM_ENABLE_AUTO_TOOL_CHOICE,
+SM_VLLM_TOOL_CALL_PARSER; the parser is the model's). llm_async/model/environment.py sets neither, and then vLLM refuses
+tool_choice auto (the default beside tools), required and a named tool (vllm/renderers/online_renderer.py:204-226
+(vLLM 0.30.0)): tools are taken with tool_choice "none" only. Set it with the container's flags."""
+
+
+def parse_chat(request: dict[str, Any], budget: TokenBudget) -> tuple[dict[str, Any], list[str]]:
+    """The body the container receives, and the text of every message content (for the byte limit)."""
+    tgi.require(request, "messages", "", "a non-empty list of messages")
+    if request.get("max_tokens") is not None and request.get("max_completion_tokens") is not None:
+        # vLLM reads max_completion_tokens and ignores max_tokens (protocol.py:618-623): one budget (ours).
+        raise Invalid("max_completion_tokens", "absent or null when max_tokens is given (one budget)")
+    rules = {
+        "messages": _messages,
+        "model": vllm.model,
+        "frequency_penalty": nullable(vllm.penalty),  # float | None = 0.0 (protocol.py:218)
+        "logit_bias": nullable(vllm.logit_bias),
+        "logprobs": nullable(boolean),  # bool | None (protocol.py:220)
+        "top_logprobs": nullable(vllm.logprobs_count),  # int | None = 0 (protocol.py:221)
+        "max_tokens": budget.check,  # int | None, deprecated (protocol.py:222-226)
+        "max_completion_tokens": budget.check,  # int | None (protocol.py:227)
+        "n": nullable(vllm.one),  # int | None = 1 (protocol.py:228)
+        "presence_penalty": nullable(vllm.penalty),  # (protocol.py:229)
+        "response_format": nullable(vllm.response_format),  # (protocol.py:230)
+        "seed": nullable(vllm.seed),
+        "stop": nullable(vllm.stop),
+        "stream": vllm.stream,
+        "stream_options": vllm.stream_options,
+        "temperature": nullable(vllm.temperature),  # float | None (protocol.py:235)
+        "top_p": nullable(vllm.top_p),  # (protocol.py:236)
+        "tools": nullable(_tools),  # (protocol.py:237)
+        "tool_choice": nullable(_tool_choice),  # (protocol.py:238-244)
+        "parallel_tool_calls": nullable(boolean),  # bool | None = True (protocol.py:260)
+        "user": nullable(string),  # "ignored by vLLM" (protocol.py:262-263)
+        "top_k": nullable(vllm.top_k),  # (protocol.py:267)
+        "min_p": nullable(vllm.min_p),  # (protocol.py:268)
+        "repetition_penalty": nullable(vllm.repetition_penalty),  # (protocol.py:269)
+        "structured_outputs": nullable(vllm.structured_outputs),  # (protocol.py:377-380)
+    }
+    body = tgi.apply(request, rules)
+    # Every forwarded request names its budget (ours), under the name vLLM reads first (protocol.py:618-623); the
+    # container also refuses a budget over max_model_len (vllm/renderers/params.py:237-249 (vLLM 0.30.0)).
+    named = next((name for name in ("max_completion_tokens", "max_tokens") if request.get(name) is not None), None)
+    tokens = body[named] if named else budget.default
+    body.pop("max_tokens", None)
+    body["max_completion_tokens"] = tokens
+    if body.get("top_logprobs") and not body.get("logprobs"):
+        # "when using `top_logprobs`, `logprobs` must be set to true" (protocol.py:860-864 (vLLM 0.30.0)).
+        raise Invalid("top_logprobs", "0 or absent unless logprobs is true", body["top_logprobs"])
+    _tools_and_formats(body)
+    vllm.one_constraint(body)
+    return body, [text for message in body["messages"] for text in _texts(message.get("content"))]
+
+
+def _messages(field: str, value: Any) -> Any:
+    # list[ChatCompletionMessageParam] (protocol.py:216); an empty list is refused (ours: nothing to answer).
+    if not isinstance(value, list) or not value:
+        raise Invalid(field, "a non-empty list of messages", value)
+    for index, message in enumerate(value):
+        _message(f"{field}[{index}]", message)
+    return value
+
+
+def _message(field: str, message: Any) -> None:
+    # OpenAI's message types, else CustomChatCompletionMessageParam (vllm/entrypoints/chat_utils.py:356-392 (vLLM 0.30.0)).
+    rules = {
+        "role": _role,
+        "content": nullable(_content),
+        "name": nullable(string),
+        "tool_calls": nullable(_tool_calls),
+        "tool_call_id": nullable(string),
+        # Read into the assistant turn for interleaved thinking (chat_utils.py:2038-2042).
+        "reasoning": nullable(string),
+        # Fields of an OpenAI answer that a client echoes back; vLLM's message parser does not read them
+        # (chat_utils.py:2005-2070). A non-null legacy function_call or audio would be lost: refused (ours).
+        "refusal": nullable(string),
+        "annotations": nullable(_list),
+        "function_call": _null,
+        "audio": _null,
+    }
+    tgi.apply(tgi.obj(field, message), rules, f"{field}.")
+    tgi.require(message, "role", f"{field}.", f"one of {', '.join(ROLES)}")
+    if message.get("content") is None and not (message["role"] == "assistant" and message.get("tool_calls")):
+        # OpenAI's user, system and tool messages require content; an assistant's is optional with tool calls.
+        # An assistant message with neither is read as empty (chat_utils.py:2015-2016): refused (ours).
+        allowed = "a string or a list of text parts (null only in an assistant message with tool_calls)"
+        raise Invalid(f"{field}.content", allowed, message.get("content", DROP))
+
+
+def _role(field: str, value: Any) -> Any:
+    # Any string is a custom role (chat_utils.py:356-360); the chat template decides what it renders, and templates
+    # drop or refuse others: these four only (ours), as for TGI. OpenAI's `developer` is refused too.
+    if value not in ROLES:
+        raise Invalid(field, f"one of {', '.join(ROLES)}", value)
+    return value
+
+
+def _content(field: str, value: Any) -> Any:
+    # A string or a list of parts (chat_utils.py:336-353). Text parts only (ours): an image, audio or video part
+    # makes a multimodal model fetch its URL from the container, and a text model refuse the request.
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, list):
+        raise Invalid(field, "a string or a list of text parts", value)
+    for index, part in enumerate(value):
+        where = f"{field}[{index}]"
+        if tgi.obj(where, part).get("type") != "text":
+            raise Invalid(f"{where}.type", '"text"', part.get("type", DROP))
+        tgi.apply(part, {"type": string, "text": string}, f"{where}.")
+        tgi.require(part, "text", f"{where}.", "a string")  # ChatCompletionContentPartTextParam: text Required
+    return value
+
+
+def _texts(content: Any) -> list[str]:
+    return [content] if isinstance(content, str) else [part["text"] for part in content or []]
+
+
+def _list(field: str, value: Any) -> Any:
+    if not isinstance(value, list):
+        raise Invalid(field, "a list", value)
+    return value
+
+
+def _null(field: str, value: Any) -> Any:
+    if value is not None:
+        raise Invalid(field, "null or absent: vLLM does not read it", value)
+    return DROP
+
+
+def _tool_calls(field: str, value: Any) -> Any:
+    # OpenAI's ChatCompletionMessageFunctionToolCallParam: id, type "function", function {name, arguments: str}, all
+    # required; any other type is a 400 (chat_utils.py:2106-2113 (vLLM 0.30.0)). Arguments as an object fail OpenAI's type.
+    if not isinstance(value, list):
+        raise Invalid(field, "a list of tool calls", value)
+    for index, call in enumerate(value):
+        where = f"{field}[{index}]"
+        tgi.apply(tgi.obj(where, call), {"id": string, "type": _function_type, "function": _called}, f"{where}.")
+        for name in ("id", "type", "function"):
+            tgi.require(call, name, f"{where}.", "present")
+    return value
+
+
+def _called(field: str, value: Any) -> Any:
+    tgi.apply(tgi.obj(field, value), {"name": string, "arguments": string}, f"{field}.")
+    for name in ("name", "arguments"):
+        tgi.require(value, name, f"{field}.", "a string" if name == "name" else "a string of JSON")
+    return value
+
+
+def _function_type(field: str, value: Any) -> Any:
+    if value != "function":
+        raise Invalid(field, '"function"', value)
+    return value
+
+
+def _tools(field: str, value: Any) -> Any:
+    # list[ChatCompletionToolsParam]: type "function" (the default), function: FunctionDefinition {name, description,
+    # parameters: object, strict} (protocol.py:184-186; vllm/entrypoints/generate/base/protocol.py:246-251).
+    # "`tools` must not be an empty array" (protocol.py:919-925 (vLLM 0.30.0)).
+    if not isinstance(value, list) or not value:
+        raise Invalid(field, "a non-empty list of tools", value)
+    for index, tool in enumerate(value):
+        where = f"{field}[{index}]"
+        tgi.apply(tgi.obj(where, tool), {"type": _function_type, "function": _function}, f"{where}.")
+        tgi.require(tool, "function", f"{where}.", 'an object with "name"')
+    return value
+
+
+def _function(field: str, value: Any) -> Any:
+    # TGI's `arguments` alias of parameters is not vLLM's: it would be ignored, so it is refused (as unknown, ours).
+    rules = {"name": string, "description": nullable(string), "parameters": nullable(_parameters), "strict": nullable(boolean)}
+    tgi.apply(tgi.obj(field, value), rules, f"{field}.")
+    tgi.require(value, "name", f"{field}.", "a string")
+    return value
+
+
+def _parameters(field: str, value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise Invalid(field, "a JSON Schema object", value)
+    return value
+
+
+def _tool_choice(field: str, value: Any) -> Any:
+    # "none" | "auto" | "required" | {type: "function", function: {name}} (protocol.py:204-210,238-244); another string
+    # is a 400 (protocol.py:947-955), and so is an empty name (protocol.py:978-984 (vLLM 0.30.0)).
+    if isinstance(value, str):
+        if value not in _TOOL_CHOICES:
+            raise Invalid(field, 'one of none, auto, required, or {"type": "function", "function": {"name": ...}}', value)
+        return value
+    tgi.apply(tgi.obj(field, value), {"type": _function_type, "function": tgi.obj}, f"{field}.")
+    tgi.require(value, "function", f"{field}.", 'an object with "name"')
+    tgi.apply(value["function"], {"name": string}, f"{field}.function.")
+    if not value["function"].get("name"):
+        raise Invalid(f"{field}.function.name", "a non-empty string", value["function"].get("name", DROP))
+    return value
+
+
+def _tools_and_formats(body: dict[str, Any]) -> None:
+    tools, choice = body.get("tools"), body.get("tool_choice")
+    if choice not in (None, "none") and tools is None:
+        # "When using `tool_choice`, `tools` must be set." (protocol.py:936-943 (vLLM 0.30.0)).
+        raise Invalid("tool_choice", "none or absent without tools", choice)
+    if isinstance(choice, dict):
+        # The named tool must be one of the tools (protocol.py:985-994 (vLLM 0.30.0)).
+        names = [tool["function"]["name"] for tool in tools or []]
+        if choice["function"]["name"] not in names:
+            raise Invalid(
+                "tool_choice.function.name", f"one of the tools' names ({', '.join(names)})", choice["function"]["name"]
+            )
+    if (choice == "required" or isinstance(choice, dict)) and vllm.constrained(body):
+        # A forced tool call constrains the output to the tools' schema: vLLM replaces structured_outputs and drops
+        # response_format (vllm/tool_parsers/abstract_tool_parser.py:139-147); a named tool beside a json, regex or choice
+        # constraint is a 400 (protocol.py:898-907 (vLLM 0.30.0)). Refused either way (ours).
+        raise Invalid(
+            "tool_choice", "auto, none or absent when response_format or structured_outputs constrains the output", choice
+        )
+    if not TOOL_CALL_PARSER and tools is not None and choice != "none":
+        # Beside tools an absent tool_choice is "auto" (protocol.py:927-930); the serving layer, after the checks above,
+        # refuses it without a parser, and so required and a named tool (vllm/renderers/online_renderer.py:204-226).
+        allowed = '"none" beside tools: the container has no tool-call parser (vLLM then refuses auto, required and named)'
+        raise Invalid("tool_choice", allowed, DROP if choice is None else choice)
