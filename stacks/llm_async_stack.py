@@ -94,16 +94,13 @@ class LlmAsyncStack(cdk.Stack):
             self,
             "Api",
             name=config.endpoint.name_prefix,
-            engine=config.model.engine,
             config=config.api,
+            # What the Lambda checks requests against: the engine's rules and the model's token limits.
+            engine=config.model.engine,
             max_input_tokens=config.model.max_input_tokens,
             max_total_tokens=config.model.max_total_tokens,
             token_budget=config.token_budget,
-            endpoint=self.endpoint,
-            scaling=self.scaling,
-            payloads=self.payloads,
-            logs=logs,
-            network=self.network,
+            endpoint=self.endpoint, scaling=self.scaling, payloads=self.payloads, logs=logs, network=self.network,
         )
 
         self.monitoring = Monitoring(

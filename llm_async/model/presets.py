@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from llm_async.model.config import HubWeights, ModelConfig
 
@@ -11,6 +12,10 @@ from llm_async.model.config import HubWeights, ModelConfig
 class ModelPreset:
     model: ModelConfig
     instance_type: str
+
+    def variant(self, instance_type: str | None = None, **changes: Any) -> ModelPreset:
+        """This preset's model with `changes` (its new name among them), on `instance_type` or on this preset's."""
+        return ModelPreset(replace(self.model, **changes), instance_type or self.instance_type)
 
 
 # The seed notebook's model: 40B parameters sharded over the 4 A10G GPUs (96 GiB) of a g5.12xlarge.
@@ -21,9 +26,8 @@ FALCON_40B_INSTRUCT = ModelPreset(
 )
 
 # The notebook's cheaper variant: 4 T4 GPUs (64 GiB) only fit the 40B model quantized to 8 bits.
-FALCON_40B_INSTRUCT_G4DN = ModelPreset(
-    replace(FALCON_40B_INSTRUCT.model, name="falcon-40b-instruct-int8", quantize="bitsandbytes"),
-    instance_type="ml.g4dn.12xlarge",
+FALCON_40B_INSTRUCT_G4DN = FALCON_40B_INSTRUCT.variant(
+    "ml.g4dn.12xlarge", name="falcon-40b-instruct-int8", quantize="bitsandbytes"
 )
 
 # The cheap default: an ungated Apache-2.0 7B instruct model; ~15 GiB of bf16 weights fit one A10G.
@@ -35,10 +39,7 @@ QWEN2_5_7B_INSTRUCT = ModelPreset(
 
 # The default model on vLLM 0.30.0 (AWS's vLLM DLC): the same weights and context; ~14.4 GB of bf16 weights leave
 # the KV cache about 4–5 GiB of the A10G at vLLM's 0.92 memory share (docs/design/vllm-engine.md §5).
-QWEN2_5_7B_INSTRUCT_VLLM = ModelPreset(
-    replace(QWEN2_5_7B_INSTRUCT.model, name="qwen2-5-7b-instruct-vllm", engine="vllm"),
-    instance_type="ml.g5.2xlarge",
-)
+QWEN2_5_7B_INSTRUCT_VLLM = QWEN2_5_7B_INSTRUCT.variant(name="qwen2-5-7b-instruct-vllm", engine="vllm")
 
 PRESETS: dict[str, ModelPreset] = {
     p.model.name: p for p in (QWEN2_5_7B_INSTRUCT, QWEN2_5_7B_INSTRUCT_VLLM, FALCON_40B_INSTRUCT, FALCON_40B_INSTRUCT_G4DN)

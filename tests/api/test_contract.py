@@ -101,3 +101,12 @@ def test_the_custom_metrics_are_five_distinct_names() -> None:
         "RequestsRejected",
         "ServiceUnavailable",
     )
+
+
+def test_every_engine_the_configuration_offers_has_request_rules_in_the_lambda() -> None:
+    # The Lambda cannot import the constructs package (it is not in its asset): the two lists must agree.
+    from inference_api.request import ENGINES as LAMBDA_ENGINES
+
+    from llm_async.model.engines import ENGINES
+
+    assert sorted(LAMBDA_ENGINES) == sorted(ENGINES)

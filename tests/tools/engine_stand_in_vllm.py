@@ -69,7 +69,7 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import field as dataclass_field
 from enum import Enum
 from http import HTTPStatus
@@ -344,21 +344,19 @@ class Function(TypedDict, total=False):
     name: Required[str]
 
 
-class ChatCompletionMessageFunctionToolCallParam(TypedDict, total=False):
-    id: Required[str]
-    function: Required[Function]
-    type: Required[Literal["function"]]
-
-
 class Custom(TypedDict, total=False):
     input: Required[str]
     name: Required[str]
 
 
-class ChatCompletionMessageCustomToolCallParam(TypedDict, total=False):
-    id: Required[str]
-    custom: Required[Custom]
-    type: Required[Literal["custom"]]
+def _tool_call_param(name: str, kind: str, call: type) -> Any:
+    """openai's tool call params, ChatCompletionMessage{Function,Custom}ToolCallParam: an id, the call under the key its
+    type names, and that type."""
+    return TypedDict(name, {"id": Required[str], kind: Required[call], "type": Required[Literal[kind]]}, total=False)
+
+
+ChatCompletionMessageFunctionToolCallParam = _tool_call_param("ChatCompletionMessageFunctionToolCallParam", "function", Function)
+ChatCompletionMessageCustomToolCallParam = _tool_call_param("ChatCompletionMessageCustomToolCallParam", "custom", Custom)
 
 
 class FunctionDefinition(TypedDict, total=False):  # openai shared_params
@@ -714,18 +712,204 @@ def _request_id() -> str:
     return uuid.uuid4().hex  # vllm/utils random_uuid
 
 
-class ChatCompletionRequest(OpenAIBaseModel):
-    """vllm/entrypoints/openai/chat_completion/protocol.py:213-520 (fields, their types and defaults)."""
+def _before(check: Callable[[dict[str, Any]], dict[str, Any] | None]) -> Any:
+    """A model_validator(mode="before") as vLLM writes them: a body that is no dict is left to the fields; a dict is
+    checked by `check`, which may return the body to go on with (else the same one goes on)."""
 
-    messages: list[ChatCompletionMessageParam]
+    def validator(cls: type, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        replaced = check(data)
+        return data if replaced is None else replaced
+
+    return model_validator(mode="before")(classmethod(validator))
+
+
+def _check_cache_salt(data: dict[str, Any]) -> None:
+    validate_cache_salt(data.get("cache_salt"))
+
+
+def _normalize_messages(data: dict[str, Any]) -> None:
+    """Chat :532-557: tool_calls made lists; a message's reasoning_content becomes reasoning."""
+    if not isinstance(data.get("messages"), list):
+        return
+    for message in data["messages"]:
+        if not isinstance(message, dict):
+            continue
+        tool_calls = message.get("tool_calls")
+        if tool_calls is not None and not isinstance(tool_calls, list):
+            message["tool_calls"] = list(tool_calls)
+        reasoning_content = message.pop("reasoning_content", None)
+        if reasoning_content is not None and message.get("reasoning") is None:
+            message["reasoning"] = reasoning_content
+
+
+def _check_logprob_token_ids(data: dict[str, Any]) -> None:
+    if data.get("logprob_token_ids") and data.get("use_beam_search"):  # chat :810-866, completion :488-552
+        raise VLLMValidationError("`logprob_token_ids` is not supported with beam search.", parameter="logprob_token_ids")
+
+
+def _check_chat_logprobs(data: dict[str, Any]) -> None:
+    """Chat :810-866."""
+    _check_logprob_token_ids(data)
+    if data.get("logprob_token_ids") and not data.get("logprobs"):
+        raise VLLMValidationError(
+            "when using `logprob_token_ids`, `logprobs` must be set to true.", parameter="logprob_token_ids"
+        )
+    _check_numbers(data, ("prompt_logprobs", "top_logprobs"))
+    _check_prompt_logprobs(data)
+    if (top_logprobs := data.get("top_logprobs")) is not None:
+        if top_logprobs < 0 and top_logprobs != -1:
+            raise VLLMValidationError(
+                "`top_logprobs` must be a positive value or -1.", parameter="top_logprobs", value=top_logprobs
+            )
+        if (top_logprobs == -1 or top_logprobs > 0) and not data.get("logprobs"):
+            raise VLLMValidationError("when using `top_logprobs`, `logprobs` must be set to true.", parameter="top_logprobs")
+
+
+def _check_completion_logprobs(data: dict[str, Any]) -> None:
+    """Completion :488-552."""
+    _check_logprob_token_ids(data)
+    if data.get("logprob_token_ids") and data.get("echo") and data.get("max_tokens") == 0:
+        raise VLLMValidationError(
+            "`logprob_token_ids` is not supported when `echo=True` and `max_tokens=0` because no output tokens are "
+            "generated.",
+            parameter="logprob_token_ids",
+        )
+    if data.get("logprob_token_ids") and data.get("logprobs") is None:
+        raise VLLMValidationError("when using `logprob_token_ids`, `logprobs` must be set.", parameter="logprob_token_ids")
+    _check_numbers(data, ("prompt_logprobs", "logprobs"))
+    _check_prompt_logprobs(data)
+    if (logprobs := data.get("logprobs")) is not None and logprobs < 0 and logprobs != -1:
+        raise VLLMValidationError("`logprobs` must be a positive value or -1.", parameter="logprobs", value=logprobs)
+
+
+def _structured_outputs_count_check(*, chat: bool) -> Callable[[dict[str, Any]], None]:
+    """check_structured_outputs_count: chat :868-909 (no parameter in its message, and a rule on tools), completion
+    :458-486 (parameter "structured_outputs", no rule on tools)."""
+
+    def check(data: dict[str, Any]) -> None:
+        if data.get("structured_outputs", None) is None:
+            return
+        count = _structured_outputs_count(data)
+        if count > 1:
+            raise VLLMValidationError(
+                "You can only use one kind of constraints for structured outputs ('json', 'regex' or 'choice').",
+                parameter=None if chat else "structured_outputs",
+            )
+        if chat and count > 0 and data.get("tool_choice", "none") not in ("none", "auto", "required"):
+            raise VLLMValidationError("You can only either use constraints for structured outputs or tools, not both.")
+        _check_structured_tag(data)
+
+    return check
+
+
+def _check_tool_usage(data: dict[str, Any]) -> None:
+    """Chat :911-995. `tools` without `tool_choice` becomes "auto" (refused later: no tool parser)."""
+    if data.get("tools") == []:
+        raise VLLMValidationError(
+            "`tools` must not be an empty array. Either provide at least one tool or omit the field entirely.",
+            parameter="tools",
+        )
+    if "tool_choice" not in data and data.get("tools"):
+        data["tool_choice"] = "auto"
+    if "tool_choice" in data and data["tool_choice"] == "none":
+        return
+    if "tool_choice" in data and data["tool_choice"] is not None:
+        choice = data["tool_choice"]
+        if "tools" not in data or data["tools"] is None:
+            raise VLLMValidationError("When using `tool_choice`, `tools` must be set.", parameter="tool_choice")
+        if choice not in ["auto", "required"] and not isinstance(choice, dict):
+            raise VLLMValidationError(
+                f'Invalid value for `tool_choice`: {choice}! Only named tools, "none", "auto" or "required" '
+                "are supported.",
+                parameter="tool_choice",
+            )
+        usage = 'Correct usage: `{"type": "function", "function": {"name": "my_function"}}`'
+        if isinstance(choice, dict):
+            function = choice.get("function")
+            if not isinstance(function, dict):
+                raise VLLMValidationError(
+                    f"Invalid value for `function`: `{function}` in `tool_choice`! {usage}",
+                    parameter="tool_choice.function",
+                )
+            if "name" not in function:
+                raise VLLMValidationError(
+                    f"Expected field `name` in `function` in `tool_choice`! {usage}",
+                    parameter="tool_choice.function.name",
+                )
+            name = function["name"]
+            if not isinstance(name, str) or len(name) == 0:
+                raise VLLMValidationError(
+                    f"Invalid `name` in `function`: `{name}` in `tool_choice`! {usage}",
+                    parameter="tool_choice.function.name",
+                )
+            # The raw tools are indexed: a tool that is no {"function": {"name"}} object raises TypeError/KeyError.
+            if not any(tool["function"]["name"] == name for tool in data["tools"]):
+                raise VLLMValidationError(
+                    "The tool specified in `tool_choice` does not match any of the specified `tools`",
+                    parameter="tool_choice",
+                )
+
+
+def _check_generation_prompt(data: dict[str, Any]) -> None:
+    # Chat :997-1007: both keys must be present and truthy (an absent add_generation_prompt is None here).
+    if data.get("continue_final_message") and data.get("add_generation_prompt"):
+        raise VLLMValidationError("Cannot set both `continue_final_message` and `add_generation_prompt` to True.")
+
+
+def _check_system_message_content_type(data: dict[str, Any]) -> None:
+    """Chat :1009-1056: only warns, but iterates `messages` raw: a number or null there raises TypeError (400)."""
+    for message in data.get("messages", []):
+        if isinstance(message, dict) and message.get("role") == "system" and isinstance(message.get("content"), list):
+            for part in message["content"]:
+                if isinstance(part, dict):
+                    part.get("type")
+
+
+def _normalize_null_max_tokens(data: dict[str, Any]) -> dict[str, Any] | None:
+    if data.get("max_tokens") is None:  # completion :417-423: absent or null is 16
+        return {**data, "max_tokens": 16}
+    return None
+
+
+def _validate_prompt_and_prompt_embeds(data: dict[str, Any]) -> None:
+    """Completion :567-586: the refusal every non-completions body that got this far receives."""
+    prompt, embeds = data.get("prompt"), data.get("prompt_embeds")
+    prompt_is_empty = prompt is None or (isinstance(prompt, str) and prompt == "")
+    embeds_is_empty = embeds is None or (isinstance(embeds, list) and len(embeds) == 0)
+    if prompt_is_empty and embeds_is_empty:
+        raise VLLMValidationError("Either prompt or prompt_embeds must be provided and non-empty.", parameter="prompt")
+
+
+def _validate_prompt_list_length(data: dict[str, Any]) -> None:
+    """Completion :588-620 (vLLM's is_list_of looks at the first element only)."""
+    prompt = data.get("prompt")
+    token_list = isinstance(prompt, list) and (len(prompt) == 0 or isinstance(prompt[0], int))
+    if isinstance(prompt, list) and len(prompt) > 0 and not token_list and len(prompt) > MAX_COMPLETION_PROMPTS:
+        raise VLLMValidationError(
+            f"prompt list length {len(prompt)} exceeds the maximum allowed count of {MAX_COMPLETION_PROMPTS}. "
+            "To increase this limit, set the VLLM_MAX_COMPLETION_PROMPTS environment variable.",
+            parameter="prompt",
+        )
+    embeds = data.get("prompt_embeds")
+    if isinstance(embeds, list) and len(embeds) > MAX_COMPLETION_PROMPTS:
+        raise VLLMValidationError(
+            f"prompt_embeds list length {len(embeds)} exceeds the maximum allowed count of {MAX_COMPLETION_PROMPTS}. "
+            "To increase this limit, set the VLLM_MAX_COMPLETION_PROMPTS environment variable.",
+            parameter="prompt_embeds",
+        )
+
+
+class _SharedFields(OpenAIBaseModel):
+    """The fields both request models declare alike (chat_completion/protocol.py:213-520, completion/protocol.py:46-262:
+    the same types and defaults), declared once. pydantic validates them before a model's own fields; the order matters
+    only between fields whose errors escape pydantic (VLLMValidationError), and those (thinking_token_budget,
+    structured_outputs, repetition_detection) are each model's own, in vLLM's order."""
+
     model: str | None = None
     frequency_penalty: float | None = 0.0
     logit_bias: dict[str, float] | None = None
-    logprobs: bool | None = False
-    top_logprobs: int | None = 0
-    max_tokens: int | None = None
-    max_completion_tokens: int | None = None
-    n: int | None = 1
     presence_penalty: float | None = 0.0
     response_format: AnyResponseFormat | None = None
     seed: Int64 | None = None
@@ -734,12 +918,6 @@ class ChatCompletionRequest(OpenAIBaseModel):
     stream_options: StreamOptions | None = None
     temperature: float | None = None
     top_p: float | None = None
-    tools: list[ChatCompletionToolsParam] | None = None
-    tool_choice: Literal["none"] | Literal["auto"] | Literal["required"] | ChatCompletionNamedToolChoiceParam | None = "none"
-    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = None
-    thinking_token_budget: ThinkingTokenBudget = None
-    include_reasoning: bool = True
-    parallel_tool_calls: bool | None = True
     user: str | None = None
     use_beam_search: bool = False
     top_k: int | None = None
@@ -759,6 +937,35 @@ class ChatCompletionRequest(OpenAIBaseModel):
     logprob_token_ids: list[int] | None = None
     allowed_token_ids: list[int] | None = None
     bad_words: list[str] = Field(default_factory=list)
+    priority: Int64 = 0  # accepted: nothing in 0.30.0 refuses a priority under FCFS scheduling
+    request_id: str = Field(default_factory=_request_id)
+    session_id: str | None = None
+    return_tokens_as_token_ids: bool | None = None
+    return_token_ids: bool | None = None
+    routed_experts_prompt_start: Annotated[int, Field(ge=0)] = 0
+    return_token_offsets: bool | None = False
+    cache_salt: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
+    kv_transfer_params: dict[str, Any] | None = None
+    ec_transfer_params: dict[str, Any] | None = None
+    vllm_xargs: dict[str, str | int | float | list[str | int | float]] | None = None
+    stream_interval: Annotated[int, Field(ge=1)] | None = None
+
+
+class ChatCompletionRequest(_SharedFields):
+    """vllm/entrypoints/openai/chat_completion/protocol.py:213-520 (fields, their types and defaults)."""
+
+    messages: list[ChatCompletionMessageParam]
+    logprobs: bool | None = False
+    top_logprobs: int | None = 0
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    n: int | None = 1
+    tools: list[ChatCompletionToolsParam] | None = None
+    tool_choice: Literal["none"] | Literal["auto"] | Literal["required"] | ChatCompletionNamedToolChoiceParam | None = "none"
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = None
+    thinking_token_budget: ThinkingTokenBudget = None
+    include_reasoning: bool = True
+    parallel_tool_calls: bool | None = True
     echo: bool = False
     add_generation_prompt: bool = True
     continue_final_message: bool = False
@@ -769,174 +976,20 @@ class ChatCompletionRequest(OpenAIBaseModel):
     media_io_kwargs: dict[str, dict[str, Any]] | None = None
     mm_processor_kwargs: dict[str, Any] | None = None
     structured_outputs: StructuredOutputsParams | None = None
-    priority: Int64 = 0  # accepted: nothing in 0.30.0 refuses a priority under FCFS scheduling
-    request_id: str = Field(default_factory=_request_id)
-    session_id: str | None = None
-    return_tokens_as_token_ids: bool | None = None
-    return_token_ids: bool | None = None
-    routed_experts_prompt_start: Annotated[int, Field(ge=0)] = 0
-    return_token_offsets: bool | None = False
     return_prompt_text: bool | None = None
     return_assistant_tokens_mask: bool = False
-    cache_salt: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
-    kv_transfer_params: dict[str, Any] | None = None
-    ec_transfer_params: dict[str, Any] | None = None
-    vllm_xargs: dict[str, str | int | float | list[str | int | float]] | None = None
     repetition_detection: RepetitionDetectionParams | None = None
-    stream_interval: Annotated[int, Field(ge=1)] | None = None
 
     # The mode="before" validators (protocol.py:524-1056). pydantic runs the last defined first.
-    @model_validator(mode="before")
-    @classmethod
-    def check_cache_salt_support(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            validate_cache_salt(data.get("cache_salt"))  # :524-530
-        return data
-
-    @model_validator(mode="before")
-    @classmethod
-    def normalize_messages(cls, data: Any) -> Any:
-        """:532-557: tool_calls made lists; a message's reasoning_content becomes reasoning."""
-        if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
-            return data
-        for message in data["messages"]:
-            if not isinstance(message, dict):
-                continue
-            tool_calls = message.get("tool_calls")
-            if tool_calls is not None and not isinstance(tool_calls, list):
-                message["tool_calls"] = list(tool_calls)
-            reasoning_content = message.pop("reasoning_content", None)
-            if reasoning_content is not None and message.get("reasoning") is None:
-                message["reasoning"] = reasoning_content
-        return data
-
-    @model_validator(mode="before")
-    @classmethod
-    def validate_response_format(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            _check_response_format(data)  # :764-795
-        return data
-
-    @model_validator(mode="before")
-    @classmethod
-    def validate_stream_options(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            _check_stream_options(data)  # :797-808
-        return data
-
-    @model_validator(mode="before")
-    @classmethod
-    def check_logprobs(cls, data: Any) -> Any:
-        """:810-866."""
-        if not isinstance(data, dict):
-            return data
-        if data.get("logprob_token_ids") and data.get("use_beam_search"):
-            raise VLLMValidationError("`logprob_token_ids` is not supported with beam search.", parameter="logprob_token_ids")
-        if data.get("logprob_token_ids") and not data.get("logprobs"):
-            raise VLLMValidationError(
-                "when using `logprob_token_ids`, `logprobs` must be set to true.", parameter="logprob_token_ids"
-            )
-        _check_numbers(data, ("prompt_logprobs", "top_logprobs"))
-        _check_prompt_logprobs(data)
-        if (top_logprobs := data.get("top_logprobs")) is not None:
-            if top_logprobs < 0 and top_logprobs != -1:
-                raise VLLMValidationError(
-                    "`top_logprobs` must be a positive value or -1.", parameter="top_logprobs", value=top_logprobs
-                )
-            if (top_logprobs == -1 or top_logprobs > 0) and not data.get("logprobs"):
-                raise VLLMValidationError(
-                    "when using `top_logprobs`, `logprobs` must be set to true.", parameter="top_logprobs"
-                )
-        return data
-
-    @model_validator(mode="before")
-    @classmethod
-    def check_structured_outputs_count(cls, data: Any) -> Any:
-        """:868-909 (no parameter in chat's messages)."""
-        if not isinstance(data, dict) or data.get("structured_outputs", None) is None:
-            return data
-        count = _structured_outputs_count(data)
-        if count > 1:
-            raise VLLMValidationError(
-                "You can only use one kind of constraints for structured outputs ('json', 'regex' or 'choice')."
-            )
-        if count > 0 and data.get("tool_choice", "none") not in ("none", "auto", "required"):
-            raise VLLMValidationError("You can only either use constraints for structured outputs or tools, not both.")
-        _check_structured_tag(data)
-        return data
-
-    @model_validator(mode="before")
-    @classmethod
-    def check_tool_usage(cls, data: Any) -> Any:
-        """:911-995. `tools` without `tool_choice` becomes "auto" (refused later: no tool parser)."""
-        if not isinstance(data, dict):
-            return data
-        if data.get("tools") == []:
-            raise VLLMValidationError(
-                "`tools` must not be an empty array. Either provide at least one tool or omit the field entirely.",
-                parameter="tools",
-            )
-        if "tool_choice" not in data and data.get("tools"):
-            data["tool_choice"] = "auto"
-        if "tool_choice" in data and data["tool_choice"] == "none":
-            return data
-        if "tool_choice" in data and data["tool_choice"] is not None:
-            choice = data["tool_choice"]
-            if "tools" not in data or data["tools"] is None:
-                raise VLLMValidationError("When using `tool_choice`, `tools` must be set.", parameter="tool_choice")
-            if choice not in ["auto", "required"] and not isinstance(choice, dict):
-                raise VLLMValidationError(
-                    f'Invalid value for `tool_choice`: {choice}! Only named tools, "none", "auto" or "required" '
-                    "are supported.",
-                    parameter="tool_choice",
-                )
-            usage = 'Correct usage: `{"type": "function", "function": {"name": "my_function"}}`'
-            if isinstance(choice, dict):
-                function = choice.get("function")
-                if not isinstance(function, dict):
-                    raise VLLMValidationError(
-                        f"Invalid value for `function`: `{function}` in `tool_choice`! {usage}",
-                        parameter="tool_choice.function",
-                    )
-                if "name" not in function:
-                    raise VLLMValidationError(
-                        f"Expected field `name` in `function` in `tool_choice`! {usage}",
-                        parameter="tool_choice.function.name",
-                    )
-                name = function["name"]
-                if not isinstance(name, str) or len(name) == 0:
-                    raise VLLMValidationError(
-                        f"Invalid `name` in `function`: `{name}` in `tool_choice`! {usage}",
-                        parameter="tool_choice.function.name",
-                    )
-                # The raw tools are indexed: a tool that is no {"function": {"name"}} object raises TypeError/KeyError.
-                if not any(tool["function"]["name"] == name for tool in data["tools"]):
-                    raise VLLMValidationError(
-                        "The tool specified in `tool_choice` does not match any of the specified `tools`",
-                        parameter="tool_choice",
-                    )
-        return data
-
-    @model_validator(mode="before")
-    @classmethod
-    def check_generation_prompt(cls, data: Any) -> Any:
-        # :997-1007: both keys must be present and truthy (an absent add_generation_prompt is None here).
-        if isinstance(data, dict) and data.get("continue_final_message") and data.get("add_generation_prompt"):
-            raise VLLMValidationError("Cannot set both `continue_final_message` and `add_generation_prompt` to True.")
-        return data
-
-    @model_validator(mode="before")
-    @classmethod
-    def check_system_message_content_type(cls, data: Any) -> Any:
-        """:1009-1056: only warns, but iterates `messages` raw: a number or null there raises TypeError (400)."""
-        if not isinstance(data, dict):
-            return data
-        for message in data.get("messages", []):
-            if isinstance(message, dict) and message.get("role") == "system" and isinstance(message.get("content"), list):
-                for part in message["content"]:
-                    if isinstance(part, dict):
-                        part.get("type")
-        return data
+    check_cache_salt_support = _before(_check_cache_salt)  # :524-530
+    normalize_messages = _before(_normalize_messages)
+    validate_response_format = _before(_check_response_format)  # :764-795
+    validate_stream_options = _before(_check_stream_options)  # :797-808
+    check_logprobs = _before(_check_chat_logprobs)
+    check_structured_outputs_count = _before(_structured_outputs_count_check(chat=True))
+    check_tool_usage = _before(_check_tool_usage)
+    check_generation_prompt = _before(_check_generation_prompt)
+    check_system_message_content_type = _before(_check_system_message_content_type)
 
     @model_validator(mode="after")
     def materialize_tool_calls(self) -> "ChatCompletionRequest":
@@ -950,165 +1003,32 @@ class ChatCompletionRequest(OpenAIBaseModel):
         return self
 
 
-class CompletionRequest(OpenAIBaseModel):
+class CompletionRequest(_SharedFields):
     """vllm/entrypoints/openai/completion/protocol.py:46-262."""
 
-    model: str | None = None
     prompt: (
         list[Annotated[int, Field(ge=0)]] | list[list[Annotated[int, Field(ge=0)]]] | str | list[str] | None
     ) = None
     echo: bool | None = False
-    frequency_penalty: float | None = 0.0
-    logit_bias: dict[str, float] | None = None
     logprobs: int | None = None
     max_tokens: int | None = 16
     n: int = 1  # not Optional: "n": null is no completion request
-    presence_penalty: float | None = 0.0
-    seed: Int64 | None = None
-    stop: StopParam = []
-    stream: bool | None = False
-    stream_options: StreamOptions | None = None
     suffix: str | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    user: str | None = None
-    use_beam_search: bool = False
-    top_k: int | None = None
-    min_p: float | None = None
-    repetition_penalty: float | None = None
-    watermarking: bool = True
-    length_penalty: float = 1.0
-    stop_token_ids: list[int] | None = []
-    include_stop_str_in_output: bool = False
-    ignore_eos: bool = False
-    min_tokens: int = 0
-    skip_special_tokens: bool = True
-    spaces_between_special_tokens: bool = True
-    truncate_prompt_tokens: TruncatePromptTokens = None
-    truncation_side: Literal["left", "right"] | None = None
-    allowed_token_ids: list[int] | None = None
-    prompt_logprobs: int | None = None
-    logprob_token_ids: list[int] | None = None
-    bad_words: list[str] = Field(default_factory=list)
     prompt_embeds: bytes | list[bytes] | None = None
     add_special_tokens: bool = True
-    response_format: AnyResponseFormat | None = None
     structured_outputs: StructuredOutputsParams | None = None
-    priority: Int64 = 0
-    request_id: str = Field(default_factory=_request_id)
-    session_id: str | None = None
-    return_tokens_as_token_ids: bool | None = None
-    return_token_ids: bool | None = None
-    routed_experts_prompt_start: Annotated[int, Field(ge=0)] = 0
-    return_token_offsets: bool | None = False
-    cache_salt: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
-    kv_transfer_params: dict[str, Any] | None = None
-    ec_transfer_params: dict[str, Any] | None = None
-    vllm_xargs: dict[str, str | int | float | list[str | int | float]] | None = None
     repetition_detection: RepetitionDetectionParams | None = None
     thinking_token_budget: ThinkingTokenBudget = None
-    stream_interval: Annotated[int, Field(ge=1)] | None = None
 
     # The mode="before" validators (protocol.py:409-620), the last defined first.
-    @model_validator(mode="before")
-    @classmethod
-    def check_cache_salt_support(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            validate_cache_salt(data.get("cache_salt"))
-        return data
-
-    @model_validator(mode="before")
-    @classmethod
-    def normalize_null_max_tokens(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("max_tokens") is None:  # :417-423: absent or null is 16
-            data = {**data, "max_tokens": 16}
-        return data
-
-    @model_validator(mode="before")
-    @classmethod
-    def validate_response_format(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            _check_response_format(data)
-        return data
-
-    @model_validator(mode="before")
-    @classmethod
-    def check_structured_outputs_count(cls, data: Any) -> Any:
-        """:458-486 (here with parameter "structured_outputs", and no rule on tools)."""
-        if not isinstance(data, dict) or data.get("structured_outputs", None) is None:
-            return data
-        if _structured_outputs_count(data) > 1:
-            raise VLLMValidationError(
-                "You can only use one kind of constraints for structured outputs ('json', 'regex' or 'choice').",
-                parameter="structured_outputs",
-            )
-        _check_structured_tag(data)
-        return data
-
-    @model_validator(mode="before")
-    @classmethod
-    def check_logprobs(cls, data: Any) -> Any:
-        """:488-552."""
-        if not isinstance(data, dict):
-            return data
-        if data.get("logprob_token_ids") and data.get("use_beam_search"):
-            raise VLLMValidationError("`logprob_token_ids` is not supported with beam search.", parameter="logprob_token_ids")
-        if data.get("logprob_token_ids") and data.get("echo") and data.get("max_tokens") == 0:
-            raise VLLMValidationError(
-                "`logprob_token_ids` is not supported when `echo=True` and `max_tokens=0` because no output tokens are "
-                "generated.",
-                parameter="logprob_token_ids",
-            )
-        if data.get("logprob_token_ids") and data.get("logprobs") is None:
-            raise VLLMValidationError("when using `logprob_token_ids`, `logprobs` must be set.", parameter="logprob_token_ids")
-        _check_numbers(data, ("prompt_logprobs", "logprobs"))
-        _check_prompt_logprobs(data)
-        if (logprobs := data.get("logprobs")) is not None and logprobs < 0 and logprobs != -1:
-            raise VLLMValidationError("`logprobs` must be a positive value or -1.", parameter="logprobs", value=logprobs)
-        return data
-
-    @model_validator(mode="before")
-    @classmethod
-    def validate_stream_options(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            _check_stream_options(data)
-        return data
-
-    @model_validator(mode="before")
-    @classmethod
-    def validate_prompt_and_prompt_embeds(cls, data: Any) -> Any:
-        """:567-586: the refusal every non-completions body that got this far receives."""
-        if not isinstance(data, dict):
-            return data
-        prompt, embeds = data.get("prompt"), data.get("prompt_embeds")
-        prompt_is_empty = prompt is None or (isinstance(prompt, str) and prompt == "")
-        embeds_is_empty = embeds is None or (isinstance(embeds, list) and len(embeds) == 0)
-        if prompt_is_empty and embeds_is_empty:
-            raise VLLMValidationError("Either prompt or prompt_embeds must be provided and non-empty.", parameter="prompt")
-        return data
-
-    @model_validator(mode="before")
-    @classmethod
-    def validate_prompt_list_length(cls, data: Any) -> Any:
-        """:588-620 (vLLM's is_list_of looks at the first element only)."""
-        if not isinstance(data, dict):
-            return data
-        prompt = data.get("prompt")
-        token_list = isinstance(prompt, list) and (len(prompt) == 0 or isinstance(prompt[0], int))
-        if isinstance(prompt, list) and len(prompt) > 0 and not token_list and len(prompt) > MAX_COMPLETION_PROMPTS:
-            raise VLLMValidationError(
-                f"prompt list length {len(prompt)} exceeds the maximum allowed count of {MAX_COMPLETION_PROMPTS}. "
-                "To increase this limit, set the VLLM_MAX_COMPLETION_PROMPTS environment variable.",
-                parameter="prompt",
-            )
-        embeds = data.get("prompt_embeds")
-        if isinstance(embeds, list) and len(embeds) > MAX_COMPLETION_PROMPTS:
-            raise VLLMValidationError(
-                f"prompt_embeds list length {len(embeds)} exceeds the maximum allowed count of {MAX_COMPLETION_PROMPTS}. "
-                "To increase this limit, set the VLLM_MAX_COMPLETION_PROMPTS environment variable.",
-                parameter="prompt_embeds",
-            )
-        return data
+    check_cache_salt_support = _before(_check_cache_salt)
+    normalize_null_max_tokens = _before(_normalize_null_max_tokens)
+    validate_response_format = _before(_check_response_format)
+    check_structured_outputs_count = _before(_structured_outputs_count_check(chat=False))
+    check_logprobs = _before(_check_completion_logprobs)
+    validate_stream_options = _before(_check_stream_options)
+    validate_prompt_and_prompt_embeds = _before(_validate_prompt_and_prompt_embeds)
+    validate_prompt_list_length = _before(_validate_prompt_list_length)
 
 
 class SessionRequestType(str, Enum):  # mhcs/sagemaker/sessions/models.py:6-14

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
 from jsonschema import Draft202012Validator
 from moto import mock_aws
 
 from tests.request_samples import CHAT_NULLABLE, GENERATE_OPTIONS
+from tests.tools import stand_in_helpers as s3_side
 from tests.tools.engine_stand_in import KINDS, PAYLOAD_LIMIT, TgiStandIn, complete_from_s3, schema_of
+from tests.tools.stand_in_helpers import request_body, sse_events, words
 
 MAX_INPUT, MAX_TOTAL = 128, 256  # room for a tool definition and the default tool prompt
 PROMPT = "What colour is the sky?"  # 5 tokens for the stand-in (whitespace words)
@@ -31,25 +32,6 @@ COLOUR_SCHEMA = {"type": "object", "properties": {"colour": {"type": "string"}},
 @pytest.fixture
 def tgi() -> TgiStandIn:
     return TgiStandIn(max_input_tokens=MAX_INPUT, max_total_tokens=MAX_TOTAL)
-
-
-def _body(request: Any) -> bytes:
-    return request if isinstance(request, bytes) else json.dumps(request).encode()
-
-
-def _words(count: int) -> str:
-    return " ".join(["word"] * count)
-
-
-def _events(body: bytes) -> list[Any]:
-    """The data of each server-sent event ("data: ...\\n\\n")."""
-    events = []
-    for block in body.decode().split("\n\n"):
-        if block:
-            assert block.startswith("data: "), block
-            data = block[len("data: ") :]
-            events.append(data if data == "[DONE]" else json.loads(data))
-    return events
 
 
 # ---- accepted --------------------------------------------------------------------------------------------------------
@@ -231,8 +213,8 @@ ACCEPTED: list[tuple[str, Any]] = [
 
 @pytest.mark.parametrize(("name", "request_"), ACCEPTED, ids=[name for name, _ in ACCEPTED])
 def test_accepted(tgi: TgiStandIn, name: str, request_: Any) -> None:
-    answer = tgi.respond(_body(request_))
-    assert answer.status == 200, (answer.body, tgi.diagnose(_body(request_)))
+    answer = tgi.respond(request_body(request_))
+    assert answer.status == 200, (answer.body, tgi.diagnose(request_body(request_)))
     assert not answer.refused
     assert tgi.requests == [request_]
 
@@ -344,13 +326,13 @@ REFUSED: list[tuple[str, Any, str, str]] = [
     ),
     (
         "input above max_input_tokens",
-        {"inputs": _words(MAX_INPUT + 1)},
+        {"inputs": words(MAX_INPUT + 1)},
         "validation",
         f"Input validation error: `inputs` must have less than {MAX_INPUT} tokens. Given: {MAX_INPUT + 1}",
     ),
     (
         "input above max_total_tokens: reported as total tokens, checked first",
-        {"inputs": _words(MAX_TOTAL + 1)},
+        {"inputs": words(MAX_TOTAL + 1)},
         "validation",
         f"Input validation error: `inputs` tokens + `max_new_tokens` must be <= {MAX_TOTAL}. "
         f"Given: {MAX_TOTAL + 1} `inputs` tokens and 0 `max_new_tokens`",
@@ -461,7 +443,7 @@ REFUSED: list[tuple[str, Any, str, str]] = [
 
 @pytest.mark.parametrize(("rule", "request_", "error_type", "error"), REFUSED, ids=[rule for rule, *_ in REFUSED])
 def test_refused_by_validation(tgi: TgiStandIn, rule: str, request_: Any, error_type: str, error: str) -> None:
-    answer = tgi.respond(_body(request_))
+    answer = tgi.respond(request_body(request_))
     assert (answer.status, answer.content_type) == (422, "application/json")
     assert json.loads(answer.body) == {"error": error, "error_type": error_type}
     assert tgi.requests == []
@@ -471,15 +453,15 @@ def test_max_new_tokens_above_max_total_tokens_can_pass() -> None:
     # validation.rs validate_input: only min(max_new_tokens, 1024) counts against max_total_tokens, so with a budget
     # above 1024 a huge max_new_tokens is accepted (and generated in re-queued chunks, infer.rs generate_stream).
     tgi = TgiStandIn(max_input_tokens=1024, max_total_tokens=2048)
-    assert tgi.invoke(_body({"inputs": PROMPT, "parameters": {"max_new_tokens": 100_000}}))[0] == 200
-    status, body = tgi.invoke(_body({"inputs": _words(1025), "parameters": {"max_new_tokens": 100_000}}))
+    assert tgi.invoke(request_body({"inputs": PROMPT, "parameters": {"max_new_tokens": 100_000}}))[0] == 200
+    status, body = tgi.invoke(request_body({"inputs": words(1025), "parameters": {"max_new_tokens": 100_000}}))
     assert status == 422
     assert "Given: 1025 `inputs` tokens and 1024 `max_new_tokens`" in json.loads(body)["error"]
 
 
 def test_truncate_keeps_a_long_input_within_max_input_tokens(tgi: TgiStandIn) -> None:
-    request = {"inputs": _words(MAX_INPUT + 10), "parameters": {"truncate": MAX_INPUT, "max_new_tokens": 4}}
-    assert tgi.invoke(_body(request))[0] == 200
+    request = {"inputs": words(MAX_INPUT + 10), "parameters": {"truncate": MAX_INPUT, "max_new_tokens": 4}}
+    assert tgi.invoke(request_body(request))[0] == 200
 
 
 # ---- refused before validation: the body is none of the three kinds (axum's plain-text 422) -------------------------
@@ -523,7 +505,7 @@ NOT_A_KIND: list[tuple[str, Any]] = [
 
 @pytest.mark.parametrize(("rule", "request_"), NOT_A_KIND, ids=[rule for rule, _ in NOT_A_KIND])
 def test_refused_as_none_of_the_kinds(tgi: TgiStandIn, rule: str, request_: Any) -> None:
-    answer = tgi.respond(_body(request_))
+    answer = tgi.respond(request_body(request_))
     assert (answer.status, answer.content_type) == (422, "text/plain; charset=utf-8")
     assert answer.body == (
         b"Failed to deserialize the JSON body into the target type: data did not match any variant of untagged enum "
@@ -554,7 +536,7 @@ def test_content_type_and_payload_limit(tgi: TgiStandIn) -> None:
     # axum Json: 415 without a JSON Content-Type; server.rs DefaultBodyLimit (launcher payload_limit 2 MB): 413.
     assert tgi.respond(b'{"inputs": "hi"}', content_type="text/plain").status == 415
     assert tgi.respond(b'{"inputs": "hi"}', content_type=None).status == 415
-    big = _body({"inputs": "a" * PAYLOAD_LIMIT})
+    big = request_body({"inputs": "a" * PAYLOAD_LIMIT})
     answer = tgi.respond(big)
     assert (answer.status, answer.body) == (413, b"Failed to buffer the request body: length limit exceeded")
 
@@ -570,22 +552,22 @@ def test_a_refused_generate_stream_is_a_200_event(tgi: TgiStandIn) -> None:
             "Input validation error: `decoder_input_details` == true is not supported when streaming tokens",
         ),
     ]:
-        answer = tgi.respond(_body({"inputs": PROMPT, "stream": True, "parameters": parameters}))
+        answer = tgi.respond(request_body({"inputs": PROMPT, "stream": True, "parameters": parameters}))
         assert (answer.status, answer.content_type, answer.refused) == (200, "text/event-stream", True)
-        assert _events(answer.body) == [{"error": error, "error_type": "validation"}]
+        assert sse_events(answer.body) == [{"error": error, "error_type": "validation"}]
     assert tgi.requests == []
 
 
 def test_a_refused_chat_stream_is_an_openai_error_event(tgi: TgiStandIn) -> None:
     # server.rs chat_completions + infer.rs into_openai_event; try_into_generate's errors still come before, as 422.
-    answer = tgi.respond(_body({"messages": USER, "stream": True, "top_p": 1.0}))
+    answer = tgi.respond(request_body({"messages": USER, "stream": True, "top_p": 1.0}))
     assert (answer.status, answer.refused) == (200, True)
-    assert _events(answer.body) == [
+    assert sse_events(answer.body) == [
         {"error": {"message": "Input validation error: `top_p` must be > 0.0 and < 1.0", "http_status_code": 422}},
         "[DONE]",
     ]
     both = {"messages": USER, "stream": True, "tools": [WEATHER_TOOL], "response_format": {"type": "regex", "value": "."}}
-    assert tgi.invoke(_body(both))[0] == 422
+    assert tgi.invoke(request_body(both))[0] == 422
 
 
 # ---- response shapes ------------------------------------------------------------------------------------------------------
@@ -731,7 +713,7 @@ def _kind(request: Any) -> str:
     ids=[n for n, r in ACCEPTED if not (isinstance(r, dict) and r.get("stream"))],
 )
 def test_answer_shape_per_kind(tgi: TgiStandIn, name: str, request_: Any) -> None:
-    answer = tgi.respond(_body(request_))
+    answer = tgi.respond(request_body(request_))
     assert answer.content_type == "application/json"
     Draft202012Validator(SHAPES[_kind(request_)]).validate(json.loads(answer.body))
 
@@ -739,15 +721,15 @@ def test_answer_shape_per_kind(tgi: TgiStandIn, name: str, request_: Any) -> Non
 def test_generate_echoes_the_prompt_unless_asked_not_to(tgi: TgiStandIn) -> None:
     # server.rs: compat_generate sets an absent return_full_text to compat_return_full_text, true for a model without
     # a pipeline tag (a local /opt/ml/model) or tagged "text-generation" on the Hub.
-    assert json.loads(tgi.invoke(_body({"inputs": PROMPT}))[1]) == [{"generated_text": PROMPT + "Blue."}]
+    assert json.loads(tgi.invoke(request_body({"inputs": PROMPT}))[1]) == [{"generated_text": PROMPT + "Blue."}]
     off = {"inputs": PROMPT, "parameters": {"return_full_text": False}}
-    assert json.loads(tgi.invoke(_body(off))[1]) == [{"generated_text": "Blue."}]
+    assert json.loads(tgi.invoke(request_body(off))[1]) == [{"generated_text": "Blue."}]
     other = TgiStandIn(max_input_tokens=MAX_INPUT, max_total_tokens=MAX_TOTAL, default_return_full_text=False)
-    assert json.loads(other.invoke(_body({"inputs": PROMPT}))[1]) == [{"generated_text": "Blue."}]
+    assert json.loads(other.invoke(request_body({"inputs": PROMPT}))[1]) == [{"generated_text": "Blue."}]
     # chat and completions never echo it
-    chat = json.loads(tgi.invoke(_body({"messages": USER}))[1])
+    chat = json.loads(tgi.invoke(request_body({"messages": USER}))[1])
     assert chat["choices"][0]["message"] == {"role": "assistant", "content": "Blue."}
-    assert json.loads(tgi.invoke(_body({"prompt": PROMPT}))[1])["choices"][0]["text"] == "Blue."
+    assert json.loads(tgi.invoke(request_body({"prompt": PROMPT}))[1])["choices"][0]["text"] == "Blue."
 
 
 def test_generate_details_and_finish_reasons() -> None:
@@ -755,7 +737,7 @@ def test_generate_details_and_finish_reasons() -> None:
 
     def details(**parameters: Any) -> dict[str, Any]:
         body = {"inputs": PROMPT, "parameters": {"details": True, "return_full_text": False, **parameters}}
-        return json.loads(tgi.invoke(_body(body))[1])[0]
+        return json.loads(tgi.invoke(request_body(body))[1])[0]
 
     done = details()
     assert done["generated_text"] == "The sky is blue. Really."
@@ -773,24 +755,24 @@ def test_generate_details_and_finish_reasons() -> None:
     sampled = details(do_sample=True, seed=42, top_n_tokens=2)
     assert sampled["details"]["seed"] == 42
     assert [len(top) for top in sampled["details"]["top_tokens"]] == [2] * 6
-    assert "details" not in json.loads(tgi.invoke(_body({"inputs": PROMPT}))[1])[0]  # details default false
+    assert "details" not in json.loads(tgi.invoke(request_body({"inputs": PROMPT}))[1])[0]  # details default false
 
 
 def test_absent_parameters_mean_sampling(tgi: TgiStandIn) -> None:
     # lib.rs default_parameters(): do_sample true when `parameters` is absent, false when it is given.
-    assert tgi.invoke(_body({"inputs": PROMPT, "parameters": {"best_of": 2}}))[0] == 422
-    assert json.loads(tgi.invoke(_body(["x", {"details": True}]))[1])[0]["details"]["seed"] is None
+    assert tgi.invoke(request_body({"inputs": PROMPT, "parameters": {"best_of": 2}}))[0] == 422
+    assert json.loads(tgi.invoke(request_body(["x", {"details": True}]))[1])[0]["details"]["seed"] is None
 
 
 def test_best_of_sequences(tgi: TgiStandIn) -> None:
     body = {"inputs": PROMPT, "parameters": {"best_of": 2, "do_sample": True, "details": True}}
-    details = json.loads(tgi.invoke(_body(body))[1])[0]["details"]
+    details = json.loads(tgi.invoke(request_body(body))[1])[0]["details"]
     assert len(details["best_of_sequences"]) == 1
     assert details["best_of_sequences"][0]["generated_text"] == PROMPT + "Blue."
 
 
 def test_chat_answer_usage_and_logprobs(tgi: TgiStandIn) -> None:
-    answer = json.loads(tgi.invoke(_body({"messages": USER, "model": "my-model", "logprobs": True, "top_logprobs": 2}))[1])
+    answer = json.loads(tgi.invoke(request_body({"messages": USER, "model": "my-model", "logprobs": True, "top_logprobs": 2}))[1])
     assert answer["model"] == "my-model"  # server.rs: a request's model other than "tgi" is echoed
     assert answer["id"] == ""
     assert answer["choices"][0]["finish_reason"] == "stop"  # eos_token, FinishReason::format(true)
@@ -799,7 +781,7 @@ def test_chat_answer_usage_and_logprobs(tgi: TgiStandIn) -> None:
     content = answer["choices"][0]["logprobs"]["content"]
     assert [entry["token"] for entry in content] == ["Blue.", "<|im_end|>"]
     assert all(len(entry["top_logprobs"]) == 2 for entry in content)
-    default = json.loads(tgi.invoke(_body({"messages": USER}))[1])
+    default = json.loads(tgi.invoke(request_body({"messages": USER}))[1])
     assert default["model"] == "/opt/ml/model"
     assert default["choices"][0]["logprobs"] is None
 
@@ -810,16 +792,18 @@ def test_chat_response_format_answers_json_of_the_schema(tgi: TgiStandIn) -> Non
         {"type": "json", "value": COLOUR_SCHEMA},
         {"type": "json", "value": {"type": "object", "properties": {}}},
     ):
-        answer = json.loads(tgi.invoke(_body({"messages": USER, "response_format": response_format}))[1])
+        answer = json.loads(tgi.invoke(request_body({"messages": USER, "response_format": response_format}))[1])
         document = json.loads(answer["choices"][0]["message"]["content"])
         schema = response_format["value"].get("schema", response_format["value"])
         Draft202012Validator(schema).validate(document)
-    answer = json.loads(tgi.invoke(_body({"messages": USER, "response_format": {"type": "json", "value": COLOUR_SCHEMA}}))[1])
+    answer = json.loads(
+        tgi.invoke(request_body({"messages": USER, "response_format": {"type": "json", "value": COLOUR_SCHEMA}}))[1]
+    )
     assert json.loads(answer["choices"][0]["message"]["content"]) == {"colour": "Blue."}
 
 
 def test_chat_tools(tgi: TgiStandIn) -> None:
-    required = json.loads(tgi.invoke(_body({"messages": USER, "tools": [WEATHER_TOOL], "tool_choice": "required"}))[1])
+    required = json.loads(tgi.invoke(request_body({"messages": USER, "tools": [WEATHER_TOOL], "tool_choice": "required"}))[1])
     message = required["choices"][0]["message"]
     assert message["tool_calls"] == [
         {
@@ -829,18 +813,18 @@ def test_chat_tools(tgi: TgiStandIn) -> None:
         }
     ]
     # "auto": the stand-in's model picks no_tool, and TGI generates again without the tools
-    auto = json.loads(tgi.invoke(_body({"messages": USER, "tools": [WEATHER_TOOL]}))[1])
+    auto = json.loads(tgi.invoke(request_body({"messages": USER, "tools": [WEATHER_TOOL]}))[1])
     assert auto["choices"][0]["message"] == {"role": "assistant", "content": "Blue."}
     # the tools and the tool prompt are appended to the last message, so they count as input tokens
     small = TgiStandIn(max_input_tokens=32, max_total_tokens=64)
-    assert small.invoke(_body({"messages": USER, "tool_choice": "required"}))[0] == 200
-    status, body = small.invoke(_body({"messages": USER, "tools": [WEATHER_TOOL], "tool_choice": "required"}))
+    assert small.invoke(request_body({"messages": USER, "tool_choice": "required"}))[0] == 200
+    status, body = small.invoke(request_body({"messages": USER, "tools": [WEATHER_TOOL], "tool_choice": "required"}))
     assert status == 422
     assert "`inputs` must have less than 32 tokens" in json.loads(body)["error"]
 
 
 def test_completion_answers(tgi: TgiStandIn) -> None:
-    answer = json.loads(tgi.invoke(_body({"prompt": ["one two", "three"], "max_tokens": 1}))[1])
+    answer = json.loads(tgi.invoke(request_body({"prompt": ["one two", "three"], "max_tokens": 1}))[1])
     assert [(c["index"], c["text"], c["finish_reason"]) for c in answer["choices"]] == [
         (0, "Blue.", "length"),
         (1, "Blue.", "length"),
@@ -850,17 +834,17 @@ def test_completion_answers(tgi: TgiStandIn) -> None:
 
 
 def test_stream_answers(tgi: TgiStandIn) -> None:
-    generate = _events(tgi.invoke(_body({"inputs": PROMPT, "stream": True, "parameters": {"details": True}}))[1])
+    generate = sse_events(tgi.invoke(request_body({"inputs": PROMPT, "stream": True, "parameters": {"details": True}}))[1])
     assert [event["token"]["text"] for event in generate] == ["Blue.", "<|im_end|>"]
     assert generate[0]["generated_text"] is None and generate[0]["details"] is None
     assert generate[-1]["generated_text"] == PROMPT + "Blue."
     assert generate[-1]["details"]["finish_reason"] == "eos_token"
-    chat = _events(tgi.invoke(_body({"messages": USER, "stream": True, "stream_options": {"include_usage": True}}))[1])
+    chat = sse_events(tgi.invoke(request_body({"messages": USER, "stream": True, "stream_options": {"include_usage": True}}))[1])
     assert [c["choices"][0]["delta"]["content"] for c in chat[:2]] == ["Blue.", ""]
     assert [c["choices"][0]["finish_reason"] for c in chat[:2]] == [None, "stop"]
     assert chat[2]["choices"] == [] and chat[2]["usage"]["completion_tokens"] == 2
     assert chat[3] == "[DONE]"
-    completion = _events(tgi.invoke(_body({"prompt": PROMPT, "stream": True}))[1])
+    completion = sse_events(tgi.invoke(request_body({"prompt": PROMPT, "stream": True}))[1])
     assert [c["choices"][0]["finish_reason"] for c in completion[:2]] == ["", "eos_token"]  # not mapped to "stop"
     assert "usage" in completion[1] and completion[2] == "[DONE]"
 
@@ -885,24 +869,14 @@ def test_limits_follow_the_launcher() -> None:
 # ---- SageMaker's side -------------------------------------------------------------------------------------------------
 @mock_aws
 def test_complete_from_s3_writes_the_answer_or_the_error() -> None:
-    s3 = boto3.client("s3", region_name="us-east-1")
-    s3.create_bucket(Bucket="payloads")
-    tgi = TgiStandIn(max_input_tokens=MAX_INPUT, max_total_tokens=MAX_TOTAL)
-    locations = {
-        "input_location": "s3://payloads/input/a.json",
-        "output_location": "s3://payloads/output/a.out",
-        "failure_location": "s3://payloads/failure/a-error.out",
-    }
-    s3.put_object(Bucket="payloads", Key="input/a.json", Body=_body({"inputs": PROMPT}))
-    complete_from_s3(s3, stand_in=tgi, **locations)
-    output = s3.get_object(Bucket="payloads", Key="output/a.out")
+    s3, tgi = s3_side.payloads_bucket(), TgiStandIn(max_input_tokens=MAX_INPUT, max_total_tokens=MAX_TOTAL)
+    s3_side.complete_through_s3(s3, complete_from_s3, tgi, {"inputs": PROMPT})
+    output = s3_side.written_output(s3)
     assert json.loads(output["Body"].read()) == [{"generated_text": PROMPT + "Blue."}]
     assert output["ContentType"] == "application/json"
     assert tgi.requests == [{"inputs": PROMPT}]
 
-    s3.put_object(Bucket="payloads", Key="input/a.json", Body=_body({"inputs": PROMPT, "parameters": {"top_p": 1}}))
-    s3.delete_object(Bucket="payloads", Key="output/a.out")
-    complete_from_s3(s3, stand_in=tgi, **locations)
-    failure = json.loads(s3.get_object(Bucket="payloads", Key="failure/a-error.out")["Body"].read())
+    s3_side.complete_through_s3(s3, complete_from_s3, tgi, {"inputs": PROMPT, "parameters": {"top_p": 1}})
+    failure = s3_side.written_failure(s3)
     assert failure == {"error": "Input validation error: `top_p` must be > 0.0 and < 1.0", "error_type": "validation"}
     assert s3.list_objects_v2(Bucket="payloads", Prefix="output/").get("KeyCount") == 0

@@ -5,12 +5,13 @@ the shapes of its answers."""
 import json
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
+from tests.tools import stand_in_helpers as s3_side
 from tests.tools.engine_stand_in import Answer, count_tokens
 from tests.tools.engine_stand_in_vllm import VllmStandIn, complete_from_s3
+from tests.tools.stand_in_helpers import request_body, sse_events, words
 
 MAX_MODEL_LEN = 64
 PROMPT = "What colour is the sky?"  # 5 tokens for the stand-in (whitespace words)
@@ -28,31 +29,12 @@ def vllm() -> VllmStandIn:
     return VllmStandIn(max_model_len=MAX_MODEL_LEN)
 
 
-def _body(request: Any) -> bytes:
-    return request if isinstance(request, bytes) else json.dumps(request).encode()
-
-
-def _words(count: int) -> str:
-    return " ".join(["word"] * count)
-
-
 def _error(answer: Answer) -> dict[str, Any]:
     assert answer.content_type == "application/json", answer
     body = json.loads(answer.body)
     assert list(body) == ["error"] and list(body["error"]) == ["message", "type", "param", "code"], body
     assert body["error"]["code"] == answer.status
     return body["error"]
-
-
-def _events(body: bytes) -> list[Any]:
-    """The data of each server-sent event ("data: ...\\n\\n")."""
-    events = []
-    for block in body.decode().split("\n\n"):
-        if block:
-            assert block.startswith("data: "), block
-            data = block[len("data: ") :]
-            events.append(data if data == "[DONE]" else json.loads(data))
-    return events
 
 
 # ---- accepted --------------------------------------------------------------------------------------------------------
@@ -130,7 +112,7 @@ ACCEPTED: list[tuple[str, Any, str]] = [
          "add_generation_prompt": False},
         "chat.completion",
     ),
-    ("chat: truncate_prompt_tokens keeps a long prompt in", {"messages": [{"role": "user", "content": _words(100)}],
+    ("chat: truncate_prompt_tokens keeps a long prompt in", {"messages": [{"role": "user", "content": words(100)}],
                                                              "truncate_prompt_tokens": 20}, "chat.completion"),
     ("completions: a prompt", {"prompt": PROMPT}, "text_completion"),
     ("completions: a list of prompts", {"prompt": [PROMPT, "Why?"], "max_tokens": 4}, "text_completion"),
@@ -153,7 +135,7 @@ ACCEPTED: list[tuple[str, Any, str]] = [
 
 @pytest.mark.parametrize(("name", "request_", "kind"), ACCEPTED, ids=[row[0] for row in ACCEPTED])
 def test_accepted(vllm: VllmStandIn, name: str, request_: Any, kind: str) -> None:
-    answer = vllm.respond(_body(request_))
+    answer = vllm.respond(request_body(request_))
     assert answer.status == 200, answer.body
     assert answer.content_type == "application/json"
     assert json.loads(answer.body)["object"] == kind
@@ -168,7 +150,7 @@ BEFORE_DISPATCH: list[tuple[str, bytes, str, str]] = [
     ("the same: an empty body", b"", "Bad Request", "JSON decode error: Expecting value: line 1 column 1 (char 0)"),
     ("json.loads raises UnicodeDecodeError (a ValueError: error_response.py:69-72)", b"\xff{}",
      "BadRequestError", "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"),
-    ("mhcs sessions/transform.py:169-178: a session request, sessions off", _body({"requestType": "NEW_SESSION"}),
+    ("mhcs sessions/transform.py:169-178: a session request, sessions off", request_body({"requestType": "NEW_SESSION"}),
      "Bad Request", "Invalid payload. stateful sessions not enabled"),
     ("mhcs sessions/transform.py:41: `in` on a number", b"5", "BadRequestError", "argument of type 'int' is not iterable"),
     ("the same on null", b"null", "BadRequestError", "argument of type 'NoneType' is not iterable"),
@@ -190,22 +172,22 @@ def test_content_type_must_be_exactly_application_json(vllm: VllmStandIn) -> Non
     """vllm/entrypoints/serve/utils/api_utils.py:350-356: lower-cased, cut at ";", not stripped; the error is
     FastAPI's RequestValidationError as handlers/validation.py:149-195 renders it."""
     for accepted in ("application/json", "Application/JSON", "application/json; charset=utf-8"):
-        assert vllm.respond(_body({"prompt": PROMPT}), accepted).status == 200
+        assert vllm.respond(request_body({"prompt": PROMPT}), accepted).status == 200
     message = "1 validation error:\n  Unsupported Media Type: Only 'application/json' is allowed"
     for refused in (None, "", "text/plain", "application/vnd.api+json", "application/json ;charset=utf-8"):
-        answer = vllm.respond(_body({"prompt": PROMPT}), refused)
+        answer = vllm.respond(request_body({"prompt": PROMPT}), refused)
         assert _error(answer) == {"message": message, "type": "Bad Request", "param": None, "code": 400}
 
 
 def test_a_body_holding_request_type_is_a_malformed_session_request(vllm: VllmStandIn) -> None:
     """mhcs sessions/transform.py:25-47: pydantic's errors (SessionRequest forbids extra keys) are the message; a JSON
     string containing the word counts too (Python's `in`)."""
-    error = _error(vllm.respond(_body({"messages": USER, "requestType": "NEW_SESSION"})))
+    error = _error(vllm.respond(request_body({"messages": USER, "requestType": "NEW_SESSION"})))
     assert error["type"] == "Bad Request" and error["param"] is None
     assert json.loads(error["message"]) == [
         {"type": "extra_forbidden", "loc": ["messages"], "msg": "Extra inputs are not permitted", "input": USER}
     ]
-    error = _error(vllm.respond(_body("no requestType here")))
+    error = _error(vllm.respond(request_body("no requestType here")))
     assert json.loads(error["message"])[0]["type"] == "model_type"
 
 
@@ -234,7 +216,7 @@ FALLS_THROUGH: list[tuple[str, Any]] = [
 def test_a_failed_chat_falls_through_to_the_misleading_prompt_error(vllm: VllmStandIn, rule: str, request_: Any) -> None:
     """api_router.py:82-88: a ValidationError tries CompletionRequest, whose validate_prompt_and_prompt_embeds
     (completion/protocol.py:567-586) refuses any body without a prompt."""
-    error = _error(vllm.respond(_body(request_)))
+    error = _error(vllm.respond(request_body(request_)))
     assert error == {"message": MISLEADING, "type": "BadRequestError", "param": "prompt", "code": 400}
 
 
@@ -250,7 +232,7 @@ NO_HANDLER_BODIES: list[tuple[str, Any]] = [
 @pytest.mark.parametrize(("rule", "request_"), NO_HANDLER_BODIES, ids=[r[0] for r in NO_HANDLER_BODIES])
 def test_no_suitable_handler(vllm: VllmStandIn, rule: str, request_: Any) -> None:
     """api_router.py:90-96: only a body with a non-empty prompt that still fails gets here."""
-    error = _error(vllm.respond(_body(request_)))
+    error = _error(vllm.respond(request_body(request_)))
     assert error == {"message": NO_HANDLER, "type": "BadRequestError", "param": None, "code": 400}
 
 
@@ -337,7 +319,7 @@ BEFORE_VALIDATORS: list[tuple[str, Any, int, str, str | None]] = [
                          ids=[r[0] for r in BEFORE_VALIDATORS])
 def test_refused_by_a_before_validator(vllm: VllmStandIn, rule: str, request_: Any, status: int, message: str,
                                        param: str | None) -> None:
-    error = _error(vllm.respond(_body(request_)))
+    error = _error(vllm.respond(request_body(request_)))
     error_type = "BadRequestError" if status == 400 else "InternalServerError"
     assert error == {"message": message, "type": error_type, "param": param, "code": status}
 
@@ -345,7 +327,7 @@ def test_refused_by_a_before_validator(vllm: VllmStandIn, rule: str, request_: A
 def test_an_empty_structured_outputs_is_refused_while_validating(vllm: VllmStandIn) -> None:
     """sampling_params.py:123-127: StructuredOutputsParams.__post_init__ runs inside pydantic; its message shows the
     dataclass's __dict__."""
-    error = _error(vllm.respond(_body({"messages": USER, "structured_outputs": {}})))
+    error = _error(vllm.respond(request_body({"messages": USER, "structured_outputs": {}})))
     assert error["message"].startswith("You must use one kind of structured outputs constraint but none are specified: {")
     assert "'_backend': None" in error["message"] and error["param"] is None
 
@@ -446,7 +428,7 @@ SERVING: list[tuple[str, Any, str, str | None]] = [
 
 @pytest.mark.parametrize(("rule", "request_", "message", "param"), SERVING, ids=[r[0] for r in SERVING])
 def test_refused_by_the_serving_layer(vllm: VllmStandIn, rule: str, request_: Any, message: str, param: str | None) -> None:
-    error = _error(vllm.respond(_body(request_)))
+    error = _error(vllm.respond(request_body(request_)))
     assert error["type"] == "BadRequestError" and error["code"] == 400 and error["param"] == param
     assert error["message"] == message or (message.endswith(": ") and error["message"].startswith(message)), error
     assert vllm.requests == []
@@ -455,7 +437,7 @@ def test_refused_by_the_serving_layer(vllm: VllmStandIn, rule: str, request_: An
 def test_a_list_of_plain_strings_is_refused_for_a_user_message(vllm: VllmStandIn) -> None:
     """openai's user message wins the union tie and validates its content lazily (chat_utils.py:388-392): the string
     part fails pydantic when vLLM iterates it, a ValidationError (a ValueError: 400), not a fall-through."""
-    error = _error(vllm.respond(_body({"messages": [{"role": "user", "content": ["What colour is the sky?"]}]})))
+    error = _error(vllm.respond(request_body({"messages": [{"role": "user", "content": ["What colour is the sky?"]}]})))
     assert error["type"] == "BadRequestError" and error["param"] is None
     assert error["message"].startswith("4 validation errors for ValidatorIterator\n0.ChatCompletionContentPartTextParam\n")
 
@@ -506,13 +488,13 @@ ENGINE: list[tuple[str, Any, str, str | None]] = [
 def test_refused_by_the_engine(vllm: VllmStandIn, rule: str, request_: Any, message: str, param: str | None) -> None:
     """A 400 when not streamed; with "stream": true the same refusal is an event after the 200 has started
     (AsyncLLM.generate is iterated inside the stream generator)."""
-    error = _error(vllm.respond(_body(request_)))
+    error = _error(vllm.respond(request_body(request_)))
     assert error == {"message": message, "type": "BadRequestError", "param": param, "code": 400}
     if "prompt_logprobs" in request_:  # with stream a before-validator refuses it first (chat protocol.py:839-844)
         return
-    streamed = vllm.respond(_body({**request_, "stream": True}))
+    streamed = vllm.respond(request_body({**request_, "stream": True}))
     assert (streamed.status, streamed.content_type, streamed.refused) == (200, "text/event-stream; charset=utf-8", True)
-    assert _events(streamed.body) == [{"error": error}, "[DONE]"]
+    assert sse_events(streamed.body) == [{"error": error}, "[DONE]"]
     assert vllm.requests == []
 
 
@@ -521,8 +503,8 @@ def test_max_tokens_over_the_remaining_context_is_the_context_length_error(vllm:
     """The prompt may have max_model_len - max_tokens tokens (params.py:216-222); the tokenizer cuts a text at one more
     (params.py:327-352), so the error says "at least" (params.py:494-519)."""
     room = MAX_MODEL_LEN - CHAT_PROMPT_TOKENS
-    assert vllm.respond(_body({"messages": USER, "max_tokens": room})).status == 200
-    error = _error(vllm.respond(_body({"messages": USER, "max_tokens": room + 1})))
+    assert vllm.respond(request_body({"messages": USER, "max_tokens": room})).status == 200
+    error = _error(vllm.respond(request_body({"messages": USER, "max_tokens": room + 1})))
     assert error == {
         "message": f"This model's maximum context length is 64 tokens. However, you requested {room + 1} output tokens "
         f"and your prompt contains at least {CHAT_PROMPT_TOKENS} input tokens, for a total of at least "
@@ -538,10 +520,10 @@ def test_token_ids_are_counted_exactly() -> None:
     """No tokenizer cuts token ids, so the count is exact; but params.py:505 says "at least" whenever the count is
     one over the room, ids or not."""
     vllm = VllmStandIn(max_model_len=20)
-    error = _error(vllm.respond(_body({"prompt": list(range(1, 7)), "max_tokens": 16})))  # room for 4
+    error = _error(vllm.respond(request_body({"prompt": list(range(1, 7)), "max_tokens": 16})))  # room for 4
     assert error["message"].startswith("This model's maximum context length is 20 tokens. However, you requested 16 "
                                        "output tokens and your prompt contains 6 input tokens, for a total of 22 tokens.")
-    error = _error(vllm.respond(_body({"prompt": list(range(1, 6)), "max_tokens": 16})))
+    error = _error(vllm.respond(request_body({"prompt": list(range(1, 6)), "max_tokens": 16})))
     assert "your prompt contains at least 5 input tokens, for a total of at least 21 tokens." in error["message"]
 
 
@@ -549,18 +531,18 @@ def test_a_chat_without_max_tokens_gets_the_rest_of_the_context() -> None:
     """get_max_tokens (api_utils.py:169-205): max_model_len - prompt; a prompt that fills the context leaves 0, which
     SamplingParams refuses (sampling_params.py:606-611) before the engine's own length check."""
     vllm = VllmStandIn(max_model_len=CHAT_PROMPT_TOKENS + 1)
-    assert vllm.respond(_body({"messages": USER})).status == 200
+    assert vllm.respond(request_body({"messages": USER})).status == 200
     assert vllm.sampling[-1]["max_tokens"] == 1
     full = VllmStandIn(max_model_len=CHAT_PROMPT_TOKENS)
-    assert _error(full.respond(_body({"messages": USER})))["message"] == (
+    assert _error(full.respond(request_body({"messages": USER})))["message"] == (
         "max_tokens must be at least 1, got 0. (parameter=max_tokens, value=0)"
     )
 
 
 def test_truncate_prompt_tokens_cuts_the_prompt(vllm: VllmStandIn) -> None:
-    answer = json.loads(vllm.respond(_body({"prompt": _words(100), "truncate_prompt_tokens": 10})).body)
+    answer = json.loads(vllm.respond(request_body({"prompt": words(100), "truncate_prompt_tokens": 10})).body)
     assert answer["usage"]["prompt_tokens"] == 10
-    answer = json.loads(vllm.respond(_body({"prompt": _words(100), "truncate_prompt_tokens": -1})).body)
+    answer = json.loads(vllm.respond(request_body({"prompt": words(100), "truncate_prompt_tokens": -1})).body)
     assert answer["usage"]["prompt_tokens"] == MAX_MODEL_LEN - 16  # -1: all the room max_tokens leaves
 
 
@@ -572,7 +554,7 @@ USAGE_KEYS = ["prompt_tokens", "total_tokens", "completion_tokens", "prompt_toke
 
 def test_chat_answer_shape(vllm: VllmStandIn) -> None:
     """ChatCompletionResponse (chat_completion/protocol.py:127-149) as JSONResponse(model_dump()) writes it."""
-    answer = json.loads(vllm.respond(_body({"messages": USER})).body)
+    answer = json.loads(vllm.respond(request_body({"messages": USER})).body)
     assert list(answer) == CHAT_KEYS
     assert answer["object"] == "chat.completion" and answer["id"].startswith("chatcmpl-")
     assert answer["model"] == "/opt/ml/model" and answer["system_fingerprint"].startswith("vllm-0.30.0-")
@@ -596,7 +578,7 @@ def test_chat_answer_shape(vllm: VllmStandIn) -> None:
 
 def test_completion_answer_shape(vllm: VllmStandIn) -> None:
     """CompletionResponse (completion/protocol.py:623-675)."""
-    answer = json.loads(vllm.respond(_body({"prompt": PROMPT, "max_tokens": 8})).body)
+    answer = json.loads(vllm.respond(request_body({"prompt": PROMPT, "max_tokens": 8})).body)
     assert list(answer) == ["id", "object", "created", "model", "choices", "service_tier", "system_fingerprint", "usage",
                             "kv_transfer_params", "ec_transfer_params", "metrics"]
     assert answer["object"] == "text_completion" and answer["id"].startswith("cmpl-")
@@ -611,22 +593,25 @@ def test_completion_answer_shape(vllm: VllmStandIn) -> None:
 def test_echo_starts_with_the_prompt(vllm: VllmStandIn) -> None:
     """completion/serving.py:533-554: the prompt, then the answer; with max_tokens 0 only the prompt, though the engine
     generated one token (completion/protocol.py:363,387)."""
-    text = json.loads(vllm.respond(_body({"prompt": PROMPT, "echo": True})).body)["choices"][0]["text"]
+    text = json.loads(vllm.respond(request_body({"prompt": PROMPT, "echo": True})).body)["choices"][0]["text"]
     assert text == PROMPT + "Blue."
-    only = json.loads(vllm.respond(_body({"prompt": PROMPT, "echo": True, "max_tokens": 0})).body)
+    only = json.loads(vllm.respond(request_body({"prompt": PROMPT, "echo": True, "max_tokens": 0})).body)
     assert only["choices"][0]["text"] == PROMPT and only["choices"][0]["finish_reason"] == "length"
     assert only["usage"]["completion_tokens"] == 1
     # chat (serving.py:1104-1115): the last message's content when it has the answer's role
     chat = {"messages": [*USER, {"role": "assistant", "content": "It is"}], "echo": True, "add_generation_prompt": False}
-    assert json.loads(vllm.respond(_body(chat)).body)["choices"][0]["message"]["content"] == "It isBlue."
-    assert json.loads(vllm.respond(_body({"messages": USER, "echo": True})).body)["choices"][0]["message"]["content"] == "Blue."
+    assert json.loads(vllm.respond(request_body(chat)).body)["choices"][0]["message"]["content"] == "It isBlue."
+    assert (
+        json.loads(vllm.respond(request_body({"messages": USER, "echo": True})).body)["choices"][0]["message"]["content"]
+        == "Blue."
+    )
 
 
 def test_finish_reasons_and_stop_strings() -> None:
     vllm = VllmStandIn(max_model_len=MAX_MODEL_LEN, answer="The sky is blue today.")
 
     def choice(request: dict[str, Any]) -> dict[str, Any]:
-        return json.loads(vllm.respond(_body({"prompt": PROMPT, **request})).body)["choices"][0]
+        return json.loads(vllm.respond(request_body({"prompt": PROMPT, **request})).body)["choices"][0]
 
     assert (choice({"max_tokens": 2})["text"], choice({"max_tokens": 2})["finish_reason"]) == ("The sky", "length")
     assert choice({"max_tokens": 5})["finish_reason"] == "length"  # the 5th token would have been EOS
@@ -638,10 +623,10 @@ def test_finish_reasons_and_stop_strings() -> None:
 
 
 def test_n_choices_and_prompts(vllm: VllmStandIn) -> None:
-    chat = json.loads(vllm.respond(_body({"messages": USER, "n": 2})).body)
+    chat = json.loads(vllm.respond(request_body({"messages": USER, "n": 2})).body)
     assert [c["index"] for c in chat["choices"]] == [0, 1]
     assert chat["usage"]["completion_tokens"] == 2 * ANSWER_TOKENS
-    completion = json.loads(vllm.respond(_body({"prompt": [PROMPT, "Why?"], "n": 2})).body)
+    completion = json.loads(vllm.respond(request_body({"prompt": [PROMPT, "Why?"], "n": 2})).body)
     assert [c["index"] for c in completion["choices"]] == [0, 1, 2, 3]
     assert completion["usage"]["prompt_tokens"] == 5 + 1
 
@@ -649,49 +634,49 @@ def test_n_choices_and_prompts(vllm: VllmStandIn) -> None:
 def test_json_schema_answers_a_document_of_the_required_properties(vllm: VllmStandIn) -> None:
     schema = {**COLOUR_SCHEMA, "properties": {**COLOUR_SCHEMA["properties"], "shade": {"type": "integer"}}}
     request = {"messages": USER, "response_format": {"type": "json_schema", "json_schema": {"name": "c", "schema": schema}}}
-    content = json.loads(vllm.respond(_body(request)).body)["choices"][0]["message"]["content"]
+    content = json.loads(vllm.respond(request_body(request)).body)["choices"][0]["message"]["content"]
     assert json.loads(content) == {"colour": "Blue."}
     request = {"prompt": PROMPT, "structured_outputs": {"json": json.dumps(COLOUR_SCHEMA)}}
-    assert json.loads(json.loads(vllm.respond(_body(request)).body)["choices"][0]["text"]) == {"colour": "Blue."}
+    assert json.loads(json.loads(vllm.respond(request_body(request)).body)["choices"][0]["text"]) == {"colour": "Blue."}
     request = {"messages": USER, "structured_outputs": {"choice": ["Grey", "Blue"]}}
-    assert json.loads(vllm.respond(_body(request)).body)["choices"][0]["message"]["content"] == "Grey"
+    assert json.loads(vllm.respond(request_body(request)).body)["choices"][0]["message"]["content"] == "Grey"
 
 
 def test_logprobs_shapes(vllm: VllmStandIn) -> None:
-    chat = json.loads(vllm.respond(_body({"messages": USER, "logprobs": True, "top_logprobs": 2})).body)
+    chat = json.loads(vllm.respond(request_body({"messages": USER, "logprobs": True, "top_logprobs": 2})).body)
     content = chat["choices"][0]["logprobs"]["content"]
     assert [c["token"] for c in content] == ["Blue.", "<|im_end|>"]
     assert list(content[0]) == ["token", "logprob", "bytes", "top_logprobs"] and len(content[0]["top_logprobs"]) == 2
-    completion = json.loads(vllm.respond(_body({"prompt": PROMPT, "logprobs": 1})).body)
+    completion = json.loads(vllm.respond(request_body({"prompt": PROMPT, "logprobs": 1})).body)
     assert list(completion["choices"][0]["logprobs"]) == ["text_offset", "token_logprobs", "tokens", "top_logprobs"]
 
 
 def test_stream_answers(vllm: VllmStandIn) -> None:
-    answer = vllm.respond(_body({"messages": USER, "stream": True, "stream_options": {"include_usage": True}}))
+    answer = vllm.respond(request_body({"messages": USER, "stream": True, "stream_options": {"include_usage": True}}))
     assert (answer.status, answer.content_type, answer.refused) == (200, "text/event-stream; charset=utf-8", False)
-    events = _events(answer.body)
+    events = sse_events(answer.body)
     assert events[0]["object"] == "chat.completion.chunk"
     assert events[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     assert "".join(e["choices"][0]["delta"]["content"] for e in events[1:-2]) == "Blue."
     assert events[-3]["choices"][0]["finish_reason"] == "stop"
     assert events[-2]["choices"] == [] and events[-2]["usage"]["completion_tokens"] == ANSWER_TOKENS
     assert events[-1] == "[DONE]"
-    completion = _events(vllm.respond(_body({"prompt": PROMPT, "stream": True})).body)
+    completion = sse_events(vllm.respond(request_body({"prompt": PROMPT, "stream": True})).body)
     assert [e["choices"][0]["text"] for e in completion[:-1]] == ["Blue.", ""] and completion[-1] == "[DONE]"
 
 
 def test_requests_are_recorded_as_received_and_only_when_accepted(vllm: VllmStandIn) -> None:
-    vllm.respond(_body({"messages": USER, "temperature": 5}))
-    vllm.respond(_body({"messages": USER, "model": "m"}))
+    vllm.respond(request_body({"messages": USER, "temperature": 5}))
+    vllm.respond(request_body({"messages": USER, "model": "m"}))
     assert vllm.requests == [{"messages": USER, "model": "m"}]
-    assert vllm.invoke(_body({"prompt": PROMPT}))[0] == 200 and len(vllm.requests) == 2
+    assert vllm.invoke(request_body({"prompt": PROMPT}))[0] == 200 and len(vllm.requests) == 2
 
 
 def test_generation_config_fills_what_a_request_omits() -> None:
     """--generation-config vllm: neutral defaults; auto: the model's (vllm/config/model.py:1728-1781)."""
     neutral, model = VllmStandIn(max_model_len=64), VllmStandIn(max_model_len=64, generation_config="auto")
     for stand_in in (neutral, model):
-        stand_in.respond(_body({"messages": USER, "top_p": 0.9}))
+        stand_in.respond(request_body({"messages": USER, "top_p": 0.9}))
     assert {k: neutral.sampling[0][k] for k in ("temperature", "top_p", "top_k", "repetition_penalty")} == {
         "temperature": 1.0, "top_p": 0.9, "top_k": 0, "repetition_penalty": 1.0}
     assert {k: model.sampling[0][k] for k in ("temperature", "top_p", "top_k", "repetition_penalty")} == {
@@ -702,7 +687,7 @@ def test_generation_config_fills_what_a_request_omits() -> None:
 
 def test_the_served_model_name_is_the_answers_model() -> None:
     vllm = VllmStandIn(max_model_len=64, served_model_name="qwen")
-    answer = json.loads(vllm.respond(_body({"messages": USER, "model": "other"})).body)
+    answer = json.loads(vllm.respond(request_body({"messages": USER, "model": "other"})).body)
     assert answer["model"] == "qwen"
 
 
@@ -716,24 +701,14 @@ def test_the_stand_in_reads_nothing_of_the_lambda() -> None:
 # ---- SageMaker's side -------------------------------------------------------------------------------------------------
 @mock_aws
 def test_complete_from_s3_writes_the_answer_or_the_error() -> None:
-    s3 = boto3.client("s3", region_name="us-east-1")
-    s3.create_bucket(Bucket="payloads")
-    vllm = VllmStandIn(max_model_len=MAX_MODEL_LEN)
-    locations = {
-        "input_location": "s3://payloads/input/a.json",
-        "output_location": "s3://payloads/output/a.out",
-        "failure_location": "s3://payloads/failure/a-error.out",
-    }
-    s3.put_object(Bucket="payloads", Key="input/a.json", Body=_body({"prompt": PROMPT}))
-    complete_from_s3(s3, stand_in=vllm, **locations)
-    output = s3.get_object(Bucket="payloads", Key="output/a.out")
+    s3, vllm = s3_side.payloads_bucket(), VllmStandIn(max_model_len=MAX_MODEL_LEN)
+    s3_side.complete_through_s3(s3, complete_from_s3, vllm, {"prompt": PROMPT})
+    output = s3_side.written_output(s3)
     assert json.loads(output["Body"].read())["choices"][0]["text"] == "Blue."
     assert output["ContentType"] == "application/json"
     assert vllm.requests == [{"prompt": PROMPT}]
 
-    s3.put_object(Bucket="payloads", Key="input/a.json", Body=_body({"inputs": PROMPT, "parameters": {}}))
-    s3.delete_object(Bucket="payloads", Key="output/a.out")
-    complete_from_s3(s3, stand_in=vllm, **locations)
-    failure = json.loads(s3.get_object(Bucket="payloads", Key="failure/a-error.out")["Body"].read())
+    s3_side.complete_through_s3(s3, complete_from_s3, vllm, {"inputs": PROMPT, "parameters": {}})
+    failure = s3_side.written_failure(s3)
     assert failure == {"error": {"message": MISLEADING, "type": "BadRequestError", "param": "prompt", "code": 400}}
     assert s3.list_objects_v2(Bucket="payloads", Prefix="output/").get("KeyCount") == 0

@@ -1,4 +1,5 @@
-"""Helpers for the request tests: the limits they run with, a parse that succeeds and one that is refused."""
+"""Helpers for the request tests: the limits they run with, a parse that succeeds and one that is refused, with the TGI
+engine unless another is named (vllm_cases.py names vLLM)."""
 
 from __future__ import annotations
 
@@ -19,25 +20,25 @@ JSON = "application/json"
 USER = [{"role": "user", "content": "What is Deep Learning?"}]
 
 
-def parse(body: Any, content_type: str | None = JSON, limits: Limits = LIMITS) -> EngineRequest:
+def parse(body: Any, content_type: str | None = JSON, limits: Limits = LIMITS, engine: str = "tgi") -> EngineRequest:
     text = body if isinstance(body, (str, bytes)) or body is None else json.dumps(body, ensure_ascii=False)
-    return parse_request(text, content_type, limits)
+    return parse_request(text, content_type, limits, engine=engine)
 
 
-def refusal(body: Any, content_type: str | None = JSON, limits: Limits = LIMITS) -> RequestError:
+def refusal(body: Any, content_type: str | None = JSON, limits: Limits = LIMITS, engine: str = "tgi") -> RequestError:
     with pytest.raises(RequestError) as error:
-        parse(body, content_type, limits)
+        parse(body, content_type, limits, engine)
     return error.value
 
 
-def refused(body: Any, content_type: str | None = JSON, limits: Limits = LIMITS) -> tuple[int, str, str]:
+def refused(body: Any, content_type: str | None = JSON, limits: Limits = LIMITS, engine: str = "tgi") -> tuple[int, str, str]:
     """The refusal's status, code and message."""
-    error = refusal(body, content_type, limits)
+    error = refusal(body, content_type, limits, engine)
     return error.status, error.code, error.message
 
 
-def message(body: Any) -> str:
+def message(body: Any, engine: str = "tgi") -> str:
     """The message of a 400 InvalidParameter."""
-    error = refusal(body)
+    error = refusal(body, engine=engine)
     assert (error.status, error.code) == (400, "InvalidParameter"), error
     return error.message

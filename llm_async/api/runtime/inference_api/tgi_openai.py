@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from inference_api import tgi
+from inference_api import openai_shapes, tgi
 from inference_api.tgi import DROP, Invalid, TokenBudget, boolean, nullable, string
 
-ROLES = ("system", "user", "assistant", "tool")
 _TOOL_CHOICES = ("auto", "none", "required")
 
 
@@ -49,7 +48,7 @@ def parse_chat(request: dict[str, Any], budget: TokenBudget) -> tuple[dict[str, 
     body.setdefault("max_tokens", budget.default)  # every forwarded request names its budget (ours)
     body["model"] = "tgi"
     _tools_and_formats(body)
-    return body, [text for message in body["messages"] for text in _texts(message.get("content"))]
+    return body, openai_shapes.message_texts(body)
 
 
 def parse_completions(request: dict[str, Any], budget: TokenBudget) -> tuple[dict[str, Any], list[str]]:
@@ -71,8 +70,7 @@ def parse_completions(request: dict[str, Any], budget: TokenBudget) -> tuple[dic
     body = tgi.apply(request, rules)
     body.setdefault("max_tokens", budget.default)  # every forwarded request names its budget (ours)
     body["model"] = "tgi"
-    prompt = body["prompt"]
-    return body, [prompt] if isinstance(prompt, str) else list(prompt)
+    return body, openai_shapes.prompts(body)
 
 
 def _response_format(field: str, value: Any) -> Any:
@@ -82,7 +80,8 @@ def _response_format(field: str, value: Any) -> Any:
     object under "value" (router/src/lib.rs GrammarType::JsonSchema (TGI v3.3.6)) and would refuse the OpenAI
     key. The translation moves it; every rule of TGI's still applies to it, with errors named as sent."""
     if isinstance(value, dict) and value.get("type") == "json_schema" and "json_schema" in value and "value" not in value:
-        translated = {"type": "json_schema", "value": value["json_schema"], **{k: v for k, v in value.items() if k not in ("type", "json_schema")}}
+        others = {k: v for k, v in value.items() if k not in ("type", "json_schema")}
+        translated = {"type": "json_schema", "value": value["json_schema"], **others}
         try:
             return tgi.grammar(field, translated)
         except Invalid as error:
@@ -90,32 +89,17 @@ def _response_format(field: str, value: Any) -> Any:
     return tgi.grammar(field, value)
 
 
-def _prompt(field: str, value: Any) -> Any:
-    # Prompt: a string or a non-empty list of strings (router/src/lib.rs (TGI v3.3.6)), at most
-    # max_client_batch_size of them (router/src/server.rs, completions); each one non-empty (router/src/validation.rs).
-    allowed = f"a non-empty string or a list of 1–{tgi.MAX_CLIENT_BATCH_SIZE} of them (TGI's MAX_CLIENT_BATCH_SIZE)"
-    prompts = [value] if isinstance(value, str) else value
-    if not isinstance(prompts, list) or not 1 <= len(prompts) <= tgi.MAX_CLIENT_BATCH_SIZE:
-        raise Invalid(field, allowed, value)
-    for index, prompt in enumerate(prompts):
-        if not isinstance(prompt, str) or not prompt:
-            raise Invalid(field if isinstance(value, str) else f"{field}[{index}]", "a non-empty string", prompt)
-    return value
-
-
-def _suffix(field: str, value: Any) -> Any:
-    # Any suffix but null is refused (router/src/server.rs, completions (TGI v3.3.6)).
-    if value is not None:
-        raise Invalid(field, "null or absent: TGI does not support a suffix", value)
-    return DROP
-
-
-def _unused(field: str, value: Any) -> Any:
-    # logit_bias: Option<Vec<f32>> that TGI never applies (router/src/lib.rs (TGI v3.3.6)); OpenAI's object form
-    # fails serde, and a list is refused too (ours): the caller would not get what it asked for.
-    if value is not None:
-        raise Invalid(field, "null or absent: TGI does not apply it", value)
-    return DROP
+# Prompt: a string or a non-empty list of strings (router/src/lib.rs (TGI v3.3.6)), at most max_client_batch_size of
+# them (router/src/server.rs, completions); each one non-empty (router/src/validation.rs).
+_prompt = openai_shapes.prompt(
+    tgi.MAX_CLIENT_BATCH_SIZE,
+    f"a non-empty string or a list of 1–{tgi.MAX_CLIENT_BATCH_SIZE} of them (TGI's MAX_CLIENT_BATCH_SIZE)",
+)
+# Any suffix but null is refused (router/src/server.rs, completions (TGI v3.3.6)).
+_suffix = openai_shapes.absent("TGI does not support a suffix")
+# logit_bias: Option<Vec<f32>> that TGI never applies (router/src/lib.rs (TGI v3.3.6)); OpenAI's object form fails
+# serde, and a list is refused too (ours): the caller would not get what it asked for.
+_unused = openai_shapes.absent("TGI does not apply it")
 
 
 def _n(field: str, value: Any) -> Any:
@@ -141,125 +125,48 @@ def _stream_options(field: str, value: Any) -> Any:
     return value
 
 
-def _messages(field: str, value: Any) -> Any:
-    # Vec<Message> (router/src/lib.rs (TGI v3.3.6)); an empty list is refused (ours: nothing to answer).
-    if not isinstance(value, list) or not value:
-        raise Invalid(field, "a non-empty list of messages", value)
-    for index, message in enumerate(value):
-        _message(f"{field}[{index}]", message)
+def _any(field: str, value: Any) -> Any:
     return value
-
-
-def _message(field: str, message: Any) -> None:
-    rules = {
-        "role": _role,
-        "content": nullable(_content),
-        "name": nullable(string),
-        "tool_calls": nullable(_tool_calls),
-        # Fields of OpenAI's messages that TGI ignores (serde: not Message's). Accepted as an OpenAI client echoes
-        # an answer back into the conversation; a non-null legacy function_call or audio would be lost: refused.
-        "tool_call_id": nullable(string),
-        "refusal": nullable(string),
-        "annotations": nullable(_list),
-        "function_call": _null,
-        "audio": _null,
-    }
-    tgi.apply(tgi.obj(field, message), rules, f"{field}.")
-    tgi.require(message, "role", f"{field}.", f"one of {', '.join(ROLES)}")
-    # MessageBody, untagged: `content`, or else `tool_calls` (router/src/lib.rs (TGI v3.3.6)).
-    if message.get("content") is None and message.get("tool_calls") is None:
-        allowed = "a string or a list of text parts (null only with tool_calls)"
-        raise Invalid(f"{field}.content", allowed, message.get("content", DROP))
-
-
-def _list(field: str, value: Any) -> Any:
-    if not isinstance(value, list):
-        raise Invalid(field, "a list", value)
-    return value
-
-
-def _null(field: str, value: Any) -> Any:
-    if value is not None:
-        raise Invalid(field, "null or absent: TGI ignores it", value)
-    return DROP
-
-
-def _role(field: str, value: Any) -> Any:
-    # role: String, any value (router/src/lib.rs (TGI v3.3.6)); the chat template decides what it renders, and the
-    # presets' templates drop or refuse other roles: these four only (ours).
-    if value not in ROLES:
-        raise Invalid(field, f"one of {', '.join(ROLES)}", value)
-    return value
-
-
-def _content(field: str, value: Any) -> Any:
-    # MessageContent: a string or a list of chunks tagged by type (router/src/lib.rs (TGI v3.3.6)). An image_url
-    # chunk reaches a text model as the text `![](url)`, and makes a vision model fetch the URL: text only (ours).
-    if isinstance(value, str):
-        return value
-    if not isinstance(value, list):
-        raise Invalid(field, "a string or a list of text parts", value)
-    for index, part in enumerate(value):
-        where = f"{field}[{index}]"
-        tgi.obj(where, part)
-        if part.get("type") != "text":
-            raise Invalid(f"{where}.type", '"text"', part.get("type"))
-        tgi.apply(part, {"type": string, "text": string}, f"{where}.")
-        tgi.require(part, "text", f"{where}.", "a string")
-    return value
-
-
-def _texts(content: Any) -> list[str]:
-    if isinstance(content, str):
-        return [content]
-    return [part["text"] for part in content or []]
 
 
 def _function(field: str, value: Any, extra: dict[str, tgi.Check] | None = None) -> Any:
     # FunctionDefinition: name, arguments (alias parameters: both is a duplicate field), optional description
     # (router/src/lib.rs (TGI v3.3.6)); arguments is any JSON value but must be there.
     rules = {"name": string, "description": nullable(string), "arguments": _any, "parameters": _any, **(extra or {})}
-    tgi.apply(tgi.obj(field, value), rules, f"{field}.")
-    tgi.require(value, "name", f"{field}.", "a string")
+    openai_shapes.record(rules, {"name": "a string"})(field, value)
     if ("arguments" in value) == ("parameters" in value):
         raise Invalid(f"{field}.parameters", "present, or else arguments (not both)")
     return value
 
 
-def _any(field: str, value: Any) -> Any:
-    return value
-
-
-def _tool_calls(field: str, value: Any) -> Any:
+# Message (router/src/lib.rs (TGI v3.3.6)). role: String, any value; the chat template decides what it renders, and the
+# presets' templates drop or refuse other roles: ROLES only (ours). tool_call_id and the fields of an OpenAI answer that
+# a client echoes back are not Message's: serde ignores them, and so does TGI.
+_message_fields = openai_shapes.message(
+    # MessageContent: a string or a list of chunks tagged by type (router/src/lib.rs (TGI v3.3.6)). An image_url chunk
+    # reaches a text model as the text `![](url)`, and makes a vision model fetch the URL: text only (ours).
+    openai_shapes.text_content(untyped=None),
     # Vec<ToolCall>: id, type and function, all required (router/src/lib.rs (TGI v3.3.6)).
-    if not isinstance(value, list):
-        raise Invalid(field, "a list of tool calls", value)
-    for index, call in enumerate(value):
-        where = f"{field}[{index}]"
-        tgi.apply(tgi.obj(where, call), {"id": string, "type": string, "function": _function}, f"{where}.")
-        for name in ("id", "type", "function"):
-            tgi.require(call, name, f"{where}.", "present")
-    return value
+    openai_shapes.tool_calls(string, _function),
+    "TGI ignores it",
+)
 
 
-def _tools(field: str, value: Any) -> Any:
-    # Vec<Tool>: type and function (router/src/lib.rs (TGI v3.3.6)). TGI treats every tool as a function whatever
-    # its type: "function" only (ours). OpenAI's `strict` is accepted and ignored, as TGI does.
-    if not isinstance(value, list):
-        raise Invalid(field, "a list of tools", value)
-    for index, tool in enumerate(value):
-        where = f"{field}[{index}]"
-        rules = {"type": _function_type, "function": lambda f, v: _function(f, v, {"strict": nullable(boolean)})}
-        tgi.apply(tgi.obj(where, tool), rules, f"{where}.")
-        for name in ("type", "function"):
-            tgi.require(tool, name, f"{where}.", '"function"' if name == "type" else "a function")
-    return value
+def _message(field: str, message: Any) -> Any:
+    _message_fields(field, message)
+    # MessageBody, untagged: `content`, or else `tool_calls` (router/src/lib.rs (TGI v3.3.6)).
+    if message.get("content") is None and message.get("tool_calls") is None:
+        allowed = "a string or a list of text parts (null only with tool_calls)"
+        raise Invalid(f"{field}.content", allowed, message.get("content", DROP))
+    return message
 
 
-def _function_type(field: str, value: Any) -> Any:
-    if value != "function":
-        raise Invalid(field, '"function"', value)
-    return value
+# Vec<Message> (router/src/lib.rs (TGI v3.3.6)); an empty list is refused (ours: nothing to answer).
+_messages = openai_shapes.list_of("a non-empty list of messages", _message, non_empty=True)
+# Vec<Tool>: type and function (router/src/lib.rs (TGI v3.3.6)). TGI treats every tool as a function whatever its type:
+# "function" only (ours). OpenAI's `strict` is accepted and ignored, as TGI does.
+_tool = {"type": openai_shapes.function_type, "function": lambda f, v: _function(f, v, {"strict": nullable(boolean)})}
+_tools = openai_shapes.list_of("a list of tools", openai_shapes.record(_tool, {"type": '"function"', "function": "a function"}))
 
 
 def _tool_choice(field: str, value: Any) -> Any:
@@ -267,11 +174,8 @@ def _tool_choice(field: str, value: Any) -> Any:
     # or {"type": "function", "function": {"name": ...}}.
     if isinstance(value, str):
         return value
-    tgi.apply(tgi.obj(field, value), {"type": _function_type, "function": tgi.obj}, f"{field}.")
-    tgi.require(value, "type", f"{field}.", '"function"')
-    tgi.require(value, "function", f"{field}.", 'an object with "name"')
-    tgi.apply(value["function"], {"name": string}, f"{field}.function.")
-    tgi.require(value["function"], "name", f"{field}.function.", "a string")
+    openai_shapes.record(openai_shapes.NAMED_TOOL, {"type": '"function"', "function": 'an object with "name"'})(field, value)
+    openai_shapes.record({"name": string}, {"name": "a string"})(f"{field}.function", value["function"])
     return value
 
 

@@ -31,12 +31,7 @@ def is_number(value: Any) -> bool:
 
 
 def number(allowed: str, accepts: Callable[[float], bool]) -> Check:
-    def check(field: str, value: Any) -> Any:
-        if not is_number(value) or not accepts(value):
-            raise Invalid(field, allowed, value)
-        return value
-
-    return check
+    return tgi.rule(lambda value: is_number(value) and accepts(value), allowed)
 
 
 # SamplingParams._verify_args, run by to_sampling_params in the serving layer (a 400 there).
@@ -147,11 +142,8 @@ def _json_schema(field: str, value: Any) -> Any:
     return value
 
 
-def json_schema_object(field: str, value: Any) -> Any:
-    # dict[str, Any]; the engine compiles it (xgrammar, or guidance for what xgrammar lacks) and refuses what fails.
-    if not isinstance(value, dict):
-        raise Invalid(field, "a JSON Schema object", value)
-    return value
+# dict[str, Any]; the engine compiles it (xgrammar, or guidance for what xgrammar lacks) and refuses what fails.
+json_schema_object = tgi.rule(lambda value: isinstance(value, dict), "a JSON Schema object")
 
 
 def json_schema_or_text(field: str, value: Any) -> Any:

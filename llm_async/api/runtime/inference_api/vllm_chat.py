@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from inference_api import tgi, vllm
+from inference_api import openai_shapes, tgi, vllm
 from inference_api.tgi import DROP, Invalid, TokenBudget, boolean, nullable, string
 
-ROLES = ("system", "user", "assistant", "tool")
 _TOOL_CHOICES = ("none", "auto", "required")
 TOOL_CALL_PARSER = False
 """Whether the container runs with --enable-auto-tool-choice and --tool-call-parser (SM_VLLM_ENABLE_AUTO_TOOL_CHOICE,
@@ -64,135 +63,57 @@ def parse_chat(request: dict[str, Any], budget: TokenBudget) -> tuple[dict[str, 
         raise Invalid("top_logprobs", "0 or absent unless logprobs is true", body["top_logprobs"])
     _tools_and_formats(body)
     vllm.one_constraint(body)
-    return body, [text for message in body["messages"] for text in _texts(message.get("content"))]
+    return body, openai_shapes.message_texts(body)
 
 
-def _messages(field: str, value: Any) -> Any:
-    # list[ChatCompletionMessageParam] (protocol.py:216); an empty list is refused (ours: nothing to answer).
-    if not isinstance(value, list) or not value:
-        raise Invalid(field, "a non-empty list of messages", value)
-    for index, message in enumerate(value):
-        _message(f"{field}[{index}]", message)
-    return value
+_called = openai_shapes.record({"name": string, "arguments": string}, {"name": "a string", "arguments": "a string of JSON"})
+# OpenAI's message types, else CustomChatCompletionMessageParam (vllm/entrypoints/chat_utils.py:356-392 (vLLM 0.30.0)).
+# Any string is a custom role (chat_utils.py:356-360); the chat template decides what it renders, and templates drop or
+# refuse others: ROLES only (ours), as for TGI. OpenAI's `developer` is refused too. The fields of an OpenAI answer that
+# a client echoes back: vLLM's message parser does not read them (chat_utils.py:2005-2070).
+_message_fields = openai_shapes.message(
+    # A string or a list of parts (chat_utils.py:336-353). Text parts only (ours): an image, audio or video part makes a
+    # multimodal model fetch its URL from the container, and a text model refuse the request. A text part's text is
+    # Required (ChatCompletionContentPartTextParam).
+    openai_shapes.text_content(),
+    # OpenAI's ChatCompletionMessageFunctionToolCallParam: id, type "function", function {name, arguments: str}, all
+    # required; any other type is a 400 (chat_utils.py:2106-2113 (vLLM 0.30.0)). Arguments as an object fail OpenAI's type.
+    openai_shapes.tool_calls(openai_shapes.function_type, _called),
+    "vLLM does not read it",
+    reasoning=nullable(string),  # read into the assistant turn for interleaved thinking (chat_utils.py:2038-2042)
+)
 
 
-def _message(field: str, message: Any) -> None:
-    # OpenAI's message types, else CustomChatCompletionMessageParam (vllm/entrypoints/chat_utils.py:356-392 (vLLM 0.30.0)).
-    rules = {
-        "role": _role,
-        "content": nullable(_content),
-        "name": nullable(string),
-        "tool_calls": nullable(_tool_calls),
-        "tool_call_id": nullable(string),
-        # Read into the assistant turn for interleaved thinking (chat_utils.py:2038-2042).
-        "reasoning": nullable(string),
-        # Fields of an OpenAI answer that a client echoes back; vLLM's message parser does not read them
-        # (chat_utils.py:2005-2070). A non-null legacy function_call or audio would be lost: refused (ours).
-        "refusal": nullable(string),
-        "annotations": nullable(_list),
-        "function_call": _null,
-        "audio": _null,
-    }
-    tgi.apply(tgi.obj(field, message), rules, f"{field}.")
-    tgi.require(message, "role", f"{field}.", f"one of {', '.join(ROLES)}")
+def _message(field: str, message: Any) -> Any:
+    _message_fields(field, message)
     if message.get("content") is None and not (message["role"] == "assistant" and message.get("tool_calls")):
         # OpenAI's user, system and tool messages require content; an assistant's is optional with tool calls.
         # An assistant message with neither is read as empty (chat_utils.py:2015-2016): refused (ours).
         allowed = "a string or a list of text parts (null only in an assistant message with tool_calls)"
         raise Invalid(f"{field}.content", allowed, message.get("content", DROP))
+    return message
 
 
-def _role(field: str, value: Any) -> Any:
-    # Any string is a custom role (chat_utils.py:356-360); the chat template decides what it renders, and templates
-    # drop or refuse others: these four only (ours), as for TGI. OpenAI's `developer` is refused too.
-    if value not in ROLES:
-        raise Invalid(field, f"one of {', '.join(ROLES)}", value)
-    return value
-
-
-def _content(field: str, value: Any) -> Any:
-    # A string or a list of parts (chat_utils.py:336-353). Text parts only (ours): an image, audio or video part
-    # makes a multimodal model fetch its URL from the container, and a text model refuse the request.
-    if isinstance(value, str):
-        return value
-    if not isinstance(value, list):
-        raise Invalid(field, "a string or a list of text parts", value)
-    for index, part in enumerate(value):
-        where = f"{field}[{index}]"
-        if tgi.obj(where, part).get("type") != "text":
-            raise Invalid(f"{where}.type", '"text"', part.get("type", DROP))
-        tgi.apply(part, {"type": string, "text": string}, f"{where}.")
-        tgi.require(part, "text", f"{where}.", "a string")  # ChatCompletionContentPartTextParam: text Required
-    return value
-
-
-def _texts(content: Any) -> list[str]:
-    return [content] if isinstance(content, str) else [part["text"] for part in content or []]
-
-
-def _list(field: str, value: Any) -> Any:
-    if not isinstance(value, list):
-        raise Invalid(field, "a list", value)
-    return value
-
-
-def _null(field: str, value: Any) -> Any:
-    if value is not None:
-        raise Invalid(field, "null or absent: vLLM does not read it", value)
-    return DROP
-
-
-def _tool_calls(field: str, value: Any) -> Any:
-    # OpenAI's ChatCompletionMessageFunctionToolCallParam: id, type "function", function {name, arguments: str}, all
-    # required; any other type is a 400 (chat_utils.py:2106-2113 (vLLM 0.30.0)). Arguments as an object fail OpenAI's type.
-    if not isinstance(value, list):
-        raise Invalid(field, "a list of tool calls", value)
-    for index, call in enumerate(value):
-        where = f"{field}[{index}]"
-        tgi.apply(tgi.obj(where, call), {"id": string, "type": _function_type, "function": _called}, f"{where}.")
-        for name in ("id", "type", "function"):
-            tgi.require(call, name, f"{where}.", "present")
-    return value
-
-
-def _called(field: str, value: Any) -> Any:
-    tgi.apply(tgi.obj(field, value), {"name": string, "arguments": string}, f"{field}.")
-    for name in ("name", "arguments"):
-        tgi.require(value, name, f"{field}.", "a string" if name == "name" else "a string of JSON")
-    return value
-
-
-def _function_type(field: str, value: Any) -> Any:
-    if value != "function":
-        raise Invalid(field, '"function"', value)
-    return value
-
-
-def _tools(field: str, value: Any) -> Any:
-    # list[ChatCompletionToolsParam]: type "function" (the default), function: FunctionDefinition {name, description,
-    # parameters: object, strict} (protocol.py:184-186; vllm/entrypoints/generate/base/protocol.py:246-251).
-    # "`tools` must not be an empty array" (protocol.py:919-925 (vLLM 0.30.0)).
-    if not isinstance(value, list) or not value:
-        raise Invalid(field, "a non-empty list of tools", value)
-    for index, tool in enumerate(value):
-        where = f"{field}[{index}]"
-        tgi.apply(tgi.obj(where, tool), {"type": _function_type, "function": _function}, f"{where}.")
-        tgi.require(tool, "function", f"{where}.", 'an object with "name"')
-    return value
-
-
-def _function(field: str, value: Any) -> Any:
-    # TGI's `arguments` alias of parameters is not vLLM's: it would be ignored, so it is refused (as unknown, ours).
-    rules = {"name": string, "description": nullable(string), "parameters": nullable(_parameters), "strict": nullable(boolean)}
-    tgi.apply(tgi.obj(field, value), rules, f"{field}.")
-    tgi.require(value, "name", f"{field}.", "a string")
-    return value
-
-
-def _parameters(field: str, value: Any) -> Any:
-    if not isinstance(value, dict):
-        raise Invalid(field, "a JSON Schema object", value)
-    return value
+# list[ChatCompletionMessageParam] (protocol.py:216); an empty list is refused (ours: nothing to answer).
+_messages = openai_shapes.list_of("a non-empty list of messages", _message, non_empty=True)
+# TGI's `arguments` alias of parameters is not vLLM's: it would be ignored, so it is refused (as unknown, ours).
+_function = openai_shapes.record(
+    {
+        "name": string,
+        "description": nullable(string),
+        "parameters": nullable(vllm.json_schema_object),
+        "strict": nullable(boolean),
+    },
+    {"name": "a string"},
+)
+# list[ChatCompletionToolsParam]: type "function" (the default), function: FunctionDefinition {name, description,
+# parameters: object, strict} (protocol.py:184-186; vllm/entrypoints/generate/base/protocol.py:246-251).
+# "`tools` must not be an empty array" (protocol.py:919-925 (vLLM 0.30.0)).
+_tools = openai_shapes.list_of(
+    "a non-empty list of tools",
+    openai_shapes.record({"type": openai_shapes.function_type, "function": _function}, {"function": 'an object with "name"'}),
+    non_empty=True,
+)
 
 
 def _tool_choice(field: str, value: Any) -> Any:
@@ -202,8 +123,7 @@ def _tool_choice(field: str, value: Any) -> Any:
         if value not in _TOOL_CHOICES:
             raise Invalid(field, 'one of none, auto, required, or {"type": "function", "function": {"name": ...}}', value)
         return value
-    tgi.apply(tgi.obj(field, value), {"type": _function_type, "function": tgi.obj}, f"{field}.")
-    tgi.require(value, "function", f"{field}.", 'an object with "name"')
+    openai_shapes.record(openai_shapes.NAMED_TOOL, {"function": 'an object with "name"'})(field, value)
     tgi.apply(value["function"], {"name": string}, f"{field}.function.")
     if not value["function"].get("name"):
         raise Invalid(f"{field}.function.name", "a non-empty string", value["function"].get("name", DROP))

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from inference_api import tgi, vllm
-from inference_api.tgi import DROP, Invalid, TokenBudget, boolean, nullable, string
+from inference_api import openai_shapes, tgi, vllm
+from inference_api.tgi import TokenBudget, boolean, nullable, string
+
+_PROMPTS = f"a non-empty string or a list of 1–{vllm.MAX_PROMPTS} of them"
 
 
 def parse_completions(request: dict[str, Any], budget: TokenBudget, max_model_len: int) -> tuple[dict[str, Any], list[str]]:
     """The body the container receives, and its prompts (for the byte limit)."""
-    tgi.require(request, "prompt", "", f"a non-empty string or a list of 1–{vllm.MAX_PROMPTS} of them")
+    tgi.require(request, "prompt", "", _PROMPTS)
     rules = {
         "prompt": _prompt,
         "model": vllm.model,
@@ -48,33 +50,14 @@ def parse_completions(request: dict[str, Any], budget: TokenBudget, max_model_le
             "truncate_prompt_tokens", body["truncate_prompt_tokens"], max_model_len, body["max_tokens"]
         )
     vllm.one_constraint(body)
-    prompt = body["prompt"]
-    return body, [prompt] if isinstance(prompt, str) else list(prompt)
+    return body, openai_shapes.prompts(body)
 
 
-def _prompt(field: str, value: Any) -> Any:
-    # list[int] | list[list[int]] | str | list[str] (protocol.py:50-56). "" is refused (protocol.py:567-586), and so is a
-    # list over VLLM_MAX_COMPLETION_PROMPTS, 1024 (protocol.py:588-608 (vLLM 0.30.0)). Ours: text only (the byte limit
-    # measures text), at most 4 prompts (the TGI contract's batch), none of them empty, and no empty list.
-    allowed = f"a non-empty string or a list of 1–{vllm.MAX_PROMPTS} of them"
-    prompts = [value] if isinstance(value, str) else value
-    if not isinstance(prompts, list) or not 1 <= len(prompts) <= vllm.MAX_PROMPTS:
-        raise Invalid(field, allowed, value)
-    for index, prompt in enumerate(prompts):
-        if not isinstance(prompt, str) or not prompt:
-            raise Invalid(field if isinstance(value, str) else f"{field}[{index}]", "a non-empty string", prompt)
-    return value
-
-
-def _suffix(field: str, value: Any) -> Any:
-    # `suffix: str | None` (protocol.py:68) is accepted and not used (vllm/entrypoints/openai/completion/serving.py:119-121
-    # (vLLM 0.30.0)): the caller would not get what it asked for. Refused unless null (ours).
-    if value is not None:
-        raise Invalid(field, "null or absent: vLLM does not support a suffix", value)
-    return DROP
-
-
-def _integer(field: str, value: Any) -> Any:
-    if not tgi.is_int(value):
-        raise Invalid(field, "an integer", value)
-    return value
+# list[int] | list[list[int]] | str | list[str] (protocol.py:50-56). "" is refused (protocol.py:567-586), and so is a list
+# over VLLM_MAX_COMPLETION_PROMPTS, 1024 (protocol.py:588-608 (vLLM 0.30.0)). Ours: text only (the byte limit measures
+# text), at most 4 prompts (the TGI contract's batch), none of them empty, and no empty list.
+_prompt = openai_shapes.prompt(vllm.MAX_PROMPTS, _PROMPTS)
+# `suffix: str | None` (protocol.py:68) is accepted and not used (vllm/entrypoints/openai/completion/serving.py:119-121
+# (vLLM 0.30.0)): the caller would not get what it asked for. Refused unless null (ours).
+_suffix = openai_shapes.absent("vLLM does not support a suffix")
+_integer = tgi.rule(tgi.is_int, "an integer")
