@@ -118,7 +118,7 @@ def submit() -> Response:
     if inference_id:
         # Known before the submit: a 409, 422 or 503 for this key is still traceable to its id.
         logger.append_keys(inference_id=inference_id)
-    accepted = _inferences().submit(request.body, caller, inference_id)
+    accepted = _inferences().submit(request.payload, caller, inference_id)
     logger.append_keys(inference_id=accepted.inference_id)
     metrics.add_metric(name=contract.INFERENCES_SUBMITTED, unit=MetricUnit.Count, value=1)
     wake = _waker().wake_if_idle()

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from inference_api.request import RequestError, container_payload
+from inference_api.request import RequestError
 from inference_api.results import generated_text
 
 INFERENCE_ID_LENGTH = 32  # hex characters; well inside SageMaker's 1–64 InferenceId limit
@@ -113,21 +113,21 @@ class Inferences:
     def _record_key(self, inference_id: str) -> str:
         return f"{self._settings.input_prefix}{inference_id}.invocation.json"
 
-    def submit(self, request: dict[str, Any], caller: str, inference_id: str | None = None) -> Accepted:
-        """Write the request, invoke the endpoint once, record where the result will be.
+    def submit(self, payload: bytes, caller: str, inference_id: str | None = None) -> Accepted:
+        """Write the request (`payload`, as the container receives it), invoke the endpoint once, record where the
+        result will be.
 
         With an `inference_id` (from an idempotency key) the request write is conditional: a second
         submit of the same id never invokes again and answers with the first one's locations.
         """
         inference_id = inference_id or self._new_id()
         request_key = self._request_key(inference_id)
-        body = container_payload(request)
-        digest = hashlib.sha256(body).hexdigest()
+        digest = hashlib.sha256(payload).hexdigest()
         try:
             self._s3.put_object(
                 Bucket=self._settings.bucket,
                 Key=request_key,
-                Body=body,
+                Body=payload,
                 ContentType="application/json",
                 Metadata={"caller": caller, "request-sha256": digest},
                 IfNoneMatch="*",

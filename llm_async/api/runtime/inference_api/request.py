@@ -70,6 +70,8 @@ class EngineRequest:
     """"chat", "completions" or "generate": the shape the caller sent (vLLM receives generate as completions)."""
     body: dict[str, Any]
     """Exactly what the container receives."""
+    payload: bytes
+    """`body` serialized as the container receives it (container_payload): what the API writes to S3."""
 
 
 # The key that names each shape. TGI's untagged enum tries generate, then chat, then completions
@@ -107,8 +109,7 @@ def parse_request(body: str | bytes | None, content_type: str | None, limits: Li
         # Ours: the Lambda has no tokenizer; TGI still refuses an input over MAX_INPUT_TOKENS in the container.
         where = {"chat": "messages[].content", "completions": "prompt", "generate": "inputs"}[shape]
         raise RequestError(413, "PayloadTooLarge", f"{where}: must be at most {limits.max_inputs_bytes} bytes (got {size})")
-    _check_payload(forwarded)
-    return EngineRequest(shape, forwarded)
+    return EngineRequest(shape, forwarded, _checked_payload(forwarded))
 
 
 def _parse_vllm(shape: str, request: dict[str, Any], limits: Limits) -> tuple[dict[str, Any], list[str]]:
@@ -182,18 +183,19 @@ def _without_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-def _check_payload(forwarded: dict[str, Any]) -> None:
+def _checked_payload(forwarded: dict[str, Any]) -> bytes:
     try:
         # Serialized as inferences.py writes it (container_payload: UTF-8, no ASCII escapes, which would double
         # the size of non-Latin text) for the container, which refuses a body over its payload limit
         # (launcher/src/main.rs, --payload-limit; router/src/server.rs (TGI v3.3.6)). serde_json refuses an
         # unpaired surrogate escape, which UTF-8 cannot encode either.
-        size = len(container_payload(forwarded))
+        payload = container_payload(forwarded)
     except UnicodeEncodeError:
         raise RequestError(400, "MalformedJson", "body: must be valid Unicode (unpaired surrogate escape)") from None
-    if size > tgi.PAYLOAD_LIMIT_BYTES:
-        message = f"body: must be at most {tgi.PAYLOAD_LIMIT_BYTES} bytes as the container receives it (got {size})"
+    if len(payload) > tgi.PAYLOAD_LIMIT_BYTES:
+        message = f"body: must be at most {tgi.PAYLOAD_LIMIT_BYTES} bytes as the container receives it (got {len(payload)})"
         raise RequestError(413, "PayloadTooLarge", message)
+    return payload
 
 
 def container_payload(forwarded: dict[str, Any]) -> bytes:

@@ -41,13 +41,6 @@ class Invalid(ValueError):
         suffix = "" if got is DROP else f" (got {json.dumps(got)[:80]})"
         super().__init__(f"{field}: must be {allowed}{suffix}")
 
-    @classmethod
-    def renamed(cls, error: Invalid, internal: str, sent: str) -> Invalid:
-        """The same refusal, naming the field as the caller sent it rather than as it was translated."""
-        renamed = cls.__new__(cls)
-        ValueError.__init__(renamed, str(error).replace(internal, sent, 1) if str(error).startswith(internal) else str(error))
-        return renamed
-
 
 def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
@@ -203,9 +196,7 @@ def grammar(field: str, value: Any) -> Any:
     if kind == "regex":
         string(f"{field}.value", content)
     elif kind == "json_schema":
-        config = obj(f"{field}.value", content)
-        apply(config, {"name": nullable(string), "schema": _schema, "strict": nullable(boolean)}, f"{field}.value.")
-        require(config, "schema", f"{field}.value.", "a JSON Schema object with 'properties'")
+        json_schema_config(f"{field}.value", content)
     else:
         schema = content
         if isinstance(content, str):  # parsed again as JSON (router/src/validation.rs (TGI v3.3.6))
@@ -215,6 +206,13 @@ def grammar(field: str, value: Any) -> Any:
                 raise Invalid(f"{field}.value", "a JSON Schema object, or a string holding one", content) from None
         _schema(f"{field}.value", schema)
     return value
+
+
+def json_schema_config(field: str, value: Any) -> None:
+    """GrammarType::JsonSchema's value, {"name"?, "schema", "strict"?} (router/src/lib.rs (TGI v3.3.6))."""
+    config = obj(field, value)
+    apply(config, {"name": nullable(string), "schema": _schema, "strict": nullable(boolean)}, f"{field}.")
+    require(config, "schema", f"{field}.", "a JSON Schema object with 'properties'")
 
 
 def _schema(field: str, value: Any) -> Any:

@@ -80,12 +80,11 @@ def _response_format(field: str, value: Any) -> Any:
     object under "value" (router/src/lib.rs GrammarType::JsonSchema (TGI v3.3.6)) and would refuse the OpenAI
     key. The translation moves it; every rule of TGI's still applies to it, with errors named as sent."""
     if isinstance(value, dict) and value.get("type") == "json_schema" and "json_schema" in value and "value" not in value:
-        others = {k: v for k, v in value.items() if k not in ("type", "json_schema")}
-        translated = {"type": "json_schema", "value": value["json_schema"], **others}
-        try:
-            return tgi.grammar(field, translated)
-        except Invalid as error:
-            raise Invalid.renamed(error, f"{field}.value", f"{field}.json_schema") from None
+        unknown = sorted(set(value) - {"type", "json_schema"})
+        if unknown:  # as tgi.grammar refuses any key of GrammarType but its two
+            raise Invalid(f"{field}.{unknown[0]}", "one of type, value", unknown[0])
+        tgi.json_schema_config(f"{field}.json_schema", value["json_schema"])
+        return {"type": "json_schema", "value": value["json_schema"]}
     return tgi.grammar(field, value)
 
 
