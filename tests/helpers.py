@@ -14,7 +14,7 @@ from tests.synths import EXISTING_VPC
 
 
 @dataclass(frozen=True)
-class Synthesized:
+class BuiltStack:
     """A bare stack (tests/constructs.py) and its template; a test module's `Built` adds what it built in it."""
 
     stack: cdk.Stack

@@ -16,11 +16,11 @@ from llm_async.environments import ENVIRONMENTS
 from llm_async_tools.security_report import acknowledgments
 from tests.conftest import ROOT
 from tests.constructs import Parts, bare_stack, template
-from tests.helpers import Synthesized
+from tests.helpers import BuiltStack
 
 
 @dataclasses.dataclass(frozen=True)
-class Built(Synthesized):
+class Built(BuiltStack):
     parts: Parts
     api: InferenceApi
     caller: iam.Role

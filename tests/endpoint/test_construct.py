@@ -16,13 +16,13 @@ from llm_async.endpoint.construct import AsyncEndpoint
 from llm_async.environments import ENVIRONMENTS
 from tests.compliance.acknowledged import acknowledged, under
 from tests.constructs import Parts, bare_stack, template
-from tests.helpers import Synthesized
+from tests.helpers import BuiltStack
 
 ENDPOINT_NAME = "llm-async-sandbox-g5-2xlarge"
 
 
 @dataclass(frozen=True)
-class Built(Synthesized):
+class Built(BuiltStack):
     parts: Parts
     grantee: iam.Role
     acknowledged: dict[tuple[str, str], str]

@@ -14,7 +14,7 @@ from llm_async.endpoint.config import ScalingConfig, WarmWindow
 from llm_async.endpoint.scaling import ScaleToZero
 from llm_async.environments import ENVIRONMENTS
 from tests.constructs import Parts, bare_stack, template
-from tests.helpers import Synthesized
+from tests.helpers import BuiltStack
 
 # A step that adds one instance whenever the alarm is in alarm.
 ADD_ONE = [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]
@@ -25,7 +25,7 @@ SERVICE_LINKED_ROLE = (
 
 
 @dataclass(frozen=True)
-class Built(Synthesized):
+class Built(BuiltStack):
     config: DeploymentConfig
     scaling: ScaleToZero
     grantee: iam.Role

@@ -17,7 +17,7 @@ from llm_async.model.environment import CONTAINER_MODEL_DIR, container_environme
 from llm_async.model.presets import FALCON_40B_INSTRUCT, FALCON_40B_INSTRUCT_G4DN, PRESETS, QWEN2_5_7B_INSTRUCT
 from tests.compliance.acknowledged import acknowledged
 from tests.constructs import Parts, bare_stack, template
-from tests.helpers import Synthesized, agnostic_arn
+from tests.helpers import BuiltStack, agnostic_arn
 
 S3_WEIGHTS_URI = "s3://my-weights-bucket/models/qwen2.5-7b/"
 ENDPOINT_NAME = "llm-async-sandbox-g5-2xlarge"
@@ -30,7 +30,7 @@ LOG_GROUP_FINDING = (
 
 
 @dataclass(frozen=True)
-class Built(Synthesized):
+class Built(BuiltStack):
     model: ServingModel
     acknowledged: dict[tuple[str, str], str]
     """(construct path, finding) → evidence, as the cloud assembly records them."""

@@ -14,7 +14,7 @@ from llm_async.network.config import ExistingVpc
 from llm_async.network.construct import INTERFACE_ENDPOINTS, PrivateNetwork
 from tests.compliance.acknowledged import acknowledged
 from tests.constructs import Parts, bare_stack, template
-from tests.helpers import Synthesized
+from tests.helpers import BuiltStack
 from tests.synths import EXISTING_VPC, vpc_existing_config, vpc_nat_config, vpc_new_config
 
 # What the Lambda and the async endpoint call from inside the VPC (llm_async/network/construct.py says why).
@@ -34,7 +34,7 @@ DESCRIBE = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
 
 
 @dataclass(frozen=True)
-class Built(Synthesized):
+class Built(BuiltStack):
     network: PrivateNetwork
     config: DeploymentConfig
     acknowledged: dict[tuple[str, str], str]

@@ -15,7 +15,7 @@ import pytest
 from llm_async.deployment import DeploymentConfig
 from tests.compliance.acknowledged import acknowledged
 from tests.constructs import Parts, bare_stack, template
-from tests.helpers import Synthesized
+from tests.helpers import BuiltStack
 from tests.synths import EXISTING_VPC, s3_weights_config, vpc_existing_config, vpc_nat_config, vpc_new_config
 
 PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
@@ -28,7 +28,7 @@ INTERFACE_FINDING = (
 
 
 @dataclass(frozen=True)
-class Built(Synthesized):
+class Built(BuiltStack):
     parts: Parts
     acknowledged: dict[tuple[str, str], str]
 

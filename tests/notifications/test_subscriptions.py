@@ -12,14 +12,14 @@ from llm_async.notifications.config import ResultSubscription
 from llm_async.notifications.subscriptions import ResultSubscriptions
 from tests.compliance.acknowledged import acknowledged
 from tests.constructs import Parts, bare_stack, template
-from tests.helpers import Synthesized
+from tests.helpers import BuiltStack
 from tests.synths import subscribed_config
 
 FOURTEEN_DAYS_S = 14 * 24 * 3600
 
 
 @dataclass(frozen=True)
-class Built(Synthesized):
+class Built(BuiltStack):
     construct: ResultSubscriptions
     success_id: str
     error_id: str
