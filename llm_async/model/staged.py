@@ -28,3 +28,9 @@ def model_prefix(model_id: str, revision: str) -> str:
 
 def manifest_key(model_id: str, revision: str) -> str:
     return f"{revision_prefix(model_id, revision)}{MANIFEST_NAME}"
+
+
+WEIGHTS_METADATA = "LlmAsync::Weights"
+"""The model resource's template metadata key: {"Source": "s3" | "hub", "Bytes": <weights bytes> | null}, written by
+ServingModel so that a tool reading only the template (the simulator's cold start) knows where the weights come from
+and how large they are."""
