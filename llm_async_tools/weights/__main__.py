@@ -1,0 +1,5 @@
+import sys
+
+from llm_async_tools.weights.cli import main
+
+sys.exit(main())
