@@ -11,15 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from inference_api import tgi
-from inference_api.tgi import DROP, Check, Invalid, nullable, rule, string
+from inference_api.tgi import DROP, Check, Invalid, described, field_schema, nullable, rule, string
 
 ROLES = ("system", "user", "assistant", "tool")
 """A message's roles (ours): the chat template decides what a role renders, and templates drop or refuse others."""
 ROLE = f"one of {', '.join(ROLES)}"
 
-role = rule(lambda value: value in ROLES, ROLE)
-function_type = rule(lambda value: value == "function", '"function"')
-a_list = rule(lambda value: isinstance(value, list), "a list")
+role = rule(lambda value: value in ROLES, ROLE, {"enum": list(ROLES)})
+function_type = rule(lambda value: value == "function", '"function"', {"const": "function"})
+a_list = rule(lambda value: isinstance(value, list), "a list", {"type": "array"})
 NAMED_TOOL: dict[str, Check] = {"type": function_type, "function": tgi.obj}
 """A named tool choice, {"type": "function", "function": {"name": ...}}, before its function's name is checked."""
 
@@ -28,6 +28,7 @@ def absent(unread: str) -> Check:
     """A field the engine takes and then does nothing with (`unread` says so, in its words): null (dropped) or absent only,
     so that a caller does not believe it got what it asked for (ours)."""
 
+    @described(f"null or absent: {unread}", {"type": "null"})
     def check(field: str, value: Any) -> Any:
         if value is not None:
             raise Invalid(field, f"null or absent: {unread}", value)
@@ -38,7 +39,10 @@ def absent(unread: str) -> Check:
 
 def record(rules: dict[str, Check], required: dict[str, str]) -> Check:
     """An object whose fields `rules` check, then with each `required` field present (field → what it must be)."""
+    properties = {name: field_schema(check) for name, check in rules.items()}
+    schema = {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
 
+    @described("an object", schema)
     def check(field: str, value: Any) -> Any:
         tgi.apply(tgi.obj(field, value), rules, f"{field}.")
         for name, allowed in required.items():
@@ -50,7 +54,9 @@ def record(rules: dict[str, Check], required: dict[str, str]) -> Check:
 
 def list_of(allowed: str, item: Check, *, non_empty: bool = False) -> Check:
     """A list (a non-empty one if so asked) whose every item passes `item`; forwarded as sent."""
+    schema = {"type": "array", "items": item.schema or {}, **({"minItems": 1} if non_empty else {})}  # type: ignore[attr-defined]
 
+    @described(allowed, schema)
     def check(field: str, value: Any) -> Any:
         if not isinstance(value, list) or (non_empty and not value):
             raise Invalid(field, allowed, value)
@@ -84,7 +90,10 @@ def text_content(untyped: Any = DROP) -> Check:
     """A message's content: a string or a list of text parts, {"type": "text", "text": ...} (ours: an image, audio or
     file part would make the engine fetch a URL, or a text model refuse it). A part without a type is reported with
     `untyped` as its value (DROP: none)."""
+    properties = {"type": {"const": "text"}, "text": {"type": "string"}}
+    part = {"type": "object", "properties": properties, "required": ["type", "text"], "additionalProperties": False}
 
+    @described("a string or a list of text parts", {"anyOf": [{"type": "string"}, {"type": "array", "items": part}]})
     def check(field: str, value: Any) -> Any:
         if isinstance(value, str):
             return value
@@ -118,7 +127,9 @@ def tool_calls(kind: Check, function: Check) -> Check:
 
 def prompt(maximum: int, allowed: str) -> Check:
     """A completions prompt: a non-empty string, or a list of 1 to `maximum` of them; `allowed` says so to the caller."""
+    one = {"type": "string", "minLength": 1}
 
+    @described(allowed, {"anyOf": [one, {"type": "array", "items": one, "minItems": 1, "maxItems": maximum}]})
     def check(field: str, value: Any) -> Any:
         prompts = [value] if isinstance(value, str) else value
         if not isinstance(prompts, list) or not 1 <= len(prompts) <= maximum:

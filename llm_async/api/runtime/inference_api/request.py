@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from inference_api import tgi
-from inference_api.tgi import Invalid, TokenBudget
+from inference_api import tgi, tgi_generate, tgi_openai, vllm_chat, vllm_completions, vllm_generate
+from inference_api.tgi import Invalid, Rules, TokenBudget
 from inference_api.tgi_generate import parse_generate
 from inference_api.tgi_openai import parse_chat, parse_completions
 from inference_api.vllm_chat import parse_chat as parse_vllm_chat
@@ -110,6 +110,23 @@ def parse_request(body: str | bytes | None, content_type: str | None, limits: Li
         where = {"chat": "messages[].content", "completions": "prompt", "generate": "inputs"}[shape]
         raise RequestError(413, "PayloadTooLarge", f"{where}: must be at most {limits.max_inputs_bytes} bytes (got {size})")
     return EngineRequest(shape, forwarded, _checked_payload(forwarded))
+
+
+def shape_rules(engine: str, limits: Limits) -> dict[str, Rules]:
+    """Each shape's field rules, as the engine's parser applies them: what the OpenAPI document describes
+    (llm_async_tools/openapi.py). The rules across fields, and the limits on bytes, stay in the parsers and above."""
+    budget = limits.budget
+    if engine == "vllm":
+        return {
+            "chat": vllm_chat.chat_rules(budget),
+            "completions": vllm_completions.completions_rules(budget),
+            "generate": vllm_generate.generate_rules(budget),
+        }
+    return {
+        "chat": tgi_openai.chat_rules(budget),
+        "completions": tgi_openai.completions_rules(budget),
+        "generate": tgi_generate.generate_rules(budget, limits.max_input_tokens),
+    }
 
 
 def _parse_vllm(shape: str, request: dict[str, Any], limits: Limits) -> tuple[dict[str, Any], list[str]]:

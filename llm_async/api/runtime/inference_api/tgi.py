@@ -7,6 +7,7 @@ its line. No HTTP here: a refused field raises `Invalid`, which request.py answe
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import struct
@@ -31,7 +32,45 @@ DROP = object()
 """A check's answer for a field to leave out of the forwarded body (a null, or a value TGI reads as absent)."""
 
 Check = Callable[[str, Any], Any]
-"""A field rule: (field path, value) → the value to forward, or DROP; raises `Invalid`."""
+"""A field rule: (field path, value) → the value to forward, or DROP; raises `Invalid`. Every check carries `allowed`,
+what it accepts in its error message's words, and `schema`, a JSON Schema of what it accepts where a plain one says it
+(None: any value; never narrower than the check). llm_async_tools/openapi.py reads both for the API's OpenAPI document;
+only the check decides what passes."""
+
+
+def described(allowed: str, schema: dict[str, Any] | None = None) -> Callable[[Check], Check]:
+    """Marks a check with what it allows (`allowed`) and its JSON Schema, for the OpenAPI document."""
+
+    def mark(check: Check) -> Check:
+        check.allowed, check.schema = allowed, schema  # type: ignore[attr-defined]
+        return check
+
+    return mark
+
+
+def or_null(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    """`schema`, or null as well (None stays any value)."""
+    return None if schema is None else {"anyOf": [schema, {"type": "null"}]}
+
+
+def field_schema(check: Check) -> dict[str, Any]:
+    """A field's JSON Schema: its check's (any value when it has none), with what the check allows as its description."""
+    return {**(check.schema or {}), "description": check.allowed}  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A request shape's field rules, as its parser applies them (and the OpenAPI document describes them)."""
+
+    fields: dict[str, Check]
+    required: dict[str, str]
+    """Each field that must be present → what it must be (the message when it is missing)."""
+    parameters: dict[str, Check] = dataclasses.field(default_factory=dict)
+    """Generate's `parameters` object: the rules of its fields, applied after `fields`."""
+
+    def require(self, obj: dict[str, Any]) -> None:
+        for name, allowed in self.required.items():
+            require(obj, name, "", allowed)
 
 
 class Invalid(ValueError):
@@ -56,9 +95,10 @@ def f32(value: float) -> float:
     return struct.unpack("f", struct.pack("f", value))[0]
 
 
-def rule(accepts: Callable[[Any], bool], allowed: str) -> Check:
+def rule(accepts: Callable[[Any], bool], allowed: str, schema: dict[str, Any] | None = None) -> Check:
     """A field rule from a test of the value: forwarded as sent when it passes, else refused as not `allowed`."""
 
+    @described(allowed, schema)
     def check(field: str, value: Any) -> Any:
         if not accepts(value):
             raise Invalid(field, allowed, value)
@@ -68,20 +108,25 @@ def rule(accepts: Callable[[Any], bool], allowed: str) -> Check:
 
 
 def number(allowed: str, accepts: Callable[[float], bool]) -> Check:
-    return rule(lambda value: is_number(value) and accepts(f32(value)), allowed)
+    # The range is tested on the f32 TGI reads, so JSON Schema's bounds on the sent value would be off by its
+    # rounding: the schema says "a number", `allowed` says the range.
+    return rule(lambda value: is_number(value) and accepts(f32(value)), allowed, {"type": "number"})
 
 
 def integer(low: int, high: int, why: str = "") -> Check:
-    return rule(lambda value: is_int(value) and low <= value <= high, f"an integer {low}–{high}{why}")
+    schema = {"type": "integer", "minimum": low, "maximum": high}
+    return rule(lambda value: is_int(value) and low <= value <= high, f"an integer {low}–{high}{why}", schema)
 
 
-boolean = rule(lambda value: isinstance(value, bool), "true or false")
-string = rule(lambda value: isinstance(value, str), "a string")
+boolean = rule(lambda value: isinstance(value, bool), "true or false", {"type": "boolean"})
+string = rule(lambda value: isinstance(value, str), "a string", {"type": "string"})
 
 
 def nullable(check: Check) -> Check:
     """An `Option<…>` field: serde reads null as absent, so a null is dropped (router/src/lib.rs (TGI v3.3.6))."""
-    return lambda field, value: DROP if value is None else check(field, value)
+    return described(check.allowed, or_null(check.schema))(  # type: ignore[attr-defined]
+        lambda field, value: DROP if value is None else check(field, value)
+    )
 
 
 def apply(obj: dict[str, Any], rules: dict[str, Check], prefix: str = "") -> dict[str, Any]:
@@ -102,6 +147,7 @@ def require(obj: dict[str, Any], name: str, prefix: str, allowed: str) -> None:
         raise Invalid(f"{prefix}{name}", allowed)
 
 
+@described("an object", {"type": "object"})
 def obj(field: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Invalid(field, "an object", value)
@@ -116,6 +162,10 @@ seed = integer(0, U64_MAX, " (a u64)")  # Option<u64>: router/src/lib.rs (TGI v3
 top_n_tokens = integer(0, MAX_TOP_N_TOKENS, " (TGI's MAX_TOP_N_TOKENS)")  # router/src/validation.rs (TGI v3.3.6)
 
 
+@described(
+    f"a list of at most {MAX_STOP_SEQUENCES} non-empty strings",
+    {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": MAX_STOP_SEQUENCES},
+)
 def stop(field: str, value: Any) -> Any:
     # Vec<String> of at most MAX_STOP_SEQUENCES (router/src/validation.rs (TGI v3.3.6)). An empty string is
     # refused (ours): TGI's stop criterion `re.escape("") + "$"` matches at once, ending the answer after a token.
@@ -124,6 +174,7 @@ def stop(field: str, value: Any) -> Any:
     return value
 
 
+@described("a number ≥ 0 (0: greedy)", {"type": "number"})
 def temperature_or_greedy(field: str, value: Any) -> Any:
     # Chat and completions read temperature 0 as greedy: do_sample false, no temperature (router/src/lib.rs,
     # try_into_generate; router/src/server.rs, completions (TGI v3.3.6)); forwarded as 0 for TGI to do so.
@@ -133,6 +184,7 @@ def temperature_or_greedy(field: str, value: Any) -> Any:
     return value
 
 
+@described("a number with 0 < value ≤ 1 (1: dropped, no nucleus filtering)", {"type": "number"})
 def openai_top_p(field: str, value: Any) -> Any:
     # OpenAI's top_p 1 means no nucleus filtering; TGI refuses top_p >= 1 (router/src/validation.rs (TGI v3.3.6)),
     # and reads an absent top_p as no filtering: 1 is dropped (a normalisation of ours).
@@ -143,6 +195,7 @@ def openai_top_p(field: str, value: Any) -> Any:
     return value
 
 
+@described("a string", or_null({"type": "string"}))
 def tgi_model(field: str, value: Any) -> Any:
     # TGI reads a chat or completions `model` other than "tgi" as a LoRA adapter id (router/src/lib.rs,
     # try_into_generate; router/src/server.rs, completions (TGI v3.3.6)): the caller's model name, e.g. an
@@ -152,6 +205,7 @@ def tgi_model(field: str, value: Any) -> Any:
     return "tgi"
 
 
+@described("false or absent", {"const": False})
 def refused_stream(field: str, value: Any) -> Any:
     # `stream: bool`, serde refuses null (router/src/lib.rs (TGI v3.3.6)); true is refused (ours): one result is written.
     if value is True:
@@ -168,18 +222,33 @@ class TokenBudget:
     default: int
     maximum: int
 
-    def check(self, field: str, value: Any) -> int:
-        if value is None:
-            return self.default
-        # Option<u32>, 0 refused by router/src/validation.rs (TGI v3.3.6); the ceiling is ours (≤ MAX_TOTAL_TOKENS − 1).
-        if not is_int(value) or not 1 <= value <= self.maximum:
-            raise Invalid(field, f"an integer 1–{self.maximum}", value)
-        return value
+    @property
+    def check(self) -> Check:
+        allowed = f"an integer 1–{self.maximum}"
+
+        @described(allowed, or_null({"type": "integer", "minimum": 1, "maximum": self.maximum}))
+        def check(field: str, value: Any) -> int:
+            if value is None:
+                return self.default
+            # Option<u32>, 0 refused by router/src/validation.rs (TGI v3.3.6); the ceiling is ours (≤ MAX_TOTAL_TOKENS − 1).
+            if not is_int(value) or not 1 <= value <= self.maximum:
+                raise Invalid(field, allowed, value)
+            return value
+
+        return check
 
 
-_GRAMMAR_TYPES = ("json", "json_object", "json_schema", "regex")
+GRAMMAR_TYPES = ("json", "json_object", "json_schema", "regex")
+GRAMMAR = f'an object {{"type", "value"}}, type one of {", ".join(GRAMMAR_TYPES)}'
 
 
+def tagged_schema(types: tuple[str, ...], required: tuple[str, ...], **properties: Any) -> dict[str, Any]:
+    """The JSON Schema of an object tagged by its "type", one of `types`, with only `properties` beside it."""
+    properties = {"type": {"enum": list(types)}, **properties}
+    return {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
+
+
+@described(GRAMMAR, tagged_schema(GRAMMAR_TYPES, ("type", "value"), value={}))
 def grammar(field: str, value: Any) -> Any:
     """GrammarType, adjacently tagged {"type", "value"} (router/src/lib.rs (TGI v3.3.6)); `json_object` is an
     alias of `json`. TGI also checks the schema against the JSON Schema meta-schema and compiles it to a regex
@@ -189,8 +258,8 @@ def grammar(field: str, value: Any) -> Any:
     if unknown:
         raise Invalid(f"{field}.{unknown[0]}", "one of type, value", unknown[0])
     kind = value.get("type")
-    if kind not in _GRAMMAR_TYPES:
-        raise Invalid(f"{field}.type", f"one of {', '.join(_GRAMMAR_TYPES)}", kind)
+    if kind not in GRAMMAR_TYPES:
+        raise Invalid(f"{field}.type", f"one of {', '.join(GRAMMAR_TYPES)}", kind)
     require(value, "value", f"{field}.", "present")  # serde: missing field `value` (router/src/lib.rs (TGI v3.3.6))
     content = value["value"]
     if kind == "regex":

@@ -5,15 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from inference_api import tgi
-from inference_api.tgi import Invalid, TokenBudget, boolean, integer, nullable
+from inference_api.tgi import Invalid, Rules, TokenBudget, boolean, described, integer, nullable
 
 
-def parse_generate(request: dict[str, Any], budget: TokenBudget, max_input_tokens: int) -> tuple[dict[str, Any], list[str]]:
-    """The body the container receives, and the prompt (for the byte limit)."""
-    body = tgi.apply(request, {"inputs": _inputs, "parameters": tgi.obj, "stream": tgi.refused_stream})
-    tgi.require(request, "inputs", "", "a non-empty string")
-    given = request.get("parameters")
-    rules = {
+def generate_rules(budget: TokenBudget, max_input_tokens: int) -> Rules:
+    """The fields of a generate request and of its parameters, as parse_generate checks them."""
+    parameters = {
         # Option<usize>; only best_of > 1 meets validate_best_of (router/src/server.rs, validation.rs (TGI v3.3.6)).
         "best_of": nullable(integer(0, tgi.MAX_BEST_OF, " (TGI's MAX_BEST_OF)")),
         "temperature": nullable(tgi.positive),
@@ -35,7 +32,17 @@ def parse_generate(request: dict[str, Any], budget: TokenBudget, max_input_token
         "grammar": nullable(tgi.grammar),
         "adapter_id": nullable(tgi.string),  # Option<String>: router/src/lib.rs (TGI v3.3.6); unknown ids get the base model
     }
-    parameters = tgi.apply(given if given is not None else {}, rules, "parameters.")
+    fields = {"inputs": _inputs, "parameters": tgi.obj, "stream": tgi.refused_stream}
+    return Rules(fields, {"inputs": "a non-empty string"}, parameters)
+
+
+def parse_generate(request: dict[str, Any], budget: TokenBudget, max_input_tokens: int) -> tuple[dict[str, Any], list[str]]:
+    """The body the container receives, and the prompt (for the byte limit)."""
+    rules = generate_rules(budget, max_input_tokens)
+    body = tgi.apply(request, rules.fields)
+    rules.require(request)
+    given = request.get("parameters")
+    parameters = tgi.apply(given if given is not None else {}, rules.parameters, "parameters.")
     _best_of(given or {})
     if given is None:
         # Without `parameters` TGI samples: its default_parameters() sets do_sample true (router/src/lib.rs
@@ -51,6 +58,7 @@ def parse_generate(request: dict[str, Any], budget: TokenBudget, max_input_token
     return body, [body["inputs"]]
 
 
+@described("a non-empty string", {"type": "string", "minLength": 1})
 def _inputs(field: str, value: Any) -> Any:
     # inputs: String; an empty one is refused (router/src/validation.rs (TGI v3.3.6)); whitespace is accepted.
     if not isinstance(value, str) or not value:

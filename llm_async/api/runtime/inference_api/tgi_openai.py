@@ -9,18 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from inference_api import openai_shapes, tgi
-from inference_api.tgi import DROP, Invalid, TokenBudget, boolean, nullable, string
+from inference_api.tgi import DROP, Invalid, Rules, TokenBudget, boolean, described, nullable, string
 
 _TOOL_CHOICES = ("auto", "none", "required")
 
 
-def parse_chat(request: dict[str, Any], budget: TokenBudget) -> tuple[dict[str, Any], list[str]]:
-    """The body the container receives, and the text of every message content (for the byte limit)."""
-    tgi.require(request, "messages", "", "a non-empty list of messages")
-    if "max_tokens" in request and "max_completion_tokens" in request:
-        # An alias of max_tokens: serde refuses both as a duplicate field (router/src/lib.rs (TGI v3.3.6)).
-        raise Invalid("max_completion_tokens", "absent when max_tokens is given (an alias of max_tokens)")
-    rules = {
+def chat_rules(budget: TokenBudget) -> Rules:
+    """The fields of a chat completions request, as parse_chat checks them."""
+    fields = {
         "model": tgi.tgi_model,
         "messages": _messages,
         "frequency_penalty": nullable(tgi.frequency_penalty),
@@ -42,7 +38,17 @@ def parse_chat(request: dict[str, Any], budget: TokenBudget) -> tuple[dict[str, 
         "response_format": nullable(_response_format),
         "stream_options": _stream_options,
     }
-    body = tgi.apply(request, rules)
+    return Rules(fields, {"messages": "a non-empty list of messages"})
+
+
+def parse_chat(request: dict[str, Any], budget: TokenBudget) -> tuple[dict[str, Any], list[str]]:
+    """The body the container receives, and the text of every message content (for the byte limit)."""
+    rules = chat_rules(budget)
+    rules.require(request)
+    if "max_tokens" in request and "max_completion_tokens" in request:
+        # An alias of max_tokens: serde refuses both as a duplicate field (router/src/lib.rs (TGI v3.3.6)).
+        raise Invalid("max_completion_tokens", "absent when max_tokens is given (an alias of max_tokens)")
+    body = tgi.apply(request, rules.fields)
     if "max_completion_tokens" in body:
         body["max_tokens"] = body.pop("max_completion_tokens")
     body.setdefault("max_tokens", budget.default)  # every forwarded request names its budget (ours)
@@ -51,10 +57,9 @@ def parse_chat(request: dict[str, Any], budget: TokenBudget) -> tuple[dict[str, 
     return body, openai_shapes.message_texts(body)
 
 
-def parse_completions(request: dict[str, Any], budget: TokenBudget) -> tuple[dict[str, Any], list[str]]:
-    """The body the container receives, and its prompts (for the byte limit)."""
-    tgi.require(request, "prompt", "", "a non-empty string or a list of them")
-    rules = {
+def completions_rules(budget: TokenBudget) -> Rules:
+    """The fields of a completions request, as parse_completions checks them."""
+    fields = {
         "model": tgi.tgi_model,
         "prompt": _prompt,
         "max_tokens": budget.check,
@@ -67,12 +72,24 @@ def parse_completions(request: dict[str, Any], budget: TokenBudget) -> tuple[dic
         "frequency_penalty": nullable(tgi.frequency_penalty),
         "stop": nullable(tgi.stop),
     }
-    body = tgi.apply(request, rules)
+    return Rules(fields, {"prompt": "a non-empty string or a list of them"})
+
+
+def parse_completions(request: dict[str, Any], budget: TokenBudget) -> tuple[dict[str, Any], list[str]]:
+    """The body the container receives, and its prompts (for the byte limit)."""
+    rules = completions_rules(budget)
+    rules.require(request)
+    body = tgi.apply(request, rules.fields)
     body.setdefault("max_tokens", budget.default)  # every forwarded request names its budget (ours)
     body["model"] = "tgi"
     return body, openai_shapes.prompts(body)
 
 
+# TGI's {"type", "value"}, or OpenAI's {"type": "json_schema", "json_schema"}.
+@described(
+    f'{tgi.GRAMMAR}, or OpenAI\'s {{"type": "json_schema", "json_schema": {{"name", "schema", "strict"}}}}',
+    tgi.tagged_schema(tgi.GRAMMAR_TYPES, ("type",), value={}, json_schema={"type": "object"}),
+)
 def _response_format(field: str, value: Any) -> Any:
     """TGI's GrammarType, or OpenAI's structured-output form translated into it.
 
@@ -101,6 +118,7 @@ _suffix = openai_shapes.absent("TGI does not support a suffix")
 _unused = openai_shapes.absent("TGI does not apply it")
 
 
+@described("1: TGI answers one choice", tgi.or_null({"const": 1}))
 def _n(field: str, value: Any) -> Any:
     # n: Option<u32> that TGI ignores, answering one choice (router/src/lib.rs (TGI v3.3.6)): only 1 (ours).
     if value is None:
@@ -110,6 +128,7 @@ def _n(field: str, value: Any) -> Any:
     return value
 
 
+@described("a number > -2 (TGI's repetition_penalty, presence_penalty + 2, must be > 0)", {"type": "number"})
 def _presence_penalty(field: str, value: Any) -> Any:
     # TGI's repetition_penalty = presence_penalty + 2 (router/src/lib.rs), which must be > 0
     # (router/src/validation.rs (TGI v3.3.6)). OpenAI's 0 (no penalty) would become a penalty of 2: dropped (ours).
@@ -118,16 +137,16 @@ def _presence_penalty(field: str, value: Any) -> Any:
     return DROP if tgi.f32(value) == 0 else value
 
 
-def _stream_options(field: str, value: Any) -> Any:
-    # StreamOptions: a struct, so serde refuses null (router/src/lib.rs (TGI v3.3.6)); unused without a stream.
-    tgi.apply(tgi.obj(field, value), {"include_usage": boolean}, f"{field}.")
-    return value
+# StreamOptions: a struct, so serde refuses null (router/src/lib.rs (TGI v3.3.6)); unused without a stream.
+_stream_options = openai_shapes.record({"include_usage": boolean}, {})
 
 
+@described("any JSON value")
 def _any(field: str, value: Any) -> Any:
     return value
 
 
+@described("an object", {"type": "object"})
 def _function(field: str, value: Any, extra: dict[str, tgi.Check] | None = None) -> Any:
     # FunctionDefinition: name, arguments (alias parameters: both is a duplicate field), optional description
     # (router/src/lib.rs (TGI v3.3.6)); arguments is any JSON value but must be there.
@@ -151,6 +170,7 @@ _message_fields = openai_shapes.message(
 )
 
 
+@described(_message_fields.allowed, _message_fields.schema)  # type: ignore[attr-defined]
 def _message(field: str, message: Any) -> Any:
     _message_fields(field, message)
     # MessageBody, untagged: `content`, or else `tool_calls` (router/src/lib.rs (TGI v3.3.6)).
@@ -164,10 +184,19 @@ def _message(field: str, message: Any) -> Any:
 _messages = openai_shapes.list_of("a non-empty list of messages", _message, non_empty=True)
 # Vec<Tool>: type and function (router/src/lib.rs (TGI v3.3.6)). TGI treats every tool as a function whatever its type:
 # "function" only (ours). OpenAI's `strict` is accepted and ignored, as TGI does.
-_tool = {"type": openai_shapes.function_type, "function": lambda f, v: _function(f, v, {"strict": nullable(boolean)})}
+@described("an object", {"type": "object"})
+def _tool_function(field: str, value: Any) -> Any:
+    return _function(field, value, {"strict": nullable(boolean)})
+
+
+_tool = {"type": openai_shapes.function_type, "function": _tool_function}
 _tools = openai_shapes.list_of("a list of tools", openai_shapes.record(_tool, {"type": '"function"', "function": "a function"}))
 
 
+@described(
+    'auto, none, required, a tool\'s name, or {"type": "function", "function": {"name": ...}}',
+    {"anyOf": [{"type": "string"}, {"type": "object"}]},
+)
 def _tool_choice(field: str, value: Any) -> Any:
     # ToolChoice (router/src/lib.rs (TGI v3.3.6)): "auto", "none", "required", any other string (a tool's name),
     # or {"type": "function", "function": {"name": ...}}.

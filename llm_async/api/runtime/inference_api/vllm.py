@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from inference_api import tgi
-from inference_api.tgi import DROP, Check, Invalid, boolean, integer, nullable, string
+from inference_api.tgi import DROP, Check, Invalid, boolean, described, integer, nullable, or_null, string
 
 # The server's defaults; the container's environment must not change them (docs/request-contract.md).
 MAX_STOP_STRINGS = 4  # VLLM_MAX_STOP_STRINGS: vllm/envs.py:112,1133 (vLLM 0.30.0)
@@ -31,7 +31,7 @@ def is_number(value: Any) -> bool:
 
 
 def number(allowed: str, accepts: Callable[[float], bool]) -> Check:
-    return tgi.rule(lambda value: is_number(value) and accepts(value), allowed)
+    return tgi.rule(lambda value: is_number(value) and accepts(value), allowed, {"type": "number"})
 
 
 # SamplingParams._verify_args, run by to_sampling_params in the serving layer (a 400 there).
@@ -48,6 +48,13 @@ top_k = integer(-1, INT64_MAX, " (0 or -1: no top-k)")
 seed = integer(INT64_MIN, INT64_MAX, " (an int64; -1: random)")
 
 
+_STOP = {"type": "string", "minLength": 1}
+
+
+@described(
+    f"a non-empty string or a list of at most {MAX_STOP_STRINGS} of them",
+    {"anyOf": [_STOP, {"type": "array", "items": _STOP, "maxItems": MAX_STOP_STRINGS}]},
+)
 def stop(field: str, value: Any) -> Any:
     # StopParam: str | list[str] of at most VLLM_MAX_STOP_STRINGS | None (vllm/entrypoints/generate/base/protocol.py:28-30);
     # no empty string (vllm/sampling_params.py:650-651 (vLLM 0.30.0)); a string is one stop (sampling_params.py:507-508).
@@ -57,6 +64,7 @@ def stop(field: str, value: Any) -> Any:
     return value
 
 
+@described("false, null or absent", or_null({"const": False}))
 def stream(field: str, value: Any) -> Any:
     # `stream: bool | None` (chat protocol.py:233, completion/protocol.py:66 (vLLM 0.30.0)); true is refused (ours):
     # the async endpoint writes one result.
@@ -67,6 +75,9 @@ def stream(field: str, value: Any) -> Any:
     return DROP if value is None else value
 
 
+@described(
+    "null, {} or absent (vLLM takes stream options only with stream true)", or_null({"type": "object", "maxProperties": 0})
+)
 def stream_options(field: str, value: Any) -> Any:
     # Only with stream true: a non-empty object is a 400 (chat_completion/protocol.py:797-808,
     # completion/protocol.py:554-565 (vLLM 0.30.0)); `{}` and null are accepted and mean nothing: dropped.
@@ -75,6 +86,7 @@ def stream_options(field: str, value: Any) -> Any:
     return DROP
 
 
+@described("a string", or_null({"type": "string"}))
 def model(field: str, value: Any) -> Any:
     # `model: str | None` (chat protocol.py:217, completion/protocol.py:49). On /invocations the container overwrites
     # it from the X-Amzn-SageMaker-Adapter-Identifier header, which InvokeEndpointAsync cannot send, with null: the base
@@ -85,6 +97,7 @@ def model(field: str, value: Any) -> Any:
     return DROP
 
 
+@described("1: one completion per inference (several: send several requests)", {"const": 1})
 def one(field: str, value: Any) -> Any:
     # n: 1 ≤ n ≤ VLLM_MAX_N_SEQUENCES (vllm/sampling_params.py:35-48), 1 when greedy (:684-688 (vLLM 0.30.0)).
     # Only 1 (ours): the result's `text` is choices[0], and n > 1 multiplies the tokens one request holds in the batch.
@@ -93,6 +106,10 @@ def one(field: str, value: Any) -> Any:
     return value
 
 
+@described(
+    "an object keyed by token ids (decimal digits) whose values are numbers (clamped to -100…100)",
+    {"type": "object", "propertyNames": {"pattern": "^[0-9]+$"}, "additionalProperties": {"type": "number"}},
+)
 def logit_bias(field: str, value: Any) -> Any:
     # dict[str, float] (chat protocol.py:219, completion/protocol.py:59); keys are read with int() and values clamped to
     # ±100 (vllm/sampling_params.py:421-446); a negative id is refused (:925-943). Decimal digits only (ours: int() also
@@ -106,15 +123,18 @@ def logit_bias(field: str, value: Any) -> Any:
     return value
 
 
-def logprobs_count(field: str, value: Any) -> Any:
-    # ≥ 0, or -1 for the whole vocabulary (chat protocol.py:852-858, completion/protocol.py:541-550), at most
-    # --max-logprobs 20 (vllm/sampling_params.py:838-853 (vLLM 0.30.0)): -1 (the vocabulary) exceeds it.
-    return integer(0, MAX_LOGPROBS, " (vLLM's --max-logprobs)")(field, value)
+# ≥ 0, or -1 for the whole vocabulary (chat protocol.py:852-858, completion/protocol.py:541-550), at most
+# --max-logprobs 20 (vllm/sampling_params.py:838-853 (vLLM 0.30.0)): -1 (the vocabulary) exceeds it.
+logprobs_count = integer(0, MAX_LOGPROBS, " (vLLM's --max-logprobs)")
 
 
 _FORMAT_TYPES = ("text", "json_object", "json_schema")
 
 
+@described(
+    f'an object {{"type"}}, type one of {", ".join(_FORMAT_TYPES)}, with "json_schema" {{"name", "schema"}} for json_schema',
+    tgi.tagged_schema(_FORMAT_TYPES, ("type",), json_schema={"type": "object"}),
+)
 def response_format(field: str, value: Any) -> Any:
     """ResponseFormat {type: text | json_object | json_schema, json_schema} (vllm/entrypoints/generate/base/protocol.py:125-128
     (vLLM 0.30.0)). The structural_tag forms (:109-122) are refused (ours: xgrammar-specific)."""
@@ -143,9 +163,10 @@ def _json_schema(field: str, value: Any) -> Any:
 
 
 # dict[str, Any]; the engine compiles it (xgrammar, or guidance for what xgrammar lacks) and refuses what fails.
-json_schema_object = tgi.rule(lambda value: isinstance(value, dict), "a JSON Schema object")
+json_schema_object = tgi.rule(lambda value: isinstance(value, dict), "a JSON Schema object", {"type": "object"})
 
 
+@described("a JSON Schema object, or a string holding one", {"anyOf": [{"type": "object"}, {"type": "string"}]})
 def json_schema_or_text(field: str, value: Any) -> Any:
     # json: str | dict (vllm/sampling_params.py:90): a schema object, or a string holding one.
     schema = value
@@ -159,6 +180,7 @@ def json_schema_or_text(field: str, value: Any) -> Any:
     return value
 
 
+@described("a non-empty list of strings", {"type": "array", "items": {"type": "string"}, "minItems": 1})
 def _choice(field: str, value: Any) -> Any:
     # choice: list[str] (vllm/sampling_params.py:92); an empty list would constrain to nothing (ours).
     if not isinstance(value, list) or not value or not all(isinstance(c, str) for c in value):
@@ -166,6 +188,7 @@ def _choice(field: str, value: Any) -> Any:
     return value
 
 
+@described("true", {"const": True})
 def _true(field: str, value: Any) -> Any:
     # json_object: bool | None; any non-null value counts as the constraint (vllm/sampling_params.py:94,114): true only (ours).
     if value is not True:
@@ -180,12 +203,22 @@ _CONSTRAINTS: dict[str, Check] = {
     "grammar": string,
     "json_object": _true,
 }
+_CONSTRAINT_RULES = {name: nullable(check) for name, check in _CONSTRAINTS.items()}
 
 
+@described(
+    f"an object with exactly one of {', '.join(_CONSTRAINTS)}",
+    {
+        "type": "object",
+        "properties": {name: tgi.field_schema(check) for name, check in _CONSTRAINT_RULES.items()},
+        "minProperties": 1,
+        "additionalProperties": False,
+    },
+)
 def structured_outputs(field: str, value: Any) -> Any:
     """StructuredOutputsParams: exactly one constraint (vllm/sampling_params.py:87-127 (vLLM 0.30.0)). Its
     structural_tag and whitespace options are refused (ours: as unknown keys)."""
-    tgi.apply(tgi.obj(field, value), {name: nullable(check) for name, check in _CONSTRAINTS.items()}, f"{field}.")
+    tgi.apply(tgi.obj(field, value), _CONSTRAINT_RULES, f"{field}.")
     given = [name for name in _CONSTRAINTS if value.get(name) is not None]
     if len(given) != 1:
         # "You can only use one kind of structured outputs constraint" / "You must use one kind" (:106-127).
@@ -217,6 +250,7 @@ def truncate_prompt_tokens(field: str, value: Any, max_model_len: int, max_token
     return value
 
 
+@described('"left" or "right"', {"enum": ["left", "right"]})
 def truncation_side(field: str, value: Any) -> Any:
     # Literal["left", "right"] | None (completion/protocol.py:87-94): "left" keeps the last tokens (vLLM 0.30.0).
     if value not in ("left", "right"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from inference_api import openai_shapes, tgi, vllm
-from inference_api.tgi import DROP, Invalid, TokenBudget, boolean, nullable, string
+from inference_api.tgi import DROP, Invalid, Rules, TokenBudget, boolean, described, nullable, string
 
 _TOOL_CHOICES = ("none", "auto", "required")
 TOOL_CALL_PARSER = False
@@ -18,13 +18,9 @@ tool_choice auto (the default beside tools), required and a named tool (vllm/ren
 (vLLM 0.30.0)): tools are taken with tool_choice "none" only. Set it with the container's flags."""
 
 
-def parse_chat(request: dict[str, Any], budget: TokenBudget) -> tuple[dict[str, Any], list[str]]:
-    """The body the container receives, and the text of every message content (for the byte limit)."""
-    tgi.require(request, "messages", "", "a non-empty list of messages")
-    if request.get("max_tokens") is not None and request.get("max_completion_tokens") is not None:
-        # vLLM reads max_completion_tokens and ignores max_tokens (protocol.py:618-623): one budget (ours).
-        raise Invalid("max_completion_tokens", "absent or null when max_tokens is given (one budget)")
-    rules = {
+def chat_rules(budget: TokenBudget) -> Rules:
+    """The fields of a chat completions request, as parse_chat checks them."""
+    fields = {
         "messages": _messages,
         "model": vllm.model,
         "frequency_penalty": nullable(vllm.penalty),  # float | None = 0.0 (protocol.py:218)
@@ -51,7 +47,17 @@ def parse_chat(request: dict[str, Any], budget: TokenBudget) -> tuple[dict[str, 
         "repetition_penalty": nullable(vllm.repetition_penalty),  # (protocol.py:269)
         "structured_outputs": nullable(vllm.structured_outputs),  # (protocol.py:377-380)
     }
-    body = tgi.apply(request, rules)
+    return Rules(fields, {"messages": "a non-empty list of messages"})
+
+
+def parse_chat(request: dict[str, Any], budget: TokenBudget) -> tuple[dict[str, Any], list[str]]:
+    """The body the container receives, and the text of every message content (for the byte limit)."""
+    rules = chat_rules(budget)
+    rules.require(request)
+    if request.get("max_tokens") is not None and request.get("max_completion_tokens") is not None:
+        # vLLM reads max_completion_tokens and ignores max_tokens (protocol.py:618-623): one budget (ours).
+        raise Invalid("max_completion_tokens", "absent or null when max_tokens is given (one budget)")
+    body = tgi.apply(request, rules.fields)
     # Every forwarded request names its budget (ours), under the name vLLM reads first (protocol.py:618-623); the
     # container also refuses a budget over max_model_len (vllm/renderers/params.py:237-249 (vLLM 0.30.0)).
     named = next((name for name in ("max_completion_tokens", "max_tokens") if request.get(name) is not None), None)
@@ -84,6 +90,7 @@ _message_fields = openai_shapes.message(
 )
 
 
+@described(_message_fields.allowed, _message_fields.schema)  # type: ignore[attr-defined]
 def _message(field: str, message: Any) -> Any:
     _message_fields(field, message)
     if message.get("content") is None and not (message["role"] == "assistant" and message.get("tool_calls")):
@@ -116,6 +123,10 @@ _tools = openai_shapes.list_of(
 )
 
 
+@described(
+    'one of none, auto, required, or {"type": "function", "function": {"name": ...}}',
+    {"anyOf": [{"enum": list(_TOOL_CHOICES)}, {"type": "object"}]},
+)
 def _tool_choice(field: str, value: Any) -> Any:
     # "none" | "auto" | "required" | {type: "function", function: {name}} (protocol.py:204-210,238-244); another string
     # is a 400 (protocol.py:947-955), and so is an empty name (protocol.py:978-984 (vLLM 0.30.0)).

@@ -8,15 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 from inference_api import openai_shapes, tgi, vllm
-from inference_api.tgi import TokenBudget, boolean, nullable, string
+from inference_api.tgi import Rules, TokenBudget, boolean, nullable, string
 
 _PROMPTS = f"a non-empty string or a list of 1–{vllm.MAX_PROMPTS} of them"
 
 
-def parse_completions(request: dict[str, Any], budget: TokenBudget, max_model_len: int) -> tuple[dict[str, Any], list[str]]:
-    """The body the container receives, and its prompts (for the byte limit)."""
-    tgi.require(request, "prompt", "", _PROMPTS)
-    rules = {
+def completions_rules(budget: TokenBudget) -> Rules:
+    """The fields of a completions request, as parse_completions checks them (truncate_prompt_tokens against the budget
+    afterwards)."""
+    fields = {
         "prompt": _prompt,
         "model": vllm.model,
         "echo": nullable(boolean),  # bool | None = False: prepend the prompt to the text (protocol.py:57)
@@ -43,7 +43,14 @@ def parse_completions(request: dict[str, Any], budget: TokenBudget, max_model_le
         "response_format": nullable(vllm.response_format),  # (protocol.py:122-129)
         "structured_outputs": nullable(vllm.structured_outputs),  # (protocol.py:130-133)
     }
-    body = tgi.apply(request, rules)
+    return Rules(fields, {"prompt": _PROMPTS})
+
+
+def parse_completions(request: dict[str, Any], budget: TokenBudget, max_model_len: int) -> tuple[dict[str, Any], list[str]]:
+    """The body the container receives, and its prompts (for the byte limit)."""
+    rules = completions_rules(budget)
+    rules.require(request)
+    body = tgi.apply(request, rules.fields)
     body.setdefault("max_tokens", budget.default)  # every forwarded request names its budget (ours)
     if "truncate_prompt_tokens" in body:
         body["truncate_prompt_tokens"] = vllm.truncate_prompt_tokens(
@@ -60,4 +67,4 @@ _prompt = openai_shapes.prompt(vllm.MAX_PROMPTS, _PROMPTS)
 # `suffix: str | None` (protocol.py:68) is accepted and not used (vllm/entrypoints/openai/completion/serving.py:119-121
 # (vLLM 0.30.0)): the caller would not get what it asked for. Refused unless null (ours).
 _suffix = openai_shapes.absent("vLLM does not support a suffix")
-_integer = tgi.rule(tgi.is_int, "an integer")
+_integer = tgi.rule(tgi.is_int, "an integer", {"type": "integer"})

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from inference_api import tgi, vllm
-from inference_api.tgi import DROP, Invalid, TokenBudget, boolean, integer, nullable
+from inference_api.tgi import DROP, Invalid, Rules, TokenBudget, boolean, described, integer, nullable
 
 COMPLETIONS = 'send an OpenAI completions request ({"prompt": ...})'
 LOGPROBS = 'send an OpenAI completions request with OpenAI logprobs ({"prompt": ..., "logprobs": N, "echo": true})'
@@ -23,6 +23,7 @@ LOGPROBS = 'send an OpenAI completions request with OpenAI logprobs ({"prompt": 
 def _unless(allowed: str, advice: str, harmless: Callable[[Any], bool], option: bool = True) -> tgi.Check:
     """A TGI parameter vLLM has no faithful equivalent for: dropped when it asks for nothing, else refused."""
 
+    @described(f"{allowed} with the vLLM engine: {advice} instead")
     def check(field: str, value: Any) -> Any:
         if (value is None and option) or (value is not None and harmless(value)):
             return DROP
@@ -59,6 +60,7 @@ _UNTRANSLATABLE: dict[str, tgi.Check] = {
 }
 
 
+@described("a number with 0 < value ≤ 2 (vLLM's ceiling)", {"type": "number"})
 def _temperature(field: str, value: Any) -> Any:
     # TGI: an f32 > 0 (router/src/validation.rs (TGI v3.3.6)); vLLM: ≤ 2 (vllm/sampling_params.py:583-588 (vLLM 0.30.0)).
     if not tgi.is_number(value) or not tgi.f32(value) > 0 or not value <= 2:
@@ -66,12 +68,10 @@ def _temperature(field: str, value: Any) -> Any:
     return value
 
 
-def parse_generate(request: dict[str, Any], budget: TokenBudget, max_model_len: int) -> tuple[dict[str, Any], list[str]]:
-    """The completions body the container receives, and the prompt (for the byte limit)."""
-    top = tgi.apply(request, {"inputs": _inputs, "parameters": tgi.obj, "stream": vllm.stream})
-    tgi.require(request, "inputs", "", "a non-empty string")
-    given = request.get("parameters")
-    rules = {
+def generate_rules(budget: TokenBudget) -> Rules:
+    """The fields of a generate request and of its parameters, as parse_generate checks them (truncate against the
+    budget afterwards)."""
+    parameters = {
         **_UNTRANSLATABLE,
         "temperature": nullable(_temperature),
         "repetition_penalty": nullable(tgi.positive),  # both: > 0 (vllm/sampling_params.py:561-570)
@@ -86,7 +86,17 @@ def parse_generate(request: dict[str, Any], budget: TokenBudget, max_model_len: 
         "seed": nullable(integer(0, vllm.INT64_MAX, " (vLLM reads an int64)")),
         "grammar": nullable(_grammar),
     }
-    parameters = tgi.apply(given if given is not None else {}, rules, "parameters.")
+    fields = {"inputs": _inputs, "parameters": tgi.obj, "stream": vllm.stream}
+    return Rules(fields, {"inputs": "a non-empty string"}, parameters)
+
+
+def parse_generate(request: dict[str, Any], budget: TokenBudget, max_model_len: int) -> tuple[dict[str, Any], list[str]]:
+    """The completions body the container receives, and the prompt (for the byte limit)."""
+    rules = generate_rules(budget)
+    top = tgi.apply(request, rules.fields)
+    rules.require(request)
+    given = request.get("parameters")
+    parameters = tgi.apply(given if given is not None else {}, rules.parameters, "parameters.")
     body: dict[str, Any] = {"prompt": top["inputs"], "max_tokens": parameters.get("max_new_tokens", budget.default)}
     # TGI samples when do_sample is true or any warper is set: temperature ≠ 1, top_k ≠ 0, top_p < 1, typical_p < 1
     # (server/text_generation_server/utils/tokens.py, NextTokenChooser and HeterogeneousNextTokenChooser (TGI v3.3.6));
@@ -117,6 +127,7 @@ def parse_generate(request: dict[str, Any], budget: TokenBudget, max_model_len: 
     return body, [body["prompt"]]
 
 
+@described("a non-empty string", {"type": "string", "minLength": 1})
 def _inputs(field: str, value: Any) -> Any:
     # inputs: String; an empty one is refused (router/src/validation.rs (TGI v3.3.6)), and so is vLLM's "" prompt.
     if not isinstance(value, str) or not value:
@@ -124,6 +135,7 @@ def _inputs(field: str, value: Any) -> Any:
     return value
 
 
+@described("an integer ≥ 1", {"type": "integer", "minimum": 1})
 def _positive_integer(field: str, value: Any) -> Any:
     if not tgi.is_int(value) or value < 1:
         raise Invalid(field, "an integer ≥ 1", value)
@@ -133,6 +145,7 @@ def _positive_integer(field: str, value: Any) -> Any:
 _GRAMMAR_TYPES = ("json", "json_object", "json_schema", "regex")
 
 
+@described(tgi.GRAMMAR, tgi.tagged_schema(_GRAMMAR_TYPES, ("type", "value"), value={}))
 def _grammar(field: str, value: Any) -> Any:
     """TGI's GrammarType {type, value} (router/src/lib.rs (TGI v3.3.6)) as vLLM's structured_outputs
     (vllm/sampling_params.py:87-127 (vLLM 0.30.0)): json, json_object and json_schema constrain to the schema, regex to the
