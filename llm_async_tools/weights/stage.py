@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,11 @@ class Target:
 
 
 def _size(count: int) -> str:
-    return tqdm.format_sizeof(count, "B", 1024)
+    """Bytes in binary units, as the progress bar shows them."""
+    if count < 1024:
+        return f"{count} B"
+    exponent = min(int(math.log(count, 1024)), 4)
+    return f"{count / 1024**exponent:.1f} {('KiB', 'MiB', 'GiB', 'TiB')[exponent - 1]}"
 
 
 def report(out: TextIO, verb: str, target: Target, manifest: Manifest) -> None:
@@ -192,10 +197,10 @@ def stage(request: StageRequest, session: Any, environ: Mapping[str, str], out: 
             staged[file.path] = _staged(file, sha256)
         else:
             todo.append(file)
-    print(f"{len(files)} files selected: {len(staged)} already uploaded, {len(todo)} to copy "
-          f"({_size(sum(file.size for file in todo))})", file=err)
     if todo:
         hub.require_access(max(todo, key=lambda file: file.size).path)
+    print(f"{len(files)} files selected: {len(staged)} already uploaded, {len(todo)} to copy "
+          f"({_size(sum(file.size for file in todo))})", file=err)
 
     with _upload_bar(sum(file.size for file in todo), err) as bar:
         for file in todo:
