@@ -20,7 +20,13 @@ from llm_async_tools.simulation.anchors import anchor_policies
 from llm_async_tools.simulation.engine import SimulationResult, simulate
 from llm_async_tools.simulation.metrics import IDLE_METRICS
 from llm_async_tools.simulation.model import ScalingModel
-from llm_async_tools.simulation.parameters import SimulationParameters
+from llm_async_tools.simulation.parameters import (
+    DEFAULT_WEIGHTS_BYTES,
+    DEFAULT_WEIGHTS_SOURCE,
+    ENGINE_START_S,
+    WEIGHTS_SOURCES,
+    SimulationParameters,
+)
 from llm_async_tools.simulation.plot import write_timeline
 from llm_async_tools.simulation.report import render_table, to_json
 from llm_async_tools.simulation.template import read_scaling_model
@@ -47,10 +53,27 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--template", type=Path, help="a synthesized template, e.g. cdk.out/LlmAsyncStack.template.json")
     source.add_argument("--stage", help="synthesize this environment in-process (sandbox, dev, staging, prod)")
     parser.add_argument("--trace", type=Path, required=True, help="CSV with a header: arrival_s[,service_s][,tokens]")
-    parser.add_argument("--provisioning-seconds", type=float, default=defaults.provisioning_s,
-                        help="mean instance provisioning + model load time (default %(default)s)")
-    parser.add_argument("--provisioning-jitter", type=float, default=defaults.provisioning_jitter,
-                        help="relative standard deviation of that time, 0–1 (default %(default)s)")
+    cold = parser.add_argument_group("cold start", "a new instance's startup: instance provisioning + weight load + engine"
+                                     " start (docs/simulator.md, Cold start)")
+    cold.add_argument("--provisioning-seconds", type=float,
+                      help="mean total startup; replaces the whole breakdown below (default: the breakdown)")
+    cold.add_argument("--instance-provisioning-seconds", type=float, default=defaults.instance_provisioning_s,
+                      help="GPU instance launched until its container can start (default %(default)s)")
+    cold.add_argument("--image-pull-seconds", type=float, default=defaults.image_pull_s,
+                      help="container image pull; 0 while SageMaker caches the image (default %(default)s)")
+    cold.add_argument("--weights-source", choices=WEIGHTS_SOURCES,
+                      help=f"where weights come from (default: the template's metadata, else {DEFAULT_WEIGHTS_SOURCE})")
+    cold.add_argument("--weights-bytes", type=int,
+                      help=f"weights size in bytes (default: the template's metadata, else {DEFAULT_WEIGHTS_BYTES})")
+    cold.add_argument("--s3-gbps", type=float, default=defaults.s3_gbps,
+                      help="S3 → instance download rate of staged weights, Gbit/s (default %(default)s)")
+    cold.add_argument("--hub-gbps", type=float, default=defaults.hub_gbps,
+                      help="Hugging Face Hub → instance download rate, Gbit/s (default %(default)s)")
+    cold.add_argument("--engine-start-seconds", type=float,
+                      help="weights on disk to serving (default by the template's engine: "
+                      + ", ".join(f"{e} {s:g}" for e, s in ENGINE_START_S.items()) + ")")
+    cold.add_argument("--provisioning-jitter", type=float, default=defaults.provisioning_jitter,
+                      help="relative standard deviation of the startup, 0–1 (default %(default)s)")
     parser.add_argument("--service-seconds", type=float, default=defaults.service_s,
                         help="processing time of a request without service_s or tokens (default %(default)s)")
     parser.add_argument("--tokens-per-second", type=float, default=defaults.tokens_per_second,
@@ -112,6 +135,13 @@ def run(argv: list[str]) -> tuple[list[SimulationResult], str]:
     try:
         params = SimulationParameters(
             provisioning_s=args.provisioning_seconds,
+            instance_provisioning_s=args.instance_provisioning_seconds,
+            image_pull_s=args.image_pull_seconds,
+            weights_source=args.weights_source,
+            weights_bytes=args.weights_bytes,
+            s3_gbps=args.s3_gbps,
+            hub_gbps=args.hub_gbps,
+            engine_start_s=args.engine_start_seconds,
             provisioning_jitter=args.provisioning_jitter,
             service_s=args.service_seconds,
             tokens_per_second=args.tokens_per_second,
@@ -131,7 +161,9 @@ def run(argv: list[str]) -> tuple[list[SimulationResult], str]:
     results = [simulate(model, trace, params, start=start) for model in models]
     if args.plot is not None:
         write_timeline(args.plot, trace, results, title=f"{args.trace.name} from {start.isoformat()}")
-    return results, to_json(results) if args.json else render_table(results)
+    cold = params.cold_start(ours)
+    report = to_json(results, cold, params.provisioning_jitter) if args.json else render_table(results, cold, params.provisioning_jitter)
+    return results, report
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -81,8 +81,11 @@ def simulate(model: ScalingModel, trace: list[TracedRequest], params: Simulation
     def schedule(time_s: float, kind: str, payload: object) -> None:
         heapq.heappush(events, (time_s, _PRIORITY[kind], next(sequence), kind, payload))
 
+    # Jitter applies to the whole startup, not per component: no source says how provisioning, download and engine
+    # start vary apart, so splitting it would invent three spreads instead of one.
+    mean = params.cold_start(model).total_s
+
     def provisioning_s() -> float:
-        mean = params.provisioning_s
         if params.provisioning_jitter == 0:
             return mean
         return min(max(rng.gauss(mean, params.provisioning_jitter * mean), 0.5 * mean), 2 * mean)

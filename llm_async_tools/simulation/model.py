@@ -105,4 +105,10 @@ class ScalingModel:
     scheduled_actions: tuple[ScheduledAction, ...] = ()
     wake_alarm: str | None = None
     """The alarm the inference API forces into ALARM when a request finds no instance (None: no API wake)."""
+    engine: str | None = None
+    """The engine serving the model (the API's ENGINE): its start time is part of an instance's cold start."""
+    weights_source: str | None = None
+    """Where a new instance gets the weights: 's3' (staged) or 'hub'; None: the template does not say."""
+    weights_bytes: int | None = None
+    """The weights' size in bytes; None: the template does not say."""
     notes: tuple[str, ...] = field(default=())

@@ -1,6 +1,7 @@
-"""The outcome of a run as numbers: one row a policy, as a table for people or JSON for tools.
+"""The outcome of a run as numbers: one row a policy, and the cold start they share, as a table or as JSON.
 
-Percentiles are nearest-rank over completed requests; expired requests count only in `expired`.
+Percentiles are nearest-rank over completed requests; expired requests count only in `expired`. The first result
+is the trace's first request's time to result: after the idle start, it waits for a cold start.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from llm_async.model.staged import WEIGHTS_METADATA
 from llm_async_tools.simulation.engine import SimulationResult
+from llm_async_tools.simulation.parameters import ColdStart
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:
@@ -33,11 +36,50 @@ def summary_row(result: SimulationResult) -> dict[str, Any]:
         "ttr_max_s": rounded[2],
         "expired": result.expired,
         "scale_events": result.scale_events,
+        "first_result_s": None if result.first_ttr_s is None else round(result.first_ttr_s, 1),
     }
 
 
-def to_json(results: Sequence[SimulationResult]) -> str:
-    return json.dumps({"policies": [summary_row(r) for r in results]})
+def cold_start_fields(cold: ColdStart, jitter: float) -> dict[str, Any]:
+    """The JSON object of the cold start: each component, the total the simulation used, and where inputs came from."""
+    return {
+        "instance_provisioning_s": round(cold.instance_provisioning_s, 1),
+        "image_pull_s": round(cold.image_pull_s, 1),
+        "weights_source": cold.weights_source,
+        "weights_bytes": cold.weights_bytes,
+        "weights_gbps": cold.weights_gbps,
+        "weight_load_s": round(cold.weight_load_s, 1),
+        "engine": cold.engine,
+        "engine_start_s": None if cold.engine_start_s is None else round(cold.engine_start_s, 1),
+        "total_s": round(cold.total_s, 1),
+        "jitter": jitter,
+        "total_from_provisioning_seconds": cold.overridden,
+        "defaults": list(cold.defaults),
+    }
+
+
+def to_json(results: Sequence[SimulationResult], cold: ColdStart, jitter: float) -> str:
+    return json.dumps({"policies": [summary_row(r) for r in results], "cold_start": cold_start_fields(cold, jitter)})
+
+
+def describe_cold_start(cold: ColdStart, jitter: float) -> str:
+    """One line under the table: what a new instance's startup is made of, and which inputs are defaults."""
+    gb = cold.weights_bytes / 1e9
+    engine = "" if cold.engine is None else f" ({cold.engine})"
+    start = "–" if cold.engine_start_s is None else f"{cold.engine_start_s:.0f}"
+    pull = f" + {cold.image_pull_s:.0f} s image pull" if cold.image_pull_s else ""
+    overlap = ", beside the pull" if cold.overlaps_pull and cold.image_pull_s else ""
+    parts = (f"{cold.instance_provisioning_s:.0f} s instance provisioning{pull} + {cold.weight_load_s:.0f} s weight load"
+             f" ({cold.weights_source}, {gb:.2f} GB at {cold.weights_gbps:g} Gbps{overlap}) + {start} s engine start{engine}")
+    spread = f", jitter {jitter:.0%}" if jitter else ""
+    if cold.overridden:
+        line = f"cold start: {cold.total_s:.0f} s mean (--provisioning-seconds{spread}); breakdown not used: {parts}"
+    else:
+        line = f"cold start: {cold.total_s:.0f} s mean{spread} = {parts}"
+    if cold.defaults and not cold.overridden:
+        plural = "s" if len(cold.defaults) > 1 else ""
+        line += f"; {' and '.join(cold.defaults)}: documented default{plural}, not in the template ({WEIGHTS_METADATA} metadata)"
+    return line
 
 
 def ratio(value: float | None, ours: float | None) -> str:
@@ -47,20 +89,20 @@ def ratio(value: float | None, ours: float | None) -> str:
     return f"{value / ours:.2f}×"
 
 
-def render_table(results: Sequence[SimulationResult]) -> str:
+def render_table(results: Sequence[SimulationResult], cold: ColdStart, jitter: float) -> str:
     rows = [summary_row(r) for r in results]
     compare = len(rows) > 1
-    header = ["policy", "GPU h", "cost $", "TTR p50 s", "p95 s", "max s", "expired", "scale events"]
+    header = ["policy", "GPU h", "cost $", "TTR p50 s", "p95 s", "max s", "first s", "expired", "scale events"]
     if compare:
         header += ["cost vs ours", "p95 vs ours"]
     body = []
     for row in rows:
         cells = [row["name"], f"{row['gpu_hours']:.2f}", f"{row['cost_usd']:.2f}"]
-        cells += ["–" if row[k] is None else f"{row[k]:.0f}" for k in ("ttr_p50_s", "ttr_p95_s", "ttr_max_s")]
+        cells += ["–" if row[k] is None else f"{row[k]:.0f}" for k in ("ttr_p50_s", "ttr_p95_s", "ttr_max_s", "first_result_s")]
         cells += [str(row["expired"]), str(row["scale_events"])]
         if compare:
             cells += [ratio(row["cost_usd"], rows[0]["cost_usd"]), ratio(row["ttr_p95_s"], rows[0]["ttr_p95_s"])]
         body.append(cells)
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))) for line in [header, *body]]
-    return "\n".join(line.rstrip() for line in lines)
+    return "\n".join([*(line.rstrip() for line in lines), describe_cold_start(cold, jitter)])

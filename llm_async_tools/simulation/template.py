@@ -1,8 +1,10 @@
 """A synthesized template → the `ScalingModel` it would deploy, so the simulator never keeps a copy of our policy.
 
 Reads the scalable target (capacity bounds, scheduled actions), its scaling policies and the alarms that
-invoke them, the endpoint config's instance type and per-instance concurrency, and the inference API's
-Lambda environment (request TTL, which alarm a request forces when it finds no instance).
+invoke them, the endpoint config's instance type and per-instance concurrency, the inference API's
+Lambda environment (request TTL, which alarm a request forces when it finds no instance, the engine), and the
+model's weights metadata (where a new instance gets the weights from and how large they are; older templates
+have none, and the cold start then uses documented defaults).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from llm_async.api.runtime.inference_api.contract import VARIABLES
 from llm_async.endpoint import metrics
 from llm_async.model.instance_types import GPU_INSTANCE_TYPES
+from llm_async.model.staged import WEIGHTS_METADATA
 from llm_async_tools.cfn_template import TemplateError, only, resources_of_type
 from llm_async_tools.simulation.model import (
     ASYNC_METRICS,
@@ -27,10 +30,12 @@ from llm_async_tools.simulation.model import (
     StepPolicy,
     TargetTrackingPolicy,
 )
+from llm_async_tools.simulation.parameters import ENGINE_START_S, WEIGHTS_SOURCES
 
 _TARGET = "AWS::ApplicationAutoScaling::ScalableTarget"
 _POLICY = "AWS::ApplicationAutoScaling::ScalingPolicy"
 _ALARM = "AWS::CloudWatch::Alarm"
+_MODEL = "AWS::SageMaker::Model"
 _FILL = re.compile(r"^FILL\(\s*(\w+)\s*,\s*(-?[\d.]+)\s*\)$")
 
 
@@ -39,8 +44,9 @@ def read_scaling_model(template: dict[str, Any], *, name: str = "ours", usd_per_
     if not isinstance(resources, dict):
         raise TemplateError("template has no Resources section")
     target = only(resources, _TARGET)
-    instance_type, concurrency = _endpoint_variant(resources)
-    ttl_s, wake_ref = _api_environment(resources)
+    instance_type, concurrency, model_ref = _endpoint_variant(resources)
+    ttl_s, wake_ref, engine = _api_environment(resources)
+    weights_source, weights_bytes = _weights(resources, model_ref)
     alarms = resources_of_type(resources, _ALARM)
     step_policies: list[StepPolicy] = []
     target_tracking: list[TargetTrackingPolicy] = []
@@ -66,10 +72,14 @@ def read_scaling_model(template: dict[str, Any], *, name: str = "ours", usd_per_
         target_tracking=tuple(target_tracking),
         scheduled_actions=tuple(_scheduled(a) for a in target.get("ScheduledActions", [])),
         wake_alarm=wake_ref,
+        engine=engine,
+        weights_source=weights_source,
+        weights_bytes=weights_bytes,
     )
 
 
-def _endpoint_variant(resources: dict[str, Any]) -> tuple[str, int]:
+def _endpoint_variant(resources: dict[str, Any]) -> tuple[str, int, str | None]:
+    """Instance type, per-instance concurrency, and the logical id of the model the variant serves (if a reference)."""
     config = only(resources, "AWS::SageMaker::EndpointConfig")
     variants = config.get("ProductionVariants", [])
     if len(variants) != 1:
@@ -77,11 +87,14 @@ def _endpoint_variant(resources: dict[str, Any]) -> tuple[str, int]:
     concurrency = config.get("AsyncInferenceConfig", {}).get("ClientConfig", {}).get("MaxConcurrentInvocationsPerInstance")
     if concurrency is None:
         raise TemplateError("the endpoint config has no AsyncInferenceConfig.ClientConfig.MaxConcurrentInvocationsPerInstance")
-    return variants[0]["InstanceType"], int(concurrency)
+    model = variants[0].get("ModelName")
+    # CDK writes {"Fn::GetAtt": [id, "ModelName"]}; a hand-written template may name the model as a plain string.
+    model_ref = model["Fn::GetAtt"][0] if isinstance(model, dict) and "Fn::GetAtt" in model else None
+    return variants[0]["InstanceType"], int(concurrency), model_ref
 
 
-def _api_environment(resources: dict[str, Any]) -> tuple[int, str | None]:
-    """The request TTL the API sends with every invocation, and the wake alarm it may force (a Ref)."""
+def _api_environment(resources: dict[str, Any]) -> tuple[int, str | None, str]:
+    """The request TTL the API sends with every invocation, the wake alarm it may force (a Ref), and the engine."""
     environments = [
         f.get("Environment", {}).get("Variables", {})
         for f in resources_of_type(resources, "AWS::Lambda::Function").values()
@@ -94,7 +107,34 @@ def _api_environment(resources: dict[str, Any]) -> tuple[int, str | None]:
             f" ({', '.join(VARIABLES.values())}), expected exactly one"
         )
     wake = api[0][VARIABLES["wake_alarm_name"]]
-    return int(api[0][VARIABLES["request_ttl_s"]]), (wake["Ref"] if isinstance(wake, dict) and "Ref" in wake else None)
+    engine = api[0][VARIABLES["engine"]]
+    if engine not in ENGINE_START_S:
+        raise TemplateError(f"the API's {VARIABLES['engine']} is {engine!r}; the simulator knows the start time of {', '.join(ENGINE_START_S)}")
+    return int(api[0][VARIABLES["request_ttl_s"]]), (wake["Ref"] if isinstance(wake, dict) and "Ref" in wake else None), engine
+
+
+def _weights(resources: dict[str, Any], model_ref: str | None) -> tuple[str | None, int | None]:
+    """The served model's weights metadata: (source, bytes), each None where the template does not say.
+
+    The model is the one the endpoint config's variant references, else the template's only model.
+    """
+    models = {k: r for k, r in resources.items() if r.get("Type") == _MODEL}
+    model_id = model_ref if model_ref in models else (next(iter(models)) if len(models) == 1 else None)
+    if model_id is None:
+        return None, None
+    metadata = models[model_id].get("Metadata", {}).get(WEIGHTS_METADATA)
+    if metadata is None:
+        return None, None
+    owner = f"{_MODEL} {model_id} metadata {WEIGHTS_METADATA}"
+    if not isinstance(metadata, dict):
+        raise TemplateError(f"{owner} is not an object")
+    source, size = metadata.get("Source"), metadata.get("Bytes")
+    if source not in WEIGHTS_SOURCES:
+        raise TemplateError(f"{owner} has Source {source!r}, expected one of {', '.join(WEIGHTS_SOURCES)}")
+    # bool is an int in Python; a size of True is a template bug, not one byte.
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
+        raise TemplateError(f"{owner} has Bytes {size!r}, expected a whole number of bytes > 0 or null")
+    return source, size
 
 
 def _price(instance_type: str) -> float:

@@ -15,7 +15,7 @@ from stacks import llm_async_app
 from tests.conftest import ROOT
 from tests.synths import Synthesized
 
-KEYS = ["name", "gpu_hours", "cost_usd", "ttr_p50_s", "ttr_p95_s", "ttr_max_s", "expired", "scale_events"]
+KEYS = ["name", "gpu_hours", "cost_usd", "ttr_p50_s", "ttr_p95_s", "ttr_max_s", "expired", "scale_events", "first_result_s"]
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict:
 def test_compare_json_lists_ours_first_then_the_anchors(template: Path, tmp_path: Path, capsys) -> None:
     trace = _trace(tmp_path, "arrival_s,service_s\n100,30\n7200,\n")
     output = _json(capsys, ["--template", str(template), "--trace", str(trace), "--compare", "--json"])
-    assert list(output) == ["policies"]
+    assert list(output) == ["policies", "cold_start"]
     assert [p["name"] for p in output["policies"]] == ["ours", "seed-option-1", "seed-option-2", "aws-documented", "always-on"]
     assert all(list(p) == KEYS for p in output["policies"])
     assert output["policies"][4]["gpu_hours"] == 24.0
