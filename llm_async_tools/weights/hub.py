@@ -13,6 +13,10 @@
 - `endpoint=` is passed on every call: huggingface_hub reads HF_ENDPOINT once, at import (constants.py).
 - `token=False` when there is none: None would make huggingface_hub send a token saved on the machine by
   `hf auth login` (utils/_headers.py, `get_token_to_send`), which this command never uses.
+- Telemetry off (`Hub.__init__`): building each request's user agent, huggingface_hub 2.4.0 reports the host's torch
+  and fetches {HF_ENDPOINT at import}/api/agent-harnesses to detect AI agents (utils/_headers.py,
+  `build_hf_user_agent`; utils/_detect_agent.py), a request to huggingface.co whatever --hub-endpoint says, and
+  a file written under HF_HOME. A build step copying weights has nothing to report.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx2
+import huggingface_hub.constants
 from huggingface_hub import HfApi, get_hf_file_metadata, hf_hub_download, hf_hub_url
 from huggingface_hub.errors import (
     DisabledRepoError,
@@ -45,6 +50,8 @@ class Hub:
     """One repository at one commit on one Hub endpoint, read with one token (or none)."""
 
     def __init__(self, endpoint: str, token: str | None, model_id: str, revision: str, cache_dir: Path) -> None:
+        # Read at each request (utils/_headers.py); the HF_HUB_DISABLE_TELEMETRY variable only at import.
+        huggingface_hub.constants.HF_HUB_DISABLE_TELEMETRY = True
         self.endpoint, self.model_id, self.revision = endpoint, model_id, revision
         self._token: str | bool = token or False
         self._has_token = token is not None

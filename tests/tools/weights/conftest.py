@@ -11,6 +11,7 @@ import functools
 import hashlib
 import json
 import random
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,24 @@ def prefix(model_id: str = MODEL_ID) -> str:
 
 def manifest_at(model_id: str = MODEL_ID) -> str:
     return manifest_key(model_id, REVISION)
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Fail a test whose command looked up any host but the stand-in's (moto answers AWS inside botocore): the
+    command must send every Hub request to --hub-endpoint, and nothing to huggingface.co."""
+    looked_up: list[str] = []
+    resolve = socket.getaddrinfo
+
+    def loopback(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in ("127.0.0.1", "localhost", b"127.0.0.1"):
+            looked_up.append(str(host))
+            raise socket.gaierror(socket.EAI_NONAME, f"{host}: the tests reach the stand-in only")
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", loopback)
+    yield looked_up
+    assert looked_up == [], f"the command looked up {looked_up}"
 
 
 @pytest.fixture
@@ -134,12 +153,20 @@ def cache_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def run(hub: HubStandIn, aws_session: boto3.session.Session, cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
     """The command in this process: `stage` by default, against the stand-in, with an empty environment
-    (no HF_TOKEN) unless `environ` is given."""
+    (no HF_TOKEN) unless `environ` is given; `flags` replace the default --model-id, --revision, --bucket..."""
 
-    def run_command(*extra: str, command: str = "stage", model_id: str = MODEL_ID, environ: dict[str, str] | None = None) -> Run:
-        argv = [command, "--model-id", model_id, "--revision", REVISION, "--bucket", BUCKET, *extra]
+    def run_command(
+        *extra: str,
+        command: str = "stage",
+        model_id: str = MODEL_ID,
+        environ: dict[str, str] | None = None,
+        flags: dict[str, str] | None = None,
+    ) -> Run:
+        options = {"--model-id": model_id, "--revision": REVISION, "--bucket": BUCKET}
         if command == "stage":
-            argv += ["--hub-endpoint", hub.endpoint, "--cache-dir", str(cache_dir)]
+            options |= {"--hub-endpoint": hub.endpoint, "--cache-dir": str(cache_dir)}
+        options |= flags or {}
+        argv = [command, *[part for option in options.items() for part in option], *extra]
         capsys.readouterr()
         code = main(argv, session=aws_session, environ=environ or {}, transfer=SMALL_PARTS)
         captured = capsys.readouterr()
