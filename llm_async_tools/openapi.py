@@ -1,0 +1,329 @@
+"""The inference API's OpenAPI document, generated from the Lambda's own request rules.
+
+Usage: python -m llm_async_tools.openapi [--engine tgi|vllm] [-o FILE]
+
+Each request shape's fields come from the rule tables the Lambda's parser applies (inference_api.request.shape_rules):
+one pydantic model per shape, no field but the table's, each described by what its rule allows and typed by the rule's
+JSON Schema where a plain one says it. The routes are declared on a Powertools REST resolver with validation enabled,
+which writes the document. The limits are the default configuration's (sandbox, its model preset) on the chosen engine.
+
+The Lambda itself does not validate with these models: its rules express what JSON Schema cannot (TGI's f32 rounding,
+serde's nulls, rules across fields, byte limits) with the engine's exact error messages; the document describes them.
+docs/openapi/<engine>.json is this output, kept true by tests/api/runtime/test_openapi.py.
+"""
+
+# No `from __future__ import annotations`: the routes' annotations name models built at run time, and Powertools reads
+# them from the functions' signatures.
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional, Union
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server, ServerVariable
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header
+from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
+from aws_lambda_powertools.event_handler.openapi.types import COMPONENT_REF_TEMPLATE
+from pydantic import BaseModel, ConfigDict, Field, RootModel, WithJsonSchema, create_model
+from pydantic.json_schema import models_json_schema
+
+from llm_async.environments import DEFAULT_ENV, ENVIRONMENTS, with_engine
+
+# The Lambda's package, `inference_api`, imports itself by that name, as Lambda does from its asset's root.
+RUNTIME = Path(__file__).resolve().parent.parent / "llm_async" / "api" / "runtime"
+if str(RUNTIME) not in sys.path:
+    sys.path.insert(0, str(RUNTIME))
+
+from inference_api.inferences import INFERENCE_ID_LENGTH  # noqa: E402
+from inference_api.request import SHAPES, Limits, shape_rules  # noqa: E402
+from inference_api.tgi import Check  # noqa: E402
+
+ENGINES = ("tgi", "vllm")
+# handler.IDEMPOTENCY_HEADER: the handler is not imported here, its module reads the Lambda's environment.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+STAGE = "v1"  # the stage InferenceApi deploys (llm_async/api/rest_api.py), the first segment of every URL
+SIGV4 = "sigv4"
+TITLE = "llm-async inference API"
+
+_SHAPE_TITLES = {
+    "chat": ("ChatRequest", 'OpenAI chat completions, {"messages": [...]}'),
+    "completions": ("CompletionsRequest", 'OpenAI completions, {"prompt": ...}'),
+    "generate": ("GenerateRequest", 'TGI generate, {"inputs": "...", "parameters": {...}}'),
+}
+
+
+def default_limits(engine: str) -> tuple[Limits, str]:
+    """The limits the default configuration deploys with `engine`, as InferenceApi hands them to its Lambda, and the
+    engine's name and version."""
+    config = with_engine(ENVIRONMENTS[DEFAULT_ENV](), engine)
+    budget = config.token_budget
+    limits = Limits(
+        max_body_bytes=config.api.max_body_bytes,
+        max_inputs_bytes=config.api.max_inputs_bytes,
+        max_input_tokens=config.model.max_input_tokens,
+        max_total_tokens=config.model.max_total_tokens,
+        default_max_new_tokens=budget.default,
+        max_new_tokens=budget.maximum,
+    )
+    return limits, f"{config.model.serving_engine.label} {config.model.image_version}"
+
+
+def _model(name: str, doc: str, rules: dict[str, Check], required: dict[str, str], nested: dict[str, Any]) -> type[BaseModel]:
+    """A model with exactly the fields of `rules` (others forbidden, as the parser refuses them), `required` ones
+    required; a field in `nested` is that model, any other typed by its rule's JSON Schema (any value if it has none)."""
+    fields: dict[str, Any] = {}
+    for field, check in rules.items():
+        annotation = nested.get(field) or Annotated[Any, WithJsonSchema(check.schema or {})]  # type: ignore[attr-defined]
+        # An optional field's default is never written: null is refused by some rules, and the rules add defaults.
+        default = ... if field in required else None
+        fields[field] = (annotation, Field(default, description=check.allowed, json_schema_extra=_no_default))  # type: ignore[attr-defined]
+    return create_model(name, __config__=ConfigDict(extra="forbid"), __doc__=doc, **fields)
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def request_models(engine: str, limits: Limits, label: str) -> dict[str, type[BaseModel]]:
+    """One model per request shape, from the rules `engine`'s parser applies with `limits`."""
+    models = {}
+    for shape, rules in shape_rules(engine, limits).items():
+        name, doc = _SHAPE_TITLES[shape]
+        nested = {}
+        if rules.parameters:
+            nested["parameters"] = _model("GenerateParameters", f"TGI generate's parameters, as {label} takes them", rules.parameters, {}, {})
+        models[shape] = _model(name, f"{doc}, as {label} takes it", rules.fields, rules.required, nested)
+    return models
+
+
+# Responses: the bodies handler.py and inferences.py write. tests/api/runtime/test_openapi.py checks real answers
+# against them.
+_FORBID = ConfigDict(extra="forbid")
+_INFERENCE_ID = Field(description="The inference's id", pattern=f"^[0-9a-f]{{{INFERENCE_ID_LENGTH}}}$")
+
+
+class Accepted(BaseModel):
+    """A submitted inference, queued on the endpoint."""
+
+    model_config = _FORBID
+    inferenceId: str = _INFERENCE_ID  # noqa: N815  (the JSON field's name)
+    status: Literal["InProgress"]
+    outputLocation: str = Field(description="s3:// URI where SageMaker writes the result")  # noqa: N815
+    failureLocation: str = Field(description="s3:// URI where SageMaker writes an error")  # noqa: N815
+
+
+class InProgress(BaseModel):
+    """Queued or running."""
+
+    model_config = _FORBID
+    inferenceId: str = _INFERENCE_ID  # noqa: N815
+    status: Literal["InProgress"]
+
+
+class Completed(BaseModel):
+    """The engine answered."""
+
+    model_config = _FORBID
+    inferenceId: str = _INFERENCE_ID  # noqa: N815
+    status: Literal["Completed"]
+    result: Any = Field(description="The engine's response JSON, unchanged (its text if it is not JSON)")
+    text: Optional[str] = Field(description="The generated text, whatever the request shape; null for an unknown result shape")
+
+
+class Failed(BaseModel):
+    """The inference failed, or can no longer produce a result."""
+
+    model_config = _FORBID
+    inferenceId: str = _INFERENCE_ID  # noqa: N815
+    status: Literal["Failed"]
+    failureReason: str = Field(description="The engine's error, or why no result can come any more")  # noqa: N815
+
+
+class Status(RootModel[Annotated[Union[InProgress, Completed, Failed], Field(discriminator="status")]]):
+    """An inference's status, and its result once completed."""
+
+
+class ErrorDetail(BaseModel):
+    model_config = _FORBID
+    code: str = Field(description="What went wrong, e.g. InvalidParameter")
+    message: str = Field(description="The field and what it must be, e.g. `temperature: must be a number > 0 (got 0)`")
+
+
+class Error(BaseModel):
+    """Every refusal, the Lambda's and API Gateway's own."""
+
+    model_config = _FORBID
+    error: ErrorDetail
+
+
+def _error(description: str, **headers: str) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": {"application/json": {"model": Error}}}
+    if headers:
+        response["headers"] = {name: {"description": text, "schema": {"type": "string"}} for name, text in headers.items()}
+    return response
+
+
+_GATEWAY_403 = _error("API Gateway: a request without a valid SigV4 signature, or a caller without execute-api:Invoke")
+_GATEWAY_429 = _error("API Gateway: over the stage's throttle (api.throttle_rate_per_s, api.throttle_burst)")
+_UNAVAILABLE = _error(
+    "ServiceUnavailable: SageMaker or S3 refused or throttled, or a submit with the same Idempotency-Key is in flight",
+    **{"Retry-After": "Seconds to wait before retrying (with the same Idempotency-Key)"},
+)
+
+
+RESPONSE_MODELS = (Accepted, Status, Error)
+
+
+def build_app(models: dict[str, type[BaseModel]], limits: Limits, label: str) -> APIGatewayRestResolver:
+    """The API's routes on a Powertools resolver, with the request `models` of an engine and `limits`."""
+    Request = Union[tuple(models[shape] for shape in SHAPES.values())]  # noqa: N806  (a type)
+    keys = ", ".join(f'"{key}" ({shape})' for key, shape in SHAPES.items())
+    app = APIGatewayRestResolver(enable_validation=True)
+
+    @app.post(
+        "/invocations",
+        operation_id="submitInference",
+        summary="Submit an inference",
+        description=(
+            f"Checks the request by {label}'s rules, writes it and queues it on the endpoint. Exactly one of {keys} names"
+            " the shape. Answers at once; poll the Location for the result."
+        ),
+        responses={
+            202: {
+                "description": "Accepted and queued",
+                "headers": {"Location": {"description": f"/{STAGE}/invocations/{{inferenceId}}", "schema": {"type": "string"}}},
+                "content": {"application/json": {"model": Accepted}},
+            },
+            400: _error(
+                "MalformedJson (not JSON, unpaired surrogates, nesting), InvalidParameter (a field the rules refuse),"
+                " InvalidHeader (a malformed Idempotency-Key); InvalidRequest: API Gateway's check that exactly one"
+                " shape key is present"
+            ),
+            403: _GATEWAY_403,
+            409: _error("IdempotencyKeyFailed: the first submission with this key never reached the endpoint; use a new key"),
+            413: _error(
+                f"PayloadTooLarge: the body over {limits.max_body_bytes} bytes, the prompt (all message contents for chat)"
+                f" over {limits.max_inputs_bytes} UTF-8 bytes, or the body as the container receives it over its limit"
+            ),
+            415: _error("UnsupportedMediaType: Content-Type is not application/json"),
+            422: _error("IdempotencyKeyReused: an Idempotency-Key reused with another body"),
+            429: _GATEWAY_429,
+            503: _UNAVAILABLE,
+        },
+    )
+    def submit(
+        request: Annotated[Request, Body(description="One of the three request shapes")],
+        idempotency_key: Annotated[
+            Optional[str],
+            Header(
+                alias=IDEMPOTENCY_HEADER,
+                description="Submitting again with the same key (and body) answers the same inference, never a second one",
+                min_length=1,
+                max_length=64,
+                pattern="^[!-~]+$",
+            ),
+        ] = None,
+    ) -> None:
+        """Never called: the resolver only describes the Lambda's route (inference_api/handler.py)."""
+
+    @app.get(
+        "/invocations/<inferenceId>",
+        operation_id="getInference",
+        summary="Status and result of an inference",
+        description="Only its submitter sees an inference: to any other caller it does not exist (404).",
+        responses={
+            200: {"description": "Its status; with the result once completed", "content": {"application/json": {"model": Status}}},
+            403: _GATEWAY_403,
+            404: _error("NotFound: an id this API never accepted, or that another caller submitted"),
+            429: _GATEWAY_429,
+            503: _UNAVAILABLE,
+        },
+    )
+    def status(inferenceId: Annotated[str, PathParam(description="The id the submit answered")]) -> None:  # noqa: N803
+        """Never called: the resolver only describes the Lambda's route (inference_api/handler.py)."""
+
+    return app
+
+
+def document(engine: str = "tgi") -> dict[str, Any]:
+    """The OpenAPI document of the API serving `engine`, with the default configuration's limits."""
+    limits, label = default_limits(engine)
+    models = request_models(engine, limits, label)
+    app = build_app(models, limits, label)
+    description = (
+        f"Asynchronous inference on a SageMaker endpoint serving {label}. Generated from the Lambda's request rules"
+        f" (python -m llm_async_tools.openapi --engine {engine}) with the default configuration's limits: body ≤"
+        f" {limits.max_body_bytes} bytes, prompt ≤ {limits.max_inputs_bytes} UTF-8 bytes, MAX_INPUT_TOKENS"
+        f" {limits.max_input_tokens}, MAX_TOTAL_TOKENS {limits.max_total_tokens}, a token budget of at most"
+        f" {limits.max_new_tokens} ({limits.default_max_new_tokens} when a request names none). The schemas name every"
+        " field and its type; what a field allows is in its description, and rules across fields, f32 rounding and byte"
+        " limits are the Lambda's alone: docs/request-contract.md."
+    )
+    text = app.get_openapi_json_schema(
+        title=TITLE,
+        version=STAGE,
+        description=description,
+        servers=[
+            Server(
+                url=f"https://{{restApiId}}.execute-api.{{region}}.amazonaws.com/{STAGE}",
+                description="The stack's ApiUrl output",
+                variables={
+                    "restApiId": ServerVariable(default="restApiId", description="The REST API's id"),
+                    "region": ServerVariable(default="us-east-1", description="The stack's region"),
+                },
+            )
+        ],
+        security_schemes={
+            SIGV4: APIKey(
+                name="Authorization",
+                in_=APIKeyIn.header,
+                description="AWS Signature Version 4 (service execute-api): every method uses IAM authorization",
+                **{"x-amazon-apigateway-authtype": "awsSigv4"},
+            )
+        },
+        security=[{SIGV4: []}],
+    )
+    doc = json.loads(text)
+    _without_powertools_validation_errors(doc)
+    # Powertools reads every schema back into its own model, whose bounds are floats: 2^64 − 1 would be written as
+    # 1.8446744073709552e+19. The component schemas are written as pydantic generates them, with exact integers.
+    _, exact = models_json_schema([(model, "validation") for model in (*models.values(), *RESPONSE_MODELS)], ref_template=COMPONENT_REF_TEMPLATE)
+    schemas = doc["components"]["schemas"]
+    if set(schemas) != set(exact["$defs"]):
+        raise AssertionError(f"Powertools' schemas {sorted(schemas)} are not the models' {sorted(exact['$defs'])}")
+    doc["components"]["schemas"] = exact["$defs"]
+    return doc
+
+
+def _without_powertools_validation_errors(doc: dict[str, Any]) -> None:
+    """Powertools documents its own validation's 422 answer on every route, and its schemas; the Lambda does not
+    validate with Powertools, and answers 422 only for a reused Idempotency-Key (declared with the other errors)."""
+    for operation in (operation for path in doc["paths"].values() for operation in path.values()):
+        responses = {status: answer for status, answer in operation["responses"].items() if "HTTPValidationError" not in json.dumps(answer)}
+        # In status order (Powertools puts its 422 first, and a declared 422 keeps that place).
+        operation["responses"] = dict(sorted(responses.items(), key=lambda item: int(item[0])))
+    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        doc["components"]["schemas"].pop(name, None)
+
+
+def render(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m llm_async_tools.openapi", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--engine", choices=ENGINES, default="tgi", help="the engine whose request rules apply (default: tgi)")
+    parser.add_argument("-o", "--output", type=Path, help="write the document here (default: standard output)")
+    args = parser.parse_args(argv)
+    text = render(document(args.engine))
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
