@@ -85,7 +85,6 @@ def parse_completions(request: dict[str, Any], budget: TokenBudget) -> tuple[dic
     return body, openai_shapes.prompts(body)
 
 
-# TGI's {"type", "value"}, or OpenAI's {"type": "json_schema", "json_schema"}.
 @described(
     f'{tgi.GRAMMAR}, or OpenAI\'s {{"type": "json_schema", "json_schema": {{"name", "schema", "strict"}}}}',
     tgi.tagged_schema(tgi.GRAMMAR_TYPES, ("type",), value={}, json_schema={"type": "object"}),
@@ -182,13 +181,15 @@ def _message(field: str, message: Any) -> Any:
 
 # Vec<Message> (router/src/lib.rs (TGI v3.3.6)); an empty list is refused (ours: nothing to answer).
 _messages = openai_shapes.list_of("a non-empty list of messages", _message, non_empty=True)
-# Vec<Tool>: type and function (router/src/lib.rs (TGI v3.3.6)). TGI treats every tool as a function whatever its type:
-# "function" only (ours). OpenAI's `strict` is accepted and ignored, as TGI does.
+
+
 @described("an object", {"type": "object"})
 def _tool_function(field: str, value: Any) -> Any:
     return _function(field, value, {"strict": nullable(boolean)})
 
 
+# Vec<Tool>: type and function (router/src/lib.rs (TGI v3.3.6)). TGI treats every tool as a function whatever its type:
+# "function" only (ours). OpenAI's `strict` is accepted and ignored, as TGI does.
 _tool = {"type": openai_shapes.function_type, "function": _tool_function}
 _tools = openai_shapes.list_of("a list of tools", openai_shapes.record(_tool, {"type": '"function"', "function": "a function"}))
 
