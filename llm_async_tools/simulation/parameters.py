@@ -29,9 +29,10 @@ INSTANCE_PROVISIONING_S = 120.0
 # since 2026-06 (same AWS post; it falls back to ECR when no cached image is available). Uncached, the same post
 # measured 381 s against 134 s for a 15.7 GB image (247 s of pull): docs/simulator.md shows that case.
 IMAGE_PULL_S = 0.0
-# S3 → instance, SageMaker's model data download: AWS's Qwen3-8B (8.2 B parameters in bf16 ≈ 16.4 GB,
-# https://huggingface.co/Qwen/Qwen3-8B) came down from S3 in 77 s on ml.g6.2xlarge with the image cached (same
-# post): 16.4e9 × 8 / 77 s = 1.7 Gbps. Its customer on ml.g5.2xlarge (5.8 GB of weights, 164 s against 134 s
+# S3 → instance, SageMaker's model data download: AWS's Qwen3-8B came down from S3 in 77 s on ml.g6.2xlarge with
+# the image cached (same post). Its size is ours: 8.19 B parameters by its config.json (36 layers, hidden 4096, MLP
+# 12288, vocabulary 151,936, untied embeddings; https://huggingface.co/Qwen/Qwen3-8B) in bf16 ≈ 16.4 GB, so
+# 16.4e9 × 8 / 77 s = 1.7 Gbps. Its customer on ml.g5.2xlarge (5.8 GB of weights, 164 s against 134 s
 # without weights) implies ≥ 1.5 Gbps. Ceiling: g5.2xlarge "up to 10 Gbps", 5 Gbps per flow outside a placement
 # group (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-network-bandwidth.html).
 S3_GBPS = 1.7
@@ -56,9 +57,11 @@ ENGINE_START_S = {
     "vllm": 61.0,
 }
 DEFAULT_WEIGHTS_SOURCE = "hub"
-"""A template without the weights metadata: Hub weights, as the default presets (llm_async/model/presets.py) deploy."""
+"""A template without the weights metadata: Hub weights, what templates written before the metadata (issue 14) served
+unless configured with S3Weights."""
 DEFAULT_WEIGHTS_BYTES = 15_231_233_024
-"""A template without the weights' size: Qwen/Qwen2.5-7B-Instruct's bf16 safetensors, the default preset's weights."""
+"""A template without the weights' size: Qwen/Qwen2.5-7B-Instruct's bf16 safetensors, the default preset's weights
+(the size the model construct writes into the metadata for it)."""
 
 _GIGA = 1e9
 
