@@ -35,6 +35,7 @@ import re
 import socket
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -51,16 +52,16 @@ class RepoFile:
     content: bytes
     lfs: bool = False
 
-    @property
+    @cached_property  # a file of megabytes is hashed once, not at each request
     def sha256(self) -> str:
         return hashlib.sha256(self.content).hexdigest()
 
-    @property
+    @cached_property
     def pointer(self) -> bytes:
         """The git-lfs pointer file git stores in place of an LFS file's content (git-lfs spec v1)."""
         return f"version https://git-lfs.github.com/spec/v1\noid sha256:{self.sha256}\nsize {len(self.content)}\n".encode()
 
-    @property
+    @cached_property
     def blob_id(self) -> str:
         return git_blob_id(self.pointer if self.lfs else self.content)
 

@@ -8,16 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools.weights.conftest import (
-    BUCKET,
-    GATED_ID,
-    PRIVATE_ID,
-    REGION,
-    TOKEN,
-    UNGRANTED_TOKEN,
-    manifest_at,
-    objects,
-)
+from tests.tools.weights.conftest import GATED_ID, PRIVATE_ID, REGION, TOKEN, UNGRANTED_TOKEN, manifest_at, objects
 
 PROG = "python -m llm_async_tools.weights stage"
 

@@ -11,18 +11,7 @@ import huggingface_hub.constants
 import pytest
 
 from tests.tools.hub_stand_in import git_blob_id
-from tests.tools.weights.conftest import (
-    BUCKET,
-    FILES,
-    MIB,
-    MODEL_ID,
-    REVISION,
-    SELECTED,
-    manifest_at,
-    objects,
-    prefix,
-    writes,
-)
+from tests.tools.weights.conftest import BUCKET, FILES, MIB, MODEL_ID, REVISION, SELECTED, manifest_at, objects, prefix, writes
 
 
 def test_a_repository_is_copied_with_each_files_digest_and_its_manifest(run, aws_session) -> None:
