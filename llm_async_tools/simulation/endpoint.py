@@ -4,7 +4,8 @@ Modelled (SageMaker async inference guide, CreateEndpointConfig and InvokeEndpoi
 - Requests wait in arrival order; each in-service instance runs up to MaxConcurrentInvocationsPerInstance
   at once, each for its own service time (assumption: no slowdown from sharing the GPU).
 - A request still queued RequestTTLSeconds after it arrived expires and never runs.
-- A new instance serves after a provisioning + model load time drawn for it; it is billed from launch.
+- A new instance serves after a cold start drawn for it (parameters.py: provisioning, weights, engine start);
+  it is billed from launch.
 - Capacity lowered: not-yet-serving instances stop first, then idle ones; a busy instance drains
   (takes no new request, stops when its last one finishes).
 - While instances are starting the endpoint is Updating, and (unless `refuse_while_updating` is off) a
