@@ -19,7 +19,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Union
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server, ServerVariable
@@ -78,7 +78,8 @@ def _model(name: str, doc: str, rules: dict[str, Check], required: dict[str, str
         annotation = nested.get(field) or Annotated[Any, WithJsonSchema(check.schema or {})]  # type: ignore[attr-defined]
         # An optional field's default is never written: null is refused by some rules, and the rules add defaults.
         default = ... if field in required else None
-        fields[field] = (annotation, Field(default, description=check.allowed, json_schema_extra=_no_default))  # type: ignore[attr-defined]
+        description = check.allowed  # type: ignore[attr-defined]
+        fields[field] = (annotation, Field(default, description=description, json_schema_extra=_no_default))
     return create_model(name, __config__=ConfigDict(extra="forbid"), __doc__=doc, **fields)
 
 
@@ -93,7 +94,8 @@ def request_models(engine: str, limits: Limits, label: str) -> dict[str, type[Ba
         name, doc = _SHAPE_TITLES[shape]
         nested = {}
         if rules.parameters:
-            nested["parameters"] = _model("GenerateParameters", f"TGI generate's parameters, as {label} takes them", rules.parameters, {}, {})
+            doc_of_parameters = f"TGI generate's parameters, as {label} takes them"
+            nested["parameters"] = _model("GenerateParameters", doc_of_parameters, rules.parameters, {}, {})
         models[shape] = _model(name, f"{doc}, as {label} takes it", rules.fields, rules.required, nested)
     return models
 
@@ -129,7 +131,7 @@ class Completed(BaseModel):
     inferenceId: str = _INFERENCE_ID  # noqa: N815
     status: Literal["Completed"]
     result: Any = Field(description="The engine's response JSON, unchanged (its text if it is not JSON)")
-    text: Optional[str] = Field(description="The generated text, whatever the request shape; null for an unknown result shape")
+    text: str | None = Field(description="The generated text, whatever the request shape; null for an unknown result shape")
 
 
 class Failed(BaseModel):
@@ -141,7 +143,7 @@ class Failed(BaseModel):
     failureReason: str = Field(description="The engine's error, or why no result can come any more")  # noqa: N815
 
 
-class Status(RootModel[Annotated[Union[InProgress, Completed, Failed], Field(discriminator="status")]]):
+class Status(RootModel[Annotated[InProgress | Completed | Failed, Field(discriminator="status")]]):
     """An inference's status, and its result once completed."""
 
 
@@ -216,7 +218,7 @@ def build_app(models: dict[str, type[BaseModel]], limits: Limits, label: str) ->
     def submit(
         request: Annotated[Request, Body(description="One of the three request shapes")],
         idempotency_key: Annotated[
-            Optional[str],
+            str | None,
             Header(
                 alias=IDEMPOTENCY_HEADER,
                 description="Submitting again with the same key (and body) answers the same inference, never a second one",
@@ -234,7 +236,10 @@ def build_app(models: dict[str, type[BaseModel]], limits: Limits, label: str) ->
         summary="Status and result of an inference",
         description="Only its submitter sees an inference: to any other caller it does not exist (404).",
         responses={
-            200: {"description": "Its status; with the result once completed", "content": {"application/json": {"model": Status}}},
+            200: {
+                "description": "Its status; with the result once completed",
+                "content": {"application/json": {"model": Status}},
+            },
             403: _GATEWAY_403,
             404: _error("NotFound: an id this API never accepted, or that another caller submitted"),
             429: _GATEWAY_429,
@@ -289,7 +294,8 @@ def document(engine: str = "tgi") -> dict[str, Any]:
     _without_powertools_validation_errors(doc)
     # Powertools reads every schema back into its own model, whose bounds are floats: 2^64 − 1 would be written as
     # 1.8446744073709552e+19. The component schemas are written as pydantic generates them, with exact integers.
-    _, exact = models_json_schema([(model, "validation") for model in (*models.values(), *RESPONSE_MODELS)], ref_template=COMPONENT_REF_TEMPLATE)
+    every_model = [(model, "validation") for model in (*models.values(), *RESPONSE_MODELS)]
+    _, exact = models_json_schema(every_model, ref_template=COMPONENT_REF_TEMPLATE)
     schemas = doc["components"]["schemas"]
     if set(schemas) != set(exact["$defs"]):
         raise AssertionError(f"Powertools' schemas {sorted(schemas)} are not the models' {sorted(exact['$defs'])}")
@@ -301,7 +307,9 @@ def _without_powertools_validation_errors(doc: dict[str, Any]) -> None:
     """Powertools documents its own validation's 422 answer on every route, and its schemas; the Lambda does not
     validate with Powertools, and answers 422 only for a reused Idempotency-Key (declared with the other errors)."""
     for operation in (operation for path in doc["paths"].values() for operation in path.values()):
-        responses = {status: answer for status, answer in operation["responses"].items() if "HTTPValidationError" not in json.dumps(answer)}
+        responses = {
+            status: answer for status, answer in operation["responses"].items() if "HTTPValidationError" not in json.dumps(answer)
+        }
         # In status order (Powertools puts its 422 first, and a declared 422 keeps that place).
         operation["responses"] = dict(sorted(responses.items(), key=lambda item: int(item[0])))
     for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):

@@ -150,22 +150,25 @@ def test_the_idempotency_header_is_the_handlers() -> None:
 
 # Requests ------------------------------------------------------------------------------------------------------------
 
+
+def _cases(shape: str, *tables: dict[str, list[Any]]) -> list[tuple[str, str, Any]]:
+    return [(shape, field, value) for table in tables for field, values in table.items() for value in values]
+
+
 # The accepted values of the request tests (each shape's ACCEPTED table, and the values both TGI and our rules accept
-# in the property tests), one field at a time on the smallest body.
+# in the property tests), one field at a time on the smallest body; and accepted conversations.
 ACCEPTED = {
     "tgi": [
-        *[("chat", field, value) for table in (tgi_chat.ACCEPTED, fuzz.VALID["chat"]) for field, values in table.items() for value in values],
-        *[("completions", field, value) for table in (tgi_completions.ACCEPTED, fuzz.VALID["completions"])
-          for field, values in table.items() for value in values],
-        *[("generate", field, value) for table in (tgi_generate.ACCEPTED, fuzz.VALID["generate"])
-          for field, values in table.items() for value in values],
+        *_cases("chat", tgi_chat.ACCEPTED, fuzz.VALID["chat"]),
+        *_cases("completions", tgi_completions.ACCEPTED, fuzz.VALID["completions"]),
+        *_cases("generate", tgi_generate.ACCEPTED, fuzz.VALID["generate"]),
     ],
     "vllm": [
-        *[("chat", field, value) for field, values in vllm_chat.ACCEPTED.items() for value in values],
-        *[("completions", field, value) for field, values in vllm_completions.ACCEPTED.items() for value in values],
+        *_cases("chat", vllm_chat.ACCEPTED),
+        *_cases("completions", vllm_completions.ACCEPTED),
         *[("generate", field, value) for parameters, _ in vllm_generate.TRANSLATED for field, value in parameters.items()],
     ],
-}  # fmt: skip
+}
 MESSAGES = [
     [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi", "name": "Ann"}],
     [{"role": "user", "content": [{"type": "text", "text": "Hi"}, {"type": "text", "text": " there"}]}],
@@ -173,7 +176,7 @@ MESSAGES = [
      {"role": "assistant", "content": None,
       "tool_calls": [{"id": "0", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
      {"role": "tool", "content": "Sunny", "tool_call_id": "0"}],
-    [*USER, {"role": "assistant", "content": "Hi!", "refusal": None, "annotations": [], "audio": None, "function_call": None}, *USER],
+    [*USER, {"role": "assistant", "content": "Hi!", "refusal": None, "annotations": [], "audio": None}, *USER],
 ]  # fmt: skip
 
 

@@ -30,6 +30,10 @@ logger = Logger()
 tracer = Tracer()
 # Namespace and service from the environment the construct writes (contract.VARIABLES).
 metrics = Metrics()
+# No Powertools validation (enable_validation, pydantic models): requests are checked by the engine's rule tables
+# (request.py), which express what JSON Schema cannot (TGI's f32 rounding, serde's nulls, rules across fields, byte
+# limits) with the engine's own error messages. docs/openapi/ describes them, generated from the same tables
+# (llm_async_tools/openapi.py); the Lambda needs no pydantic.
 app = APIGatewayRestResolver()
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
