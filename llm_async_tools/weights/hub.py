@@ -121,7 +121,8 @@ class Hub:
                 token=self._token,
                 library_name=LIBRARY,
             )
-        except (HfHubHTTPError, httpx2.HTTPError, OSError) as error:
-            # OSError also carries http_get's "Consistency check failed: file should be of size X but has size Y".
+        except (HfHubHTTPError, httpx2.HTTPError, OSError, ValueError) as error:
+            # OSError also carries http_get's "Consistency check failed: file should be of size X but has size Y";
+            # ValueError, its refusal of a file over 50 GB by plain HTTP (only Xet storage serves those).
             raise self._failure(error, file.path) from None
         return Path(local)
