@@ -187,7 +187,10 @@ def stage(request: StageRequest, session: Any, environ: Mapping[str, str], out: 
     listing = {file.path: file for file in hub.list_files()}
     files = [listing[path] for path in select(listing, request.include, request.exclude)]
     if not files:
-        raise UsageError(f"--include/--exclude: no file of {target.model_id} is selected (it has {', '.join(sorted(listing))})")
+        # One line even for a repository of thousands of files.
+        names = sorted(listing)
+        shown = ", ".join(names[:12]) + (f", … ({len(names)} files)" if len(names) > 12 else "")
+        raise UsageError(f"--include/--exclude: no file of {target.model_id} is selected (it has {shown})")
 
     staged: dict[str, StagedFile] = {}
     todo: list[HubFile] = []

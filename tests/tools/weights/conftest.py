@@ -153,20 +153,21 @@ def cache_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def run(hub: HubStandIn, aws_session: boto3.session.Session, cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
     """The command in this process: `stage` by default, against the stand-in, with an empty environment
-    (no HF_TOKEN) unless `environ` is given; `flags` replace the default --model-id, --revision, --bucket..."""
+    (no HF_TOKEN) unless `environ` is given; `flags` replace the default --model-id, --revision, --bucket...
+    (None leaves the flag out)."""
 
     def run_command(
         *extra: str,
         command: str = "stage",
         model_id: str = MODEL_ID,
         environ: dict[str, str] | None = None,
-        flags: dict[str, str] | None = None,
+        flags: dict[str, str | None] | None = None,
     ) -> Run:
         options = {"--model-id": model_id, "--revision": REVISION, "--bucket": BUCKET}
         if command == "stage":
             options |= {"--hub-endpoint": hub.endpoint, "--cache-dir": str(cache_dir)}
         options |= flags or {}
-        argv = [command, *[part for option in options.items() for part in option], *extra]
+        argv = [command, *[part for option in options.items() if option[1] is not None for part in option], *extra]
         capsys.readouterr()
         code = main(argv, session=aws_session, environ=environ or {}, transfer=SMALL_PARTS)
         captured = capsys.readouterr()

@@ -192,3 +192,10 @@ def test_the_local_copy_is_removed_once_uploaded(run, cache_dir: Path) -> None:
     # Disk use stays one file whatever the model's size (a build host's disk is smaller than large models).
     assert run().code == 0
     assert not [path for path in SELECTED if (cache_dir / MODEL_ID / REVISION / path).exists()]
+
+
+def test_hf_endpoint_from_the_environment_is_the_default_hub(run, hub) -> None:
+    result = run(flags={"--hub-endpoint": None}, environ={"HF_ENDPOINT": hub.endpoint})
+
+    assert result.code == 0, result.err
+    assert hub.downloads()
