@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +108,7 @@ def verify(target: Target, out: TextIO, err: TextIO) -> None:
 
 def _already_uploaded(file: HubFile, state: ObjectState | None) -> str | None:
     """The sha256 of an object that already holds this file (checked by its metadata), else None."""
-    if state is None or state.size != file.size or state.sha256 is None:
+    if state is None or state.size != file.size or not re.fullmatch(r"[0-9a-f]{64}", state.sha256 or ""):
         return None
     if file.is_lfs:
         return state.sha256 if state.sha256 == file.lfs_sha256 else None
