@@ -29,8 +29,12 @@ def _config(
     monitoring: MonitoringConfig,
     storage: StorageConfig | None = None,
     api: ApiConfig | None = None,
+    staged: bool = True,
 ) -> DeploymentConfig:
-    preset = QWEN2_5_7B_INSTRUCT
+    """`staged`: the weights come from the deployment's own bucket, staged before the endpoint deploys (docs/weights.md):
+    no wake depends on the Hub, and the endpoint runs network-isolated. The sandbox reads the Hub, so that one
+    `cdk deploy` is all a first try needs."""
+    preset = QWEN2_5_7B_INSTRUCT.staged() if staged else QWEN2_5_7B_INSTRUCT
     return DeploymentConfig(
         env_name=env_name,
         region=region,
@@ -57,6 +61,7 @@ def sandbox() -> DeploymentConfig:
         scaling=ScalingConfig(max_capacity=1),
         storage=StorageConfig(payload_expiry_days=3),
         monitoring=MonitoringConfig(log_retention_days=7),
+        staged=False,
     )
 
 

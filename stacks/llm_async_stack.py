@@ -1,4 +1,4 @@
-"""`LlmAsyncStack`: a TGI model on a SageMaker async endpoint that scales to zero. Composes and wires only."""
+"""`LlmAsyncStack`: an LLM on a SageMaker async endpoint that scales to zero. Composes and wires only."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from llm_async.pipeline.smoke_test_access import SmokeTestAccess
 from llm_async.storage.bucket import PayloadBucket
 from llm_async.storage.keys import LogKey, RotatingKey
 from llm_async.storage.log_groups import LogGroups
+from llm_async.weights.construct import WeightsStore
 
 
 class LlmAsyncStack(cdk.Stack):
@@ -31,9 +32,11 @@ class LlmAsyncStack(cdk.Stack):
         *,
         config: DeploymentConfig,
         smoke_test_from_account: str | None = None,
+        weights_store: WeightsStore | None = None,
         **kwargs: Any,
     ) -> None:
-        """`smoke_test_from_account`: the pipeline account whose smoke test may call this stack's API."""
+        """`smoke_test_from_account`: the pipeline account whose smoke test may call this stack's API.
+        `weights_store`: the deployment's own bucket of staged weights (LlmAsyncWeightsStack), when the model reads it."""
         super().__init__(scope, id_, **kwargs)
         removal = cdk.RemovalPolicy.RETAIN if config.storage.retain_on_delete else cdk.RemovalPolicy.DESTROY
         # One key for the bucket, the async output and both topics.
@@ -74,8 +77,14 @@ class LlmAsyncStack(cdk.Stack):
                 logs=logs,
             )
         )
+        self.weights_store = weights_store
         self.model = ServingModel(
-            self, "Model", model=config.model, endpoint_name=config.endpoint.endpoint_name, network=self.network
+            self,
+            "Model",
+            model=config.model,
+            endpoint_name=config.endpoint.endpoint_name,
+            network=self.network,
+            weights_store=weights_store,
         )
         self.endpoint = AsyncEndpoint(
             self,

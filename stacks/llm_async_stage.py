@@ -1,4 +1,4 @@
-"""One environment of the promotion pipeline: the same `LlmAsyncStack`, with that environment's config."""
+"""One environment of the promotion pipeline: the same `LlmAsyncStack` (and its weights stack), with that environment's config."""
 
 from __future__ import annotations
 
@@ -18,4 +18,7 @@ class LlmAsyncStage(cdk.Stage):
     def __init__(self, scope: Construct, *, config: DeploymentConfig, pipeline_account: str) -> None:
         super().__init__(scope, stage_id(config.env_name), env=cdk.Environment(account=config.account, region=config.region))
         self.config = config
-        self.stack = add_llm_async_stack(self, config, smoke_test_from_account=pipeline_account)
+        self.stack = add_llm_async_stack(self, config, pipeline_account=pipeline_account)
+        store = self.stack.weights_store
+        # The stack of the deployment's own weights bucket, deployed first: the pipeline stages into it in between.
+        self.weights_stack = None if store is None else cdk.Stack.of(store)

@@ -24,7 +24,9 @@ from llm_async.notifications.topics import NotificationTopics
 from llm_async.storage.bucket import PayloadBucket
 from llm_async.storage.keys import LogKey, RotatingKey
 from llm_async.storage.log_groups import LogGroups
+from llm_async.weights.construct import WeightsStore
 from stacks.llm_async_app import cdk_json_context
+from stacks.weights_stack import needs_weights_stack
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 
@@ -75,9 +77,20 @@ class Parts:
         return PrivateNetwork(self.stack, "Network", config=self.config.network, logs=self.logs)
 
     @cached_property
+    def weights_store(self) -> WeightsStore | None:
+        """The deployment's own weights bucket, when its model reads one (in this stack: in its own in LlmAsyncStack)."""
+        if not needs_weights_stack(self.config):
+            return None
+        return WeightsStore(
+            self.stack, "Weights", name_prefix=self.config.endpoint.name_prefix,
+            access_log_expiry_days=self.config.storage.access_log_expiry_days, removal_policy=self.removal,
+        )
+
+    @cached_property
     def model(self) -> ServingModel:
         return ServingModel(
-            self.stack, "Model", model=self.config.model, endpoint_name=self.config.endpoint.endpoint_name, network=self.network
+            self.stack, "Model", model=self.config.model, endpoint_name=self.config.endpoint.endpoint_name, network=self.network,
+            weights_store=self.weights_store,
         )
 
     @cached_property

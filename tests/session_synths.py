@@ -98,6 +98,7 @@ def _run_checkov(directory: Path, session: SessionSynths) -> CheckovReport:
     templates_dir = directory / "checkov"
     templates_dir.mkdir()
     templates = {name: synth.template_json for name, synth in session.synthesized.items()}
+    templates |= {f"{name}-weights": synth.weights.template_json for name, synth in session.synthesized.items() if synth.weights}
     templates |= {"pipeline": session.pipeline.template_json, "guard": GUARD}
     for name, template in templates.items():
         (templates_dir / f"{name}.json").write_text(json.dumps(template))

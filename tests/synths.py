@@ -13,7 +13,7 @@ from aws_cdk.assertions import Template
 
 from llm_async.compliance.rule_packs import register_rule_packs
 from llm_async.deployment import DeploymentConfig
-from llm_async.environments import ENVIRONMENTS, with_engine
+from llm_async.environments import ENVIRONMENTS, with_engine, with_preset
 from llm_async.model.config import S3Weights
 from llm_async.monitoring.config import MonitoringConfig, OpsSubscription
 from llm_async.network.config import ExistingVpc, NewVpc
@@ -22,6 +22,7 @@ from llm_async.pipeline.config import CONTEXT_KEY, PIPELINE_STACK_ID, PipelineCo
 from llm_async_tools.security_report import acknowledgments
 from stacks.llm_async_app import STACK_ID, cdk_json_context, synthesize_template
 from stacks.pipeline_stack import add_pipeline_stack
+from stacks.weights_stack import WEIGHTS_STACK_ID
 
 
 def stack_metadata(assembly_dir: Path, artifact_id: str) -> dict[str, list[dict[str, Any]]]:
@@ -55,6 +56,8 @@ class Synthesized(_SynthesizedStack):
     metadata_json: dict[str, list[dict[str, Any]]]
     assembly_dir: Path | None = None
     """The cloud assembly of a standalone synth (template + metadata), for tools that read cdk.out."""
+    weights: Synthesized | None = None
+    """LlmAsyncWeightsStack, synthesized beside it when the model reads the deployment's own weights bucket."""
 
     def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.template_json["Resources"].items() if v["Type"] == resource_type}
@@ -67,7 +70,14 @@ class Synthesized(_SynthesizedStack):
 
 def synthesize(config: DeploymentConfig, outdir: Path, *, rule_packs: bool = True) -> Synthesized:
     template = synthesize_template(config, outdir, rule_packs=rule_packs)
-    return Synthesized(config, template, stack_metadata(outdir, STACK_ID), outdir)
+    return Synthesized(config, template, stack_metadata(outdir, STACK_ID), outdir, _weights(config, outdir, WEIGHTS_STACK_ID))
+
+
+def _weights(config: DeploymentConfig, assembly_dir: Path, artifact_id: str) -> Synthesized | None:
+    template_file = assembly_dir / f"{artifact_id}.template.json"
+    if not template_file.exists():
+        return None
+    return Synthesized(config, json.loads(template_file.read_text()), stack_metadata(assembly_dir, artifact_id), assembly_dir)
 
 
 # An organisation's pipeline settings (cdk.json context `llm-async:pipeline`): documentation account ids.
@@ -99,8 +109,10 @@ def synthesize_pipeline(outdir: Path, pipeline_context: dict[str, Any] = EXAMPLE
     for stage in stack.stages:
         stage_assembly = assembly.get_nested_assembly(stage.artifact_id)
         stage_template = stage_assembly.get_stack_by_name(stage.stack.stack_name).template
+        directory = Path(stage_assembly.directory)
+        weights = None if stage.weights_stack is None else _weights(stage.config, directory, stage.weights_stack.artifact_id)
         stages[stage.config.env_name] = Synthesized(
-            stage.config, stage_template, stack_metadata(Path(stage_assembly.directory), stage.stack.artifact_id)
+            stage.config, stage_template, stack_metadata(directory, stage.stack.artifact_id), weights=weights
         )
     template = assembly.get_stack_by_name(PIPELINE_STACK_ID).template
     return SynthesizedPipeline(template, stack_metadata(outdir, stack.artifact_id), stages)
@@ -167,6 +179,11 @@ def vpc_existing_config() -> DeploymentConfig:
     return dataclasses.replace(ENVIRONMENTS["sandbox"](), region="us-east-1", network=EXISTING_VPC)
 
 
+def llama_config() -> DeploymentConfig:
+    """The sandbox serving the gated preset (`-c preset=llama-3-1-8b-instruct`): staged weights in its own bucket, vLLM."""
+    return with_preset(ENVIRONMENTS["sandbox"](), "llama-3-1-8b-instruct")
+
+
 def vllm_config() -> DeploymentConfig:
     """The sandbox served by vLLM (`-c engine=vllm`): its image table, container environment and host AMI."""
     return with_engine(ENVIRONMENTS["sandbox"](), "vllm")
@@ -181,6 +198,7 @@ STANDALONE: dict[str, Callable[[], DeploymentConfig]] = {
     "vpc-nat": vpc_nat_config,
     "vpc-existing": vpc_existing_config,
     "vllm": vllm_config,
+    "llama": llama_config,
 }
 
 

@@ -28,7 +28,7 @@ def test_invalid_configuration_is_one_line(monkeypatch, capsys, tmp_path) -> Non
 def test_an_unknown_preset_is_one_line(capsys, tmp_path) -> None:
     assert cli_error_line(capsys, tmp_path, {"preset": "llama-9000"}) == (
         "llm-async configuration error: preset: must be one of qwen2-5-7b-instruct, qwen2-5-7b-instruct-vllm,"
-        " falcon-40b-instruct, falcon-40b-instruct-int8 (got 'llama-9000')"
+        " llama-3-1-8b-instruct, falcon-40b-instruct, falcon-40b-instruct-int8 (got 'llama-9000')"
     )
 
 

@@ -33,13 +33,22 @@ def lint(template: dict[str, Any], *, ignored: list[str], regions: list[str]) ->
     return [f"{m.rule.id} {m.message}" for m in matches]
 
 
-@pytest.mark.parametrize("env", ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing", "vllm"])
+@pytest.mark.parametrize(
+    "env", ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing", "vllm", "llama"]
+)
 def test_cfn_lint_is_clean(synthesized: dict[str, Synthesized], env: str) -> None:
     # A stack pinned to a region is linted there. The sandbox (environment-agnostic, like its variants)
     # also in ap-east-1, one of the regions whose TGI image comes from another account (its mapping).
     region = synthesized[env].config.region or "us-east-1"
     regions = [region, "ap-east-1"] if env == "sandbox" else [region]
     assert lint(synthesized[env].template_json, ignored=IGNORED, regions=regions) == []
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod", "llama"])
+def test_cfn_lint_is_clean_on_the_weights_stack(synthesized: dict[str, Synthesized], env: str) -> None:
+    weights = synthesized[env].weights
+    assert weights is not None
+    assert lint(weights.template_json, ignored=IGNORED, regions=[synthesized[env].config.region or "us-east-1"]) == []
 
 
 # E3703 on the pipeline only: CDK Pipelines writes each cross-account CloudFormation action's RoleArn

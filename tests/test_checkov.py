@@ -16,7 +16,10 @@ import pytest
 from tests.session_synths import load_checkov_report
 from tests.synths import Synthesized
 
-TEMPLATES = ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing", "vllm", "pipeline"]
+TEMPLATES = [
+    "sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing", "vllm", "llama",
+    "pipeline", "dev-weights", "staging-weights", "prod-weights", "llama-weights",
+]
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import pytest
 from llm_async.deployment import DeploymentConfig
 from llm_async.endpoint.config import WarmWindow
 from llm_async.environments import DEFAULT_ENV, ENVIRONMENTS, with_preset
+from llm_async.model.config import StagedWeights
 from llm_async.model.presets import PRESETS, QWEN2_5_7B_INSTRUCT
 
 NAMES = ("sandbox", "dev", "staging", "prod")
@@ -37,7 +38,15 @@ def test_the_default_environment_is_the_sandbox() -> None:
 
 def test_every_environment_serves_the_cheap_default_preset(configs: dict[str, DeploymentConfig]) -> None:
     for c in configs.values():
-        assert (c.model, c.endpoint.instance_type) == (QWEN2_5_7B_INSTRUCT.model, QWEN2_5_7B_INSTRUCT.instance_type)
+        assert (c.model.name, c.endpoint.instance_type) == (QWEN2_5_7B_INSTRUCT.model.name, QWEN2_5_7B_INSTRUCT.instance_type)
+
+
+def test_the_sandbox_reads_the_hub_and_the_pipeline_stages_read_staged_weights(configs: dict[str, DeploymentConfig]) -> None:
+    # One `cdk deploy` for a first try; no wake of dev, staging or prod depends on the Hub.
+    assert configs["sandbox"].model == QWEN2_5_7B_INSTRUCT.model
+    for name in ("dev", "staging", "prod"):
+        assert configs[name].model == QWEN2_5_7B_INSTRUCT.staged().model
+        assert configs[name].model.weights == StagedWeights("Qwen/Qwen2.5-7B-Instruct", QWEN2_5_7B_INSTRUCT.model.weights.revision)
 
 
 def test_endpoint_names_differ_per_environment_so_they_can_share_an_account(

@@ -68,9 +68,14 @@ def test_acknowledgments_sit_at_single_resources_with_evidence(sandbox: Synthesi
 # at its resource with evidence and the pin raised in the same review.
 PINNED = {
     "sandbox": {"AwsSolutions": 13, "HIPAA.Security": 11, "NIST.800.53.R5": 12, "PCI.DSS.321": 10, "Serverless": 1},
-    # Each stage: the sandbox's, plus the smoke-test role (IAM5 and inline policy), minus reserved concurrency.
-    "stage": {"AwsSolutions": 14, "HIPAA.Security": 11, "NIST.800.53.R5": 12, "PCI.DSS.321": 11, "Serverless": 1},
-    "pipeline": {"AwsSolutions": 56, "HIPAA.Security": 16, "NIST.800.53.R5": 10, "PCI.DSS.321": 16, "Serverless": 0},
+    # Each stage: the sandbox's, plus the smoke-test role (IAM5 and inline policy), plus the model role's read of
+    # the staged weights' prefix (IAM5), minus reserved concurrency.
+    "stage": {"AwsSolutions": 15, "HIPAA.Security": 11, "NIST.800.53.R5": 12, "PCI.DSS.321": 11, "Serverless": 1},
+    # Each stage's weights stack: the staging role (IAM5 on its prefix, inline policy), the access-log bucket
+    # (S1, SSE-S3), replication of both buckets.
+    "weights": {"AwsSolutions": 2, "HIPAA.Security": 4, "NIST.800.53.R5": 4, "PCI.DSS.321": 4, "Serverless": 0},
+    # Plus, for the three staging steps: their role's artifact reads and build logs, their projects' source URL.
+    "pipeline": {"AwsSolutions": 68, "HIPAA.Security": 20, "NIST.800.53.R5": 11, "PCI.DSS.321": 20, "Serverless": 0},
 }
 
 
@@ -86,5 +91,6 @@ def test_acknowledgment_counts_per_pack_are_pinned(sandbox: Synthesized, pipelin
     assert _per_pack(sandbox.acknowledgments) == PINNED["sandbox"]
     for env, stage in pipeline.stages.items():
         assert _per_pack(stage.acknowledgments) == PINNED["stage"], env
+        assert stage.weights is not None and _per_pack(stage.weights.acknowledgments) == PINNED["weights"], env
     assert _per_pack(pipeline.acknowledgments) == PINNED["pipeline"]
     print({name: sum(counts.values()) for name, counts in PINNED.items()})

@@ -73,6 +73,11 @@ def test_template_snapshot(synthesized: dict[str, Synthesized], env: str, snapsh
     assert readable(synthesized[env].template_json) == snapshot(extension_class=JSONSnapshotExtension)
 
 
+def test_weights_stack_snapshot(synthesized: dict[str, Synthesized], snapshot: SnapshotAssertion) -> None:
+    weights = synthesized["prod"].weights
+    assert weights is not None and readable(weights.template_json) == snapshot(extension_class=JSONSnapshotExtension)
+
+
 def test_pipeline_snapshot(pipeline: SynthesizedPipeline, snapshot: SnapshotAssertion) -> None:
     assert readable(pipeline.template_json) == snapshot(extension_class=JSONSnapshotExtension)
 

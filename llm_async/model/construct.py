@@ -9,10 +9,12 @@ from constructs import Construct
 
 from llm_async.compliance import findings
 from llm_async.endpoint.config import endpoint_log_group_name
-from llm_async.model.config import ModelConfig, S3Weights
+from llm_async.model.config import HubWeights, ModelConfig, S3Weights, StagedWeights
 from llm_async.model.environment import container_environment
 from llm_async.model.image import EngineImage
+from llm_async.model.staged import WEIGHTS_METADATA
 from llm_async.network.construct import PrivateNetwork
+from llm_async.weights.construct import WeightsStore
 
 
 class ServingModel(Construct):
@@ -26,9 +28,13 @@ class ServingModel(Construct):
         model: ModelConfig,
         endpoint_name: str,
         network: PrivateNetwork | None = None,
+        weights_store: WeightsStore | None = None,
     ) -> None:
-        """`network`: VPC mode, the model's instances get network interfaces in its private subnets."""
+        """`network`: VPC mode, the model's instances get network interfaces in its private subnets.
+        `weights_store`: the deployment's own weights bucket, which StagedWeights without a bucket name read from."""
         super().__init__(scope, id_)
+        if isinstance(model.weights, StagedWeights) and model.weights.own_bucket and weights_store is None:
+            raise ValueError("StagedWeights without a bucket_name read from the deployment's WeightsStore: pass weights_store")
         stack = cdk.Stack.of(self)
         self.engine = model.serving_engine
         self.image = EngineImage(self, "Image", engine=self.engine, version=model.image_version)
@@ -97,9 +103,8 @@ class ServingModel(Construct):
                 conditions={"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/Endpoints"}},
             )
         )
-        model_data_source = None
-        if isinstance(model.weights, S3Weights):
-            model_data_source = self._grant_weights(model.weights)
+        from_s3 = not isinstance(model.weights, HubWeights)
+        model_data_source = self._grant_weights(model.weights, weights_store) if from_s3 else None
         self.cfn_model = sagemaker.CfnModel(
             self,
             "Resource",
@@ -111,25 +116,39 @@ class ServingModel(Construct):
                 model_data_source=model_data_source,
             ),
             # Hub weights are downloaded by the container at start, which needs the network.
-            enable_network_isolation=isinstance(model.weights, S3Weights),
+            enable_network_isolation=from_s3,
             vpc_config=None
             if network is None
             else sagemaker.CfnModel.VpcConfigProperty(
                 security_group_ids=[network.model_security_group.security_group_id], subnets=network.subnet_ids
             ),
         )
-        if not isinstance(model.weights, S3Weights):
+        # For tools that read only the template (the simulator's cold start): where the weights come from, how large.
+        self.cfn_model.add_metadata(WEIGHTS_METADATA, {"Source": "s3" if from_s3 else "hub", "Bytes": model.weights_bytes})
+        if not from_s3:
             findings.skip_checkov(
                 self.cfn_model,
                 "CKV_AWS_370",
                 f"Hub weights: {self.engine.label} downloads the model from the Hugging Face Hub at start, which network"
-                " isolation forbids. S3 weights (`S3Weights`) turn isolation on, and this skip is not written.",
+                " isolation forbids. Staged or S3 weights (`StagedWeights`, `S3Weights`) turn isolation on, and this skip is"
+                " not written.",
             )
         # CreateModel checks that the role can pull the image.
         self.cfn_model.node.add_dependency(self.role)
 
-    def _grant_weights(self, weights: S3Weights) -> sagemaker.CfnModel.ModelDataSourceProperty:
-        objects_arn = f"arn:{cdk.Aws.PARTITION}:s3:::{weights.bucket_name}/{weights.key_prefix}*"
+    def _grant_weights(
+        self, weights: S3Weights | StagedWeights, store: WeightsStore | None
+    ) -> sagemaker.CfnModel.ModelDataSourceProperty:
+        """Read access to the one prefix SageMaker copies to /opt/ml/model, and its source."""
+        if isinstance(weights, StagedWeights) and weights.own_bucket:
+            assert store is not None  # checked in __init__
+            store.grant_read(self.role, weights.model_prefix)
+            return self._s3_source(store.s3_uri(weights.model_prefix))
+        if isinstance(weights, StagedWeights):
+            bucket_name, prefix = weights.bucket_name, weights.model_prefix
+        else:
+            bucket_name, prefix = weights.bucket_name, weights.key_prefix
+        objects_arn = f"arn:{cdk.Aws.PARTITION}:s3:::{bucket_name}/{prefix}*"
         self.role.add_to_principal_policy(
             iam.PolicyStatement(sid="ReadModelWeights", actions=["s3:GetObject"], resources=[objects_arn])
         )
@@ -137,19 +156,26 @@ class ServingModel(Construct):
             iam.PolicyStatement(
                 sid="ListModelWeights",
                 actions=["s3:ListBucket"],
-                resources=[f"arn:{cdk.Aws.PARTITION}:s3:::{weights.bucket_name}"],
-                conditions={"StringLike": {"s3:prefix": [f"{weights.key_prefix}*"]}},
+                resources=[f"arn:{cdk.Aws.PARTITION}:s3:::{bucket_name}"],
+                conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
             )
         )
+        if weights.kms_key_arn is not None:
+            # The bucket's customer-managed key: SageMaker decrypts the objects it copies as this role.
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(sid="DecryptModelWeights", actions=["kms:Decrypt"], resources=[weights.kms_key_arn])
+            )
         findings.acknowledge(
             self.role,
             findings.wildcard_resource_finding(self, objects_arn),
             "SageMaker copies every object under the configured weights prefix; the grant is"
             " that one prefix, read-only.",
         )
-        return sagemaker.CfnModel.ModelDataSourceProperty(
-            s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
-                s3_uri=weights.s3_uri, s3_data_type="S3Prefix", compression_type="None"
-            )
-        )
+        return self._s3_source(f"s3://{bucket_name}/{prefix}")
 
+    @staticmethod
+    def _s3_source(s3_uri: str) -> sagemaker.CfnModel.ModelDataSourceProperty:
+        # Uncompressed: SageMaker copies the files as they are (no model.tar.gz to unpack at every wake).
+        return sagemaker.CfnModel.ModelDataSourceProperty(
+            s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(s3_uri=s3_uri, s3_data_type="S3Prefix", compression_type="None")
+        )

@@ -34,3 +34,19 @@ WEIGHTS_METADATA = "LlmAsync::Weights"
 """The model resource's template metadata key: {"Source": "s3" | "hub", "Bytes": <weights bytes> | null}, written by
 ServingModel so that a tool reading only the template (the simulator's cold start) knows where the weights come from
 and how large they are."""
+
+
+OWN_BUCKET_SUFFIX = "-weights-"
+LONGEST_REGION = len("ap-southeast-4")
+"""The longest region name SageMaker offers in the SDK's image tables (eusc-de-east-1 is as long)."""
+
+
+def own_bucket_name(name_prefix: str, account: str, region: str) -> str:
+    """The deployment's own weights bucket: `<name prefix>-weights-<account>-<region>`, known before it exists, so the
+    operator, the pipeline's staging step and the model's role all name it without a cross-stack reference."""
+    return f"{name_prefix.lower()}{OWN_BUCKET_SUFFIX}{account}-{region}"
+
+
+def longest_own_bucket_prefix() -> int:
+    """The longest name prefix whose own bucket name fits S3's 63 characters in every account and region."""
+    return 63 - len(OWN_BUCKET_SUFFIX) - 12 - 1 - LONGEST_REGION

@@ -26,6 +26,8 @@ _CONNECTION_ARN = re.compile(
 _REPOSITORY = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _BRANCH = re.compile(r"^(?!/)(?!.*//)(?!.*\.\.)[\w./-]{1,255}(?<![/.])$")
 _FIELDS = ("connectionArn", "repository", "branch", "account", "region", "stageAccounts")
+_OPTIONAL_FIELDS = ("hubTokenSecretArn",)
+_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z]{2,4}(-[a-z]+)+-\d:\d{12}:secret:[\w/+=.@-]+$")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ class PipelineConfig:
     region: str
     stage_accounts: dict[str, str]
     """Account id of each stage in STAGES; stages may share an account with each other or the pipeline."""
+    hub_token_secret_arn: str | None = None
+    """A Secrets Manager secret of the pipeline account holding a Hugging Face token (the secret string is the token):
+    the staging steps read it to stage a gated model. None: only ungated models can be staged."""
 
     def __post_init__(self) -> None:
         where = f"context {CONTEXT_KEY}"
@@ -59,6 +64,9 @@ class PipelineConfig:
         for stage, account in self.stage_accounts.items():
             if not matches(ACCOUNT, account):
                 fail(f"{where}.stageAccounts.{stage}", "a 12-digit AWS account id (as a string)", account)
+        if self.hub_token_secret_arn is not None and not matches(_SECRET_ARN, self.hub_token_secret_arn):
+            allowed = "absent, or a secret's full ARN arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-SUFFIX"
+            fail(f"{where}.hubTokenSecretArn", allowed, self.hub_token_secret_arn)
 
     @classmethod
     def from_context(cls, value: Any) -> PipelineConfig:
@@ -70,8 +78,9 @@ class PipelineConfig:
                 fail(f"context {CONTEXT_KEY}", "a JSON object", value[:80])
         if not isinstance(value, dict):
             fail(f"context {CONTEXT_KEY}", f"an object with the keys {', '.join(_FIELDS)}", value)
-        if set(value) != set(_FIELDS):
-            fail(f"context {CONTEXT_KEY}", f"an object with exactly the keys {', '.join(_FIELDS)}", sorted(value))
+        if not set(_FIELDS) <= set(value) <= set(_FIELDS + _OPTIONAL_FIELDS):
+            allowed = f"an object with the keys {', '.join(_FIELDS)} and optionally {', '.join(_OPTIONAL_FIELDS)}"
+            fail(f"context {CONTEXT_KEY}", allowed, sorted(value))
         return cls(
             connection_arn=value["connectionArn"],
             repository=value["repository"],
@@ -79,4 +88,5 @@ class PipelineConfig:
             account=value["account"],
             region=value["region"],
             stage_accounts=value["stageAccounts"],
+            hub_token_secret_arn=value.get("hubTokenSecretArn"),
         )

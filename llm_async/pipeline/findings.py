@@ -62,8 +62,9 @@ def _project_logs(role: IConstruct, project: codebuild.IProject) -> None:
         findings.acknowledge(role, findings.wildcard_resource_finding(role, arn), _BUILD_LOGS)
 
 
-def acknowledge_pipeline_findings(pipeline: pipelines.CodePipeline, smoke_tests: dict[iam.IRole, list[codebuild.IProject]]) -> None:
-    """After `build_pipeline()`: the generated constructs exist only from then on."""
+def acknowledge_pipeline_findings(pipeline: pipelines.CodePipeline, step_roles: dict[iam.IRole, list[codebuild.IProject]]) -> None:
+    """After `build_pipeline()`: the generated constructs exist only from then on. `step_roles`: the roles of our own
+    CodeBuild steps (smoke tests, weights staging), each with the projects that run as it."""
     code_pipeline = pipeline.pipeline
     bucket_arn = code_pipeline.artifact_bucket.bucket_arn
     stack = cdk.Stack.of(pipeline)
@@ -108,14 +109,14 @@ def acknowledge_pipeline_findings(pipeline: pipelines.CodePipeline, smoke_tests:
     ):
         findings.acknowledge(file_role, findings.wildcard_resource_finding(file_role, arn), _BUILD_LOGS)
 
-    for role, projects in smoke_tests.items():
+    for role, projects in step_roles.items():
         _artifact_access(role, bucket_arn, _READ_ARTIFACTS, key_actions=True)
         for project in projects:
             _project_logs(role, project)
 
     # The role CodePipeline assumes to start the CodeBuild actions: codebuild:StartBuild on the projects.
     findings.acknowledge_rule(pipeline.node.find_child("CodeBuildActionRole"), "IAMNoInlinePolicy", findings.HIPAA_NIST_PCI, findings.INLINE_POLICY_EVIDENCE)
-    for project in [pipeline.synth_project, pipeline.self_mutation_project, *(p for ps in smoke_tests.values() for p in ps)]:
+    for project in [pipeline.synth_project, pipeline.self_mutation_project, *(p for ps in step_roles.values() for p in ps)]:
         findings.acknowledge_rule(project, "CodeBuildProjectSourceRepoUrl", (findings.HIPAA, findings.PCI), _PIPELINE_SOURCE)
     for asset_project in pipeline.node.find_child("Assets").node.children:
         if isinstance(asset_project, codebuild.Project):

@@ -17,10 +17,44 @@ FAILURE_PREFIX = "failure/"
 
 # Versioning keeps an overwritten or deleted object recoverable for a day, then removes it: prompts
 # must not outlive the expiry policy by more than that.
-_VERSION_CLEAN_UP = (
+VERSION_CLEAN_UP = (
     s3.LifecycleRule(id="ExpireNoncurrentVersions", noncurrent_version_expiration=cdk.Duration.days(1)),
     s3.LifecycleRule(id="RemoveExpiredDeleteMarkers", expired_object_delete_marker=True),
 )
+
+
+def access_log_bucket(scope: Construct, *, expiry_days: int, removal_policy: cdk.RemovalPolicy, of_what: str) -> s3.Bucket:
+    """`scope`'s "AccessLogs" bucket: the server access log destination of `of_what`, its logs expiring after `expiry_days`."""
+    # S3 server access logging only delivers to SSE-S3 buckets, so this one cannot use a KMS key.
+    bucket = s3.Bucket(
+        scope,
+        "AccessLogs",
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        enforce_ssl=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        versioned=True,
+        lifecycle_rules=[
+            s3.LifecycleRule(id="ExpireAccessLogs", expiration=cdk.Duration.days(expiry_days)),
+            *VERSION_CLEAN_UP,
+        ],
+        removal_policy=removal_policy,
+    )
+    acknowledge_rule(
+        bucket,
+        "S3DefaultEncryptionKMS",
+        HIPAA_NIST_PCI,
+        "S3 server access logging delivers only to buckets encrypted with SSE-S3 (AES-256), not SSE-KMS;"
+        " the logs hold request metadata, never payloads.",
+    )
+    waive(
+        bucket,
+        nag="AwsSolutions-S1",
+        checkov="CKV_AWS_18",
+        evidence=f"This bucket is the server access log destination of {of_what}; logging its"
+        " own accesses would need a third bucket and so on without end.",
+    )
+    return bucket
 
 
 class PayloadBucket(Construct):
@@ -38,34 +72,8 @@ class PayloadBucket(Construct):
     ) -> None:
         super().__init__(scope, id_)
         self.key = key
-        # S3 server access logging only delivers to SSE-S3 buckets, so this one cannot use the KMS key.
-        self.access_log_bucket = s3.Bucket(
-            self,
-            "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            versioned=True,
-            lifecycle_rules=[
-                s3.LifecycleRule(id="ExpireAccessLogs", expiration=cdk.Duration.days(access_log_expiry_days)),
-                *_VERSION_CLEAN_UP,
-            ],
-            removal_policy=removal_policy,
-        )
-        acknowledge_rule(
-            self.access_log_bucket,
-            "S3DefaultEncryptionKMS",
-            HIPAA_NIST_PCI,
-            "S3 server access logging delivers only to buckets encrypted with SSE-S3 (AES-256), not SSE-KMS;"
-            " the logs hold request metadata, never payloads.",
-        )
-        waive(
-            self.access_log_bucket,
-            nag="AwsSolutions-S1",
-            checkov="CKV_AWS_18",
-            evidence="This bucket is the server access log destination of the payload bucket; logging its"
-            " own accesses would need a third bucket and so on without end.",
+        self.access_log_bucket = access_log_bucket(
+            self, expiry_days=access_log_expiry_days, removal_policy=removal_policy, of_what="the payload bucket"
         )
         self.bucket = s3.Bucket(
             self,
@@ -87,7 +95,7 @@ class PayloadBucket(Construct):
                 for prefix in (INPUT_PREFIX, OUTPUT_PREFIX, FAILURE_PREFIX)
             ]
             + [s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1))]
-            + list(_VERSION_CLEAN_UP),
+            + list(VERSION_CLEAN_UP),
             versioned=True,
             removal_policy=removal_policy,
         )

@@ -154,7 +154,7 @@ def test_quantize_methods_are_the_engines_own() -> None:
         ),
         (
             lambda: _model(weights="tiiuae/falcon-40b"),
-            "model.weights: must be HubWeights or S3Weights (got 'tiiuae/falcon-40b')",
+            "model.weights: must be HubWeights, S3Weights or StagedWeights (got 'tiiuae/falcon-40b')",
         ),
         (lambda: _model(num_gpus=9), "model.num_gpus: must be an integer 1–8 (got 9)"),
         (lambda: _model(max_input_tokens=0), "model.max_input_tokens: must be an integer ≥ 1 (got 0)"),
@@ -175,7 +175,9 @@ def test_model_accepts_its_bounds() -> None:
 
 
 def test_presets_are_keyed_by_model_name() -> None:
-    assert sorted(PRESETS) == ["falcon-40b-instruct", "falcon-40b-instruct-int8", "qwen2-5-7b-instruct", "qwen2-5-7b-instruct-vllm"]
+    assert sorted(PRESETS) == [
+        "falcon-40b-instruct", "falcon-40b-instruct-int8", "llama-3-1-8b-instruct", "qwen2-5-7b-instruct", "qwen2-5-7b-instruct-vllm"
+    ]
     assert all(name == preset.model.name for name, preset in PRESETS.items())
 
 
@@ -185,6 +187,7 @@ def test_each_preset_names_its_engine() -> None:
         "qwen2-5-7b-instruct-vllm": "vllm",
         "falcon-40b-instruct": "tgi",
         "falcon-40b-instruct-int8": "tgi",  # bitsandbytes: vLLM 0.30 has no such quantization
+        "llama-3-1-8b-instruct": "vllm",  # the maintained engine for a new preset
     }
     qwen, qwen_vllm = PRESETS["qwen2-5-7b-instruct"], PRESETS["qwen2-5-7b-instruct-vllm"]
     assert dataclasses.replace(qwen_vllm.model, name=qwen.model.name, engine="tgi") == qwen.model

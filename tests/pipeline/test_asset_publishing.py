@@ -61,8 +61,10 @@ def test_the_pinned_cdk_assets_lists_every_asset_manifest_of_every_configuration
     session_synths: SessionSynths, session_synths_directory: Path
 ) -> None:
     manifests = _asset_manifests(session_synths_directory)
-    # Seven standalone configurations, the pipeline stack, and its three stages' stacks.
-    assert len(manifests) == len(session_synths.standalone) + 1 + len(session_synths.pipeline.stages) == 11
+    # Eight standalone configurations, the pipeline stack, its three stages' stacks, and the four weights stacks
+    # (the three stages' and the gated preset's).
+    weights = [s for s in session_synths.synthesized.values() if s.weights is not None]
+    assert len(manifests) == len(session_synths.standalone) + 1 + len(session_synths.pipeline.stages) + len(weights) == 16
 
     def ls(manifest: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run([NODE, str(CDK_ASSETS), "ls", "-p", str(manifest)], capture_output=True, text=True, timeout=120)

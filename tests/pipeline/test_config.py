@@ -44,7 +44,7 @@ def test_invalid_values_are_one_line_naming_the_field(changes: dict, message: st
 
 
 def test_unknown_or_missing_keys_are_rejected() -> None:
-    with pytest.raises(ConfigError, match=r"^context llm-async:pipeline: must be an object with exactly the keys .*'brnch'"):
+    with pytest.raises(ConfigError, match=r"^context llm-async:pipeline: must be an object with the keys .* and optionally hubTokenSecretArn .*'brnch'"):
         PipelineConfig.from_context({**{k: v for k, v in EXAMPLE_PIPELINE.items() if k != "branch"}, "brnch": "main"})
     with pytest.raises(ConfigError, match=r"^context llm-async:pipeline: must be a JSON object"):
         PipelineConfig.from_context("{not json")

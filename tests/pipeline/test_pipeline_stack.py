@@ -60,8 +60,13 @@ def test_stages_in_promotion_order_with_prod_behind_a_manual_approval(pipeline: 
     for name in ("Dev", "Staging", "Prod"):
         actions = sorted(stages[name], key=lambda a: a["RunOrder"])
         names = [a["Name"] for a in actions]
-        expected = ["LlmAsyncStack.Prepare", "LlmAsyncStack.Deploy", "SmokeTest"]
+        # The weights stack, the staging step into it, then the endpoint's stack: each action waits for the last.
+        expected = [
+            "LlmAsyncWeightsStack.Prepare", "LlmAsyncWeightsStack.Deploy", "LlmAsyncWeightsStack.StageWeights",
+            "LlmAsyncStack.Prepare", "LlmAsyncStack.Deploy", "SmokeTest",
+        ]
         assert names == (["PromoteToProd", *expected] if name == "Prod" else expected)
+        assert len({a["RunOrder"] for a in actions}) == len(actions)
         if name == "Prod":
             assert actions[0]["ActionTypeId"] == {"Category": "Approval", "Owner": "AWS", "Provider": "Manual", "Version": "1"}
         deploy = actions[-2]
