@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 from llm_async.api.config import DEFAULT_MAX_NEW_TOKENS, ApiConfig, TokenBudget
 from llm_async.endpoint.config import PROVISIONING_MARGIN_S, EndpointConfig, ScalingConfig
-from llm_async.model.config import HubWeights, ModelConfig
+from llm_async.model import staged
+from llm_async.model.capacity import DEFAULT_CONCURRENCY, Capacity, capacity
+from llm_async.model.config import HubWeights, ModelConfig, StagedWeights
 from llm_async.model.dlc_table import regions
 from llm_async.monitoring.config import MonitoringConfig
 from llm_async.network.config import ExistingVpc, NewVpc
@@ -69,6 +71,8 @@ class DeploymentConfig:
             )
         self._check_network()
         self._check_token_budget()
+        self._check_capacity()
+        self._check_weights_bucket()
         gpus = self.endpoint.instance.gpus
         if self.model.num_gpus > gpus:
             fail(
@@ -76,6 +80,24 @@ class DeploymentConfig:
                 f"1–{gpus} on {self.endpoint.instance_type} ({gpus} × {self.endpoint.instance.gpu_model})",
                 self.model.num_gpus,
             )
+
+    def _check_capacity(self) -> None:
+        fit = self.capacity
+        if fit is None:
+            return
+        if fit.sequences < 1:
+            fail("endpoint.instance_type", f"an instance whose GPUs hold one sequence at least: {fit.summary}", self.endpoint.instance_type)
+        explicit = self.endpoint.max_concurrent_invocations_per_instance
+        if explicit is not None and explicit > fit.sequences:
+            # More would make the engine queue or preempt what SageMaker already counts as running.
+            fail("endpoint.max_concurrent_invocations_per_instance", f"1–{fit.sequences}: {fit.summary}", explicit)
+
+    def _check_weights_bucket(self) -> None:
+        weights = self.model.weights
+        longest = staged.longest_own_bucket_prefix()
+        if isinstance(weights, StagedWeights) and weights.own_bucket and len(self.endpoint.name_prefix) > longest:
+            # The own weights bucket is '<name_prefix>-weights-<account>-<region>', within S3's 63 characters.
+            fail("endpoint.name_prefix", f"at most {longest} characters with StagedWeights in the deployment's own bucket", self.endpoint.name_prefix)
 
     def _check_token_budget(self) -> None:
         total = self.model.max_total_tokens
@@ -98,13 +120,13 @@ class DeploymentConfig:
             if isinstance(network, NewVpc) and network.nat_gateways == 0:
                 fail(
                     "network.nat_gateways",
-                    "≥ 1 with Hub weights (the container downloads them from the internet), or S3Weights",
+                    "≥ 1 with Hub weights (the container downloads them from the internet), or staged or S3 weights",
                     network.nat_gateways,
                 )
             if isinstance(network, ExistingVpc) and not network.internet_egress:
                 fail(
                     "network.internet_egress",
-                    "True with Hub weights (subnets routed to a NAT gateway), or S3Weights",
+                    "True with Hub weights (subnets routed to a NAT gateway), or staged or S3 weights",
                     network.internet_egress,
                 )
 
@@ -112,6 +134,25 @@ class DeploymentConfig:
     def token_budget(self) -> TokenBudget:
         maximum = self.api.max_new_tokens or self.model.max_total_tokens - self.model.max_input_tokens
         return TokenBudget(default=self.api.default_max_new_tokens or min(DEFAULT_MAX_NEW_TOKENS, maximum), maximum=maximum)
+
+    @property
+    def capacity(self) -> Capacity | None:
+        """What the engine's KV cache holds on the endpoint's instance (None: the model's shape is not known)."""
+        return capacity(self.model, self.endpoint.instance)
+
+    @property
+    def max_concurrent_invocations(self) -> int:
+        """Requests SageMaker sends one instance at once: as configured, else what the KV cache holds."""
+        explicit = self.endpoint.max_concurrent_invocations_per_instance
+        if explicit is not None:
+            return explicit
+        fit = self.capacity
+        return DEFAULT_CONCURRENCY if fit is None else fit.sequences
+
+    @property
+    def scale_out_backlog_per_instance(self) -> int:
+        """Backlog per instance above which one more is added: as configured, else what one instance runs at once."""
+        return self.scaling.scale_out_backlog_per_instance or self.max_concurrent_invocations
 
     @property
     def wake_cooldown_s(self) -> int:

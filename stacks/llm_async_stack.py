@@ -83,6 +83,7 @@ class LlmAsyncStack(cdk.Stack):
             "Model",
             model=config.model,
             endpoint_name=config.endpoint.endpoint_name,
+            instance_type=config.endpoint.instance_type,
             network=self.network,
             weights_store=weights_store,
         )
@@ -95,9 +96,15 @@ class LlmAsyncStack(cdk.Stack):
             topics=self.topics,
             key=self.key,
             logs=logs,
+            max_concurrent_invocations=config.max_concurrent_invocations,
         )
         self.scaling = ScaleToZero(
-            self, "Scaling", endpoint=self.endpoint, config=config.scaling, wake_cooldown_s=config.wake_cooldown_s
+            self,
+            "Scaling",
+            endpoint=self.endpoint,
+            config=config.scaling,
+            wake_cooldown_s=config.wake_cooldown_s,
+            backlog_per_instance=config.scale_out_backlog_per_instance,
         )
         self.api = InferenceApi(
             self,

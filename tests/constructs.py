@@ -89,7 +89,8 @@ class Parts:
     @cached_property
     def model(self) -> ServingModel:
         return ServingModel(
-            self.stack, "Model", model=self.config.model, endpoint_name=self.config.endpoint.endpoint_name, network=self.network,
+            self.stack, "Model", model=self.config.model, endpoint_name=self.config.endpoint.endpoint_name,
+            instance_type=self.config.endpoint.instance_type, network=self.network,
             weights_store=self.weights_store,
         )
 
@@ -97,13 +98,14 @@ class Parts:
     def endpoint(self) -> AsyncEndpoint:
         return AsyncEndpoint(
             self.stack, "Endpoint", model=self.model, config=self.config.endpoint, bucket=self.payloads, topics=self.topics,
-            key=self.key, logs=self.logs,
+            key=self.key, logs=self.logs, max_concurrent_invocations=self.config.max_concurrent_invocations,
         )
 
     @cached_property
     def scaling(self) -> ScaleToZero:
         return ScaleToZero(
-            self.stack, "Scaling", endpoint=self.endpoint, config=self.config.scaling, wake_cooldown_s=self.config.wake_cooldown_s
+            self.stack, "Scaling", endpoint=self.endpoint, config=self.config.scaling, wake_cooldown_s=self.config.wake_cooldown_s,
+            backlog_per_instance=self.config.scale_out_backlog_per_instance,
         )
 
     @cached_property

@@ -23,7 +23,9 @@ class EndpointConfig:
     instance_type: str
     name_prefix: str
     """The endpoint is named `<name_prefix>-<instance type>` (e.g. llm-async-prod-g5-2xlarge): see `endpoint_name`."""
-    max_concurrent_invocations_per_instance: int = 4
+    max_concurrent_invocations_per_instance: int | None = None
+    """Requests SageMaker sends one instance at once. None: the sequences the engine's KV cache holds at the model's
+    max_total_tokens (llm_async/model/capacity.py), or 4 for a model whose shape is not known."""
     container_startup_health_check_timeout_s: int = 600
     """Covers weight download + shard load; LLMs need far more than SageMaker's default."""
     model_data_download_timeout_s: int = 600
@@ -44,12 +46,8 @@ class EndpointConfig:
                 f" (the endpoint name '<prefix>-{self._instance_slug}' is limited to 63)",
                 self.name_prefix,
             )
-        int_in_range(
-            "endpoint.max_concurrent_invocations_per_instance",
-            self.max_concurrent_invocations_per_instance,
-            1,
-            1000,
-        )
+        if self.max_concurrent_invocations_per_instance is not None:
+            int_in_range("endpoint.max_concurrent_invocations_per_instance", self.max_concurrent_invocations_per_instance, 1, 1000)
         int_in_range(
             "endpoint.container_startup_health_check_timeout_s",
             self.container_startup_health_check_timeout_s,
@@ -121,10 +119,14 @@ class ScalingConfig:
 
     min_capacity: int = 0
     max_capacity: int = 1
-    scale_out_backlog_per_instance: int = 8
-    """Add an instance while each one has more than this many queued or running requests."""
+    scale_out_backlog_per_instance: int | None = None
+    """Add an instance while each one has more than this many queued or running requests; scale in gradually to the
+    instances this many a piece need. None: the endpoint's concurrency per instance (what one instance runs at once)."""
     idle_minutes_before_scale_in: int = 15
-    """Scale in to `min_capacity` after the backlog has been empty this long."""
+    """Scale in to `min_capacity` after the backlog has been empty this long while an instance serves."""
+    scale_in_minutes: int = 5
+    """With max_capacity > 1: after this long with fewer instances needed than serve, keep only those (at least one).
+    Shorter than the idle window, so the last instances go one policy at a time."""
     wake_cooldown_s: int | None = None
     """After a wake from zero. Default and minimum: the endpoint's startup budget (provisioning + weight
     download + health check), so the wake policy, re-run every minute while the first instance loads,
@@ -138,9 +140,14 @@ class ScalingConfig:
         int_in_range("scaling.max_capacity", self.max_capacity, 1)
         if self.min_capacity > self.max_capacity:
             fail("scaling.min_capacity", f"0–scaling.max_capacity ({self.max_capacity})", self.min_capacity)
-        int_in_range("scaling.scale_out_backlog_per_instance", self.scale_out_backlog_per_instance, 1)
+        if self.scale_out_backlog_per_instance is not None:
+            int_in_range("scaling.scale_out_backlog_per_instance", self.scale_out_backlog_per_instance, 1)
         # Alarms allow EvaluationPeriods × Period ≤ 1 day; past an hour, idle capacity is the cost we avoid.
         int_in_range("scaling.idle_minutes_before_scale_in", self.idle_minutes_before_scale_in, 1, 60)
+        int_in_range("scaling.scale_in_minutes", self.scale_in_minutes, 1, 60)
+        if self.max_capacity > 1 and self.scale_in_minutes >= self.idle_minutes_before_scale_in:
+            limit = self.idle_minutes_before_scale_in - 1
+            fail("scaling.scale_in_minutes", f"1–{limit} (< scaling.idle_minutes_before_scale_in) when max_capacity > 1", self.scale_in_minutes)
         if self.wake_cooldown_s is not None:
             int_in_range("scaling.wake_cooldown_s", self.wake_cooldown_s, 0, 3 * 3600)
         int_in_range("scaling.scale_out_cooldown_s", self.scale_out_cooldown_s, 0, 3600)

@@ -36,9 +36,13 @@ class AsyncEndpoint(Construct):
         topics: NotificationTopics,
         key: kms.IKey,
         logs: LogGroups,
+        max_concurrent_invocations: int,
     ) -> None:
+        """`max_concurrent_invocations`: requests SageMaker sends one instance at once (DeploymentConfig's, derived from
+        the engine's KV cache unless configured)."""
         super().__init__(scope, id_)
         self.endpoint_name = config.endpoint_name
+        self.max_concurrent_invocations = max_concurrent_invocations
         self.variant_name = VARIANT_NAME
         # What the API sends with each InvokeEndpointAsync.
         self.request_ttl_s = config.request_ttl_s
@@ -75,7 +79,7 @@ class AsyncEndpoint(Construct):
                     ),
                 ),
                 client_config=sagemaker.CfnEndpointConfig.AsyncInferenceClientConfigProperty(
-                    max_concurrent_invocations_per_instance=config.max_concurrent_invocations_per_instance,
+                    max_concurrent_invocations_per_instance=max_concurrent_invocations,
                 ),
             ),
         )

@@ -1,7 +1,16 @@
-"""Application Auto Scaling for an async endpoint: wake from zero, scale out on backlog, back to zero when idle.
+"""Application Auto Scaling for an async endpoint: wake from zero, scale out on backlog, follow the backlog down,
+back to zero when idle.
 
-Every alarm uses the `AWS/SageMaker` async metrics, which carry the `EndpointName` dimension only.
-Step policies (not `scale_on_metric`) give exact control of bounds, cooldowns and TreatMissingData.
+The alarms read the `AWS/SageMaker` async metrics (EndpointName dimension only) and, for the instances in
+service, the host metric CPUUtilization's per-minute SampleCount (`AsyncEndpoint.metric_instances_running`).
+Step policies (not `scale_on_metric`) give exact control of bounds, cooldowns, TreatMissingData and, unlike
+target tracking, of the idle window (AAS fixes a target-tracking scale-in alarm at 15 minutes).
+
+Why the scale-in alarms are gated on instances in service: CloudWatch re-runs a scaling action every minute
+while its alarm is in ALARM. An idle alarm that stayed in ALARM at zero instances would re-apply "capacity 0"
+while a woken instance starts, and Application Auto Scaling may apply it (no AWS document says a scale-in waits
+for another policy's scale-out cooldown; aws/containers-roadmap#2135 reports the opposite). So both scale-in
+alarms read "not idle" until an instance reports: at zero instances they are OK, and a wake stands.
 """
 
 from __future__ import annotations
@@ -21,8 +30,17 @@ SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
 class ScaleToZero(Construct):
     def __init__(
-        self, scope: Construct, id_: str, *, endpoint: AsyncEndpoint, config: ScalingConfig, wake_cooldown_s: int
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        endpoint: AsyncEndpoint,
+        config: ScalingConfig,
+        wake_cooldown_s: int,
+        backlog_per_instance: int,
     ) -> None:
+        """`backlog_per_instance`: queued or running requests one instance takes (DeploymentConfig's, by default the
+        endpoint's concurrency per instance): above it, scale out; capacity follows the backlog down by it."""
         super().__init__(scope, id_)
         self.target = appscaling.ScalableTarget(
             self,
@@ -53,35 +71,59 @@ class ScaleToZero(Construct):
         # With one instance at most there is nothing to scale out to (the wake policy reaches it).
         self.scale_out_alarm = None if config.max_capacity == 1 else self._add_one_instance(
             "ScaleOut",
-            f"More than {config.scale_out_backlog_per_instance} requests per instance for 2 minutes: add an instance.",
+            f"More than {backlog_per_instance} requests per instance for 2 minutes: add an instance.",
             endpoint.metric_backlog_size_per_instance(),
             appscaling.MetricAggregationType.AVERAGE,
-            (cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, config.scale_out_backlog_per_instance, 2),
+            (cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, backlog_per_instance, 2),
             cooldown_s=config.scale_out_cooldown_s,
+        )
+        instances = endpoint.metric_instances_running()
+        # A gap in the backlog metric means no request was reported: 0, not unknown.
+        backlog = cloudwatch.MathExpression(
+            expression="FILL(queued, 0)", using_metrics={"queued": endpoint.metric_backlog_size()}, period=PERIOD
         )
         self.idle_alarm = self._step(
             "ScaleInWhenIdle",
-            description=f"No request queued or running for {config.idle_minutes_before_scale_in} minutes:"
-            " scale in to the minimum capacity (zero outside warm windows).",
-            # A step policy picks its step from the alarm's datapoints, so a gap in the backlog metric
-            # is filled with 0 (no backlog reported = idle) rather than left for TreatMissingData alone.
+            description=f"An instance serves and no request was queued or running for {config.idle_minutes_before_scale_in}"
+            " minutes: scale in to the minimum capacity (zero outside warm windows).",
             metric=cloudwatch.MathExpression(
-                expression="FILL(backlog, 0)",
-                using_metrics={"backlog": endpoint.metric_backlog_size()},
-                label="ApproximateBacklogSize, gaps as 0",
+                expression="IF(FILL(instances, 0) > 0, backlog, 1)",
+                using_metrics={"instances": instances, "backlog": backlog},
+                label="Backlog while an instance serves (1 without one)",
                 period=PERIOD,
             ),
             aggregation=appscaling.MetricAggregationType.MAXIMUM,
             comparison=cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
             threshold=0,
             evaluation_periods=config.idle_minutes_before_scale_in,
-            # Should the expression itself return nothing, no data still means idle: breaching, so a
-            # GPU instance is not held for ever.
-            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+            # No data at all: no instance reports and nothing was queued, so nothing to scale in.
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             # Exact capacity 0 is clamped to MinCapacity, so warm windows keep their instances.
             adjustment_type=appscaling.AdjustmentType.EXACT_CAPACITY,
-            adjustment=0,
-            upper_bound=0,
+            steps=[(0, None, 0)],
+            cooldown_s=config.scale_in_cooldown_s,
+        )
+        # Gradual scale-in: with more than one instance, keep the instances the backlog needs (at least one; the idle
+        # alarm alone takes the last one away, after its window). Exact capacity, so several excess instances go at once.
+        top, per = config.max_capacity, backlog_per_instance
+        self.scale_in_alarm = None if top == 1 else self._step(
+            "ScaleInGradually",
+            description=f"More instances serve than {backlog_per_instance} requests each need, for"
+            f" {config.scale_in_minutes} minutes: keep the instances the backlog needs (at least one).",
+            metric=cloudwatch.MathExpression(
+                expression=f"IF(FILL(instances, 0) > 1, IF(backlog > {per}, CEIL(backlog / {per}), 1), {top})",
+                using_metrics={"instances": instances, "backlog": backlog},
+                label="Instances the backlog needs (max capacity while one or no instance serves)",
+                period=PERIOD,
+            ),
+            aggregation=appscaling.MetricAggregationType.MAXIMUM,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            threshold=top - 0.5,
+            evaluation_periods=config.scale_in_minutes,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            adjustment_type=appscaling.AdjustmentType.EXACT_CAPACITY,
+            # Needed k (1 ≤ k < top) sits at k − top + 0.5 from the threshold: the step [k − top, k − top + 1) sets k.
+            steps=[(k, None if k == 1 else k - top, k - top + 1) for k in range(1, top)],
             cooldown_s=config.scale_in_cooldown_s,
         )
         for index, window in enumerate(config.warm_windows, start=1):
@@ -128,8 +170,7 @@ class ScaleToZero(Construct):
             # No datapoint means SageMaker saw no request waiting: never a reason to add capacity.
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
-            adjustment=1,
-            lower_bound=0,
+            steps=[(1, 0, None)],
             cooldown_s=cooldown_s,
         )
 
@@ -145,12 +186,10 @@ class ScaleToZero(Construct):
         evaluation_periods: int,
         treat_missing_data: cloudwatch.TreatMissingData,
         adjustment_type: appscaling.AdjustmentType,
-        adjustment: int,
+        steps: list[tuple[int, float | None, float | None]],
         cooldown_s: int,
-        lower_bound: float | None = None,
-        upper_bound: float | None = None,
     ) -> cloudwatch.Alarm:
-        """One alarm driving one step policy with a single step, as AWS documents for async endpoints."""
+        """One alarm driving one step policy; `steps`: (adjustment, lower bound, upper bound) from the threshold."""
         policy = appscaling.StepScalingAction(
             self,
             f"{id_}Policy",
@@ -159,7 +198,8 @@ class ScaleToZero(Construct):
             cooldown=cdk.Duration.seconds(cooldown_s),
             metric_aggregation_type=aggregation,
         )
-        policy.add_adjustment(adjustment=adjustment, lower_bound=lower_bound, upper_bound=upper_bound)
+        for adjustment, lower_bound, upper_bound in steps:
+            policy.add_adjustment(adjustment=adjustment, lower_bound=lower_bound, upper_bound=upper_bound)
         # Every datapoint of the evaluation window must breach: M of M.
         alarm = cloudwatch.Alarm(
             self, f"{id_}Alarm", alarm_description=description, metric=metric, comparison_operator=comparison,

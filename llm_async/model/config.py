@@ -109,6 +109,32 @@ Weights = HubWeights | S3Weights | StagedWeights
 
 
 @dataclass(frozen=True)
+class ModelArchitecture:
+    """What sizes the KV cache, from the model's config.json: llm_async/model/capacity.py turns it into sequences."""
+
+    layers: int
+    """num_hidden_layers (n_layer)."""
+    kv_heads: int
+    """num_key_value_heads (n_head_kv): fewer than the attention heads with grouped-query attention."""
+    head_dim: int
+    """hidden_size / num_attention_heads, unless config.json names head_dim."""
+    kv_dtype_bytes: int = 2
+    """Bytes per cached value: 2 for bf16/fp16, the engines' default KV dtype for bf16 weights."""
+
+    def __post_init__(self) -> None:
+        int_in_range("model.architecture.layers", self.layers, 1, 1000)
+        int_in_range("model.architecture.kv_heads", self.kv_heads, 1, 1024)
+        int_in_range("model.architecture.head_dim", self.head_dim, 1, 1024)
+        if self.kv_dtype_bytes not in (1, 2, 4):
+            fail("model.architecture.kv_dtype_bytes", "1, 2 or 4", self.kv_dtype_bytes)
+
+    @property
+    def kv_bytes_per_token(self) -> int:
+        """A key and a value vector per layer and KV head."""
+        return 2 * self.layers * self.kv_heads * self.head_dim * self.kv_dtype_bytes
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """What the engine's container serves and how (its environment variables)."""
 
@@ -126,8 +152,10 @@ class ModelConfig:
     engine_version: str | None = None
     """Version key of the engine's SageMaker SDK image table; None: the engine's default."""
     weights_bytes: int | None = None
-    """Bytes of the weights the engine loads (a safetensors index's total_size): the load time the simulator and the
-    startup check work from. None: unknown."""
+    """Bytes of the weights the engine loads (a safetensors index's total_size): the simulator's load time and, with
+    `architecture`, the KV cache left on the GPUs (capacity.py). None: unknown."""
+    architecture: ModelArchitecture | None = None
+    """The KV-cache shape; with `weights_bytes`, the default concurrency per instance is derived from it."""
 
     def __post_init__(self) -> None:
         if not re.match(r"^[a-z0-9][a-z0-9-]{0,39}$", self.name):
@@ -136,6 +164,8 @@ class ModelConfig:
             fail("model.weights", "HubWeights, S3Weights or StagedWeights", self.weights)
         if self.weights_bytes is not None:
             int_in_range("model.weights_bytes", self.weights_bytes, 1)
+        if self.architecture is not None and not isinstance(self.architecture, ModelArchitecture):
+            fail("model.architecture", "None or a ModelArchitecture", self.architecture)
         int_in_range("model.num_gpus", self.num_gpus, 1, 8)
         int_in_range("model.max_input_tokens", self.max_input_tokens, 1)
         int_in_range("model.max_total_tokens", self.max_total_tokens, 2)

@@ -9,9 +9,11 @@ from constructs import Construct
 
 from llm_async.compliance import findings
 from llm_async.endpoint.config import endpoint_log_group_name
+from llm_async.model.capacity import CAPACITY_METADATA, capacity_metadata
 from llm_async.model.config import HubWeights, ModelConfig, S3Weights, StagedWeights
 from llm_async.model.environment import container_environment
 from llm_async.model.image import EngineImage
+from llm_async.model.instance_types import GPU_INSTANCE_TYPES
 from llm_async.model.staged import WEIGHTS_METADATA
 from llm_async.network.construct import PrivateNetwork
 from llm_async.weights.construct import WeightsStore
@@ -27,10 +29,12 @@ class ServingModel(Construct):
         *,
         model: ModelConfig,
         endpoint_name: str,
+        instance_type: str,
         network: PrivateNetwork | None = None,
         weights_store: WeightsStore | None = None,
     ) -> None:
-        """`network`: VPC mode, the model's instances get network interfaces in its private subnets.
+        """`instance_type`: the endpoint's, whose GPUs hold the model (for the capacity metadata).
+        `network`: VPC mode, the model's instances get network interfaces in its private subnets.
         `weights_store`: the deployment's own weights bucket, which StagedWeights without a bucket name read from."""
         super().__init__(scope, id_)
         if isinstance(model.weights, StagedWeights) and model.weights.own_bucket and weights_store is None:
@@ -123,8 +127,10 @@ class ServingModel(Construct):
                 security_group_ids=[network.model_security_group.security_group_id], subnets=network.subnet_ids
             ),
         )
-        # For tools that read only the template (the simulator's cold start): where the weights come from, how large.
+        # For tools that read only the template (the simulator): where the weights come from, how large, and what the
+        # engine's KV cache holds on the instance (its batching).
         self.cfn_model.add_metadata(WEIGHTS_METADATA, {"Source": "s3" if from_s3 else "hub", "Bytes": model.weights_bytes})
+        self.cfn_model.add_metadata(CAPACITY_METADATA, capacity_metadata(model, GPU_INSTANCE_TYPES[instance_type]))
         if not from_s3:
             findings.skip_checkov(
                 self.cfn_model,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from llm_async.model.config import HubWeights, ModelConfig, StagedWeights
+from llm_async.model.config import HubWeights, ModelArchitecture, ModelConfig, StagedWeights
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,9 @@ QWEN2_5_7B_INSTRUCT = ModelPreset(
     ModelConfig("qwen2-5-7b-instruct", HubWeights("Qwen/Qwen2.5-7B-Instruct", "a09a35458c702b33eeacc393d103063234e8bc28"),
                 num_gpus=1, max_input_tokens=4096, max_total_tokens=8192,
                 # total_size of the repository's model.safetensors.index.json (bf16, 7.62 B parameters)
-                weights_bytes=15_231_233_024),
+                weights_bytes=15_231_233_024,
+                # config.json: 28 layers, 4 KV heads (grouped-query), 3,584 / 28 heads = 128 per head
+                architecture=ModelArchitecture(layers=28, kv_heads=4, head_dim=128)),
     instance_type="ml.g5.2xlarge",
 )
 
@@ -58,7 +60,9 @@ QWEN2_5_7B_INSTRUCT_VLLM = QWEN2_5_7B_INSTRUCT.variant(name="qwen2-5-7b-instruct
 LLAMA_3_1_8B_INSTRUCT = ModelPreset(
     ModelConfig("llama-3-1-8b-instruct",
                 StagedWeights("meta-llama/Llama-3.1-8B-Instruct", "0e9e39f249a16976918f6564b8830bc894c89659"),
-                num_gpus=1, max_input_tokens=4096, max_total_tokens=8192, engine="vllm", weights_bytes=16_060_522_496),
+                num_gpus=1, max_input_tokens=4096, max_total_tokens=8192, engine="vllm", weights_bytes=16_060_522_496,
+                # config.json: 32 layers, 8 KV heads, 4,096 / 32 heads = 128 per head
+                architecture=ModelArchitecture(layers=32, kv_heads=8, head_dim=128)),
     instance_type="ml.g5.2xlarge",
 )
 

@@ -1,0 +1,101 @@
+"""How many sequences an engine batches at once on an instance: what sizes the endpoint's concurrency per instance.
+
+Both engines batch continuously: every running sequence holds its keys and values in the KV cache, and a decode
+step reads the weights once for the whole batch. So the requests an instance should be sent at once are the
+sequences its KV cache holds at their longest (max_total_tokens each, so that none is ever preempted), capped by
+the engine's own limit on running sequences:
+
+- vLLM 0.30.0 gives itself `gpu_memory_utilization` of each GPU (0.92, vllm/config/cache.py; docs/design/vllm-engine.md
+  §5) for weights, activations and the KV cache, and runs at most `max_num_seqs` sequences: 256 for its OpenAI server
+  on GPUs under 70 GiB (vllm/engine/arg_utils.py, get_batch_defaults).
+- TGI 3.3.6 loads the weights, warms up, then gives the KV cache TGI_WIGGLE_ROOM (0.90) of the free memory
+  (server/text_generation_server/models/globals.py; flash_causal_lm.py, warmup; CUDA_MEMORY_FRACTION defaults to 1.0,
+  launcher/src/main.rs), and its router admits at most `--max-concurrent-requests` (128, launcher/src/main.rs).
+
+Stdlib only: the simulator (llm_async_tools.simulation) sizes its batches with the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llm_async.model.config import ModelConfig
+from llm_async.model.instance_types import GpuInstanceType
+
+GIB = 1024**3
+RUNTIME_RESERVE_BYTES = int(1.5 * GIB)
+"""Per GPU, besides weights and KV cache: the CUDA context, a prefill's activations, CUDA graphs. An estimate — no
+source gives it for these models — on the safe side of vLLM's and TGI's start-up logs of 7–8B models on 24 GiB GPUs."""
+VLLM_GPU_MEMORY_UTILIZATION = 0.92
+VLLM_MAX_NUM_SEQS = 256
+TGI_WIGGLE_ROOM = 0.90
+TGI_MAX_CONCURRENT_REQUESTS = 128
+CAPACITY_METADATA = "LlmAsync::Capacity"
+"""The model resource's template metadata key: what a template reader (the simulator's batching model) needs of the
+model — {"Engine", "NumGpus", "WeightsBytes", "KvBytesPerToken", "MaxInputTokens", "MaxTotalTokens", "KvCacheBytes",
+"EngineLimit"}, each null when unknown. Written by ServingModel from `capacity_metadata`."""
+DEFAULT_CONCURRENCY = 4
+"""Requests per instance when the model's KV-cache shape or weight size is not known (a custom model)."""
+
+
+@dataclass(frozen=True)
+class Capacity:
+    kv_cache_bytes: int
+    kv_bytes_per_token: int
+    max_total_tokens: int
+    engine_limit: int
+    """The engine's own cap on running sequences."""
+    summary: str
+    """How the numbers were reached, for an error message or the synth summary."""
+
+    @property
+    def kv_cache_tokens(self) -> int:
+        return max(self.kv_cache_bytes, 0) // self.kv_bytes_per_token
+
+    @property
+    def sequences(self) -> int:
+        """Sequences of max_total_tokens the KV cache holds at once, at most the engine's limit (0: none fits)."""
+        return min(self.kv_cache_tokens // self.max_total_tokens, self.engine_limit)
+
+
+def capacity(model: ModelConfig, instance: GpuInstanceType) -> Capacity | None:
+    """The KV cache the model's engine keeps on the GPUs it uses, or None when the model's shape is unknown."""
+    if model.architecture is None or model.weights_bytes is None:
+        return None
+    gpu_bytes = instance.gpu_memory_gib * GIB // instance.gpus * model.num_gpus
+    reserve = RUNTIME_RESERVE_BYTES * model.num_gpus
+    if model.engine == "vllm":
+        kv_bytes = int(gpu_bytes * VLLM_GPU_MEMORY_UTILIZATION) - model.weights_bytes - reserve
+        share, limit = f"{VLLM_GPU_MEMORY_UTILIZATION} × {_gib(gpu_bytes)}", VLLM_MAX_NUM_SEQS
+        how = f"{share} − {_gib(model.weights_bytes)} weights − {_gib(reserve)} runtime"
+    else:
+        kv_bytes = int((gpu_bytes - model.weights_bytes - reserve) * TGI_WIGGLE_ROOM)
+        limit = TGI_MAX_CONCURRENT_REQUESTS
+        how = f"{TGI_WIGGLE_ROOM} × ({_gib(gpu_bytes)} − {_gib(model.weights_bytes)} weights − {_gib(reserve)} runtime)"
+    per_token = model.architecture.kv_bytes_per_token
+    result = Capacity(kv_bytes, per_token, model.max_total_tokens, limit, "")
+    summary = (
+        f"{model.name} on {model.num_gpus} GPU(s) of {instance.name} ({model.serving_engine.label}): KV cache {how}"
+        f" = {_gib(max(kv_bytes, 0))}, {per_token:,} bytes a token → {result.kv_cache_tokens:,} tokens,"
+        f" {result.kv_cache_tokens // model.max_total_tokens} sequences of {model.max_total_tokens:,} tokens"
+        f" (engine limit {limit})"
+    )
+    return Capacity(kv_bytes, per_token, model.max_total_tokens, limit, summary)
+
+
+def _gib(value: int) -> str:
+    return f"{value / GIB:.1f} GiB"
+
+
+def capacity_metadata(model: ModelConfig, instance: GpuInstanceType) -> dict[str, object]:
+    fit = capacity(model, instance)
+    return {
+        "Engine": model.engine,
+        "NumGpus": model.num_gpus,
+        "WeightsBytes": model.weights_bytes,
+        "KvBytesPerToken": None if fit is None else fit.kv_bytes_per_token,
+        "MaxInputTokens": model.max_input_tokens,
+        "MaxTotalTokens": model.max_total_tokens,
+        "KvCacheBytes": None if fit is None else max(fit.kv_cache_bytes, 0),
+        "EngineLimit": None if fit is None else fit.engine_limit,
+    }
