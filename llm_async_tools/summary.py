@@ -7,12 +7,15 @@ Usage: python -m llm_async_tools.summary [cdk.out] [StackName]
 from __future__ import annotations
 
 import json
+import re
 import sys
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 from llm_async.endpoint import metrics
+from llm_async.model.capacity import CAPACITY_METADATA
+from llm_async.model.staged import WEIGHTS_METADATA
 from llm_async.model.instance_types import GPU_INSTANCE_TYPES
 from llm_async.pipeline.config import CONTEXT_KEY as PIPELINE_CONTEXT_KEY
 from llm_async.pipeline.config import PIPELINE_STACK_ID
@@ -36,24 +39,37 @@ def _image(template: dict[str, Any], image: Any) -> str:
 
 
 def _alarm_metric(alarm: dict[str, Any]) -> tuple[str, int]:
-    """The alarm's metric (or metric-math expression) as text, and its period in seconds."""
+    """The alarm's metric (or metric-math expression, its queries written out) as text, and its period in seconds."""
     if "MetricName" in alarm:
         return f"{alarm['MetricName']} {alarm['Statistic']}", alarm["Period"]
-    (expression,) = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
-    for query in alarm["Metrics"]:
-        if "MetricStat" in query:
-            stat = query["MetricStat"]
-            expression = expression.replace(query["Id"], f"{stat['Metric']['MetricName']} {stat['Stat']}")
-            period = stat["Period"]
-    return expression, period
+    queries = {m["Id"]: m for m in alarm["Metrics"]}
+    (returned,) = [m for m in alarm["Metrics"] if m.get("ReturnData", True)]
+    periods = {m["MetricStat"]["Period"] for m in alarm["Metrics"] if "MetricStat" in m}
+    return _query_text(returned, queries), min(periods)
+
+
+def _query_text(query: dict[str, Any], queries: dict[str, dict[str, Any]]) -> str:
+    if "MetricStat" in query:
+        stat = query["MetricStat"]
+        return f"{stat['Metric']['MetricName']} {stat['Stat']}"
+    # Longest ids first, so that an id inside another (backlog, backlog2) is not replaced within it.
+    expression = query["Expression"]
+    for query_id in sorted(queries, key=len, reverse=True):
+        if query_id != query["Id"] and re.search(rf"\b{re.escape(query_id)}\b", expression):
+            expression = re.sub(rf"\b{re.escape(query_id)}\b", _query_text(queries[query_id], queries), expression)
+    return expression
 
 
 def _alarm_line(alarm: dict[str, Any], policies: dict[str, Any]) -> str:
     (action,) = alarm["AlarmActions"]
     step = policies[action["Ref"]]["StepScalingPolicyConfiguration"]
-    (adjustment,) = step["StepAdjustments"]
-    change = adjustment["ScalingAdjustment"]
-    effect = f"set capacity to {change}" if step["AdjustmentType"] == "ExactCapacity" else f"{change:+d} instance"
+    changes = [adjustment["ScalingAdjustment"] for adjustment in step["StepAdjustments"]]
+    if step["AdjustmentType"] != "ExactCapacity":
+        effect = ", ".join(f"{change:+d} instance" for change in changes)
+    elif len(changes) == 1:
+        effect = f"set capacity to {changes[0]}"
+    else:
+        effect = f"set capacity to the expression's value ({min(changes)}–{max(changes)})"
     metric, period = _alarm_metric(alarm)
     minutes = alarm["EvaluationPeriods"] * period // 60
     return (
@@ -141,6 +157,7 @@ def _usd(amount: float) -> str:
 def summarize(template: dict[str, Any], stack_name: str) -> str:
     resources = template["Resources"]
     model = only(resources, "AWS::SageMaker::Model")
+    (model_resource,) = [r for r in resources.values() if r.get("Type") == "AWS::SageMaker::Model"]
     (variant,) = only(resources, "AWS::SageMaker::EndpointConfig")["ProductionVariants"]
     endpoint = only(resources, "AWS::SageMaker::Endpoint")
     target = only(resources, "AWS::ApplicationAutoScaling::ScalableTarget")
@@ -161,8 +178,10 @@ def summarize(template: dict[str, Any], stack_name: str) -> str:
     source = (
         f"{env['HF_MODEL_ID']} @ {revision[:12]} (Hugging Face Hub)"
         if revision
-        else f"{model['PrimaryContainer']['ModelDataSource']['S3DataSource']['S3Uri']} (S3, network isolated)"
+        else f"{_text(model['PrimaryContainer']['ModelDataSource']['S3DataSource']['S3Uri'])} (S3, network isolated)"
     )
+    metadata = model_resource.get("Metadata", {})
+    weights, fit = metadata.get(WEIGHTS_METADATA, {}), metadata.get(CAPACITY_METADATA, {})
     gpus, quantize = ("SM_VLLM_TENSOR_PARALLEL_SIZE", "SM_VLLM_QUANTIZATION") if vllm else ("SM_NUM_GPUS", "HF_MODEL_QUANTIZE")
     tokens = (
         f"SM_VLLM_MAX_MODEL_LEN={env['SM_VLLM_MAX_MODEL_LEN']} (prompt and new tokens)"
@@ -177,7 +196,14 @@ def summarize(template: dict[str, Any], stack_name: str) -> str:
         f"Instance     {variant['InstanceType']}: {instance.gpus} × {instance.gpu_model},"
         f" {instance.gpu_memory_gib} GiB GPU memory; {gpus}={env[gpus]}"
         + (f", quantize={env[quantize]}" if quantize in env else ""),
+        *(
+            [f"Weights      staged: the deploy expects {_text(weights['Manifest'])} (docs/weights.md)"]
+            if weights.get("Manifest")
+            else []
+        ),
         f"Tokens       {tokens}",
+        f"Concurrency  {variant_concurrency(resources)} requests per instance"
+        + (f" (KV cache: {fit['KvCacheBytes'] // fit['KvBytesPerToken']:,} tokens)" if fit.get("KvCacheBytes") else ""),
         f"Capacity     {target['MinCapacity']}–{target['MaxCapacity']} instances",
         *(f"Scale out    {line}" for line in scale_out),
         *(f"Scale in     {line}" for line in scale_in),
@@ -194,6 +220,11 @@ def summarize(template: dict[str, Any], stack_name: str) -> str:
         " no instance cost while scaled to zero",
     ]
     return "\n".join(lines)
+
+
+def variant_concurrency(resources: dict[str, Any]) -> int:
+    config = only(resources, "AWS::SageMaker::EndpointConfig")
+    return config["AsyncInferenceConfig"]["ClientConfig"]["MaxConcurrentInvocationsPerInstance"]
 
 
 def summarize_pipeline(template: dict[str, Any], stack_name: str) -> str:

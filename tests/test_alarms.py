@@ -43,8 +43,9 @@ def _ops_alarms(synth: Synthesized) -> dict[str, dict[str, Any]]:
 def test_every_alarm_in_every_template_has_an_action(synthesized: dict[str, Synthesized], env: str) -> None:
     synth = synthesized[env]
     alarms = synth.resources("AWS::CloudWatch::Alarm")
-    # The operations alarms, and the scaling alarms (wake, idle scale-in, and scale-out above one instance).
-    assert len(alarms) == 6 + (2 if synth.config.scaling.max_capacity == 1 else 3)
+    # The operations alarms, and the scaling alarms (wake, idle scale-in, and above one instance scale-out and
+    # gradual scale-in).
+    assert len(alarms) == 6 + (2 if synth.config.scaling.max_capacity == 1 else 4)
     for logical_id, alarm in alarms.items():
         props = alarm["Properties"]
         assert props.get("ActionsEnabled", True) is True, logical_id

@@ -190,7 +190,7 @@ def test_vpc_mode_is_off_by_default() -> None:
 def test_hub_weights_in_a_new_vpc_need_a_nat_gateway() -> None:
     with _raises(
         "network.nat_gateways: must be ≥ 1 with Hub weights (the container downloads them from the internet),"
-        " or S3Weights (got 0)"
+        " or staged or S3 weights (got 0)"
     ):
         dataclasses.replace(SANDBOX, network=NewVpc())
     assert dataclasses.replace(SANDBOX, network=NewVpc(nat_gateways=1)).network == NewVpc(nat_gateways=1)
@@ -199,8 +199,8 @@ def test_hub_weights_in_a_new_vpc_need_a_nat_gateway() -> None:
 
 def test_hub_weights_in_an_existing_vpc_need_internet_egress() -> None:
     with _raises(
-        "network.internet_egress: must be True with Hub weights (subnets routed to a NAT gateway), or S3Weights"
-        " (got False)"
+        "network.internet_egress: must be True with Hub weights (subnets routed to a NAT gateway), or staged or S3"
+        " weights (got False)"
     ):
         dataclasses.replace(SANDBOX, network=existing_vpc())
     assert dataclasses.replace(SANDBOX, network=existing_vpc(internet_egress=True)).network == existing_vpc(

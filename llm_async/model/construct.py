@@ -129,7 +129,10 @@ class ServingModel(Construct):
         )
         # For tools that read only the template (the simulator): where the weights come from, how large, and what the
         # engine's KV cache holds on the instance (its batching).
-        self.cfn_model.add_metadata(WEIGHTS_METADATA, {"Source": "s3" if from_s3 else "hub", "Bytes": model.weights_bytes})
+        self.manifest_uri = self._manifest_uri(model.weights, weights_store)
+        self.cfn_model.add_metadata(
+            WEIGHTS_METADATA, {"Source": "s3" if from_s3 else "hub", "Bytes": model.weights_bytes, "Manifest": self.manifest_uri}
+        )
         self.cfn_model.add_metadata(CAPACITY_METADATA, capacity_metadata(model, GPU_INSTANCE_TYPES[instance_type]))
         if not from_s3:
             findings.skip_checkov(
@@ -178,6 +181,16 @@ class ServingModel(Construct):
             " that one prefix, read-only.",
         )
         return self._s3_source(f"s3://{bucket_name}/{prefix}")
+
+    @staticmethod
+    def _manifest_uri(weights: object, store: WeightsStore | None) -> str | None:
+        """Where the staging command writes the manifest the deploy expects (staged weights only)."""
+        if not isinstance(weights, StagedWeights):
+            return None
+        if weights.own_bucket:
+            assert store is not None
+            return store.s3_uri(weights.manifest_key)
+        return f"s3://{weights.bucket_name}/{weights.manifest_key}"
 
     @staticmethod
     def _s3_source(s3_uri: str) -> sagemaker.CfnModel.ModelDataSourceProperty:

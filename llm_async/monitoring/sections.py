@@ -159,7 +159,7 @@ def endpoint_section(
             width=THIRD,
         ),
     ]
-    scaling_alarms = [a for a in (scaling.wake_alarm, scaling.scale_out_alarm, scaling.idle_alarm) if a]
+    scaling_alarms = [a for a in (scaling.wake_alarm, scaling.scale_out_alarm, scaling.scale_in_alarm, scaling.idle_alarm) if a]
     return Section([stuck, *failures], [queue_row, processing_row], header=header, watched_alarms=scaling_alarms)
 
 

@@ -172,17 +172,20 @@ def test_wake_is_granted_as_set_alarm_state_on_the_wake_alarm_only(one: Built) -
 
 
 def test_scale_out_on_backlog_per_instance(prod: Built) -> None:
+    # By default, past what one instance runs at once: its concurrency, from the engine's KV cache.
+    per_instance = prod.config.max_concurrent_invocations
+    assert per_instance == 17
     assert prod.scaling.scale_out_alarm is not None
     alarm = prod.alarm(prod.scaling.scale_out_alarm)
     assert (alarm["MetricName"], alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
         "ApproximateBacklogSizePerInstance",
         "Average",
-        8,
+        per_instance,
         "GreaterThanThreshold",
     )
     assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (60, 2, 2)
     assert alarm["TreatMissingData"] == "notBreaching"
-    assert alarm["AlarmDescription"] == "More than 8 requests per instance for 2 minutes: add an instance."
+    assert alarm["AlarmDescription"] == "More than 17 requests per instance for 2 minutes: add an instance."
     assert prod.steps_of(alarm) == ("ChangeInCapacity", 300, "Average", ADD_ONE)
 
 
@@ -203,36 +206,41 @@ def test_no_scale_out_policy_when_one_instance_is_the_maximum(one: Built) -> Non
     one.template.resource_count_is("AWS::CloudWatch::Alarm", 2)
 
 
-def test_three_policies_when_more_than_one_instance_is_allowed(prod: Built) -> None:
-    prod.template.resource_count_is("AWS::ApplicationAutoScaling::ScalingPolicy", 3)
-    prod.template.resource_count_is("AWS::CloudWatch::Alarm", 3)
+def test_four_policies_when_more_than_one_instance_is_allowed(prod: Built) -> None:
+    # Wake, scale out, scale in gradually, scale in when idle.
+    prod.template.resource_count_is("AWS::ApplicationAutoScaling::ScalingPolicy", 4)
+    prod.template.resource_count_is("AWS::CloudWatch::Alarm", 4)
 
 
 # Back to the minimum when idle.
 
 
-def test_scale_in_to_zero_after_the_idle_window(one: Built) -> None:
+def _metrics(alarm: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {m["Id"]: m for m in alarm["Metrics"]}
+
+
+def _stat(metric: dict[str, Any]) -> tuple[Any, ...]:
+    stat = metric["MetricStat"]
+    dimensions = tuple(d["Name"] for d in stat["Metric"]["Dimensions"])
+    return stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], dimensions, stat["Stat"], stat["Period"]
+
+
+INSTANCES = ("/aws/sagemaker/Endpoints", "CPUUtilization", ("EndpointName", "VariantName"), "SampleCount", 60)
+QUEUED = ("AWS/SageMaker", "ApproximateBacklogSize", ("EndpointName",), "Maximum", 60)
+
+
+def test_scale_in_to_zero_after_the_idle_window_while_an_instance_serves(one: Built) -> None:
     alarm = one.alarm(one.scaling.idle_alarm)
-    expression, backlog = alarm["Metrics"]
-    # Gaps in the backlog metric count as 0: the step policy always has a value to pick its step from.
-    assert expression == {
-        "Expression": "FILL(backlog, 0)",
-        "Id": "expr_1",
-        "Label": "ApproximateBacklogSize, gaps as 0",
-        "ReturnData": True,
-    }
-    assert backlog["Id"] == "backlog" and backlog["ReturnData"] is False
-    stat = backlog["MetricStat"]
-    assert (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], stat["Stat"], stat["Period"]) == (
-        "AWS/SageMaker",
-        "ApproximateBacklogSize",
-        "Maximum",
-        60,
-    )
+    metrics = _metrics(alarm)
+    (returned,) = [m for m in metrics.values() if m.get("ReturnData", True)]
+    # Idle only while an instance reports: at zero instances the expression is 1, so the alarm is OK and cannot
+    # re-apply "capacity 0" while a woken instance starts. Gaps in the backlog metric count as 0.
+    assert returned["Expression"] == "IF(FILL(instances, 0) > 0, backlog, 1)"
+    assert metrics["backlog"]["Expression"] == "FILL(queued, 0)"
+    assert (_stat(metrics["instances"]), _stat(metrics["queued"])) == (INSTANCES, QUEUED)
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "LessThanOrEqualToThreshold")
     assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (15, 15)
-    # No data at all still means idle: a GPU instance is not held for ever.
-    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["TreatMissingData"] == "notBreaching"
     # Exact capacity 0 is clamped to MinCapacity, so warm windows keep their instances.
     to_zero = [{"MetricIntervalUpperBound": 0, "ScalingAdjustment": 0}]
     assert one.steps_of(alarm) == ("ExactCapacity", 300, "Maximum", to_zero)
@@ -241,20 +249,59 @@ def test_scale_in_to_zero_after_the_idle_window(one: Built) -> None:
 def test_idle_window_and_scale_in_cooldown_follow_the_config(tuned: Built) -> None:
     alarm = tuned.alarm(tuned.scaling.idle_alarm)
     assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (30, 30)
-    assert alarm["AlarmDescription"].startswith("No request queued or running for 30 minutes:")
+    assert alarm["AlarmDescription"].startswith("An instance serves and no request was queued or running for 30 minutes:")
     assert tuned.policy_of(alarm)["StepScalingPolicyConfiguration"]["Cooldown"] == 600
+
+
+def test_no_gradual_scale_in_when_one_instance_is_the_maximum(one: Built) -> None:
+    assert one.scaling.scale_in_alarm is None
+
+
+def test_capacity_follows_the_backlog_down_to_what_it_needs(prod: Built) -> None:
+    assert prod.scaling.scale_in_alarm is not None
+    alarm = prod.alarm(prod.scaling.scale_in_alarm)
+    metrics = _metrics(alarm)
+    (returned,) = [m for m in metrics.values() if m.get("ReturnData", True)]
+    # With two instances or more: the instances 17 requests each need, at least one; otherwise the maximum (3),
+    # which never breaches, so one instance or none is the idle alarm's alone.
+    assert returned["Expression"] == "IF(FILL(instances, 0) > 1, IF(backlog > 17, CEIL(backlog / 17), 1), 3)"
+    assert (_stat(metrics["instances"]), _stat(metrics["queued"])) == (INSTANCES, QUEUED)
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (2.5, "LessThanThreshold")
+    assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"], alarm["TreatMissingData"]) == (5, 5, "notBreaching")
+    # 1 needed sits 1.5 below the threshold, 2 needed 0.5 below: each step sets exactly that many.
+    steps = [
+        {"MetricIntervalUpperBound": -1, "ScalingAdjustment": 1},
+        {"MetricIntervalLowerBound": -1, "MetricIntervalUpperBound": 0, "ScalingAdjustment": 2},
+    ]
+    assert prod.steps_of(alarm) == ("ExactCapacity", 300, "Maximum", steps)
+
+
+def test_gradual_scale_in_has_a_step_for_every_capacity_below_the_maximum(tuned: Built) -> None:
+    assert tuned.scaling.scale_in_alarm is not None
+    alarm = tuned.alarm(tuned.scaling.scale_in_alarm)
+    (_, _, _, steps) = tuned.steps_of(alarm)
+    assert [step["ScalingAdjustment"] for step in steps] == [1, 2, 3]
+    # Contiguous intervals from −∞ to the threshold: every needed count below the maximum has exactly one step.
+    bounds = [(step.get("MetricIntervalLowerBound"), step["MetricIntervalUpperBound"]) for step in steps]
+    assert bounds == [(None, -2), (-2, -1), (-1, 0)]
+    assert alarm["Threshold"] == 3.5 and "CEIL(backlog / 3)" in _metrics(alarm)["expr_1"]["Expression"]
 
 
 # Every alarm.
 
 
 @pytest.mark.parametrize("fixture", ["one", "prod", "tuned"])
-def test_every_alarm_uses_the_endpoint_name_dimension_only(request: pytest.FixtureRequest, fixture: str) -> None:
-    # SageMaker publishes the async queue metrics with EndpointName alone: a VariantName would match no data.
+def test_every_alarm_reads_each_metric_with_the_dimensions_it_is_published_with(request: pytest.FixtureRequest, fixture: str) -> None:
+    # SageMaker publishes the async queue metrics with EndpointName alone (a VariantName would match no data), and
+    # the instances' host metrics with EndpointName and VariantName.
     built: Built = request.getfixturevalue(fixture)
     alarms = built.template.find_resources("AWS::CloudWatch::Alarm")
-    assert len(alarms) == (2 if built.config.scaling.max_capacity == 1 else 3)
-    expected = [{"Name": "EndpointName", "Value": built.endpoint_name}]
+    assert len(alarms) == (2 if built.config.scaling.max_capacity == 1 else 4)
+    endpoint = {"Name": "EndpointName", "Value": built.endpoint_name}
+    expected = {
+        "AWS/SageMaker": [endpoint],
+        "/aws/sagemaker/Endpoints": [endpoint, {"Name": "VariantName", "Value": "AllTraffic"}],
+    }
     for alarm in alarms.values():
         props = alarm["Properties"]
         metrics = (
@@ -262,7 +309,7 @@ def test_every_alarm_uses_the_endpoint_name_dimension_only(request: pytest.Fixtu
             if "MetricName" in props
             else [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]
         )
-        assert metrics and all(m["Dimensions"] == expected for m in metrics)
+        assert metrics and all(m["Dimensions"] == expected[m["Namespace"]] for m in metrics)
 
 
 @pytest.mark.parametrize("fixture", ["one", "prod"])

@@ -154,8 +154,10 @@ def test_the_header_names_the_endpoint_capacity_and_stuck_threshold(prod: Built)
 
 def test_the_scaling_alarms_are_watched_not_paged(prod: Built) -> None:
     scaling = prod.parts.scaling
-    assert prod.endpoint.watched_alarms == [scaling.wake_alarm, scaling.scale_out_alarm, scaling.idle_alarm]
-    assert {spec.id_ for spec in prod.endpoint.alarms}.isdisjoint({"Wake", "ScaleOut", "ScaleInWhenIdle"})
+    assert prod.endpoint.watched_alarms == [
+        scaling.wake_alarm, scaling.scale_out_alarm, scaling.scale_in_alarm, scaling.idle_alarm
+    ]
+    assert {spec.id_ for spec in prod.endpoint.alarms}.isdisjoint({"Wake", "ScaleOut", "ScaleInGradually", "ScaleInWhenIdle"})
 
 
 def test_endpoint_rows_are_the_queue_then_processing(prod: Built) -> None:
