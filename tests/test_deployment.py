@@ -11,7 +11,7 @@ import pytest
 from llm_async.api.config import TokenBudget
 from llm_async.deployment import DeploymentConfig
 from llm_async.endpoint.config import EndpointConfig, ScalingConfig
-from llm_async.environments import ENVIRONMENTS
+from llm_async.environments import ENVIRONMENTS, with_engine
 from llm_async.model.config import S3Weights
 from llm_async.model.dlc_table import regions as image_regions
 from llm_async.model.presets import FALCON_40B_INSTRUCT, PRESETS, QWEN2_5_7B_INSTRUCT
@@ -253,3 +253,53 @@ def test_the_budget_stays_within_the_context(changes: dict, message: str) -> Non
     with pytest.raises(ConfigError) as error:
         dataclasses.replace(SANDBOX, api=dataclasses.replace(SANDBOX.api, **changes))
     assert str(error.value) == message
+
+
+# Concurrency per instance: the sequences the engine's KV cache holds (llm_async/model/capacity.py).
+
+
+def test_concurrency_defaults_to_what_the_kv_cache_holds() -> None:
+    assert SANDBOX.endpoint.max_concurrent_invocations_per_instance is None
+    assert SANDBOX.max_concurrent_invocations == 17
+    assert with_engine(SANDBOX, "vllm").max_concurrent_invocations == 14
+
+
+def test_concurrency_of_a_model_of_unknown_shape_is_four() -> None:
+    config = dataclasses.replace(SANDBOX, model=dataclasses.replace(SANDBOX.model, architecture=None))
+    assert (config.capacity, config.max_concurrent_invocations) == (None, 4)
+
+
+def test_concurrency_as_configured_within_the_kv_cache() -> None:
+    assert dataclasses.replace(SANDBOX, endpoint=_endpoint(max_concurrent_invocations_per_instance=5)).max_concurrent_invocations == 5
+
+
+def test_concurrency_beyond_the_kv_cache_is_refused_with_the_arithmetic() -> None:
+    with _raises(
+        "endpoint.max_concurrent_invocations_per_instance: must be 1–17: qwen2-5-7b-instruct on 1 GPU(s) of ml.g5.2xlarge"
+        " (TGI): KV cache 0.9 × (24.0 GiB − 14.2 GiB weights − 1.5 GiB runtime) = 7.5 GiB, 57,344 bytes a token →"
+        " 140,122 tokens, 17 sequences of 8,192 tokens (engine limit 128) (got 18)"
+    ):
+        dataclasses.replace(SANDBOX, endpoint=_endpoint(max_concurrent_invocations_per_instance=18))
+
+
+def test_a_model_whose_gpus_hold_no_sequence_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"^endpoint.instance_type: must be an instance whose GPUs hold one sequence at least: .*ml.g4dn.xlarge"):
+        dataclasses.replace(SANDBOX, endpoint=_endpoint(instance_type="ml.g4dn.xlarge"))
+
+
+def test_scale_out_threshold_defaults_to_the_concurrency() -> None:
+    assert SANDBOX.scale_out_backlog_per_instance == 17
+    tuned = dataclasses.replace(SANDBOX, scaling=ScalingConfig(scale_out_backlog_per_instance=3))
+    assert tuned.scale_out_backlog_per_instance == 3
+
+
+# The deployment's own weights bucket: '<name_prefix>-weights-<account>-<region>' within S3's 63 characters.
+
+
+def test_staged_weights_in_the_own_bucket_limit_the_name_prefix() -> None:
+    staged = dataclasses.replace(SANDBOX, model=QWEN2_5_7B_INSTRUCT.staged().model)
+    assert dataclasses.replace(staged, endpoint=_endpoint(name_prefix="a" * 27)).endpoint.name_prefix == "a" * 27
+    with _raises(f"endpoint.name_prefix: must be at most 27 characters with StagedWeights in the deployment's own bucket (got {'a' * 28!r})"):
+        dataclasses.replace(staged, endpoint=_endpoint(name_prefix="a" * 28))
+    # Hub weights need no bucket: the longer prefix stands.
+    assert dataclasses.replace(SANDBOX, endpoint=_endpoint(name_prefix="a" * 28)).endpoint.name_prefix == "a" * 28

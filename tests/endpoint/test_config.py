@@ -160,6 +160,7 @@ SCALING_RANGES = {
     "scale_out_backlog_per_instance": ("an integer ≥ 1", (0,)),
     # Alarms allow at most a day of evaluation; past an hour, idle capacity is the cost to avoid.
     "idle_minutes_before_scale_in": ("an integer 1–60", (0, 61)),
+    "scale_in_minutes": ("an integer 1–60", (0, 61)),
     "wake_cooldown_s": ("an integer 0–10800", (-1,)),
     "scale_out_cooldown_s": ("an integer 0–3600", (3601,)),
     "scale_in_cooldown_s": ("an integer 0–3600", (-5,)),
@@ -176,6 +177,18 @@ def test_scaling_ranges(field: str, bad: int) -> None:
 
 def test_default_idle_window_is_at_most_15_minutes() -> None:
     assert ScalingConfig().idle_minutes_before_scale_in <= 15
+
+
+def test_gradual_scale_in_acts_before_the_idle_window_when_it_can_act() -> None:
+    # Otherwise both scale-in policies would act in the same minute with two instances or more.
+    with _raises("scaling.scale_in_minutes: must be 1–14 (< scaling.idle_minutes_before_scale_in) when max_capacity > 1 (got 15)"):
+        ScalingConfig(max_capacity=2, scale_in_minutes=15)
+    assert ScalingConfig(max_capacity=1, scale_in_minutes=15).scale_in_minutes == 15
+
+
+def test_concurrency_and_scale_out_threshold_default_to_none_so_the_deployment_derives_them() -> None:
+    endpoint = EndpointConfig(instance_type="ml.g5.2xlarge", name_prefix="t")
+    assert (endpoint.max_concurrent_invocations_per_instance, ScalingConfig().scale_out_backlog_per_instance) == (None, None)
 
 
 def test_wake_cooldown_defaults_to_none_so_the_deployment_derives_it() -> None:
