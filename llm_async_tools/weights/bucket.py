@@ -44,17 +44,20 @@ class StagingBucket:
     def uri(self, key: str) -> str:
         return f"s3://{self.name}/{key}"
 
-    def require_access(self) -> None:
-        """Exit-2 errors for a bucket that is missing or not reachable, before anything else is done."""
+    def require_access(self, prefix: str) -> None:
+        """Exit-2 errors for a bucket that is missing or not reachable, before anything else is done.
+
+        A listing of `prefix` (one key at most), not HeadBucket: HeadBucket needs s3:ListBucket on the whole bucket,
+        while the roles the stack grants (llm_async/weights/construct.py) may list one revision's prefix only."""
         try:
-            self.s3.head_bucket(Bucket=self.name)
+            self.s3.list_objects_v2(Bucket=self.name, Prefix=prefix, MaxKeys=1)
         except ClientError as error:
             code = _code(error)
             if code in ("404", "NoSuchBucket"):
                 raise UsageError(f"--bucket: no bucket {self.name!r} in this account") from None
             if code in ("403", "AccessDenied"):
-                raise UsageError(f"--bucket: access denied to {self.name!r}: the role needs s3:ListBucket on it "
-                                 "(docs/weights.md lists the permissions)") from None
+                raise UsageError(f"--bucket: access denied to {self.name!r}: the role needs s3:ListBucket on it for the"
+                                 f" prefix {prefix} (docs/weights.md lists the permissions)") from None
             raise UsageError(f"--bucket: S3 answered {code} for {self.name!r}") from None
         except NoCredentialsError:
             raise UsageError("no AWS credentials: run with a role or profile that may write the bucket") from None

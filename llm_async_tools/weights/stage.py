@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from llm_async.model.staged import manifest_key, model_prefix
+from llm_async.model.staged import manifest_key, model_prefix, revision_prefix
 from llm_async_tools.weights import manifest as manifests
 from llm_async_tools.weights.bucket import BLOB_ID_KEY, SHA256_KEY, ObjectState, StagingBucket
 from llm_async_tools.weights.errors import StagingFailed, UsageError
@@ -90,7 +90,7 @@ def read_manifest(target: Target) -> Manifest | None:
 
 
 def verify(target: Target, out: TextIO, err: TextIO) -> None:
-    target.bucket.require_access()
+    target.bucket.require_access(revision_prefix(target.model_id, target.revision))
     uri = target.bucket.uri(target.manifest_key)
     try:
         manifest = read_manifest(target)
@@ -180,7 +180,7 @@ def _already_staged(request: StageRequest, out: TextIO, err: TextIO) -> bool:
 
 def stage(request: StageRequest, session: Any, environ: Mapping[str, str], out: TextIO, err: TextIO) -> None:
     target = request.target
-    target.bucket.require_access()
+    target.bucket.require_access(revision_prefix(target.model_id, target.revision))
     if _already_staged(request, out, err):
         return
     token = resolve_token(session, request.token_secret_id, environ)

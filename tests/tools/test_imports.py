@@ -21,6 +21,7 @@ TOOLS = [
     "llm_async_tools.security_report",
     "llm_async_tools.cfn_template",
     "llm_async_tools.simulate",
+    "llm_async_tools.openapi",
     "llm_async_tools.weights",
     "llm_async_tools.weights.cli",  # imports every other module of the package (all but __main__, which runs it)
 ]
