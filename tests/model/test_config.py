@@ -1,4 +1,4 @@
-"""What the model serves: `HubWeights`, `S3Weights`, `ModelConfig` and the presets, each bad value one readable line."""
+"""What the model serves: `HubWeights`, `S3Weights`, `StagedWeights`, `ModelConfig` and the presets, each bad value one readable line."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from llm_async.deployment import DeploymentConfig
 from llm_async.endpoint.config import EndpointConfig
-from llm_async.model.config import HubWeights, ModelConfig, S3Weights
+from llm_async.model.config import HubWeights, ModelConfig, S3Weights, StagedWeights
 from llm_async.model.dlc_table import available_versions
 from llm_async.model.engines import ENGINES, TGI, VLLM
 from llm_async.model.presets import FALCON_40B_INSTRUCT, FALCON_40B_INSTRUCT_G4DN, PRESETS, QWEN2_5_7B_INSTRUCT
@@ -220,3 +220,102 @@ def test_every_preset_builds_on_its_instance(name: str) -> None:
     )
     # Every GPU of the instance is a tensor-parallel shard: none idle, none missing.
     assert config.endpoint.instance.gpus == preset.model.num_gpus
+
+
+# StagedWeights (issue 14): a pinned Hub commit staged into S3, read from the own bucket or an existing one.
+
+QWEN = "Qwen/Qwen2.5-7B-Instruct"
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+BUCKET_NAME_RULE = "model.weights.bucket_name: must be None or an S3 bucket name (3–63 lowercase letters, digits, '.', '-')"
+KMS_KEY_RULE = "model.weights.kms_key_arn: must be None or a KMS key ARN 'arn:aws:kms:REGION:ACCOUNT:key/ID'"
+
+
+def test_staged_model_id_shape() -> None:
+    with _raises("model.weights.model_id: must be a Hub id 'owner/name' (got 'qwen')"):
+        StagedWeights("qwen", SHA)
+
+
+def test_staged_revision_must_be_a_commit_sha() -> None:
+    # The staged copy is of one commit: a branch name would let the bucket and the Hub drift apart.
+    with _raises("model.weights.revision: must be a 40-character lowercase commit sha (got 'main')"):
+        StagedWeights(QWEN, "main")
+
+
+@pytest.mark.parametrize("bucket_name", ["Team_Weights", "ab", "a" * 64, "-weights", "weights-", 42])
+def test_staged_bucket_name_must_be_an_s3_bucket_name(bucket_name: object) -> None:
+    with _raises(f"{BUCKET_NAME_RULE} (got {bucket_name!r})"):
+        StagedWeights(QWEN, SHA, bucket_name=bucket_name)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "kms_key_arn",
+    [
+        "alias/weights",
+        "arn:aws:kms:us-east-1:123456789012:alias/weights",  # an alias: IAM grants on the key itself
+        "1234abcd-12ab-34cd-56ef-1234567890ab",  # a bare key id
+        "arn:aws:kms:us-east-1:1234:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "arn:aws:s3:::team-weights",
+    ],
+)
+def test_staged_kms_key_arn_must_be_a_key_arn(kms_key_arn: str) -> None:
+    with _raises(f"{KMS_KEY_RULE} (got {kms_key_arn!r})"):
+        StagedWeights(QWEN, SHA, bucket_name="team-weights", kms_key_arn=kms_key_arn)
+
+
+def test_staged_kms_key_arn_needs_an_existing_bucket() -> None:
+    # The own bucket's key is the weights stack's: a key named here would be a second, unrelated one.
+    with _raises(
+        "model.weights.kms_key_arn: must be None when bucket_name is None (the own bucket's key is the stack's)"
+        f" (got {KEY_ARN!r})"
+    ):
+        StagedWeights(QWEN, SHA, kms_key_arn=KEY_ARN)
+
+
+def test_staged_weights_in_an_existing_bucket_with_its_key_are_accepted() -> None:
+    weights = StagedWeights(QWEN, SHA, bucket_name="team.weights-01", kms_key_arn=KEY_ARN)
+    assert (weights.bucket_name, weights.kms_key_arn, weights.own_bucket) == ("team.weights-01", KEY_ARN, False)
+
+
+def test_staged_weights_without_a_bucket_read_the_own_bucket() -> None:
+    assert StagedWeights(QWEN, SHA).own_bucket is True
+
+
+def test_staged_model_prefix_is_the_revisions_model_folder() -> None:
+    # SageMaker copies every object under it to /opt/ml/model: the manifest must not be among them.
+    assert StagedWeights(QWEN, SHA).model_prefix == f"hub/{QWEN}/{SHA}/model/"
+
+
+def test_staged_manifest_key_sits_beside_the_model_prefix() -> None:
+    weights = StagedWeights(QWEN, SHA)
+    assert weights.manifest_key == f"hub/{QWEN}/{SHA}/manifest.json"
+    assert not weights.manifest_key.startswith(weights.model_prefix)
+
+
+def test_staged_weights_layout_does_not_depend_on_the_bucket() -> None:
+    own, existing = StagedWeights(QWEN, SHA), StagedWeights(QWEN, SHA, bucket_name="team-weights")
+    assert (own.model_prefix, own.manifest_key) == (existing.model_prefix, existing.manifest_key)
+
+
+def test_s3_weights_kms_key_arn_must_be_a_key_arn() -> None:
+    arn = "arn:aws:kms:us-east-1:123456789012:alias/weights"
+    with _raises(f"{KMS_KEY_RULE} (got {arn!r})"):
+        S3Weights("s3://my-bucket/models/llm/", kms_key_arn=arn)
+
+
+def test_s3_weights_accept_a_key_arn_and_default_to_none() -> None:
+    assert S3Weights("s3://my-bucket/models/llm/").kms_key_arn is None
+    assert S3Weights("s3://my-bucket/models/llm/", kms_key_arn=KEY_ARN).kms_key_arn == KEY_ARN
+
+
+@pytest.mark.parametrize("weights_bytes", [0, -1, True, 1.5e10, "15 GB"])
+def test_weights_bytes_must_be_a_positive_integer(weights_bytes: object) -> None:
+    with _raises(f"model.weights_bytes: must be an integer ≥ 1 (got {weights_bytes!r})"):
+        _model(weights_bytes=weights_bytes)
+
+
+def test_weights_bytes_may_be_unknown() -> None:
+    assert (_model(weights_bytes=None).weights_bytes, _model(weights_bytes=1).weights_bytes) == (None, 1)
+
+
+def test_model_accepts_staged_weights() -> None:
+    assert _model(weights=StagedWeights(QWEN, SHA)).weights == StagedWeights(QWEN, SHA)
