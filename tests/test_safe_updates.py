@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from llm_async.model.presets import QWEN2_5_7B_INSTRUCT
 from tests.synths import Synthesized, synthesize
 from tests.update_plan import ADD, KEEP, REMOVE, REPLACE, UPDATE, update_plan
 
@@ -140,3 +141,22 @@ def test_a_change_of_engine_updates_the_endpoint_in_place(synthesized: dict[str,
     variant = vllm.template_json["Resources"][config_id]["Properties"]["ProductionVariants"][0]
     assert variant["InferenceAmiVersion"] == "al2023-ami-sagemaker-inference-gpu-4-1"
     assert "InferenceAmiVersion" not in tgi.template_json["Resources"][config_id]["Properties"]["ProductionVariants"][0]
+
+
+@pytest.fixture(scope="module")
+def weights_staged(sandbox: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The sandbox's model, its Hub revision now read from staged weights in the deployment's own bucket."""
+    config = dataclasses.replace(sandbox.config, model=QWEN2_5_7B_INSTRUCT.staged().model)
+    return synthesize(config, Path(tmp_path_factory.mktemp("weights-staged")), rule_packs=False)
+
+
+def test_moving_the_weights_to_staged_updates_the_endpoint_in_place(sandbox: Synthesized, weights_staged: Synthesized) -> None:
+    changes = {k: a for k, a in update_plan(sandbox.template_json, weights_staged.template_json).items() if a != KEEP}
+    (model_id,) = _ids(sandbox, "AWS::SageMaker::Model")
+    (config_id,) = _ids(sandbox, "AWS::SageMaker::EndpointConfig")
+    (endpoint_id,) = _ids(sandbox, "AWS::SageMaker::Endpoint")
+    (role_policy_id,) = [k for k in _ids(sandbox, "AWS::IAM::Policy") if k.startswith("ModelExecutionRoleDefaultPolicy")]
+    # A new model (S3 data source, network isolation) and endpoint config; the endpoint switches in place; the role
+    # may now read the staged prefix. No stateful resource of the stack changes: the weights bucket is the new stack's.
+    assert changes == {model_id: REPLACE, config_id: REPLACE, endpoint_id: UPDATE, role_policy_id: UPDATE}
+    assert weights_staged.weights is not None and sandbox.weights is None
