@@ -1,4 +1,4 @@
-"""`ServingModel` alone: the container and its environment, Hub or S3 weights, an execution role scoped to one endpoint."""
+"""`ServingModel` alone: the container and its environment, Hub, S3 or staged weights, an execution role scoped to one endpoint."""
 
 from __future__ import annotations
 
@@ -11,13 +11,16 @@ from aws_cdk.assertions import Match
 
 from llm_async.deployment import DeploymentConfig
 from llm_async.environments import ENVIRONMENTS
-from llm_async.model.config import S3Weights
+from llm_async.model.capacity import capacity_metadata
+from llm_async.model.config import S3Weights, StagedWeights
 from llm_async.model.construct import ServingModel
 from llm_async.model.environment import CONTAINER_MODEL_DIR, container_environment, tgi_environment, vllm_environment
+from llm_async.model.instance_types import GPU_INSTANCE_TYPES
 from llm_async.model.presets import FALCON_40B_INSTRUCT, FALCON_40B_INSTRUCT_G4DN, PRESETS, QWEN2_5_7B_INSTRUCT
 from tests.compliance.acknowledged import acknowledged
 from tests.constructs import Parts, bare_stack, template
 from tests.helpers import BuiltStack, agnostic_arn
+from tests.weights.rendered import rendered
 
 S3_WEIGHTS_URI = "s3://my-weights-bucket/models/qwen2.5-7b/"
 ENDPOINT_NAME = "llm-async-sandbox-g5-2xlarge"
@@ -306,3 +309,186 @@ def test_a_vllm_model_pulls_the_vllm_repository_only() -> None:
     policy = template(stack).find_resources("AWS::IAM::Policy")[stack.resolve(model.role.node.find_child("DefaultPolicy").node.default_child.logical_id)]
     (pull,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "PullVllmImage"]
     assert pull["Resource"] == "arn:aws:ecr:us-east-1:763104351884:repository/vllm"  # the region's registry account
+
+
+# Staged weights (issue 14): the revision's model/ prefix of the deployment's own bucket (a WeightsStore beside the
+# model, as LlmAsyncWeightsStack holds it) or of an existing bucket, copied to /opt/ml/model, network isolation on.
+
+QWEN, QWEN_SHA = "Qwen/Qwen2.5-7B-Instruct", "a09a35458c702b33eeacc393d103063234e8bc28"
+MODEL_PREFIX = f"hub/{QWEN}/{QWEN_SHA}/model/"
+MANIFEST_KEY = f"hub/{QWEN}/{QWEN_SHA}/manifest.json"
+TEAM_BUCKET = "team-weights"
+TEAM_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+# What the model's role has whatever its weights: the image, the ECR login, its log group, its metrics.
+BASE_SIDS = {"PullTgiImage", "EcrLogin", "WriteEndpointLogs", "PublishEndpointMetrics"}
+# The own bucket's name, with the account and region as pseudo parameters (staged.own_bucket_name).
+OWN_BUCKET = "llm-async-prod-weights-${AWS::AccountId}-${AWS::Region}"
+
+
+def _weights_statements(built: Built) -> list[dict[str, Any]]:
+    """The role's statements beyond those every model has (the own bucket's grants carry no Sid)."""
+    (policy,) = built.template.find_resources("AWS::IAM::Policy").values()
+    return [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") not in BASE_SIDS]
+
+
+def _sandbox_with(weights: object) -> DeploymentConfig:
+    sandbox = ENVIRONMENTS["sandbox"]()
+    return dataclasses.replace(sandbox, model=dataclasses.replace(sandbox.model, weights=weights), region="us-east-1")
+
+
+@pytest.fixture(scope="module")
+def staged() -> Built:
+    """prod: StagedWeights in the deployment's own bucket (Parts builds the WeightsStore in the same stack)."""
+    config = ENVIRONMENTS["prod"]()
+    assert isinstance(config.model.weights, StagedWeights) and config.model.weights.own_bucket
+    return _build("us-east-1", config)
+
+
+@pytest.fixture(scope="module")
+def staged_existing() -> Built:
+    """StagedWeights in an existing bucket encrypted with its own customer-managed key."""
+    return _build("us-east-1", _sandbox_with(StagedWeights(QWEN, QWEN_SHA, bucket_name=TEAM_BUCKET, kms_key_arn=TEAM_KEY_ARN)))
+
+
+@pytest.fixture(scope="module")
+def s3_kms() -> Built:
+    """S3 weights in a bucket encrypted with a customer-managed key."""
+    return _build("us-east-1", _sandbox_with(S3Weights(S3_WEIGHTS_URI, kms_key_arn=TEAM_KEY_ARN)))
+
+
+def test_staged_weights_are_read_from_the_own_buckets_model_prefix(staged: Built) -> None:
+    source = staged.model_resource()["Properties"]["PrimaryContainer"]["ModelDataSource"]["S3DataSource"]
+    assert rendered(source["S3Uri"]) == f"s3://{OWN_BUCKET}/{MODEL_PREFIX}"
+
+
+def test_staged_weights_are_a_prefix_copied_uncompressed(staged: Built) -> None:
+    source = staged.model_resource()["Properties"]["PrimaryContainer"]["ModelDataSource"]["S3DataSource"]
+    assert (source["S3DataType"], source["CompressionType"]) == ("S3Prefix", "None")
+    assert set(source) == {"S3Uri", "S3DataType", "CompressionType"}
+
+
+def test_staged_weights_are_served_from_the_mount_point(staged: Built) -> None:
+    environment = staged.model_resource()["Properties"]["PrimaryContainer"]["Environment"]
+    assert environment["HF_MODEL_ID"] == CONTAINER_MODEL_DIR
+    assert "HF_MODEL_REVISION" not in environment
+
+
+def test_staged_weights_run_network_isolated(staged: Built) -> None:
+    assert staged.model_resource()["Properties"]["EnableNetworkIsolation"] is True
+
+
+def test_staged_weights_model_has_no_checkov_skip(staged: Built) -> None:
+    skips = staged.model_resource().get("Metadata", {}).get("checkov", {}).get("skip", [])
+    assert [skip["id"] for skip in skips if skip["id"] == "CKV_AWS_370"] == []
+
+
+def test_staged_weights_role_reads_the_model_prefix_of_the_own_bucket_only(staged: Built) -> None:
+    key_id = staged.stack.get_logical_id(staged.stack.node.find_child("Weights").key.node.default_child)
+    statements = [{**s, "Resource": rendered(s["Resource"])} for s in _weights_statements(staged)]
+    assert statements == [
+        {"Action": "s3:GetObject", "Effect": "Allow", "Resource": f"arn:${{AWS::Partition}}:s3:::{OWN_BUCKET}/{MODEL_PREFIX}*"},
+        {
+            "Action": "s3:ListBucket",
+            "Condition": {"StringLike": {"s3:prefix": [f"{MODEL_PREFIX}*"]}},
+            "Effect": "Allow",
+            "Resource": f"arn:${{AWS::Partition}}:s3:::{OWN_BUCKET}",
+        },
+        {"Action": "kms:Decrypt", "Effect": "Allow", "Resource": f"${{{key_id}.Arn}}"},
+    ]
+
+
+def test_staged_weights_leave_the_own_buckets_key_policy_alone(staged: Built) -> None:
+    # The grant is on the role: the key policy keeps only the account's root statement.
+    (key,) = staged.template.find_resources("AWS::KMS::Key").values()
+    (statement,) = key["Properties"]["KeyPolicy"]["Statement"]
+    assert statement["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+
+
+def test_staged_weights_prefix_wildcard_is_acknowledged_at_the_role(staged: Built) -> None:
+    finding = (
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::llm-async-prod-weights-<AWS::AccountId>-<AWS::Region>"
+        f"/{MODEL_PREFIX}*]"
+    )
+    assert MODEL_PREFIX in staged.acknowledged[(ROLE_PATH, finding)]
+
+
+def test_staged_weights_metadata_names_the_source_size_and_manifest(staged: Built) -> None:
+    metadata = staged.model_resource()["Metadata"]["LlmAsync::Weights"]
+    assert {**metadata, "Manifest": rendered(metadata["Manifest"])} == {
+        "Source": "s3",
+        "Bytes": ENVIRONMENTS["prod"]().model.weights_bytes,
+        "Manifest": f"s3://{OWN_BUCKET}/{MANIFEST_KEY}",
+    }
+
+
+def test_model_metadata_names_its_capacity_on_the_instance(staged: Built) -> None:
+    config = ENVIRONMENTS["prod"]()
+    expected = capacity_metadata(config.model, GPU_INSTANCE_TYPES[config.endpoint.instance_type])
+    assert staged.model_resource()["Metadata"]["LlmAsync::Capacity"] == expected
+    assert expected["Engine"] == "tgi" and expected["WeightsBytes"] == config.model.weights_bytes
+
+
+def test_hub_weights_metadata_names_the_hub_and_no_manifest(hub: Built) -> None:
+    # A None value is left out of the template.
+    assert hub.model_resource()["Metadata"]["LlmAsync::Weights"] == {
+        "Source": "hub",
+        "Bytes": ENVIRONMENTS["sandbox"]().model.weights_bytes,
+    }
+
+
+def test_staged_weights_in_an_existing_bucket_are_read_from_it(staged_existing: Built) -> None:
+    source = staged_existing.model_resource()["Properties"]["PrimaryContainer"]["ModelDataSource"]
+    assert source == {
+        "S3DataSource": {"S3Uri": f"s3://{TEAM_BUCKET}/{MODEL_PREFIX}", "S3DataType": "S3Prefix", "CompressionType": "None"}
+    }
+    assert staged_existing.model_resource()["Properties"]["EnableNetworkIsolation"] is True
+
+
+def test_staged_weights_in_an_existing_bucket_get_no_weights_store(staged_existing: Built) -> None:
+    staged_existing.template.resource_count_is("AWS::S3::Bucket", 0)
+    staged_existing.template.resource_count_is("AWS::KMS::Key", 0)
+
+
+def test_staged_weights_in_an_existing_bucket_grant_that_prefix_and_its_key(staged_existing: Built) -> None:
+    statements = staged_existing.statements()
+    assert set(statements) == BASE_SIDS | {"ReadModelWeights", "ListModelWeights", "DecryptModelWeights"}
+    assert rendered(statements["ReadModelWeights"]["Resource"]) == f"arn:${{AWS::Partition}}:s3:::{TEAM_BUCKET}/{MODEL_PREFIX}*"
+    assert statements["ReadModelWeights"]["Action"] == "s3:GetObject"
+    assert rendered(statements["ListModelWeights"]["Resource"]) == f"arn:${{AWS::Partition}}:s3:::{TEAM_BUCKET}"
+    assert statements["ListModelWeights"]["Condition"] == {"StringLike": {"s3:prefix": [f"{MODEL_PREFIX}*"]}}
+    assert statements["DecryptModelWeights"] == {
+        "Action": "kms:Decrypt", "Effect": "Allow", "Resource": TEAM_KEY_ARN, "Sid": "DecryptModelWeights"
+    }
+
+
+def test_staged_weights_in_an_existing_bucket_name_its_manifest(staged_existing: Built) -> None:
+    metadata = staged_existing.model_resource()["Metadata"]["LlmAsync::Weights"]
+    assert metadata == {"Source": "s3", "Bytes": ENVIRONMENTS["sandbox"]().model.weights_bytes, "Manifest": f"s3://{TEAM_BUCKET}/{MANIFEST_KEY}"}
+
+
+def test_s3_weights_with_a_key_may_decrypt_with_that_key_only(s3_kms: Built) -> None:
+    assert s3_kms.statements()["DecryptModelWeights"] == {
+        "Action": "kms:Decrypt", "Effect": "Allow", "Resource": TEAM_KEY_ARN, "Sid": "DecryptModelWeights"
+    }
+
+
+def test_s3_weights_without_a_key_get_no_kms_grant(s3: Built) -> None:
+    actions = [a for st in s3.statements().values() for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])]
+    assert [a for a in actions if a.startswith("kms:")] == []
+
+
+def test_s3_weights_have_no_manifest(s3_kms: Built) -> None:
+    # Only the staging command writes a manifest; a None value is left out of the template.
+    assert s3_kms.model_resource()["Metadata"]["LlmAsync::Weights"] == {
+        "Source": "s3", "Bytes": ENVIRONMENTS["sandbox"]().model.weights_bytes
+    }
+
+
+def test_staged_weights_in_the_own_bucket_need_a_weights_store() -> None:
+    config = ENVIRONMENTS["prod"]()
+    stack = bare_stack()
+    with pytest.raises(ValueError, match="^StagedWeights without a bucket_name read from the deployment's WeightsStore: pass weights_store$"):
+        ServingModel(
+            stack, "Model", model=config.model, endpoint_name=config.endpoint.endpoint_name,
+            instance_type=config.endpoint.instance_type, weights_store=None,
+        )
