@@ -26,6 +26,7 @@ from llm_async.model.config import StagedWeights
 from llm_async.pipeline.config import PIPELINE_STACK_ID, STAGES, PipelineConfig
 from llm_async.pipeline.findings import acknowledge_pipeline_findings
 from llm_async.pipeline.smoke_test_access import PIPELINE_SMOKE_TEST_ROLE_NAME, stage_smoke_test_role_name
+from llm_async.pipeline.stage_access import codebuild_step_role
 from llm_async.weights.staging_access import PIPELINE_WEIGHTS_STAGING_ROLE_NAME, stage_weights_staging_role_name
 from stacks.llm_async_app import ROOT
 from stacks.llm_async_stage import LlmAsyncStage
@@ -85,18 +86,16 @@ class LlmAsyncPipelineStack(cdk.Stack):
             cross_account_keys=True,
             enable_key_rotation=True,
         )
-        self.smoke_test_role = iam.Role(
+        self.smoke_test_role = codebuild_step_role(
             self,
             "SmokeTestRole",
             role_name=PIPELINE_SMOKE_TEST_ROLE_NAME,
-            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
             description="llm-async pipeline: smoke tests assume each stage's smoke-test role to call its API",
         )
-        self.weights_staging_role = iam.Role(
+        self.weights_staging_role = codebuild_step_role(
             self,
             "WeightsStagingRole",
             role_name=PIPELINE_WEIGHTS_STAGING_ROLE_NAME,
-            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
             description="llm-async pipeline: staging steps assume each stage's weights-staging role to write its weights",
         )
         self.stages: list[LlmAsyncStage] = []

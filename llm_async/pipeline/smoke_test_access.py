@@ -7,12 +7,11 @@ side can name the other without a cross-stack reference.
 
 from __future__ import annotations
 
-import aws_cdk as cdk
-from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from llm_async.api.construct import InferenceApi
 from llm_async.compliance import findings
+from llm_async.pipeline.stage_access import pipeline_role_arn, role_for_pipeline_step
 
 PIPELINE_SMOKE_TEST_ROLE_NAME = "llm-async-pipeline-smoke-test"
 
@@ -22,27 +21,21 @@ def stage_smoke_test_role_name(env_name: str) -> str:
 
 
 def pipeline_smoke_test_role_arn(pipeline_account: str) -> str:
-    return f"arn:{cdk.Aws.PARTITION}:iam::{pipeline_account}:role/{PIPELINE_SMOKE_TEST_ROLE_NAME}"
+    return pipeline_role_arn(pipeline_account, PIPELINE_SMOKE_TEST_ROLE_NAME)
 
 
 class SmokeTestAccess(Construct):
     def __init__(self, scope: Construct, id_: str, *, api: InferenceApi, env_name: str, pipeline_account: str) -> None:
         super().__init__(scope, id_)
-        # Trust one role of the pipeline account, by condition rather than as principal: IAM would
-        # reject a principal ARN of a role it cannot see yet (first deploy, or a recreated role).
-        principal = iam.AccountPrincipal(pipeline_account).with_conditions(
-            {"ArnEquals": {"aws:PrincipalArn": pipeline_smoke_test_role_arn(pipeline_account)}}
-        )
-        self.role = iam.Role(
+        self.role = role_for_pipeline_step(
             self,
             "Role",
             role_name=stage_smoke_test_role_name(env_name),
-            assumed_by=principal,
+            pipeline_account=pipeline_account,
+            pipeline_role_name=PIPELINE_SMOKE_TEST_ROLE_NAME,
             description=f"llm-async {env_name}: the pipeline's smoke test calls this stage's inference API",
-            max_session_duration=cdk.Duration.hours(1),
         )
         api.grant_invoke(self.role)
-        findings.acknowledge_rule(self.role, "IAMNoInlinePolicy", findings.HIPAA_NIST_PCI, findings.INLINE_POLICY_EVIDENCE)
         findings.acknowledge(
             self.role,
             findings.wildcard_resource_finding(self.role, api.status_method_arn),

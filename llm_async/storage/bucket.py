@@ -57,6 +57,12 @@ def access_log_bucket(scope: Construct, *, expiry_days: int, removal_policy: cdk
     return bucket
 
 
+def acknowledge_no_replication(buckets: tuple[s3.Bucket, ...], evidence: str) -> None:
+    """The HIPAA, NIST and PCI packs' S3BucketReplicationEnabled, acknowledged at each bucket with `evidence`."""
+    for bucket in buckets:
+        acknowledge_rule(bucket, "S3BucketReplicationEnabled", HIPAA_NIST_PCI, evidence)
+
+
 class PayloadBucket(Construct):
     """KMS-encrypted, SSL-only, private; payloads expire; server access logs go to a sibling bucket."""
 
@@ -99,14 +105,11 @@ class PayloadBucket(Construct):
             versioned=True,
             removal_policy=removal_policy,
         )
-        for bucket in (self.bucket, self.access_log_bucket):
-            acknowledge_rule(
-                bucket,
-                "S3BucketReplicationEnabled",
-                HIPAA_NIST_PCI,
-                "Payloads and their access logs are transient (they expire in days) and must stay in this"
-                " account and region; a replica would be a second copy of prompts to protect, not a backup.",
-            )
+        acknowledge_no_replication(
+            (self.bucket, self.access_log_bucket),
+            "Payloads and their access logs are transient (they expire in days) and must stay in this"
+            " account and region; a replica would be a second copy of prompts to protect, not a backup.",
+        )
 
     def s3_uri(self, prefix: str) -> str:
         return f"s3://{self.bucket.bucket_name}/{prefix}"

@@ -11,9 +11,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from llm_async.compliance.findings import HIPAA_NIST_PCI, acknowledge, acknowledge_rule, wildcard_resource_finding
+from llm_async.compliance.findings import acknowledge, wildcard_resource_finding
 from llm_async.model import staged
-from llm_async.storage.bucket import VERSION_CLEAN_UP, access_log_bucket
+from llm_async.storage.bucket import VERSION_CLEAN_UP, access_log_bucket, acknowledge_no_replication
 from llm_async.storage.keys import RotatingKey
 
 # What the staging command calls (llm_async_tools.weights): HeadObject needs GetObject, and ListBucket turns a
@@ -64,14 +64,11 @@ class WeightsStore(Construct):
             ],
             removal_policy=removal_policy,
         )
-        for bucket in (self.bucket, self.access_log_bucket):
-            acknowledge_rule(
-                bucket,
-                "S3BucketReplicationEnabled",
-                HIPAA_NIST_PCI,
-                "Staged weights are a verified copy of a public or licensed Hub commit that the staging command can"
-                " make again (docs/weights.md); a replica would add nothing the Hub and the manifest do not give.",
-            )
+        acknowledge_no_replication(
+            (self.bucket, self.access_log_bucket),
+            "Staged weights are a verified copy of a public or licensed Hub commit that the staging command can"
+            " make again (docs/weights.md); a replica would add nothing the Hub and the manifest do not give.",
+        )
 
     def s3_uri(self, prefix: str) -> str:
         return f"s3://{self.bucket_name}/{prefix}"

@@ -6,11 +6,9 @@ both role names are fixed so that each side can name the other without a cross-s
 
 from __future__ import annotations
 
-import aws_cdk as cdk
-from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from llm_async.compliance import findings
+from llm_async.pipeline.stage_access import pipeline_role_arn, role_for_pipeline_step
 from llm_async.weights.construct import WeightsStore
 
 PIPELINE_WEIGHTS_STAGING_ROLE_NAME = "llm-async-pipeline-weights-staging"
@@ -21,7 +19,7 @@ def stage_weights_staging_role_name(env_name: str) -> str:
 
 
 def pipeline_weights_staging_role_arn(pipeline_account: str) -> str:
-    return f"arn:{cdk.Aws.PARTITION}:iam::{pipeline_account}:role/{PIPELINE_WEIGHTS_STAGING_ROLE_NAME}"
+    return pipeline_role_arn(pipeline_account, PIPELINE_WEIGHTS_STAGING_ROLE_NAME)
 
 
 class WeightsStagingAccess(Construct):
@@ -30,19 +28,13 @@ class WeightsStagingAccess(Construct):
     ) -> None:
         """`prefix`: the revision's prefix (llm_async.model.staged.revision_prefix): its model files and its manifest."""
         super().__init__(scope, id_)
-        # Trust one role of the pipeline account, by condition rather than as principal: IAM would reject a principal
-        # ARN of a role it cannot see yet (first deploy, or a recreated role).
-        principal = iam.AccountPrincipal(pipeline_account).with_conditions(
-            {"ArnEquals": {"aws:PrincipalArn": pipeline_weights_staging_role_arn(pipeline_account)}}
-        )
-        self.role = iam.Role(
+        # A 16 GB model at the Hub's rate takes minutes: the SDK's profile refreshes the hour-long credentials.
+        self.role = role_for_pipeline_step(
             self,
             "Role",
             role_name=stage_weights_staging_role_name(env_name),
-            assumed_by=principal,
+            pipeline_account=pipeline_account,
+            pipeline_role_name=PIPELINE_WEIGHTS_STAGING_ROLE_NAME,
             description=f"llm-async {env_name}: the pipeline stages the model's weights into this stage's weights bucket",
-            # A 16 GB model at the Hub's rate takes minutes; the role's credentials are refreshed by the SDK's profile.
-            max_session_duration=cdk.Duration.hours(1),
         )
         store.grant_stage(self.role, prefix)
-        findings.acknowledge_rule(self.role, "IAMNoInlinePolicy", findings.HIPAA_NIST_PCI, findings.INLINE_POLICY_EVIDENCE)
