@@ -52,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--template", type=Path, help="a synthesized template, e.g. cdk.out/LlmAsyncStack.template.json")
     source.add_argument("--stage", help="synthesize this environment in-process (sandbox, dev, staging, prod)")
-    parser.add_argument("--trace", type=Path, required=True, help="CSV with a header: arrival_s[,service_s][,tokens]")
+    parser.add_argument("--trace", type=Path, required=True,
+                        help="CSV with a header: arrival_s[,tokens][,prompt_tokens][,service_s]")
     cold = parser.add_argument_group("cold start", "a new instance's startup: instance provisioning + weight load + engine"
                                      " start (docs/simulator.md, Cold start)")
     cold.add_argument("--provisioning-seconds", type=float,
@@ -74,10 +75,16 @@ def _parser() -> argparse.ArgumentParser:
                       + ", ".join(f"{e} {s:g}" for e, s in ENGINE_START_S.items()) + ")")
     cold.add_argument("--provisioning-jitter", type=float, default=defaults.provisioning_jitter,
                       help="relative standard deviation of the startup, 0–1 (default %(default)s)")
-    parser.add_argument("--service-seconds", type=float, default=defaults.service_s,
-                        help="processing time of a request without service_s or tokens (default %(default)s)")
-    parser.add_argument("--tokens-per-second", type=float, default=defaults.tokens_per_second,
-                        help="generation speed that turns a trace's tokens into seconds (default %(default)s)")
+    batching = parser.add_argument_group("batching", "how fast an instance runs the requests it batches"
+                                         " (docs/simulator.md, Batching)")
+    batching.add_argument("--service-seconds", type=float, default=defaults.service_s,
+                          help="time alone on an idle instance of a request without tokens or service_s (default %(default)s)")
+    batching.add_argument("--prompt-tokens", type=float, default=defaults.prompt_tokens,
+                          help="prompt length of a request without prompt_tokens (default %(default)s)")
+    batching.add_argument("--bandwidth-efficiency", type=float, default=defaults.bandwidth_efficiency,
+                          help="share of the GPUs' memory bandwidth a decode step achieves (default %(default)s)")
+    batching.add_argument("--compute-efficiency", type=float, default=defaults.compute_efficiency,
+                          help="share of the GPUs' peak tensor FLOPS a prefill achieves (default %(default)s)")
     parser.add_argument("--metric-lag-seconds", type=float, default=defaults.metric_lag_s,
                         help="from a metric minute's end to the alarm evaluation that sees it (default %(default)s)")
     parser.add_argument("--idle-metrics", choices=IDLE_METRICS, default=defaults.idle_metrics,
@@ -144,7 +151,9 @@ def run(argv: list[str]) -> tuple[list[SimulationResult], str]:
             engine_start_s=args.engine_start_seconds,
             provisioning_jitter=args.provisioning_jitter,
             service_s=args.service_seconds,
-            tokens_per_second=args.tokens_per_second,
+            prompt_tokens=args.prompt_tokens,
+            bandwidth_efficiency=args.bandwidth_efficiency,
+            compute_efficiency=args.compute_efficiency,
             metric_lag_s=args.metric_lag_seconds,
             idle_metrics=args.idle_metrics,
             api_wake=not args.no_api_wake,

@@ -1,8 +1,8 @@
 """SageMaker's side of an async endpoint: a FIFO queue, instances that start, serve, drain and stop.
 
 Modelled (SageMaker async inference guide, CreateEndpointConfig and InvokeEndpointAsync references):
-- Requests wait in arrival order; each in-service instance runs up to MaxConcurrentInvocationsPerInstance
-  at once, each for its own service time (assumption: no slowdown from sharing the GPU).
+- Requests wait in arrival order; each in-service instance is sent up to MaxConcurrentInvocationsPerInstance at
+  once, and its engine batches them continuously (batching.py: per-sequence speed falls as the batch grows).
 - A request still queued RequestTTLSeconds after it arrived expires and never runs.
 - A new instance serves after a cold start drawn for it (parameters.py: provisioning, weights, engine start);
   it is billed from launch.
@@ -19,25 +19,31 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from llm_async_tools.simulation.batching import Batching, InstanceBatch
 
-@dataclass
+
+@dataclass(eq=False)
 class Request:
     index: int
     arrival_s: float
-    service_s: float
+    prompt_tokens: float
+    output_tokens: float
     started_s: float | None = None
+    """When SageMaker sent it to an instance."""
     finished_s: float | None = None
     expired: bool = False
 
 
-@dataclass
+@dataclass(eq=False)
 class Instance:
     launched_s: float
     ready_s: float
+    batch: InstanceBatch
     serving: bool = False
     draining: bool = False
     stopped_s: float | None = None
     running: list[Request] = field(default_factory=list)
+    """Requests SageMaker has sent it that have not finished (at most the concurrency per instance)."""
 
 
 class AsyncEndpoint:
@@ -46,11 +52,13 @@ class AsyncEndpoint:
         *,
         concurrency: int,
         ttl_s: float,
+        batching: Batching,
         provisioning_s: Callable[[], float],
         schedule: Callable[[float, str, object], None],
         refuse_while_updating: bool = True,
     ) -> None:
         self._concurrency, self._ttl_s, self._refuse_while_updating = concurrency, ttl_s, refuse_while_updating
+        self._batching = batching
         self._provisioning_s, self._schedule = provisioning_s, schedule
         self._queue: deque[Request] = deque()
         self.instances: list[Instance] = []
@@ -69,7 +77,7 @@ class AsyncEndpoint:
 
     def start_serving(self, count: int) -> None:
         """Instances already in service when the trace starts (the minimum capacity)."""
-        self.instances.extend(Instance(launched_s=0.0, ready_s=0.0, serving=True) for _ in range(count))
+        self.instances.extend(Instance(0.0, 0.0, self._batching.new_batch(), serving=True) for _ in range(count))
 
     @property
     def updating(self) -> bool:
@@ -81,7 +89,7 @@ class AsyncEndpoint:
             return False
         active = [i for i in self.instances if i.stopped_s is None and not i.draining]
         for _ in range(capacity - len(active)):
-            instance = Instance(launched_s=now, ready_s=now + self._provisioning_s())
+            instance = Instance(now, now + self._provisioning_s(), self._batching.new_batch())
             self.instances.append(instance)
             self._schedule(instance.ready_s, "ready", instance)
         surplus = len(active) - capacity
@@ -110,14 +118,26 @@ class AsyncEndpoint:
             self.queued -= 1
             self.expired += 1
 
-    def finish(self, now: float, payload: tuple[Instance, Request]) -> None:
-        instance, request = payload
-        instance.running.remove(request)
-        request.finished_s = now
-        self.running -= 1
+    def progress(self, now: float, payload: tuple[Instance, int]) -> None:
+        """An instance's engine reached its next event (a prefill ended, a request finished), unless since rescheduled."""
+        instance, version = payload
+        if version != instance.batch.version:
+            return
+        for done in instance.batch.progress(now):
+            request = done.job
+            instance.running.remove(request)  # type: ignore[arg-type]
+            request.finished_s = now  # type: ignore[attr-defined]
+            self.running -= 1
         if instance.draining and not instance.running:
             instance.stopped_s = now
+        self._reschedule(instance)
         self._dispatch(now)
+
+    def _reschedule(self, instance: Instance) -> None:
+        instance.batch.version += 1
+        when = instance.batch.next_event_s()
+        if when is not None:
+            self._schedule(when, "progress", (instance, instance.batch.version))
 
     def _dispatch(self, now: float) -> None:
         while self._queue:
@@ -127,13 +147,19 @@ class AsyncEndpoint:
             free = [i for i in self.instances if i.serving and not i.draining and i.stopped_s is None and len(i.running) < self._concurrency]
             if not free:
                 return
+            # Least loaded first (the endpoint spreads invocations over its instances).
             instance = min(free, key=lambda i: len(i.running))
             request = self._queue.popleft()
             request.started_s = now
             instance.running.append(request)
             self.queued -= 1
             self.running += 1
-            self._schedule(now + request.service_s, "finish", (instance, request))
+            instance.batch.add(now, request)
+            self._reschedule(instance)
+
+    def tokens(self) -> float:
+        """Output tokens generated by every instance."""
+        return sum(i.batch.tokens for i in self.instances)
 
     def instance_seconds(self, end_s: float) -> float:
         return sum((i.stopped_s if i.stopped_s is not None else end_s) - i.launched_s for i in self.instances)

@@ -8,10 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from llm_async.endpoint import metrics
+from llm_async_tools.simulation.expressions import Node
 
 # The async metrics SageMaker publishes (namespace AWS/SageMaker, dimension EndpointName) that the engine models.
 ASYNC_METRICS = (metrics.BACKLOG_SIZE, metrics.BACKLOG_SIZE_PER_INSTANCE, metrics.HAS_BACKLOG_WITHOUT_CAPACITY)
 STATISTICS = ("Average", "Maximum", "Minimum")
+INSTANCE_METRIC = "CPUUtilization"
+"""The host metric whose per-minute SampleCount counts the instances in service (namespace /aws/sagemaker/Endpoints,
+EndpointName and VariantName): each instance in service reports one sample a minute, none while it starts."""
+INSTANCE_STATISTIC = "SampleCount"
 COMPARISONS = (
     "GreaterThanOrEqualToThreshold",
     "GreaterThanThreshold",
@@ -23,18 +28,36 @@ TREAT_MISSING_DATA = ("breaching", "notBreaching", "ignore", "missing")
 
 @dataclass(frozen=True)
 class MetricQuery:
-    """One alarm datapoint source: a metric statistic over a period, optionally wrapped in FILL(metric, value)."""
+    """One alarm datapoint source: a metric's statistic over a period."""
 
     metric_name: str
     statistic: str
     period_s: int = 60
-    fill: float | None = None
+    namespace: str = metrics.NAMESPACE
+
+    @property
+    def counts_instances(self) -> bool:
+        return self.namespace == metrics.INSTANCE_NAMESPACE and self.metric_name == INSTANCE_METRIC
+
+
+@dataclass(frozen=True)
+class MetricMath:
+    """A metric math expression over metric queries and other expressions (the alarm's `Metrics` list)."""
+
+    expression: str
+    tree: Node
+    inputs: tuple[tuple[str, MetricQuery | MetricMath], ...]
+    """Each id the expression reads, with what it stands for."""
+    period_s: int = 60
+
+    def input(self, id_: str) -> MetricQuery | MetricMath:
+        return dict(self.inputs)[id_]
 
 
 @dataclass(frozen=True)
 class Alarm:
     name: str
-    query: MetricQuery
+    query: MetricQuery | MetricMath
     comparison: str
     threshold: float
     evaluation_periods: int
@@ -72,7 +95,7 @@ class TargetTrackingPolicy:
     """Target tracking as AWS runs it: a scale-out alarm, a scale-in alarm at 90 % of target, proportional capacity."""
 
     name: str
-    query: MetricQuery
+    query: MetricQuery | MetricMath
     target_value: float
     scale_out_cooldown_s: int = 300
     scale_in_cooldown_s: int = 300
@@ -87,6 +110,21 @@ class ScheduledAction:
     timezone: str = "UTC"
     min_capacity: int | None = None
     max_capacity: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelCapacity:
+    """The served model as the batching model needs it (llm_async.model.capacity.CAPACITY_METADATA); None: unknown."""
+
+    engine: str | None = None
+    num_gpus: int | None = None
+    weights_bytes: int | None = None
+    kv_bytes_per_token: int | None = None
+    max_input_tokens: int | None = None
+    max_total_tokens: int | None = None
+    kv_cache_bytes: int | None = None
+    engine_limit: int | None = None
+    """The engine's own cap on running sequences."""
 
 
 @dataclass(frozen=True)
@@ -111,4 +149,6 @@ class ScalingModel:
     """Where a new instance gets the weights: 's3' (staged) or 'hub'; None: the template does not say."""
     weights_bytes: int | None = None
     """The weights' size in bytes; None: the template does not say."""
+    capacity: ModelCapacity | None = None
+    """What the model's LlmAsync::Capacity metadata says of its engine's batching; None: the template has none."""
     notes: tuple[str, ...] = field(default=())

@@ -1,8 +1,10 @@
 """What the template cannot say: how fast instances start and requests run, and how CloudWatch reports.
 
 A new instance's startup (its cold start) is instance provisioning + weight load + engine start, each from a
-cited default or the template (where the weights come from, how large they are, which engine serves them).
-Every default here is listed in docs/simulator.md ("Cold start" and "Parameters") with its source.
+cited default or the template (where the weights come from, how large they are, which engine serves them). How fast
+requests run comes from the batching model (batching.py): the template's LlmAsync::Capacity metadata and instance
+type, and the calibrated efficiencies. Every default here is listed in docs/simulator.md ("Cold start",
+"Batching" and "Parameters") with its source.
 """
 
 from __future__ import annotations
@@ -10,6 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from llm_async.model import capacity as engine_capacity
+from llm_async.model.instance_types import GPU_INSTANCE_TYPES
+from llm_async.model.presets import QWEN2_5_7B_INSTRUCT
+from llm_async_tools.simulation.batching import (
+    BANDWIDTH_EFFICIENCY,
+    COMPUTE_EFFICIENCY,
+    DEFAULT_PROMPT_TOKENS,
+    PEAK_TFLOPS,
+    Batching,
+    EngineLimits,
+    Roofline,
+)
 from llm_async_tools.simulation.metrics import IDLE_METRICS
 from llm_async_tools.simulation.model import ScalingModel
 
@@ -112,9 +126,13 @@ class SimulationParameters:
     provisioning_jitter: float = 0.15
     """Relative standard deviation of the startup (normal, clipped to 0.5–2 × the mean); 0 makes it exact."""
     service_s: float = 20.0
-    """Processing time of a request whose trace row gives neither service_s nor tokens."""
-    tokens_per_second: float = 30.0
-    """Per-request generation speed, to turn a trace's `tokens` into seconds."""
+    """Time alone on an idle instance of a request whose trace row gives neither tokens nor service_s."""
+    prompt_tokens: float = DEFAULT_PROMPT_TOKENS
+    """Prompt length of a request whose trace row gives no prompt_tokens."""
+    bandwidth_efficiency: float = BANDWIDTH_EFFICIENCY
+    """Share of the GPUs' data-sheet memory bandwidth a decode step achieves (calibration.py)."""
+    compute_efficiency: float = COMPUTE_EFFICIENCY
+    """Share of the GPUs' peak tensor FLOPS a prefill achieves (calibration.py)."""
     metric_lag_s: float = 60.0
     """Delay from the end of a metric's minute to the alarm evaluation that first sees it."""
     idle_metrics: str = "zero"
@@ -132,7 +150,7 @@ class SimulationParameters:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        positive = ["instance_provisioning_s", "s3_gbps", "hub_gbps", "service_s", "tokens_per_second"]
+        positive = ["instance_provisioning_s", "s3_gbps", "hub_gbps", "service_s", "prompt_tokens"]
         positive += [n for n in ("provisioning_s", "engine_start_s", "weights_bytes") if getattr(self, n) is not None]
         for name in positive:
             if not getattr(self, name) > 0:
@@ -141,6 +159,9 @@ class SimulationParameters:
             raise ValueError(f"image_pull_s must be ≥ 0 (got {self.image_pull_s})")
         if self.weights_source is not None and self.weights_source not in WEIGHTS_SOURCES:
             raise ValueError(f"weights_source must be one of {', '.join(WEIGHTS_SOURCES)} (got {self.weights_source!r})")
+        for name in ("bandwidth_efficiency", "compute_efficiency"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be > 0 and ≤ 1 (got {getattr(self, name)})")
         if not 0 <= self.provisioning_jitter <= 1:
             raise ValueError(f"provisioning_jitter must be 0–1 (got {self.provisioning_jitter})")
         if self.metric_lag_s < 0:
@@ -176,3 +197,40 @@ class SimulationParameters:
             return replace(cold, total_s=self.provisioning_s, overridden=True)
         staging = max(cold.image_pull_s, cold.weight_load_s) if cold.overlaps_pull else cold.image_pull_s + cold.weight_load_s
         return replace(cold, total_s=cold.instance_provisioning_s + staging + (engine_start or 0.0))
+
+    def batching(self, model: ScalingModel) -> Batching:
+        """What one of `model`'s instances batches: the template's capacity metadata, else the default preset's figures
+        (Qwen2.5-7B-Instruct on the model's engine, on the template's instance type), each default named."""
+        instance = GPU_INSTANCE_TYPES.get(model.instance_type)
+        if instance is None:
+            raise ValueError(f"no GPU figures for instance type {model.instance_type}: the batching model needs its bandwidth")
+        if instance.gpu_model not in PEAK_TFLOPS:
+            raise ValueError(f"no peak TFLOPS for {instance.gpu_model} (batching.PEAK_TFLOPS)")
+        known = model.capacity
+        engine = (known.engine if known else None) or model.engine or "tgi"
+        preset = QWEN2_5_7B_INSTRUCT.model if engine == "tgi" else QWEN2_5_7B_INSTRUCT.variant(engine=engine).model
+        fallback = engine_capacity.capacity(preset, instance)
+        assert fallback is not None  # the preset carries its architecture and weight size
+        defaults: list[str] = []
+
+        def value(name: str, default: int, label: str) -> int:
+            given = getattr(known, name) if known else None
+            if given is None:
+                defaults.append(label)
+                return default
+            return int(given)
+
+        weights = value("weights_bytes", model.weights_bytes or DEFAULT_WEIGHTS_BYTES, "weights size")
+        gpus = value("num_gpus", instance.gpus, "GPUs")
+        per_token = value("kv_bytes_per_token", fallback.kv_bytes_per_token, "KV bytes per token")
+        cache = value("kv_cache_bytes", max(fallback.kv_cache_bytes, 0), "KV cache size")
+        limit = value("engine_limit", fallback.engine_limit, "engine limit")
+        longest = value("max_total_tokens", preset.max_total_tokens, "max total tokens")
+        roofline = Roofline(
+            weights_bytes=weights,
+            kv_bytes_per_token=per_token,
+            bandwidth=gpus * instance.gpu_memory_gb_per_s * _GIGA * self.bandwidth_efficiency,
+            flops=gpus * PEAK_TFLOPS[instance.gpu_model] * 1e12 * self.compute_efficiency,
+        )
+        # "weights size" may be in the list twice over (cold start and batching): say it once.
+        return Batching(roofline, EngineLimits(cache // per_token, limit), longest, tuple(dict.fromkeys(defaults)))

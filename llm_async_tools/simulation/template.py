@@ -3,27 +3,33 @@
 Reads the scalable target (capacity bounds, scheduled actions), its scaling policies and the alarms that
 invoke them, the endpoint config's instance type and per-instance concurrency, the inference API's
 Lambda environment (request TTL, which alarm a request forces when it finds no instance, the engine), and the
-model's weights metadata (where a new instance gets the weights from and how large they are; older templates
-have none, and the cold start then uses documented defaults).
+model's metadata: its weights (where a new instance gets them from and how large they are) and its capacity (what
+the batching model needs: weights, KV cache, engine limits). Older templates have neither, and the simulation then
+uses documented defaults.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from llm_async.api.runtime.inference_api.contract import VARIABLES
 from llm_async.endpoint import metrics
+from llm_async.model.capacity import CAPACITY_METADATA
 from llm_async.model.instance_types import GPU_INSTANCE_TYPES
 from llm_async.model.staged import WEIGHTS_METADATA
 from llm_async_tools.cfn_template import TemplateError, only, resources_of_type
+from llm_async_tools.simulation.expressions import ExpressionError, parse, references
 from llm_async_tools.simulation.model import (
     ASYNC_METRICS,
     COMPARISONS,
+    INSTANCE_METRIC,
+    INSTANCE_STATISTIC,
     STATISTICS,
     TREAT_MISSING_DATA,
     Alarm,
+    MetricMath,
     MetricQuery,
+    ModelCapacity,
     ScalingModel,
     ScheduledAction,
     StepAdjustment,
@@ -36,7 +42,12 @@ _TARGET = "AWS::ApplicationAutoScaling::ScalableTarget"
 _POLICY = "AWS::ApplicationAutoScaling::ScalingPolicy"
 _ALARM = "AWS::CloudWatch::Alarm"
 _MODEL = "AWS::SageMaker::Model"
-_FILL = re.compile(r"^FILL\(\s*(\w+)\s*,\s*(-?[\d.]+)\s*\)$")
+# LlmAsync::Capacity's keys (llm_async.model.capacity.capacity_metadata) and the ModelCapacity field each fills.
+_CAPACITY_FIELDS = {
+    "Engine": "engine", "NumGpus": "num_gpus", "WeightsBytes": "weights_bytes", "KvBytesPerToken": "kv_bytes_per_token",
+    "MaxInputTokens": "max_input_tokens", "MaxTotalTokens": "max_total_tokens", "KvCacheBytes": "kv_cache_bytes",
+    "EngineLimit": "engine_limit",
+}
 
 
 def read_scaling_model(template: dict[str, Any], *, name: str = "ours", usd_per_hour: float | None = None) -> ScalingModel:
@@ -47,6 +58,7 @@ def read_scaling_model(template: dict[str, Any], *, name: str = "ours", usd_per_
     instance_type, concurrency, model_ref = _endpoint_variant(resources)
     ttl_s, wake_ref, engine = _api_environment(resources)
     weights_source, weights_bytes = _weights(resources, model_ref)
+    capacity = _capacity(resources, model_ref)
     alarms = resources_of_type(resources, _ALARM)
     step_policies: list[StepPolicy] = []
     target_tracking: list[TargetTrackingPolicy] = []
@@ -75,6 +87,7 @@ def read_scaling_model(template: dict[str, Any], *, name: str = "ours", usd_per_
         engine=engine,
         weights_source=weights_source,
         weights_bytes=weights_bytes,
+        capacity=capacity,
     )
 
 
@@ -118,11 +131,7 @@ def _weights(resources: dict[str, Any], model_ref: str | None) -> tuple[str | No
 
     The model is the one the endpoint config's variant references, else the template's only model.
     """
-    models = {k: r for k, r in resources.items() if r.get("Type") == _MODEL}
-    model_id = model_ref if model_ref in models else (next(iter(models)) if len(models) == 1 else None)
-    if model_id is None:
-        return None, None
-    metadata = models[model_id].get("Metadata", {}).get(WEIGHTS_METADATA)
+    model_id, metadata = _model_metadata(resources, model_ref, WEIGHTS_METADATA)
     if metadata is None:
         return None, None
     owner = f"{_MODEL} {model_id} metadata {WEIGHTS_METADATA}"
@@ -135,6 +144,36 @@ def _weights(resources: dict[str, Any], model_ref: str | None) -> tuple[str | No
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
         raise TemplateError(f"{owner} has Bytes {size!r}, expected a whole number of bytes > 0 or null")
     return source, size
+
+
+def _model_metadata(resources: dict[str, Any], model_ref: str | None, key: str) -> tuple[str | None, Any]:
+    """The served model's logical id and its metadata entry `key` (None: no such model or entry)."""
+    models = {k: r for k, r in resources.items() if r.get("Type") == _MODEL}
+    model_id = model_ref if model_ref in models else (next(iter(models)) if len(models) == 1 else None)
+    if model_id is None:
+        return None, None
+    return model_id, models[model_id].get("Metadata", {}).get(key)
+
+
+def _capacity(resources: dict[str, Any], model_ref: str | None) -> ModelCapacity | None:
+    """The served model's capacity metadata; each value a whole number > 0 (the engine a name) or null."""
+    model_id, metadata = _model_metadata(resources, model_ref, CAPACITY_METADATA)
+    if metadata is None:
+        return None
+    owner = f"{_MODEL} {model_id} metadata {CAPACITY_METADATA}"
+    if not isinstance(metadata, dict):
+        raise TemplateError(f"{owner} is not an object")
+    values: dict[str, Any] = {}
+    for key, field_name in _CAPACITY_FIELDS.items():
+        value = metadata.get(key)
+        if key == "Engine":
+            if value is not None and value not in ENGINE_START_S:
+                raise TemplateError(f"{owner} has Engine {value!r}, expected one of {', '.join(ENGINE_START_S)} or null")
+        elif value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+            # KvCacheBytes of 0 is the construct saying nothing fits; the batching model cannot run on it either.
+            raise TemplateError(f"{owner} has {key} {value!r}, expected a whole number > 0 or null")
+        values[field_name] = value
+    return ModelCapacity(**values)
 
 
 def _price(instance_type: str) -> float:
@@ -210,36 +249,55 @@ def _alarm(alarm_id: str, alarm: dict[str, Any]) -> Alarm:
     )
 
 
-def _alarm_query(alarm_id: str, alarm: dict[str, Any]) -> MetricQuery:
+def _alarm_query(alarm_id: str, alarm: dict[str, Any]) -> MetricQuery | MetricMath:
     if "MetricName" in alarm:
         return _query(alarm_id, alarm.get("Namespace"), alarm["MetricName"], alarm.get("Statistic"), int(alarm["Period"]))
     queries = {q["Id"]: q for q in alarm.get("Metrics", [])}
     returned = [q for q in queries.values() if q.get("ReturnData", True)]
     if len(returned) != 1:
         raise TemplateError(f"{_ALARM} {alarm_id} has neither a metric nor exactly one metric query that returns data")
-    (query,) = returned
+    return _metric_query(alarm_id, queries, returned[0]["Id"], ())
+
+
+def _metric_query(alarm_id: str, queries: dict[str, Any], id_: str, reading: tuple[str, ...]) -> MetricQuery | MetricMath:
+    """The alarm's metric query `id_`: a metric statistic, or an expression over other queries (read recursively)."""
+    if id_ in reading:
+        raise TemplateError(f"{_ALARM} {alarm_id}: metric query {id_} refers to itself ({' → '.join([*reading, id_])})")
+    query = queries.get(id_)
+    if query is None:
+        raise TemplateError(f"{_ALARM} {alarm_id}: metric math reads {id_!r}, which is not one of its metric queries")
+    if "MetricStat" in query:
+        stat = query["MetricStat"]
+        metric = stat["Metric"]
+        return _query(alarm_id, metric.get("Namespace"), metric["MetricName"], stat["Stat"], int(stat["Period"]))
     expression = query.get("Expression")
-    fill = None
-    if expression is not None:
-        match = _FILL.match(expression.strip())
-        stat_id = match.group(1) if match else expression.strip()
-        if (match is None and stat_id not in queries) or "MetricStat" not in queries.get(stat_id, {}):
-            raise TemplateError(f"{_ALARM} {alarm_id} uses metric math {expression!r}; the simulator models FILL(m, value) and m")
-        fill = float(match.group(2)) if match else None
-        query = queries[stat_id]
-    stat = query["MetricStat"]
-    metric = stat["Metric"]
-    return _query(alarm_id, metric.get("Namespace"), metric["MetricName"], stat["Stat"], int(stat["Period"]), fill)
+    if expression is None:
+        raise TemplateError(f"{_ALARM} {alarm_id}: metric query {id_} has neither MetricStat nor Expression")
+    try:
+        tree = parse(expression)
+    except ExpressionError as error:
+        raise TemplateError(f"{_ALARM} {alarm_id} uses metric math {expression!r}: {error}") from None
+    inputs = tuple((ref, _metric_query(alarm_id, queries, ref, (*reading, id_))) for ref in sorted(references(tree)))
+    periods = {q.period_s for _, q in inputs}
+    if len(periods) > 1:
+        raise TemplateError(f"{_ALARM} {alarm_id}: metric math {expression!r} mixes periods {sorted(periods)}")
+    # An expression of constants alone has no period of its own: CloudWatch gives it the alarm's (one minute here).
+    return MetricMath(expression, tree, inputs, period_s=periods.pop() if periods else 60)
 
 
-def _query(owner: str, namespace: str | None, metric: str, statistic: str | None, period_s: int, fill: float | None = None) -> MetricQuery:
-    if namespace != metrics.NAMESPACE or metric not in ASYNC_METRICS:
-        raise TemplateError(f"{owner} uses metric {namespace}/{metric}; the simulator models {metrics.NAMESPACE} {', '.join(ASYNC_METRICS)}")
-    if statistic not in STATISTICS:
-        raise TemplateError(f"{owner} uses statistic {statistic!r}; the simulator models {', '.join(STATISTICS)}")
+def _query(owner: str, namespace: str | None, metric: str, statistic: str | None, period_s: int) -> MetricQuery:
+    instances = (metrics.INSTANCE_NAMESPACE, INSTANCE_METRIC, INSTANCE_STATISTIC)
+    if (namespace, metric, statistic) != instances:
+        if namespace != metrics.NAMESPACE or metric not in ASYNC_METRICS:
+            raise TemplateError(
+                f"{owner} uses metric {namespace}/{metric}; the simulator models {metrics.NAMESPACE} {', '.join(ASYNC_METRICS)}"
+                f" and {'/'.join(instances[:2])} {INSTANCE_STATISTIC} (instances in service)"
+            )
+        if statistic not in STATISTICS:
+            raise TemplateError(f"{owner} uses statistic {statistic!r} of {metric}; the simulator models {', '.join(STATISTICS)}")
     if period_s % 60:
         raise TemplateError(f"{owner} has a {period_s} s period; the simulator models whole minutes")
-    return MetricQuery(metric_name=metric, statistic=statistic, period_s=period_s, fill=fill)
+    return MetricQuery(metric_name=metric, statistic=statistic, period_s=period_s, namespace=namespace)
 
 
 def _scheduled(action: dict[str, Any]) -> ScheduledAction:

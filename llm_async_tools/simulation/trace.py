@@ -1,6 +1,10 @@
-"""A request trace: a CSV with a header, `arrival_s` (seconds from the trace's start) and optional
-`service_s` (processing seconds) or `tokens` (generated tokens, turned into seconds at a token rate).
+"""A request trace: a CSV with a header, `arrival_s` (seconds from the trace's start) and optional `tokens` (output
+tokens generated), `prompt_tokens` (input tokens) and `service_s` (the request's time alone on an idle instance).
 
+What the batching model runs is tokens: a row's `tokens` when given; else its `service_s` (else the simulation's
+default service time) turned into the output tokens that take that long alone on an idle instance after the prompt's
+prefill. Under batching a request shares the GPU, so it may take longer than its `service_s`. A row without
+`prompt_tokens` has the simulation's default prompt length.
 Rows need not be sorted (they are sorted by arrival); anything else wrong is a `TraceError` naming the row.
 """
 
@@ -20,8 +24,11 @@ class TraceError(ValueError):
 class TracedRequest:
     arrival_s: float
     service_s: float | None = None
-    """None: the simulation's default service time applies."""
+    """Time alone on an idle instance; None: the simulation's default service time applies (unless tokens is given)."""
     tokens: float | None = None
+    """Output tokens; given, they decide the work and service_s is not used."""
+    prompt_tokens: float | None = None
+    """Input tokens; None: the simulation's default prompt length."""
 
 
 def read_trace(path: Path) -> list[TracedRequest]:
@@ -46,10 +53,11 @@ def _request(path: Path, line: int, row: dict[str, str]) -> TracedRequest:
         raise TraceError(f"{path}, line {line}: arrival_s must be a number ≥ 0 (got {row.get('arrival_s')!r})")
     service = _number(path, line, row, "service_s")
     tokens = _number(path, line, row, "tokens")
-    for name, value in (("service_s", service), ("tokens", tokens)):
+    prompt = _number(path, line, row, "prompt_tokens")
+    for name, value in (("service_s", service), ("tokens", tokens), ("prompt_tokens", prompt)):
         if value is not None and value <= 0:
             raise TraceError(f"{path}, line {line}: {name} must be > 0 (got {row[name]!r})")
-    return TracedRequest(arrival, service, tokens)
+    return TracedRequest(arrival, service, tokens, prompt)
 
 
 def _number(path: Path, line: int, row: dict[str, str], column: str) -> float | None:

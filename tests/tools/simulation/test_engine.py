@@ -47,24 +47,6 @@ def test_idle_scale_in_after_fifteen_empty_minutes(ours: ScalingModel) -> None:
     assert result.scale_events == 2
 
 
-def test_idle_alarm_reverts_the_api_wake_if_capacity_can_change_while_starting(ours: ScalingModel) -> None:
-    """The open risk in docs/api.md (wake on request): the idle alarm is still in ALARM when the API wakes the endpoint."""
-    params = dataclasses.replace(EXACT, refuse_while_updating=False)
-    changes = [(c.time_s, c.after) for c in run(ours, [3605.0], params).changes]
-    assert changes[:3] == [(3605.0, 1), (3660.0, 0), (3720.0, 1)]
-    held = [(c.time_s, c.after) for c in run(ours, [3605.0], dataclasses.replace(params, hold_scale_in_during_scale_out_cooldown=True)).changes]
-    assert held[:1] == [(3605.0, 1)] and held[1][1] == 0 and held[1][0] > 3605.0 + PROVISIONING_S
-
-
-def test_constant_load_holds_a_steady_instance_count(staging_policy: ScalingModel) -> None:
-    # 10 requests a minute of 30 s each: one instance (4 at a time, 8 a minute) falls behind, two keep up.
-    trace = [TracedRequest(6.0 * i, 30.0) for i in range(4 * 3600 // 6)]
-    result = simulate(staging_policy, trace, dataclasses.replace(EXACT, duration_s=5 * 3600), start=MONDAY)
-    assert [c.after for c in result.changes] == [1, 2, 0]
-    assert set(result.instances_per_minute[30:240]) == {2}
-    assert result.changes[-1].time_s > 4 * 3600
-
-
 def test_requests_older_than_the_ttl_expire(synthesized: dict[str, Synthesized]) -> None:
     template = copy.deepcopy(synthesized["sandbox"].template_json)
     for resource in template["Resources"].values():

@@ -6,8 +6,9 @@ import copy
 
 import pytest
 
+from llm_async.endpoint import metrics
 from llm_async_tools.cfn_template import TemplateError
-from llm_async_tools.simulation.model import MetricQuery, ScalingModel
+from llm_async_tools.simulation.model import MetricMath, MetricQuery, ModelCapacity, ScalingModel
 from llm_async_tools.simulation.template import read_scaling_model
 from tests.synths import Synthesized
 
@@ -19,24 +20,36 @@ def _policy(model: ScalingModel, prefix: str):
 
 def test_sandbox_policy_is_read_from_the_template(ours: ScalingModel) -> None:
     assert (ours.instance_type, ours.usd_per_hour) == ("ml.g5.2xlarge", 1.515)
-    assert (ours.min_capacity, ours.max_capacity, ours.concurrency_per_instance, ours.request_ttl_s) == (0, 1, 4, 21600)
+    # Concurrency 17: the KV cache of the default model on TGI holds 17 sequences of 8,192 tokens (capacity.py).
+    assert (ours.min_capacity, ours.max_capacity, ours.concurrency_per_instance, ours.request_ttl_s) == (0, 1, 17, 21600)
     wake = _policy(ours, "ScalingWakePolicy")
     assert wake.alarm.query == MetricQuery("HasBacklogWithoutCapacity", "Maximum", 60)
     assert (wake.alarm.comparison, wake.alarm.threshold, wake.alarm.treat_missing_data) == (
         "GreaterThanOrEqualToThreshold", 1, "notBreaching")
     assert (wake.adjustment_type, wake.cooldown_s, wake.steps[0].scaling_adjustment) == ("ChangeInCapacity", 1500, 1)
     idle = _policy(ours, "ScalingScaleInWhenIdlePolicy")
-    assert idle.alarm.query == MetricQuery("ApproximateBacklogSize", "Maximum", 60, fill=0.0)
-    assert (idle.alarm.evaluation_periods, idle.alarm.datapoints_to_alarm, idle.alarm.treat_missing_data) == (15, 15, "breaching")
+    assert isinstance(idle.alarm.query, MetricMath)
+    assert idle.alarm.query.expression == "IF(FILL(instances, 0) > 0, backlog, 1)"
+    backlog = idle.alarm.query.input("backlog")
+    assert isinstance(backlog, MetricMath) and backlog.input("queued") == MetricQuery("ApproximateBacklogSize", "Maximum", 60)
+    assert idle.alarm.query.input("instances") == MetricQuery("CPUUtilization", "SampleCount", 60, metrics.INSTANCE_NAMESPACE)
+    assert (idle.alarm.evaluation_periods, idle.alarm.datapoints_to_alarm, idle.alarm.treat_missing_data) == (15, 15, "notBreaching")
     assert (idle.adjustment_type, idle.steps[0].scaling_adjustment, idle.steps[0].upper_bound) == ("ExactCapacity", 0, 0)
     assert ours.wake_alarm == wake.alarm.name
     assert not ours.target_tracking and not ours.scheduled_actions
+    assert ours.capacity == ModelCapacity("tgi", 1, 15_231_233_024, 57_344, 4096, 8192, 8_035_162_214, 128)
 
 
 def test_prod_policy_has_scale_out_and_warm_window(prod: Synthesized) -> None:
     model = read_scaling_model(prod.template_json)
     assert model.max_capacity == 3
     assert _policy(model, "ScalingScaleOutPolicy").alarm.query == MetricQuery("ApproximateBacklogSizePerInstance", "Average", 60)
+    gradual = _policy(model, "ScalingScaleInGraduallyPolicy")
+    assert isinstance(gradual.alarm.query, MetricMath)
+    assert gradual.alarm.query.expression == "IF(FILL(instances, 0) > 1, IF(backlog > 17, CEIL(backlog / 17), 1), 3)"
+    assert (gradual.alarm.comparison, gradual.alarm.threshold, gradual.alarm.evaluation_periods) == ("LessThanThreshold", 2.5, 5)
+    assert [(s.scaling_adjustment, s.lower_bound, s.upper_bound) for s in gradual.steps] == [(1, None, -1), (2, -1, 0)]
+    assert (gradual.adjustment_type, gradual.aggregation) == ("ExactCapacity", "Maximum")
     assert [(a.schedule, a.timezone, a.min_capacity) for a in model.scheduled_actions] == [
         ("cron(0 8 ? * MON-FRI *)", "America/New_York", 1),
         ("cron(0 18 ? * MON-FRI *)", "America/New_York", 0),
@@ -78,11 +91,31 @@ def test_missing_concurrency_is_named(sandbox: Synthesized) -> None:
         read_scaling_model(broken)
 
 
+def _idle_expression(template: dict, expression: str) -> dict:
+    changed = copy.deepcopy(template)
+    for resource in changed["Resources"].values():
+        for query in resource.get("Properties", {}).get("Metrics", []):
+            if query.get("ReturnData"):
+                query["Expression"] = expression
+    return changed
+
+
 def test_unmodelled_metric_math_is_refused(sandbox: Synthesized) -> None:
+    with pytest.raises(TemplateError, match=r"uses metric math 'RATE\(queued\)': function RATE in 'RATE\(queued\)'; the"
+                       r" simulator models IF, FILL, CEIL, FLOOR, ABS$"):
+        read_scaling_model(_idle_expression(sandbox.template_json, "RATE(queued)"))
+
+
+def test_metric_math_reading_an_unknown_id_is_refused(sandbox: Synthesized) -> None:
+    with pytest.raises(TemplateError, match=r"metric math reads 'nowhere', which is not one of its metric queries$"):
+        read_scaling_model(_idle_expression(sandbox.template_json, "backlog + nowhere"))
+
+
+def test_an_unmodelled_host_metric_statistic_is_refused(sandbox: Synthesized) -> None:
     broken = copy.deepcopy(sandbox.template_json)
     for resource in broken["Resources"].values():
         for query in resource.get("Properties", {}).get("Metrics", []):
-            if "Expression" in query:
-                query["Expression"] = "backlog * 2"
-    with pytest.raises(TemplateError, match=r"uses metric math 'backlog \* 2'; the simulator models FILL\(m, value\) and m$"):
+            if query["Id"] == "instances":
+                query["MetricStat"]["Stat"] = "Average"
+    with pytest.raises(TemplateError, match=r"uses metric /aws/sagemaker/Endpoints/CPUUtilization; the simulator models"):
         read_scaling_model(broken)

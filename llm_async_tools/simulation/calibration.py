@@ -1,0 +1,118 @@
+"""The published measurements the batching model is calibrated against, and the closed loop that reproduces them.
+
+Source: Philipp Schmid, "Llama 2 on Amazon SageMaker a Benchmark", Hugging Face blog, 2023-09-26
+(https://huggingface.co/blog/llama-sagemaker-benchmark), raw data in github.com/philschmid/text-generation-inference-tests,
+results/sagemaker.csv, rows "meta-llama/Llama-2-7b-hf, ml.g5.2xlarge, 1, none, 50, True": the Hugging Face LLM DLC
+(TGI 1.0.3) serving Llama-2-7b-hf in fp16 on one A10G, k6 sending 1, 5, 10 or 20 concurrent clients (constant virtual
+users for 90 s, sagemaker_llm_container/sagemaker_load.js), each request a ShareGPT prompt (samples.json, in order)
+with max_new_tokens 50 and sampling. "Latency Inference ms med" is TGI's own inference time (its x-inference-time,
+prefill to last token, without its queue); throughput is generated tokens per second over the run.
+
+The model: Llama-2-7b-hf is 6.74 B parameters in fp16, 13,476,839,424 bytes of weights (its
+model.safetensors.index.json total_size); its config.json has 32 layers, 32 KV heads (no grouped-query attention)
+and 128 dimensions per head: 2 × 32 × 32 × 128 × 2 bytes = 524,288 KV bytes a token.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from dataclasses import dataclass
+
+from llm_async_tools.simulation.batching import EngineLimits, InstanceBatch, Roofline
+
+A10G_GB_PER_S = 600.0
+"""One A10G's memory bandwidth (llm_async/model/instance_types.py: NVIDIA's A10G figure as AWS's G5 page gives it)."""
+LLAMA_2_7B_WEIGHTS_BYTES = 13_476_839_424
+LLAMA_2_7B_KV_BYTES_PER_TOKEN = 2 * 32 * 32 * 128 * 2
+NEW_TOKENS = 50
+DURATION_S = 90.0
+"""k6's constant-VUs scenario ran each configuration for 90 s."""
+PROMPT_TOKENS = (8, 539, 67, 846, 20, 262, 137, 35, 397, 14)
+"""The sample's prompt lengths: the deciles' midpoints of samples.json's 1,000 prompt token counts (8, 14, 20, 35, 67,
+137, 262, 397, 539, 846; mean 232.5 against the file's 233.1), interleaved so that short and long ones alternate as
+the file's do."""
+TGI_1_0_3_MAX_BATCH_TOTAL_TOKENS = 16_000
+"""TGI 1.0's default --max-batch-total-tokens when it cannot infer one; it is far above what 20 × (846 + 50) needs, so
+the KV cache never limits these runs (an estimate: the benchmark's launcher logs are not published)."""
+
+
+@dataclass(frozen=True)
+class Measured:
+    clients: int
+    inference_median_s: float
+    tokens_per_second: float
+
+
+PUBLISHED = (
+    Measured(1, 1.547696, 32.38),
+    Measured(5, 1.871321, 131.29),
+    Measured(10, 2.201357, 220.06),
+    Measured(20, 3.020721, 313.53),
+)
+
+
+@dataclass(frozen=True)
+class LoopResult:
+    inference_median_s: float
+    tokens_per_second: float
+    requests: int
+
+
+@dataclass
+class _Request:
+    prompt_tokens: float
+    output_tokens: float
+    sent_s: float
+
+
+def closed_loop(roofline: Roofline, limits: EngineLimits, clients: int, prompts: tuple[float, ...], output_tokens: float,
+                duration_s: float) -> LoopResult:
+    """`clients` users each sending their next request the moment the last one finished, for `duration_s`."""
+    batch = InstanceBatch(roofline, limits)
+    sizes = itertools.cycle(prompts)
+    inference: list[float] = []
+    generated = 0.0
+    for _ in range(clients):
+        batch.add(0.0, _Request(next(sizes), output_tokens, 0.0))
+    while (now := batch.next_event_s()) is not None and now <= duration_s:
+        for done in batch.progress(now):
+            inference.append(now - done.admitted_s)
+            generated += done.job.output_tokens
+            batch.add(now, _Request(next(sizes), output_tokens, now))
+    return LoopResult(statistics.median(inference) if inference else math.nan, generated / duration_s, len(inference))
+
+
+def benchmark_roofline(bandwidth_efficiency: float, compute_efficiency: float, peak_tflops: float) -> Roofline:
+    """One A10G serving Llama-2-7b-hf, as in the benchmark."""
+    return Roofline(
+        weights_bytes=LLAMA_2_7B_WEIGHTS_BYTES,
+        kv_bytes_per_token=LLAMA_2_7B_KV_BYTES_PER_TOKEN,
+        bandwidth=A10G_GB_PER_S * 1e9 * bandwidth_efficiency,
+        flops=peak_tflops * 1e12 * compute_efficiency,
+    )
+
+
+def reproduce(bandwidth_efficiency: float, compute_efficiency: float, peak_tflops: float) -> list[tuple[Measured, LoopResult]]:
+    roofline = benchmark_roofline(bandwidth_efficiency, compute_efficiency, peak_tflops)
+    limits = EngineLimits(kv_cache_tokens=TGI_1_0_3_MAX_BATCH_TOTAL_TOKENS, max_running=128)
+    return [(m, closed_loop(roofline, limits, m.clients, PROMPT_TOKENS, NEW_TOKENS, DURATION_S)) for m in PUBLISHED]
+
+
+def error(results: list[tuple[Measured, LoopResult]]) -> float:
+    """Sum of squared log ratios of the model's median inference times to the published ones."""
+    return sum(math.log(r.inference_median_s / m.inference_median_s) ** 2 for m, r in results)
+
+
+def fit(peak_tflops: float) -> tuple[float, float]:
+    """The (bandwidth, compute) efficiencies that best reproduce the published medians: a 0.02 × 0.05 grid over
+    0.6–1.0 × 0.1–0.9, then a 0.005 × 0.01 grid around its best point."""
+
+    def best(bandwidths: list[float], computes: list[float]) -> tuple[float, float]:
+        pairs = itertools.product(bandwidths, computes)
+        return min(pairs, key=lambda pair: error(reproduce(pair[0], pair[1], peak_tflops)))
+
+    coarse = best([0.6 + 0.02 * i for i in range(21)], [0.1 + 0.05 * j for j in range(17)])
+    fine = best([coarse[0] + 0.005 * i for i in range(-4, 5)], [coarse[1] + 0.01 * j for j in range(-5, 6)])
+    return round(fine[0], 3), round(fine[1], 3)
