@@ -53,3 +53,42 @@ def test_unknown_or_missing_keys_are_rejected() -> None:
 def test_a_bad_pipeline_context_stops_the_app_with_one_line(capsys, tmp_path) -> None:
     line = cli_error_line(capsys, tmp_path, {"llm-async:pipeline": _with(region="mars-1")})
     assert line == "llm-async configuration error: context llm-async:pipeline.region: must be an AWS region like 'us-east-1' (got 'mars-1')"
+
+
+# hubTokenSecretArn (issue 14): the Secrets Manager secret the staging steps read a gated model's token from.
+
+HUB_TOKEN_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:111111111111:secret:hf-token-AbCdEf"
+SECRET_RULE = (
+    "context llm-async:pipeline.hubTokenSecretArn: must be absent, or a secret's full ARN"
+    " arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-SUFFIX"
+)
+
+
+def test_the_hub_token_secret_is_optional() -> None:
+    assert PipelineConfig.from_context(EXAMPLE_PIPELINE).hub_token_secret_arn is None
+
+
+def test_a_hub_token_secret_arn_is_accepted() -> None:
+    parsed = PipelineConfig.from_context(_with(hubTokenSecretArn=HUB_TOKEN_SECRET_ARN))
+    assert parsed.hub_token_secret_arn == HUB_TOKEN_SECRET_ARN
+
+
+def test_a_hub_token_secret_arn_in_another_partition_and_a_path_is_accepted() -> None:
+    arn = "arn:aws-us-gov:secretsmanager:us-gov-west-1:111111111111:secret:teams/ml/hf-token-AbCdEf"
+    assert PipelineConfig.from_context(_with(hubTokenSecretArn=arn)).hub_token_secret_arn == arn
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "hf-token",  # a name, not an ARN
+        "arn:aws:ssm:us-east-1:111111111111:parameter/hf-token",
+        "arn:aws:secretsmanager:us-east-1:1111:secret:hf-token-AbCdEf",
+        "arn:aws:secretsmanager:us-east-1:111111111111:secret:",
+        "arn:aws:secretsmanager:us-east-1:111111111111:secret:hf token",
+        42,
+    ],
+)
+def test_a_bad_hub_token_secret_is_one_line_naming_the_field(value: object) -> None:
+    with pytest.raises(ConfigError, match=f"^{re.escape(f'{SECRET_RULE} (got {value!r})')}$"):
+        PipelineConfig.from_context(_with(hubTokenSecretArn=value))
