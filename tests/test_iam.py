@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatchcase
 from typing import Any
 
 import pytest
 
+from llm_async.model import staged
+from llm_async.model.config import S3Weights, StagedWeights
 from tests.synths import Synthesized
+from tests.weights.rendered import rendered
 
 ENVS = ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing", "vllm"]
 # Actions AWS offers no resource-level permission for (Service Authorization Reference: "Resource
@@ -131,3 +135,61 @@ def test_only_cdks_default_group_custom_resource_has_a_managed_policy(
         "CustomVpcRestrictDefaultSGCustomResourceProvider",
     ]
     assert len(synth.resources("Custom::VpcRestrictDefaultSG")) == 1
+
+
+# Weights read from S3 (S3Weights, StagedWeights): the model's role reads its weights' prefix, and the payloads' input/.
+
+WEIGHTS_FROM_S3 = ["dev", "staging", "prod", "s3-weights", "vpc-new", "llama"]
+
+
+def _weights_prefix_arn(synth: Synthesized) -> tuple[str, str]:
+    """The bucket ARN and the object-prefix ARN the model's weights are read from, as `rendered` writes them."""
+    weights = synth.config.model.weights
+    if isinstance(weights, S3Weights):
+        bucket, prefix = weights.bucket_name, weights.key_prefix
+    else:
+        assert isinstance(weights, StagedWeights)
+        bucket, prefix = weights.bucket_name, weights.model_prefix
+        if weights.own_bucket:
+            bucket = staged.own_bucket_name(synth.config.endpoint.name_prefix, "${AWS::AccountId}", "${AWS::Region}")
+    bucket_arn = f"arn:${{AWS::Partition}}:s3:::{bucket}"
+    return bucket_arn, f"{bucket_arn}/{prefix}*"
+
+
+def _model_role_s3_statements(synth: Synthesized, action: str) -> list[dict[str, Any]]:
+    """The model role's statements whose actions include `action`, by name or by wildcard."""
+    _, model = synth.only("AWS::SageMaker::Model")
+    role_id = model["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for statement in _statements_of(synth, role_id)
+        if statement.get("Effect", "Allow") == "Allow"
+        and any(fnmatchcase(action.lower(), pattern.lower()) for pattern in _as_list(statement["Action"]))
+    ]
+
+
+def test_the_weights_from_s3_list_is_every_synth_whose_model_reads_s3(synthesized: dict[str, Synthesized]) -> None:
+    reads_s3 = {name for name, synth in synthesized.items() if isinstance(synth.config.model.weights, (S3Weights, StagedWeights))}
+    assert reads_s3 == set(WEIGHTS_FROM_S3)
+
+
+@pytest.mark.parametrize("env", WEIGHTS_FROM_S3)
+def test_the_model_reads_objects_only_under_its_weights_prefix_and_the_payload_input(
+    synthesized: dict[str, Synthesized], env: str
+) -> None:
+    synth = synthesized[env]
+    ((payloads_id, _),) = [
+        (k, v) for k, v in synth.resources("AWS::S3::Bucket").items() if k.startswith("Payloads") and not k.startswith("PayloadsAccessLogs")
+    ]
+    _, weights_objects = _weights_prefix_arn(synth)
+    reads = [rendered(r) for s in _model_role_s3_statements(synth, "s3:GetObject") for r in _as_list(s["Resource"])]
+    assert sorted(reads) == sorted([weights_objects, f"${{{payloads_id}.Arn}}/input/*"])
+
+
+@pytest.mark.parametrize("env", WEIGHTS_FROM_S3)
+def test_the_model_lists_only_its_weights_prefix(synthesized: dict[str, Synthesized], env: str) -> None:
+    synth = synthesized[env]
+    bucket_arn, objects = _weights_prefix_arn(synth)
+    prefix = objects.removeprefix(f"{bucket_arn}/")
+    (listing,) = _model_role_s3_statements(synth, "s3:ListBucket")
+    assert (rendered(listing["Resource"]), listing["Condition"]) == (bucket_arn, {"StringLike": {"s3:prefix": [prefix]}})
