@@ -38,9 +38,21 @@ ADDED_BY_VARIANT = {
 
 
 @pytest.mark.parametrize(
-    "name", ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing", "vllm"]
+    "name", ["sandbox", "dev", "staging", "prod", "s3-weights", "subscribed", "vpc-new", "vpc-nat", "vpc-existing", "vllm", "llama"]
 )
 def test_stateful_resources_keep_their_logical_ids(synthesized: dict[str, Synthesized], name: str) -> None:
     resources = synthesized[name].template_json["Resources"]
     stateful = {logical_id for logical_id, r in resources.items() if r["Type"] in STATEFUL_TYPES}
     assert stateful == EVERY_STACK | ADDED_BY_VARIANT.get(name, set())
+
+
+# LlmAsyncWeightsStack (issue 14): the staged weights, their key and access logs. A replaced bucket must be staged again.
+WEIGHTS_STACK = {"WeightsA7CDF379", "WeightsAccessLogs1481E6B0", "WeightsKeyDA94CAD0"}
+
+
+@pytest.mark.parametrize("name", ["dev", "staging", "prod", "llama"])
+def test_weights_stack_stateful_resources_keep_their_logical_ids(synthesized: dict[str, Synthesized], name: str) -> None:
+    weights = synthesized[name].weights
+    assert weights is not None
+    stateful = {logical_id for logical_id, r in weights.template_json["Resources"].items() if r["Type"] in STATEFUL_TYPES}
+    assert stateful == WEIGHTS_STACK
