@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from http import HTTPStatus
@@ -34,6 +35,8 @@ from batch_jobs.records import BATCH_ID, ENDPOINTS, FILE_ID, IllegalTransition, 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+# Not every request or step has a metric to publish, which is no news: Powertools would warn at each such flush.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 app = APIGatewayRestResolver()
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -218,7 +221,8 @@ def create_batch() -> Response:
     created = store.create_batch(record)
     if not created:
         record = _same_request(store, record)
-    store.put_marker(f"{records.caller_prefix(caller)}{batch_id}")
+    # Written once: GET /batches orders the caller's batches by when their markers were written.
+    store.put_marker(f"{records.caller_prefix(caller)}{batch_id}", once=True)
     if not record.get("execution_arn"):
         arn = _start(store, batch_id, created)
         record = store.update_batch(batch_id, lambda current: None if current.get("execution_arn") else {**current, "execution_arn": arn})

@@ -280,8 +280,13 @@ class Store:
             raise
         return True
 
-    def put_marker(self, key: str) -> None:
-        self.s3.put_object(Bucket=self.bucket, Key=key, Body=b"")
+    def put_marker(self, key: str, *, once: bool = False) -> None:
+        """An empty object; `once`: never rewritten (its LastModified is when it was first written)."""
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=b"", **({"IfNoneMatch": "*"} if once else {}))
+        except ClientError as error:
+            if not (once and is_conflict(error)):
+                raise
 
     def exists(self, key: str) -> bool:
         try:

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import tempfile
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -38,6 +39,8 @@ from batch_jobs.records import IllegalTransition, Store, is_conflict, is_missing
 
 logger = Logger()
 metrics = Metrics()
+# Not every request or step has a metric to publish, which is no news: Powertools would warn at each such flush.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 READ_CHUNK_BYTES = 1 << 20
 """Validate reads the input file 1 MiB at a time: a 200 MB file never sits in memory whole."""

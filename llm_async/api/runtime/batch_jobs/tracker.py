@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from functools import cache
 from typing import Any
 
@@ -32,6 +33,8 @@ from batch_jobs.records import BATCH_ID, Store, outcome
 
 logger = Logger()
 metrics = Metrics()
+# Not every request or step has a metric to publish, which is no news: Powertools would warn at each such flush.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
 class Unreadable(ValueError):
