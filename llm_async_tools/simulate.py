@@ -1,6 +1,6 @@
 """Scaling and cost simulator CLI: replays a request trace against the scaling policy a template deploys.
 
-Usage: python -m llm_async_tools.simulate (--template PATH | --stage NAME) --trace CSV [--compare] [--json] [--plot PNG] …
+Usage: python -m llm_async_tools.simulate (--template PATH | --stage NAME) --trace CSV [--compare | --sweep] [--json] [--plot PNG] …
 Bad input is one line on stderr and exit status 2. See docs/simulator.md.
 """
 
@@ -17,7 +17,9 @@ from zoneinfo import ZoneInfo
 from llm_async.validators import ConfigError
 from llm_async_tools.cfn_template import TemplateError
 from llm_async_tools.simulation.anchors import anchor_policies
-from llm_async_tools.simulation.engine import SimulationResult, simulate
+from llm_async_tools.simulation.batching import instance_capacity
+from llm_async_tools.simulation.bound import offline_bound
+from llm_async_tools.simulation.engine import SimulationResult, simulate, work_of
 from llm_async_tools.simulation.metrics import IDLE_METRICS
 from llm_async_tools.simulation.model import ScalingModel
 from llm_async_tools.simulation.parameters import (
@@ -28,7 +30,15 @@ from llm_async_tools.simulation.parameters import (
     SimulationParameters,
 )
 from llm_async_tools.simulation.plot import write_timeline
-from llm_async_tools.simulation.report import render_table, to_json
+from llm_async_tools.simulation.report import (
+    bound_fields,
+    capacity_fields,
+    describe_bound,
+    describe_capacity,
+    render_table,
+    to_json,
+)
+from llm_async_tools.simulation.sweep import render_sweep, sweep, sweep_json
 from llm_async_tools.simulation.template import read_scaling_model
 from llm_async_tools.simulation.trace import TraceError, read_trace
 
@@ -99,7 +109,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="assume a scale-out cooldown also holds other policies' scale-in (undocumented)")
     parser.add_argument("--allow-scaling-while-updating", action="store_true",
                         help="assume capacity can change while instances are still starting")
-    parser.add_argument("--compare", action="store_true", help="also run the anchor policies and print ratios against ours")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--compare", action="store_true", help="also run the anchor policies and print ratios against ours")
+    mode.add_argument("--sweep", action="store_true",
+                      help="run our policy over a range of idle windows and recommend idle_minutes_before_scale_in")
     parser.add_argument("--json", action="store_true", help='print {"policies": [...]} instead of a table')
     parser.add_argument("--plot", type=Path, help="write a PNG timeline (requests, backlog, instances)")
     return parser
@@ -166,12 +179,32 @@ def run(argv: list[str]) -> tuple[list[SimulationResult], str]:
         raise UsageError(str(error).replace("_s ", "-seconds ").replace("_", "-")) from None
     trace = read_trace(args.trace)
     start = start_time(args.start, ours)
+    try:
+        batching = params.batching(ours)
+    except ValueError as error:  # an instance type without GPU figures
+        raise UsageError(str(error)) from None
+    if args.sweep:
+        rows, recommendation = sweep(ours, trace, params, start=start)
+        if args.plot is not None:
+            write_timeline(args.plot, trace, [row.result for row in rows], title=f"{args.trace.name}: idle windows")
+        report = json.dumps(sweep_json(rows, recommendation)) if args.json else render_sweep(rows, recommendation)
+        return [row.result for row in rows], report
     models = [ours, *anchor_policies(ours)] if args.compare else [ours]
     results = [simulate(model, trace, params, start=start) for model in models]
     if args.plot is not None:
         write_timeline(args.plot, trace, results, title=f"{args.trace.name} from {start.isoformat()}")
     cold = params.cold_start(ours)
-    report = to_json(results, cold, params.provisioning_jitter) if args.json else render_table(results, cold, params.provisioning_jitter)
+    work = [work_of(r, params, batching) for r in trace]
+    prompt = sum(w.prompt_tokens for w in work) / len(work)
+    output = sum(w.output_tokens for w in work) / len(work)
+    capacity = instance_capacity(batching, ours.concurrency_per_instance, prompt, output)
+    bound = offline_bound(work, batching, cold.total_s)
+    if args.json:
+        report = to_json(results, cold, params.provisioning_jitter, capacity=capacity_fields(batching, capacity, params),
+                         bound=bound_fields(bound, results[0]))
+    else:
+        extra = [describe_capacity(batching, capacity), describe_bound(bound, results[0])]
+        report = render_table(results, cold, params.provisioning_jitter, extra=extra)
     return results, report
 
 

@@ -26,8 +26,11 @@ the time for k steps integrates the step time as contexts grow by one token a st
 
 from __future__ import annotations
 
+import itertools
 import math
+import statistics
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -254,3 +257,74 @@ class Batching:
 
     def new_batch(self) -> InstanceBatch:
         return InstanceBatch(self.roofline, self.limits)
+
+
+@dataclass(frozen=True)
+class LoopResult:
+    inference_median_s: float
+    """Median of admission (prefill start) to last token, as TGI's x-inference-time measures it."""
+    tokens_per_second: float
+    """Output tokens of the requests finished within the run, over its duration."""
+    requests: int
+
+
+@dataclass
+class _LoopRequest:
+    prompt_tokens: float
+    output_tokens: float
+
+
+def closed_loop(roofline: Roofline, limits: EngineLimits, clients: int, prompts: Sequence[float], output_tokens: float,
+                duration_s: float) -> LoopResult:
+    """`clients` users on one instance, each sending its next request the moment its last one finished (prompts in
+    turn from `prompts`), for `duration_s`: a load test's constant virtual users, and an instance whose every slot
+    is busy."""
+    batch = InstanceBatch(roofline, limits)
+    sizes = itertools.cycle(prompts)
+    inference: list[float] = []
+    generated = 0.0
+    for _ in range(clients):
+        batch.add(0.0, _LoopRequest(next(sizes), output_tokens))
+    while (now := batch.next_event_s()) is not None and now <= duration_s:
+        for done in batch.progress(now):
+            inference.append(now - done.admitted_s)
+            generated += done.job.output_tokens
+            batch.add(now, _LoopRequest(next(sizes), output_tokens))
+    return LoopResult(statistics.median(inference) if inference else math.nan, generated / duration_s, len(inference))
+
+
+SATURATION_S = 3600.0
+"""Simulated seconds of the closed loop that measures an instance with every slot busy (hundreds of requests)."""
+
+
+@dataclass(frozen=True)
+class InstanceCapacity:
+    """What one instance delivers for a request shape: at the deployment's concurrency, and at the most it could batch."""
+
+    concurrency: int
+    prompt_tokens: float
+    output_tokens: float
+    tokens_per_second: float
+    """Simulated: every one of `concurrency` slots busy, prefills included."""
+    roofline_tokens_per_second: float
+    """Decode alone at `concurrency` sequences of the mean context: what the roofline allows at that concurrency."""
+    largest_batch: int
+    """Sequences of this size (prompt + output) the KV cache and the engine's limit let run at once."""
+    largest_batch_tokens_per_second: float
+    """Decode alone at the largest batch: what the instance could reach."""
+
+
+def instance_capacity(batching: Batching, concurrency: int, prompt_tokens: float, output_tokens: float) -> InstanceCapacity:
+    roofline = batching.roofline
+    context = prompt_tokens + 1 + max(output_tokens - 1, 0.0) / 2  # a sequence's mean context over its decode
+    loop = closed_loop(roofline, batching.limits, concurrency, [prompt_tokens], output_tokens, SATURATION_S)
+    largest = batching.largest_batch(prompt_tokens + output_tokens)
+    return InstanceCapacity(
+        concurrency=concurrency,
+        prompt_tokens=prompt_tokens,
+        output_tokens=output_tokens,
+        tokens_per_second=loop.tokens_per_second,
+        roofline_tokens_per_second=roofline.tokens_per_second(min(concurrency, largest), context),
+        largest_batch=largest,
+        largest_batch_tokens_per_second=roofline.tokens_per_second(largest, context),
+    )

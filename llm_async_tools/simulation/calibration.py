@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import itertools
 import math
-import statistics
 from dataclasses import dataclass
 
-from llm_async_tools.simulation.batching import EngineLimits, InstanceBatch, Roofline
+from llm_async_tools.simulation.batching import EngineLimits, LoopResult, Roofline, closed_loop
 
 A10G_GB_PER_S = 600.0
 """One A10G's memory bandwidth (llm_async/model/instance_types.py: NVIDIA's A10G figure as AWS's G5 page gives it)."""
@@ -51,37 +50,6 @@ PUBLISHED = (
     Measured(10, 2.201357, 220.06),
     Measured(20, 3.020721, 313.53),
 )
-
-
-@dataclass(frozen=True)
-class LoopResult:
-    inference_median_s: float
-    tokens_per_second: float
-    requests: int
-
-
-@dataclass
-class _Request:
-    prompt_tokens: float
-    output_tokens: float
-    sent_s: float
-
-
-def closed_loop(roofline: Roofline, limits: EngineLimits, clients: int, prompts: tuple[float, ...], output_tokens: float,
-                duration_s: float) -> LoopResult:
-    """`clients` users each sending their next request the moment the last one finished, for `duration_s`."""
-    batch = InstanceBatch(roofline, limits)
-    sizes = itertools.cycle(prompts)
-    inference: list[float] = []
-    generated = 0.0
-    for _ in range(clients):
-        batch.add(0.0, _Request(next(sizes), output_tokens, 0.0))
-    while (now := batch.next_event_s()) is not None and now <= duration_s:
-        for done in batch.progress(now):
-            inference.append(now - done.admitted_s)
-            generated += done.job.output_tokens
-            batch.add(now, _Request(next(sizes), output_tokens, now))
-    return LoopResult(statistics.median(inference) if inference else math.nan, generated / duration_s, len(inference))
 
 
 def benchmark_roofline(bandwidth_efficiency: float, compute_efficiency: float, peak_tflops: float) -> Roofline:

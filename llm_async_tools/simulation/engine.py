@@ -19,6 +19,7 @@ from datetime import datetime
 from llm_async_tools.simulation.alarms import ALARM, INSUFFICIENT_DATA, aggregate, next_state
 from llm_async_tools.simulation.autoscaling import SCALE_IN_FRACTION, ApplicationAutoScaling, CapacityChange, Proposal
 from llm_async_tools.simulation.batching import Batching
+from llm_async_tools.simulation.bound import Work
 from llm_async_tools.simulation.endpoint import AsyncEndpoint, Request
 from llm_async_tools.simulation.metrics import MetricRecorder
 from llm_async_tools.simulation.model import Alarm, ScalingModel, StepPolicy, TargetTrackingPolicy
@@ -191,14 +192,19 @@ def simulate(model: ScalingModel, trace: list[TracedRequest], params: Simulation
     )
 
 
-def _request(index: int, traced: TracedRequest, params: SimulationParameters, batching: Batching) -> Request:
+def work_of(traced: TracedRequest, params: SimulationParameters, batching: Batching) -> Work:
     """The work of a trace row: its tokens, else the output tokens its service time (alone) stands for."""
     prompt = traced.prompt_tokens if traced.prompt_tokens is not None else params.prompt_tokens
     if traced.tokens is not None:
         output = traced.tokens
     else:
         output = batching.roofline.output_tokens_alone(traced.service_s or params.service_s, prompt)
-    return Request(index, traced.arrival_s, prompt, output)
+    return Work(traced.arrival_s, prompt, output)
+
+
+def _request(index: int, traced: TracedRequest, params: SimulationParameters, batching: Batching) -> Request:
+    work = work_of(traced, params, batching)
+    return Request(index, work.arrival_s, work.prompt_tokens, work.output_tokens)
 
 
 def _watches(model: ScalingModel) -> list[_Watch]:

@@ -220,7 +220,11 @@ class SimulationParameters:
                 return default
             return int(given)
 
-        weights = value("weights_bytes", model.weights_bytes or DEFAULT_WEIGHTS_BYTES, "weights size")
+        # Without a capacity entry the weights metadata still gives the size: not a default then.
+        weights = model.weights_bytes if known is None or known.weights_bytes is None else known.weights_bytes
+        if weights is None:
+            weights = DEFAULT_WEIGHTS_BYTES
+            defaults.append("weights size")
         gpus = value("num_gpus", instance.gpus, "GPUs")
         per_token = value("kv_bytes_per_token", fallback.kv_bytes_per_token, "KV bytes per token")
         cache = value("kv_cache_bytes", max(fallback.kv_cache_bytes, 0), "KV cache size")
@@ -232,5 +236,4 @@ class SimulationParameters:
             bandwidth=gpus * instance.gpu_memory_gb_per_s * _GIGA * self.bandwidth_efficiency,
             flops=gpus * PEAK_TFLOPS[instance.gpu_model] * 1e12 * self.compute_efficiency,
         )
-        # "weights size" may be in the list twice over (cold start and batching): say it once.
-        return Batching(roofline, EngineLimits(cache // per_token, limit), longest, tuple(dict.fromkeys(defaults)))
+        return Batching(roofline, EngineLimits(cache // per_token, limit), longest, tuple(defaults))

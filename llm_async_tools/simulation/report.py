@@ -1,4 +1,5 @@
-"""The outcome of a run as numbers: one row a policy, and the cold start they share, as a table or as JSON.
+"""The outcome of a run as numbers: one row a policy, the cold start they share, what an instance batches and the
+offline bound, as a table or as JSON.
 
 Percentiles are nearest-rank over completed requests; expired requests count only in `expired`. The first result
 is the trace's first request's time to result: after the idle start, it waits for a cold start.
@@ -11,9 +12,12 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from llm_async.model.capacity import CAPACITY_METADATA
 from llm_async.model.staged import WEIGHTS_METADATA
+from llm_async_tools.simulation.batching import Batching, InstanceCapacity
+from llm_async_tools.simulation.bound import OfflineBound
 from llm_async_tools.simulation.engine import SimulationResult
-from llm_async_tools.simulation.parameters import ColdStart
+from llm_async_tools.simulation.parameters import ColdStart, SimulationParameters
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:
@@ -58,8 +62,63 @@ def cold_start_fields(cold: ColdStart, jitter: float) -> dict[str, Any]:
     }
 
 
-def to_json(results: Sequence[SimulationResult], cold: ColdStart, jitter: float) -> str:
-    return json.dumps({"policies": [summary_row(r) for r in results], "cold_start": cold_start_fields(cold, jitter)})
+def capacity_fields(batching: Batching, capacity: InstanceCapacity, params: SimulationParameters) -> dict[str, Any]:
+    """The JSON object of one instance's batching, for the trace's mean request."""
+    return {
+        "max_concurrent_sequences": batching.max_concurrent_sequences,
+        "tokens_per_second_per_instance": round(capacity.tokens_per_second, 1),
+        "concurrency_per_instance": capacity.concurrency,
+        "roofline_tokens_per_second": round(capacity.roofline_tokens_per_second, 1),
+        "largest_batch": capacity.largest_batch,
+        "largest_batch_tokens_per_second": round(capacity.largest_batch_tokens_per_second, 1),
+        "prompt_tokens": round(capacity.prompt_tokens, 1),
+        "output_tokens": round(capacity.output_tokens, 1),
+        "kv_cache_tokens": batching.limits.kv_cache_tokens,
+        "engine_limit": batching.limits.max_running,
+        "bandwidth_efficiency": params.bandwidth_efficiency,
+        "compute_efficiency": params.compute_efficiency,
+        "defaults": list(batching.defaults),
+    }
+
+
+def bound_fields(bound: OfflineBound, ours: SimulationResult) -> dict[str, Any]:
+    return {
+        "gpu_hours": round(bound.gpu_hours, 3),
+        "single_instance_gpu_hours": round(bound.single_instance_gpu_hours, 3),
+        "work_gpu_hours": round(bound.work_gpu_hours, 3),
+        "busy_periods": bound.busy_periods,
+        "largest_batch": bound.largest_batch,
+        "ours_ratio": round(ours.gpu_hours / bound.gpu_hours, 2),
+    }
+
+
+def to_json(results: Sequence[SimulationResult], cold: ColdStart, jitter: float, *,
+            capacity: dict[str, Any] | None = None, bound: dict[str, Any] | None = None) -> str:
+    document: dict[str, Any] = {"policies": [summary_row(r) for r in results], "cold_start": cold_start_fields(cold, jitter)}
+    if capacity is not None:
+        document["capacity"] = capacity
+    if bound is not None:
+        document["offline_bound"] = bound
+    return json.dumps(document)
+
+
+def describe_capacity(batching: Batching, capacity: InstanceCapacity) -> str:
+    """One line under the table: what an instance batches, and how fast, for the trace's mean request."""
+    line = (f"batching: {capacity.concurrency} requests per instance (the KV cache holds"
+            f" {batching.max_concurrent_sequences} of {batching.max_total_tokens:,} tokens; engine limit"
+            f" {batching.limits.max_running}); for the trace's mean request ({capacity.prompt_tokens:.0f} prompt +"
+            f" {capacity.output_tokens:.0f} output tokens) an instance with every slot busy makes"
+            f" {capacity.tokens_per_second:.0f} tokens/s (roofline {capacity.roofline_tokens_per_second:.0f});"
+            f" the largest batch that fits ({capacity.largest_batch}) could reach {capacity.largest_batch_tokens_per_second:.0f}")
+    if batching.defaults:
+        line += f"; {', '.join(batching.defaults)}: default preset's, not in the template ({CAPACITY_METADATA} metadata)"
+    return line
+
+
+def describe_bound(bound: OfflineBound, ours: SimulationResult) -> str:
+    return (f"offline bound: {bound.gpu_hours:.2f} GPU h (one instance with foresight {bound.single_instance_gpu_hours:.2f}"
+            f" over {bound.busy_periods} busy periods, by work {bound.work_gpu_hours:.2f}); ours"
+            f" {ours.gpu_hours / bound.gpu_hours:.2f}× the bound")
 
 
 def describe_cold_start(cold: ColdStart, jitter: float) -> str:
@@ -89,7 +148,7 @@ def ratio(value: float | None, ours: float | None) -> str:
     return f"{value / ours:.2f}×"
 
 
-def render_table(results: Sequence[SimulationResult], cold: ColdStart, jitter: float) -> str:
+def render_table(results: Sequence[SimulationResult], cold: ColdStart, jitter: float, *, extra: Sequence[str] = ()) -> str:
     rows = [summary_row(r) for r in results]
     compare = len(rows) > 1
     header = ["policy", "GPU h", "cost $", "TTR p50 s", "p95 s", "max s", "first s", "expired", "scale events"]
@@ -105,4 +164,4 @@ def render_table(results: Sequence[SimulationResult], cold: ColdStart, jitter: f
         body.append(cells)
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))) for line in [header, *body]]
-    return "\n".join([*(line.rstrip() for line in lines), describe_cold_start(cold, jitter)])
+    return "\n".join([*(line.rstrip() for line in lines), describe_cold_start(cold, jitter), *extra])

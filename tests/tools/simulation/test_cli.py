@@ -39,7 +39,7 @@ def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict:
 def test_compare_json_lists_ours_first_then_the_anchors(template: Path, tmp_path: Path, capsys) -> None:
     trace = _trace(tmp_path, "arrival_s,service_s\n100,30\n7200,\n")
     output = _json(capsys, ["--template", str(template), "--trace", str(trace), "--compare", "--json"])
-    assert list(output) == ["policies", "cold_start"]
+    assert list(output) == ["policies", "cold_start", "capacity", "offline_bound"]
     assert [p["name"] for p in output["policies"]] == ["ours", "seed-option-1", "seed-option-2", "aws-documented", "always-on"]
     assert all(list(p) == KEYS for p in output["policies"])
     assert output["policies"][4]["gpu_hours"] == 24.0
@@ -109,3 +109,38 @@ def test_as_a_module_a_missing_argument_is_one_line_without_traceback(tmp_path: 
     )
     assert result.returncode == 2
     assert result.stderr == "llm-async simulate: the following arguments are required: --trace (see --help)\n"
+
+
+CAPACITY_KEYS = [
+    "max_concurrent_sequences", "tokens_per_second_per_instance", "concurrency_per_instance", "roofline_tokens_per_second",
+    "largest_batch", "largest_batch_tokens_per_second", "prompt_tokens", "output_tokens", "kv_cache_tokens", "engine_limit",
+    "bandwidth_efficiency", "compute_efficiency", "defaults",
+]
+
+
+def test_json_states_the_instances_capacity_and_the_offline_bound(template: Path, tmp_path: Path, capsys) -> None:
+    trace = _trace(tmp_path, "arrival_s,tokens,prompt_tokens\n100,600,200\n110,800,400\n")  # overlapping: one busy period
+    output = _json(capsys, ["--template", str(template), "--trace", str(trace), "--json", "--provisioning-jitter", "0"])
+    capacity = output["capacity"]
+    assert list(capacity) == CAPACITY_KEYS
+    # The template's model and instance: Qwen2.5-7B on TGI on one A10G, 17 sequences of 8,192 tokens.
+    assert (capacity["max_concurrent_sequences"], capacity["concurrency_per_instance"], capacity["engine_limit"]) == (17, 17, 128)
+    assert (capacity["prompt_tokens"], capacity["output_tokens"], capacity["defaults"]) == (300.0, 700.0, [])
+    assert 0 < capacity["tokens_per_second_per_instance"] <= capacity["roofline_tokens_per_second"]
+    bound = output["offline_bound"]
+    assert list(bound) == ["gpu_hours", "single_instance_gpu_hours", "work_gpu_hours", "busy_periods", "largest_batch", "ours_ratio"]
+    ours = output["policies"][0]["gpu_hours"]
+    assert bound["busy_periods"] == 1 and 0 < bound["gpu_hours"] <= ours
+    assert bound["ours_ratio"] == pytest.approx(ours / bound["gpu_hours"], rel=0.02)  # both rounded to 3 places
+
+
+def test_a_template_without_capacity_metadata_batches_with_the_default_presets_figures(sandbox: Synthesized, tmp_path: Path,
+                                                                                       capsys) -> None:
+    template = json.loads(json.dumps(sandbox.template_json))
+    for resource in template["Resources"].values():
+        resource.get("Metadata", {}).pop("LlmAsync::Capacity", None)
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(template))
+    output = _json(capsys, ["--template", str(path), "--trace", str(_trace(tmp_path, "arrival_s\n100\n")), "--json"])
+    assert output["capacity"]["defaults"] == ["GPUs", "KV bytes per token", "KV cache size", "engine limit", "max total tokens"]
+    assert output["capacity"]["max_concurrent_sequences"] == 17

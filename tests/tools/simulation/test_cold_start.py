@@ -225,11 +225,16 @@ def test_provisioning_seconds_takes_precedence_over_every_component(s3_template:
     assert output["policies"][0]["first_result_s"] == 440.0
 
 
+def _cold_start_line(table: str) -> str:
+    """The line under the table that states the cold start (the batching and bound lines follow it)."""
+    (line,) = [line for line in table.splitlines() if line.startswith("cold start:")]
+    return line
+
+
 def test_the_table_says_when_the_weights_are_defaults(sandbox: Synthesized, tmp_path: Path, capsys) -> None:
     template = _with_engine(_with_weights(sandbox.template_json, None), "vllm")
     assert cli.main(["--template", _write(tmp_path, template), "--trace", _trace(tmp_path)]) == 0
-    last = capsys.readouterr().out.splitlines()[-1]
-    assert last == (
+    assert _cold_start_line(capsys.readouterr().out) == (
         f"cold start: 239 s mean, jitter 15% = 120 s instance provisioning + 58 s weight load (hub, 15.23 GB at 2.1 Gbps)"
         f" + 61 s engine start (vllm); weights source and weights size: documented defaults, not in the template"
         f" ({WEIGHTS_METADATA} metadata)"
@@ -239,7 +244,7 @@ def test_the_table_says_when_the_weights_are_defaults(sandbox: Synthesized, tmp_
 def test_the_table_names_no_default_when_the_template_gives_the_weights(s3_template: dict[str, Any], tmp_path: Path, capsys) -> None:
     argv = ["--template", _write(tmp_path, s3_template), "--trace", _trace(tmp_path), "--image-pull-seconds", "247"]
     assert cli.main(argv) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == (
+    assert _cold_start_line(capsys.readouterr().out) == (
         "cold start: 423 s mean, jitter 15% = 120 s instance provisioning + 247 s image pull + 72 s weight load"
         " (s3, 15.23 GB at 1.7 Gbps, beside the pull) + 56 s engine start (tgi)"
     )
