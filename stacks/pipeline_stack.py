@@ -20,6 +20,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import pipelines
 from constructs import Construct
 
+from llm_async.compliance import findings
 from llm_async.deployment import DeploymentConfig
 from llm_async.environments import ENVIRONMENTS
 from llm_async.model.config import StagedWeights
@@ -98,6 +99,15 @@ class LlmAsyncPipelineStack(cdk.Stack):
             role_name=PIPELINE_WEIGHTS_STAGING_ROLE_NAME,
             description="llm-async pipeline: staging steps assume each stage's weights-staging role to write its weights",
         )
+        if pipeline_config.hub_token_secret_arn is not None:
+            # CodeBuild's Secrets Manager variable: CDK grants GetSecretValue on the configured ARN followed by "*"
+            # (a secret's versions), on the one role that runs the staging steps.
+            findings.acknowledge(
+                self.weights_staging_role,
+                findings.wildcard_resource_finding(self.weights_staging_role, f"{pipeline_config.hub_token_secret_arn}*"),
+                "secretsmanager:GetSecretValue on the one Hub-token secret configured (hubTokenSecretArn), which"
+                " CodeBuild resolves into the staging step's HF_TOKEN; the * follows its full ARN, suffix included.",
+            )
         self.stages: list[LlmAsyncStage] = []
         self.smoke_tests: list[pipelines.CodeBuildStep] = []
         self.weights_stagings: list[pipelines.CodeBuildStep] = []

@@ -296,12 +296,6 @@ def test_without_a_token_secret_no_role_may_read_a_secret(pipeline: SynthesizedP
     assert "secretsmanager:" not in json.dumps(pipeline.template_json["Resources"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: with hubTokenSecretArn, CodeBuild grants secretsmanager:GetSecretValue on '<secret ARN>*' to"
-    " WeightsStagingRole and llm_async/pipeline/findings.py acknowledges no such wildcard: cdk-nag's AwsSolutions-IAM5"
-    " fails the pipeline's synth (stacks/pipeline_stack.py _stage_weights, the SECRETS_MANAGER variable)",
-)
 def test_a_pipeline_with_a_hub_token_secret_synthesizes_with_the_rule_packs(token_pipeline: TokenPipeline) -> None:
     assert token_pipeline.error is None
 
