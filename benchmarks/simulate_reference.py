@@ -1,12 +1,15 @@
-"""Our policy against each anchor policy on the three reference traces: cost and first-result latency.
+"""Our policy against the anchor policies and the offline bound on the reference traces, the idle-window sweep's
+recommendation for each, and whether each of issue 15's goals is met, with the figures.
 
-The figures in docs/simulator.md come from this script with its defaults.
+The figures in docs/simulator.md come from this script with its defaults (and --stage prod).
 Usage: python benchmarks/simulate_reference.py [--stage sandbox|dev|staging|prod | --template PATH] [--seed N]
+       [--traces NAME ...] [--no-sweep]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -16,14 +19,58 @@ sys.path.insert(0, str(ROOT))
 
 from llm_async_tools.simulate import start_time  # noqa: E402
 from llm_async_tools.simulation.anchors import anchor_policies  # noqa: E402
-from llm_async_tools.simulation.engine import simulate  # noqa: E402
+from llm_async_tools.simulation.batching import instance_capacity  # noqa: E402
+from llm_async_tools.simulation.bound import offline_bound  # noqa: E402
+from llm_async_tools.simulation.engine import SimulationResult, simulate, work_of  # noqa: E402
 from llm_async_tools.simulation.parameters import SimulationParameters  # noqa: E402
 from llm_async_tools.simulation.report import percentile, ratio  # noqa: E402
 from llm_async_tools.simulation.stage import synthesize_stage  # noqa: E402
+from llm_async_tools.simulation.sweep import idle_policy, sweep  # noqa: E402
 from llm_async_tools.simulation.template import read_scaling_model  # noqa: E402
-from llm_async_tools.simulation.trace import read_trace  # noqa: E402
+from llm_async_tools.simulation.trace import TracedRequest, read_trace  # noqa: E402
 
-TRACES = ("sparse_day", "business_hours", "spike")
+TRACES = ("sparse_day", "business_hours", "spike", "bursty", "saturating")
+# Issue 15's goals.
+ANCHOR_FRACTION = 0.7
+"""Ours at most this share of the GPU-hours of the cheapest anchor that lets nothing expire (at no worse p95)."""
+BOUND_FACTOR = 1.6
+"""Ours at most this multiple of the offline bound."""
+WAKE_SLACK_S = 15.0
+"""After an idle hour, the first result within cold start + service + this."""
+LARGEST_BATCH_SHARE = 0.25
+"""At the default concurrency, at least this share of what the largest batch that fits could reach."""
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |" for row in rows]
+    lines.insert(1, "| " + " | ".join("-" * w for w in widths) + " |")
+    return "\n".join(lines)
+
+
+def _s(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f}"
+
+
+def _p95(result: SimulationResult) -> float | None:
+    return percentile(result.ttr_s, 0.95)
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def _anchor_goal(ours: SimulationResult, anchors: list[SimulationResult]) -> tuple[bool, str]:
+    """Ours ≤ 0.7 × the cheapest anchor that lets nothing expire, at a p95 no worse than that anchor's."""
+    clean = [a for a in anchors if a.expired == 0]
+    if not clean:
+        return False, "every anchor lets a request expire"
+    cheapest = min(clean, key=lambda a: a.gpu_hours)
+    share = ours.gpu_hours / cheapest.gpu_hours
+    p95_ok = (_p95(ours) or 0.0) <= (_p95(cheapest) or 0.0)
+    ok = share <= ANCHOR_FRACTION and p95_ok and ours.expired == 0
+    return ok, (f"{ours.gpu_hours:.2f} GPU h = {share:.2f}× {cheapest.name}'s {cheapest.gpu_hours:.2f} (goal ≤ {ANCHOR_FRACTION}×),"
+                f" p95 {_s(_p95(ours))} s against its {_s(_p95(cheapest))} s")
 
 
 def main() -> None:
@@ -31,35 +78,110 @@ def main() -> None:
     parser.add_argument("--stage", default="sandbox")
     parser.add_argument("--template", type=Path)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--traces", nargs="+", default=list(TRACES), choices=TRACES)
+    parser.add_argument("--no-sweep", action="store_true", help="skip the idle-window sweep (and the recommended-window rows)")
     args = parser.parse_args()
     template = json.loads(args.template.read_text()) if args.template else synthesize_stage(args.stage)
     ours = read_scaling_model(template)
     params = SimulationParameters(seed=args.seed)
+    exact = dataclasses.replace(params, provisioning_jitter=0)
     start = start_time(None, ours)
-    header = ("trace", "policy", "GPU h", "cost $", "cost vs ours", "first result s", "first vs ours", "TTR p95 s", "expired", "scale events")
-    rows = [header]
-    for trace_name in TRACES:
-        trace = read_trace(ROOT / "benchmarks" / "traces" / f"{trace_name}.csv")
-        results = [simulate(model, trace, params, start=start) for model in [ours, *anchor_policies(ours)]]
-        for result in results:
-            p95 = percentile(result.ttr_s, 0.95)
-            rows.append((
-                trace_name,
-                result.name,
-                f"{result.gpu_hours:.2f}",
-                f"{result.cost_usd:.2f}",
-                ratio(result.cost_usd, results[0].cost_usd),
-                "–" if result.first_ttr_s is None else f"{result.first_ttr_s:.0f}",
-                ratio(result.first_ttr_s, results[0].first_ttr_s),
-                "–" if p95 is None else f"{p95:.0f}",
-                str(result.expired),
-                str(result.scale_events),
-            ))
+    batching = params.batching(ours)
+    cold = params.cold_start(ours)
+    window = idle_policy(ours).alarm.evaluation_periods
     print(f"{ours.instance_type} at ${ours.usd_per_hour}/h, capacity {ours.min_capacity}–{ours.max_capacity},"
-          f" t = 0 at {start.isoformat()}, seed {args.seed}")
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    for row in rows:
-        print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |")
+          f" {ours.concurrency_per_instance} requests per instance, idle window {window} min, cold start {cold.total_s:.0f} s,"
+          f" t = 0 at {start.isoformat()}, seed {args.seed}\n")
+
+    header = ("trace", "policy", "GPU h", "cost $", "cost vs ours", "first result s", "TTR p95 s", "expired", "scale events",
+              "vs bound")
+    rows: list[tuple[str, ...]] = [header]
+    goals: list[str] = []
+    recommendations: list[tuple[str, ...]] = [("trace", "idle gaps", "ski rental min", "histogram min", "recommended min",
+                                               "GPU h at it", "p95 s at it", "why")]
+    bounds: list[tuple[str, ...]] = [("trace", "bound GPU h", "one instance", "by work", "ours GPU h", "ours ÷ bound")]
+    shapes: list[tuple[str, ...]] = [("trace", "mean request (prompt + output)", "tokens/s at concurrency", "roofline there",
+                                      "largest batch", "its roofline", "share")]
+    for name in args.traces:
+        trace = read_trace(ROOT / "benchmarks" / "traces" / f"{name}.csv")
+        results = [simulate(model, trace, params, start=start) for model in [ours, *anchor_policies(ours)]]
+        work = [work_of(r, params, batching) for r in trace]
+        bound = offline_bound(work, batching, cold.total_s)
+        for result in results:
+            rows.append((name, result.name, f"{result.gpu_hours:.2f}", f"{result.cost_usd:.2f}",
+                         ratio(result.cost_usd, results[0].cost_usd), _s(result.first_ttr_s), _s(_p95(result)),
+                         str(result.expired), str(result.scale_events), f"{result.gpu_hours / bound.gpu_hours:.2f}×"))
+        bounds.append((name, f"{bound.gpu_hours:.2f}", f"{bound.single_instance_gpu_hours:.2f}", f"{bound.work_gpu_hours:.2f}",
+                       f"{results[0].gpu_hours:.2f}", f"{results[0].gpu_hours / bound.gpu_hours:.2f}×"))
+        ok, text = _anchor_goal(results[0], results[1:])
+        goals.append(f"- {name}, ours ({window} min): anchors {_met(ok)}: {text}")
+        share = results[0].gpu_hours / bound.gpu_hours
+        goals.append(f"- {name}, ours ({window} min): bound {_met(share <= BOUND_FACTOR)}: {share:.2f}× the offline bound"
+                     f" {bound.gpu_hours:.2f} GPU h (goal ≤ {BOUND_FACTOR}×)")
+        if not args.no_sweep:
+            swept, chosen = sweep(ours, trace, params, start=start)
+            best = next(r for r in swept if r.idle_minutes == chosen.idle_minutes)
+            recommendations.append((name, str(chosen.gaps), str(chosen.ski_rental_minutes),
+                                    "–" if chosen.histogram_minutes is None else str(chosen.histogram_minutes),
+                                    str(chosen.idle_minutes), f"{best.result.gpu_hours:.2f}", _s(best.p95_s), chosen.reason))
+            ok, text = _anchor_goal(best.result, results[1:])
+            goals.append(f"- {name}, ours at its recommended {chosen.idle_minutes} min: anchors {_met(ok)}: {text}")
+            share = best.result.gpu_hours / bound.gpu_hours
+            goals.append(f"- {name}, ours at its recommended {chosen.idle_minutes} min: bound {_met(share <= BOUND_FACTOR)}:"
+                         f" {share:.2f}× the offline bound")
+        prompt = sum(w.prompt_tokens for w in work) / len(work)
+        output = sum(w.output_tokens for w in work) / len(work)
+        capacity = instance_capacity(batching, ours.concurrency_per_instance, prompt, output)
+        share = capacity.tokens_per_second / capacity.largest_batch_tokens_per_second
+        shapes.append((name, f"{prompt:.0f} + {output:.0f}", f"{capacity.tokens_per_second:.0f}",
+                       f"{capacity.roofline_tokens_per_second:.0f}", str(capacity.largest_batch),
+                       f"{capacity.largest_batch_tokens_per_second:.0f}", f"{share:.2f}"))
+        within = capacity.tokens_per_second <= capacity.roofline_tokens_per_second
+        goals.append(f"- {name}, tokens/s at concurrency {capacity.concurrency}: roofline {_met(within)}"
+                     f" ({capacity.tokens_per_second:.0f} ≤ {capacity.roofline_tokens_per_second:.0f}); largest batch"
+                     f" {_met(share >= LARGEST_BATCH_SHARE)} ({share:.2f} of the {capacity.largest_batch_tokens_per_second:.0f}"
+                     f" tokens/s of {capacity.largest_batch} sequences; goal ≥ {LARGEST_BATCH_SHARE})")
+
+    print(_table(rows))
+    print("\nOffline bound (docs/simulator.md):\n")
+    print(_table(bounds))
+    if not args.no_sweep:
+        print("\nIdle-window sweep (python -m llm_async_tools.simulate --sweep):\n")
+        print(_table(recommendations))
+    print("\nOne instance with every slot busy, for each trace's mean request:\n")
+    print(_table(shapes))
+    longest = instance_capacity(batching, ours.concurrency_per_instance, params.prompt_tokens,
+                                batching.max_total_tokens - params.prompt_tokens)
+    print(f"\nAt requests of max_total_tokens ({batching.max_total_tokens:,}), the sizing the construct uses: the largest batch"
+          f" is {longest.largest_batch} sequences, {longest.largest_batch_tokens_per_second:.0f} tokens/s, and {longest.concurrency}"
+          f" busy slots make {longest.tokens_per_second:.0f} ({longest.tokens_per_second / longest.largest_batch_tokens_per_second:.2f}).")
+
+    print("\nA wake after an idle hour (one request at t = 3600 s, service 20 s alone, no jitter), each answer to the"
+          " undocumented questions:\n")
+    wake_rows = [("capacity change while starting", "scale-out cooldown holds scale-in", "first result s", "limit s", "scale events", "goal")]
+    limit = exact.cold_start(ours).total_s + exact.service_s + WAKE_SLACK_S
+    for refuse in (True, False):
+        for hold in (False, True):
+            answer = dataclasses.replace(exact, refuse_while_updating=refuse, hold_scale_in_during_scale_out_cooldown=hold)
+            result = simulate(ours, [TracedRequest(3600.0)], answer, start=start)
+            ok = result.first_ttr_s is not None and result.first_ttr_s <= limit
+            wake_rows.append(("refused" if refuse else "allowed", "yes" if hold else "no", _s(result.first_ttr_s),
+                              f"{limit:.0f}", str(result.scale_events), _met(ok)))
+            goals.append(f"- idle hour, change while starting {'refused' if refuse else 'allowed'}, hold {'yes' if hold else 'no'}:"
+                         f" wake {_met(ok)}: first result {_s(result.first_ttr_s)} s (goal ≤ {limit:.0f} s)")
+    print(_table(wake_rows))
+    print("\nThe residual risk: a request 15 s after an idle scale-in, while the idle alarm still sees its last idle minute:\n")
+    race_rows = [("capacity change while starting", "scale-out cooldown holds scale-in", "first result s", "scale events")]
+    for refuse in (True, False):
+        for hold in (False, True):
+            answer = dataclasses.replace(exact, refuse_while_updating=refuse, hold_scale_in_during_scale_out_cooldown=hold)
+            scale_in_s = simulate(ours, [TracedRequest(3600.0)], answer, start=start).changes[-1].time_s
+            result = simulate(ours, [TracedRequest(3600.0), TracedRequest(scale_in_s + 15.0)], answer, start=start)
+            race_rows.append(("refused" if refuse else "allowed", "yes" if hold else "no", _s(result.ttr_s[1]),
+                              str(result.scale_events)))
+    print(_table(race_rows))
+    print("\nGoals (issue 15):\n")
+    print("\n".join(goals))
 
 
 if __name__ == "__main__":
