@@ -10,6 +10,12 @@ which writes the document. The limits are the default configuration's (sandbox, 
 The Lambda itself does not validate with these models: its rules express what JSON Schema cannot (TGI's f32 rounding,
 serde's nulls, rules across fields, byte limits) with the engine's exact error messages; the document describes them.
 docs/openapi/<engine>.json is this output, kept true by tests/api/runtime/test_openapi.py.
+
+The batch API's routes (docs/design/batch-jobs.md, the `batch_jobs.api` handler) are generated with the same resolver,
+tagged `batch`, and written to a section of their own, `x-batch-paths` (a Paths Object, its schemas in the document's
+components), while `paths` holds the routes InferenceApi deploys: tests/api/test_openapi_routes.py compares `paths` with
+that construct alone. `document(engine, batch_in_paths=True)` merges the section into `paths`, for the day the batch
+construct's routes are compared with it too (tests/api/runtime/batch/test_openapi_batch.py checks the section).
 """
 
 # No `from __future__ import annotations`: the routes' annotations name models built at run time, and Powertools reads
@@ -18,12 +24,13 @@ docs/openapi/<engine>.json is this output, kept true by tests/api/runtime/test_o
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server, ServerVariable
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 from aws_lambda_powertools.event_handler.openapi.types import COMPONENT_REF_TEMPLATE
 from pydantic import BaseModel, ConfigDict, Field, RootModel, WithJsonSchema, create_model
@@ -36,6 +43,7 @@ RUNTIME = Path(__file__).resolve().parent.parent / "llm_async" / "api" / "runtim
 if str(RUNTIME) not in sys.path:
     sys.path.insert(0, str(RUNTIME))
 
+from batch_jobs import records as batch_records  # noqa: E402
 from inference_api.inferences import INFERENCE_ID_LENGTH  # noqa: E402
 from inference_api.request import SHAPES, Limits, shape_rules  # noqa: E402
 from inference_api.tgi import Check  # noqa: E402
@@ -46,6 +54,10 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 STAGE = "v1"  # the stage InferenceApi deploys (llm_async/api/rest_api.py), the first segment of every URL
 SIGV4 = "sigv4"
 TITLE = "llm-async inference API"
+BATCH_TAG = "batch"
+BATCH_PATHS = "x-batch-paths"
+"""The document's section of the batch API's routes (a Paths Object), apart from `paths` until the batch construct
+deploys them beside InferenceApi's."""
 
 _SHAPE_TITLES = {
     "chat": ("ChatRequest", 'OpenAI chat completions, {"messages": [...]}'),
@@ -252,11 +264,282 @@ def build_app(models: dict[str, type[BaseModel]], limits: Limits, label: str) ->
     return app
 
 
-def document(engine: str = "tgi") -> dict[str, Any]:
+# The batch API ---------------------------------------------------------------------------------------------------------
+# Its objects are OpenAI's (openai-python src/openai/types/batch.py, batch_error.py, batch_request_counts.py,
+# file_object.py); its bodies and answers those of batch_jobs/api.py, whose tests check real answers against them.
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    max_file_bytes: int
+    max_lines: int
+    completion_windows: tuple[str, ...]
+
+
+# BatchConfig's defaults (docs/design/batch-jobs.md, "Configuration"), for a configuration without a `batch` section.
+_DESIGN_BATCH_LIMITS = BatchLimits(max_file_bytes=200_000_000, max_lines=50_000, completion_windows=("24h",))
+
+
+def default_batch_limits() -> BatchLimits:
+    """The batch limits the default configuration deploys (its `batch` section, BatchConfig)."""
+    batch = getattr(ENVIRONMENTS[DEFAULT_ENV](), "batch", None)
+    if batch is None:
+        return _DESIGN_BATCH_LIMITS
+    return BatchLimits(batch.max_file_bytes, batch.max_lines, tuple(batch.completion_windows))
+
+
+_FILE_ID = Field(description="The file's id", pattern=batch_records.FILE_ID.pattern)
+_BATCH_ID = Field(description="The batch's id", pattern=batch_records.BATCH_ID.pattern)
+_TIME = "Unix time, in seconds"
+
+
+class UploadHeaders(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    content_length: str = Field(alias="Content-Length", description="The file's size, as POST /files declared it")
+    content_type: Literal["application/jsonl"] = Field(alias="Content-Type")
+
+
+class Upload(BaseModel):
+    """Where to PUT the file's content: a presigned S3 URL, signed with the declared length (S3 refuses any other)."""
+
+    model_config = _FORBID
+    url: str = Field(description="A presigned S3 PUT URL (SigV4, X-Amz-SignedHeaders content-length;content-type;host)")
+    method: Literal["PUT"]
+    headers: UploadHeaders = Field(description="The headers the PUT must send, exactly")
+    expires_at: int = Field(description=f"When the URL stops working ({_TIME}); the Lambda's session may end it sooner")
+
+
+class File(BaseModel):
+    """OpenAI's file object: an input file (purpose batch) or a batch's output or error file (purpose batch_output)."""
+
+    model_config = _FORBID
+    id: str = _FILE_ID
+    object: Literal["file"]
+    bytes: int = Field(description="The content's size in bytes")
+    created_at: int = Field(description=_TIME)
+    filename: str
+    purpose: Literal["batch", "batch_output"]
+
+
+class CreatedFile(File):
+    """The new file, and where to upload its content."""
+
+    upload: Upload
+
+
+class ContentUrl(BaseModel):
+    model_config = _FORBID
+    url: str = Field(description="A presigned S3 GET URL of the content, also in Location")
+
+
+class BatchError(BaseModel):
+    """An invalid line of the input file (1-based `line`), or the reason a batch failed."""
+
+    model_config = _FORBID
+    code: str = Field(description="e.g. invalid_json_line, duplicate_custom_id, invalid_url, invalid_body, too_many_lines")
+    message: str = Field(description="The field and what it must be; for a body, the message POST /invocations gives")
+    param: str | None = Field(description="The line's field the error is about")
+    line: int | None = Field(description="The line's number, from 1; null for the whole file")
+
+
+class BatchErrors(BaseModel):
+    model_config = _FORBID
+    object: Literal["list"]
+    data: list[BatchError] = Field(description="At most the first 1,000 errors")
+
+
+class RequestCounts(BaseModel):
+    model_config = _FORBID
+    total: int
+    completed: int
+    failed: int = Field(description="Failed, expired and cancelled lines")
+
+
+def _timestamps() -> dict[str, Any]:
+    events = ("in_progress", "expires", "finalizing", "completed", "failed", "expired", "cancelling", "cancelled")
+    return {f"{event}_at": (int | None, Field(description=f"{_TIME}, or null")) for event in events}
+
+
+def batch_models(limits: BatchLimits) -> dict[str, type[BaseModel]]:
+    """The batch API's request bodies and answers, with the default configuration's `limits`."""
+    windows = Literal[limits.completion_windows]  # type: ignore[valid-type]
+    endpoints = Literal[batch_records.ENDPOINTS]  # type: ignore[valid-type]
+    metadata = Annotated[
+        dict[Annotated[str, Field(min_length=1, max_length=64)], Annotated[str, Field(max_length=512)]] | None,
+        Field(description="At most 16 keys of up to 64 characters, string values of up to 512", max_length=16),
+    ]
+    file_request = create_model(
+        "FileRequest",
+        __config__=_FORBID,
+        __doc__="A new input file: its name and size (the content is uploaded to the URL answered)",
+        purpose=(Literal["batch"], ...),
+        filename=(str, Field(min_length=1, max_length=255)),
+        bytes=(int, Field(ge=1, le=limits.max_file_bytes, description=f"The content's size: at most {limits.max_file_bytes}")),
+    )
+    batch_request = create_model(
+        "BatchRequest",
+        __config__=_FORBID,
+        __doc__=(
+            f"A batch of the input file's lines (JSONL, at most {limits.max_lines} lines): each a JSON object with exactly"
+            ' custom_id (1–512 characters, unique), method "POST", url (the endpoint) and body (a request of the'
+            " endpoint's shape, checked as POST /invocations checks it)"
+        ),
+        input_file_id=(str, _FILE_ID),
+        endpoint=(endpoints, Field(description="Every line's url, and its body's shape: chat completions or completions")),
+        completion_window=(windows, Field(description="Lines not done within it are reported expired")),
+        metadata=(metadata, None),
+    )
+    batch = create_model(
+        "Batch",
+        __config__=_FORBID,
+        __doc__="OpenAI's batch object",
+        id=(str, _BATCH_ID),
+        object=(Literal["batch"], ...),
+        endpoint=(endpoints, ...),
+        errors=(BatchErrors | None, Field(description="Why the batch failed: its invalid lines, or an internal error")),
+        input_file_id=(str, _FILE_ID),
+        completion_window=(str, ...),
+        status=(Literal[batch_records.STATUSES], ...),  # type: ignore[valid-type]
+        output_file_id=(str | None, Field(description="The file of the lines' results, once finished")),
+        error_file_id=(str | None, Field(description="The file of the lines that failed, expired or were cancelled")),
+        created_at=(int, Field(description=_TIME)),
+        **_timestamps(),
+        request_counts=(RequestCounts, ...),
+        metadata=(metadata, ...),
+    )
+    batch_list = create_model(
+        "BatchList",
+        __config__=_FORBID,
+        __doc__="The caller's batches, newest first",
+        object=(Literal["list"], ...),
+        data=(list[batch], ...),  # type: ignore[valid-type]
+        first_id=(str | None, ...),
+        last_id=(str | None, ...),
+        has_more=(bool, ...),
+    )
+    return {"FileRequest": file_request, "BatchRequest": batch_request, "Batch": batch, "BatchList": batch_list}
+
+
+BATCH_RESPONSE_MODELS = (CreatedFile, ContentUrl)
+
+
+def add_batch_routes(app: APIGatewayRestResolver, models: dict[str, type[BaseModel]], limits: BatchLimits) -> None:
+    """The batch API's six routes (batch_jobs/api.py), tagged BATCH_TAG."""
+    FileRequest, BatchRequest, Batch, BatchList = (models[name] for name in ("FileRequest", "BatchRequest", "Batch", "BatchList"))  # noqa: N806
+    batch_answer = {"description": "The batch", "content": {"application/json": {"model": Batch}}}
+    not_found = _error("NotFound: an id this API never issued, or another caller's (never 403: no existence oracle)")
+    gateway = {403: _GATEWAY_403, 429: _GATEWAY_429, 503: _error("ServiceUnavailable: S3 or Step Functions refused or throttled",
+                                                                 **{"Retry-After": "Seconds to wait before retrying"})}  # fmt: skip
+    bad_input = _error("InvalidParameter (a field and what it allows), MalformedJson (not a JSON object)")
+
+    @app.post(
+        "/files",
+        operation_id="createFile",
+        summary="Create an input file",
+        description=(
+            "Records the file and answers a presigned S3 PUT signed with its size: the content (JSONL, up to"
+            f" {limits.max_file_bytes} bytes) goes straight to S3, never through the API."
+        ),
+        tags=[BATCH_TAG],
+        responses={200: {"description": "The file, and where to upload it", "content": {"application/json": {"model": CreatedFile}}},
+                   400: bad_input, **gateway},  # fmt: skip
+    )
+    def create_file(request: Annotated[FileRequest, Body(description="The file's name and size")]) -> None:
+        """Never called: the resolver only describes the Lambda's route (batch_jobs/api.py)."""
+
+    @app.get(
+        "/files/<file_id>/content",
+        operation_id="getFileContent",
+        summary="Download a file's content",
+        description="Redirects to a presigned S3 GET: an output file may be larger than API Gateway answers.",
+        tags=[BATCH_TAG],
+        responses={
+            303: {"description": "The content's presigned URL",
+                  "headers": {"Location": {"description": "The presigned GET URL", "schema": {"type": "string"}}},
+                  "content": {"application/json": {"model": ContentUrl}}},
+            404: not_found,
+            409: _error("FileNotUploaded: the content was never uploaded"),
+            **gateway,
+        },  # fmt: skip
+    )
+    def file_content(file_id: Annotated[str, PathParam(description="The file's id")]) -> None:
+        """Never called: the resolver only describes the Lambda's route (batch_jobs/api.py)."""
+
+    @app.post(
+        "/batches",
+        operation_id="createBatch",
+        summary="Create a batch",
+        description=(
+            "Starts the batch: every line is validated before any is invoked; an invalid file fails the batch with its"
+            " lines' errors. Answers the batch, validating."
+        ),
+        tags=[BATCH_TAG],
+        responses={
+            200: batch_answer,
+            400: _error("InvalidParameter (a field and what it allows; an input file without content or of another"
+                        " purpose), MalformedJson, InvalidHeader (a malformed Idempotency-Key)"),
+            404: _error("NotFound: the input file is unknown or another caller's"),
+            422: _error("IdempotencyKeyReused: an Idempotency-Key reused with another body"),
+            **gateway,
+        },  # fmt: skip
+    )
+    def create_batch(
+        request: Annotated[BatchRequest, Body(description="The input file, its endpoint and completion window")],
+        idempotency_key: Annotated[
+            str | None,
+            Header(alias=IDEMPOTENCY_HEADER, description="The same key (and body) answers the same batch, never a second one",
+                   min_length=1, max_length=64, pattern="^[!-~]+$"),
+        ] = None,  # fmt: skip
+    ) -> None:
+        """Never called: the resolver only describes the Lambda's route (batch_jobs/api.py)."""
+
+    @app.get(
+        "/batches",
+        operation_id="listBatches",
+        summary="List your batches",
+        description="The caller's own batches, newest first (by second of creation).",
+        tags=[BATCH_TAG],
+        responses={200: {"description": "A page of batches", "content": {"application/json": {"model": BatchList}}},
+                   400: _error("InvalidParameter: limit outside 1–100, or after not one of the caller's batches"), **gateway},  # fmt: skip
+    )
+    def list_batches(
+        limit: Annotated[int, Query(ge=1, le=100, description="How many batches (default 20)")] = 20,
+        after: Annotated[str | None, Query(description="The last id of the previous page")] = None,
+    ) -> None:
+        """Never called: the resolver only describes the Lambda's route (batch_jobs/api.py)."""
+
+    @app.get(
+        "/batches/<batch_id>",
+        operation_id="getBatch",
+        summary="A batch's status",
+        description="Its status and counts (while running, counted as lines finish); the output and error files once done.",
+        tags=[BATCH_TAG],
+        responses={200: batch_answer, 404: not_found, **gateway},
+    )
+    def get_batch(batch_id: Annotated[str, PathParam(description="The batch's id")]) -> None:
+        """Never called: the resolver only describes the Lambda's route (batch_jobs/api.py)."""
+
+    @app.post(
+        "/batches/<batch_id>/cancel",
+        operation_id="cancelBatch",
+        summary="Cancel a batch",
+        description="Stops submitting its lines: the batch is cancelling, then cancelled with what finished.",
+        tags=[BATCH_TAG],
+        responses={200: batch_answer, 404: not_found,
+                   409: _error("NotCancellable: the batch is finalizing or finished"), **gateway},  # fmt: skip
+    )
+    def cancel_batch(batch_id: Annotated[str, PathParam(description="The batch's id")]) -> None:
+        """Never called: the resolver only describes the Lambda's route (batch_jobs/api.py)."""
+
+
+def document(engine: str = "tgi", *, batch_in_paths: bool = False) -> dict[str, Any]:
     """The OpenAPI document of the API serving `engine`, with the default configuration's limits."""
     limits, label = default_limits(engine)
     models = request_models(engine, limits, label)
     app = build_app(models, limits, label)
+    batch_limits = default_batch_limits()
+    batch = batch_models(batch_limits)
+    add_batch_routes(app, batch, batch_limits)
     description = (
         f"Asynchronous inference on a SageMaker endpoint serving {label}. Generated from the Lambda's request rules"
         f" (python -m llm_async_tools.openapi --engine {engine}) with the default configuration's limits: body ≤"
@@ -264,7 +547,9 @@ def document(engine: str = "tgi") -> dict[str, Any]:
         f" {limits.max_input_tokens}, MAX_TOTAL_TOKENS {limits.max_total_tokens}, a token budget of at most"
         f" {limits.max_new_tokens} ({limits.default_max_new_tokens} when a request names none). The schemas name every"
         " field and its type; what a field allows is in its description, and rules across fields, f32 rounding and byte"
-        " limits are the Lambda's alone: docs/request-contract.md."
+        " limits are the Lambda's alone: docs/request-contract.md. The batch API (OpenAI's Batch API: files, batches)"
+        f" is in {BATCH_PATHS}, tagged {BATCH_TAG}: input files of at most {batch_limits.max_lines} lines and"
+        f" {batch_limits.max_file_bytes} bytes, completion windows {', '.join(batch_limits.completion_windows)}."
     )
     text = app.get_openapi_json_schema(
         title=TITLE,
@@ -294,12 +579,15 @@ def document(engine: str = "tgi") -> dict[str, Any]:
     _without_powertools_validation_errors(doc)
     # Powertools reads every schema back into its own model, whose bounds are floats: 2^64 − 1 would be written as
     # 1.8446744073709552e+19. The component schemas are written as pydantic generates them, with exact integers.
-    every_model = [(model, "validation") for model in (*models.values(), *RESPONSE_MODELS)]
+    every_model = [(model, "validation") for model in (*models.values(), *RESPONSE_MODELS, *batch.values(), *BATCH_RESPONSE_MODELS)]
     _, exact = models_json_schema(every_model, ref_template=COMPONENT_REF_TEMPLATE)
     schemas = doc["components"]["schemas"]
     if set(schemas) != set(exact["$defs"]):
         raise AssertionError(f"Powertools' schemas {sorted(schemas)} are not the models' {sorted(exact['$defs'])}")
     doc["components"]["schemas"] = exact["$defs"]
+    if not batch_in_paths:
+        tagged = {path for path, item in doc["paths"].items() if all(BATCH_TAG in op.get("tags", []) for op in item.values())}
+        doc[BATCH_PATHS] = {path: doc["paths"].pop(path) for path in sorted(tagged)}
     return doc
 
 
