@@ -15,8 +15,8 @@ _GIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 _BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
 _BUCKET_NAME = re.compile(f"^{_BUCKET}$")
 _S3_PREFIX = re.compile(rf"^s3://({_BUCKET})/(\S+/)$")
-# A key ARN, not an alias: IAM grants kms:Decrypt on the key itself.
-_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z]{2,4}(-[a-z]+)+-\d:\d{12}:key/[0-9a-f-]{36}$")
+# A key ARN, not an alias: IAM grants kms:Decrypt on the key itself. A multi-Region key's id is mrk- and 32 hex digits.
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z]{2,4}(-[a-z]+)+-\d:\d{12}:key/([0-9a-f-]{36}|mrk-[0-9a-f]{32})$")
 
 
 def _check_pinned(model_id: str, revision: str) -> None:

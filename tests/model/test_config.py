@@ -319,3 +319,8 @@ def test_weights_bytes_may_be_unknown() -> None:
 
 def test_model_accepts_staged_weights() -> None:
     assert _model(weights=StagedWeights(QWEN, SHA)).weights == StagedWeights(QWEN, SHA)
+
+
+def test_a_multi_region_key_is_a_key_arn_too() -> None:
+    arn = "arn:aws:kms:us-east-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+    assert S3Weights("s3://weights/qwen/", kms_key_arn=arn).kms_key_arn == arn
