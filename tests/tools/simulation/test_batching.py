@@ -139,3 +139,11 @@ def test_at_the_default_concurrency_an_instance_stays_under_its_roofline(ours: S
     assert 0 < capacity.tokens_per_second <= capacity.roofline_tokens_per_second
     assert capacity.largest_batch == 128  # 140,121 tokens of cache hold 140 such requests; TGI runs 128
     assert capacity.largest_batch_tokens_per_second > capacity.roofline_tokens_per_second
+
+
+def test_the_calibrations_estimated_kv_budget_does_not_decide_its_figures() -> None:
+    roofline = calibration.benchmark_roofline(BANDWIDTH_EFFICIENCY, COMPUTE_EFFICIENCY, PEAK_TFLOPS["NVIDIA A10G"])
+    for measured in calibration.PUBLISHED:
+        loops = [closed_loop(roofline, EngineLimits(tokens, 128), measured.clients, calibration.PROMPT_TOKENS,
+                             calibration.NEW_TOKENS, calibration.DURATION_S) for tokens in (calibration.KV_CACHE_TOKENS, 10**9)]
+        assert loops[0] == loops[1]
