@@ -138,7 +138,7 @@ class DeploymentConfig:
     @property
     def capacity(self) -> Capacity | None:
         """What the engine's KV cache holds on the endpoint's instance (None: the model's shape is not known)."""
-        return capacity(self.model, self.endpoint.instance)
+        return capacity(self.model, self.endpoint.instance, self.token_budget.default)
 
     @property
     def max_concurrent_invocations(self) -> int:

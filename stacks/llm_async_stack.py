@@ -84,6 +84,7 @@ class LlmAsyncStack(cdk.Stack):
             model=config.model,
             endpoint_name=config.endpoint.endpoint_name,
             instance_type=config.endpoint.instance_type,
+            default_new_tokens=config.token_budget.default,
             network=self.network,
             weights_store=weights_store,
         )

@@ -90,7 +90,8 @@ class Parts:
     def model(self) -> ServingModel:
         return ServingModel(
             self.stack, "Model", model=self.config.model, endpoint_name=self.config.endpoint.endpoint_name,
-            instance_type=self.config.endpoint.instance_type, network=self.network,
+            instance_type=self.config.endpoint.instance_type,
+            default_new_tokens=self.config.token_budget.default, network=self.network,
             weights_store=self.weights_store,
         )
 

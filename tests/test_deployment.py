@@ -11,7 +11,7 @@ import pytest
 from llm_async.api.config import TokenBudget
 from llm_async.deployment import DeploymentConfig
 from llm_async.endpoint.config import EndpointConfig, ScalingConfig
-from llm_async.environments import ENVIRONMENTS, with_engine
+from llm_async.environments import ENVIRONMENTS, with_engine, with_preset
 from llm_async.model.config import S3Weights
 from llm_async.model.dlc_table import regions as image_regions
 from llm_async.model.presets import FALCON_40B_INSTRUCT, PRESETS, QWEN2_5_7B_INSTRUCT
@@ -260,8 +260,8 @@ def test_the_budget_stays_within_the_context(changes: dict, message: str) -> Non
 
 def test_concurrency_defaults_to_what_the_kv_cache_holds() -> None:
     assert SANDBOX.endpoint.max_concurrent_invocations_per_instance is None
-    assert SANDBOX.max_concurrent_invocations == 17
-    assert with_engine(SANDBOX, "vllm").max_concurrent_invocations == 14
+    assert SANDBOX.max_concurrent_invocations == 30
+    assert with_engine(SANDBOX, "vllm").max_concurrent_invocations == 25
 
 
 def test_concurrency_of_a_model_of_unknown_shape_is_four() -> None:
@@ -275,20 +275,21 @@ def test_concurrency_as_configured_within_the_kv_cache() -> None:
 
 def test_concurrency_beyond_the_kv_cache_is_refused_with_the_arithmetic() -> None:
     with _raises(
-        "endpoint.max_concurrent_invocations_per_instance: must be 1–17: qwen2-5-7b-instruct on 1 GPU(s) of ml.g5.2xlarge"
+        "endpoint.max_concurrent_invocations_per_instance: must be 1–30: qwen2-5-7b-instruct on 1 GPU(s) of ml.g5.2xlarge"
         " (TGI): KV cache 0.9 × (24.0 GiB − 14.2 GiB weights − 1.5 GiB runtime) = 7.5 GiB, 57,344 bytes a token →"
-        " 140,122 tokens, 17 sequences of 8,192 tokens (engine limit 128) (got 18)"
+        " 140,122 tokens, 30 requests of 4,608 tokens (4,096 of prompt + 512 new) (engine limit 128) (got 31)"
     ):
-        dataclasses.replace(SANDBOX, endpoint=_endpoint(max_concurrent_invocations_per_instance=18))
+        dataclasses.replace(SANDBOX, endpoint=_endpoint(max_concurrent_invocations_per_instance=31))
 
 
 def test_a_model_whose_gpus_hold_no_sequence_is_refused() -> None:
+    llama = with_preset(SANDBOX, "llama-3-1-8b-instruct")
     with pytest.raises(ConfigError, match=r"^endpoint.instance_type: must be an instance whose GPUs hold one sequence at least: .*ml.g4dn.xlarge"):
-        dataclasses.replace(SANDBOX, endpoint=_endpoint(instance_type="ml.g4dn.xlarge"))
+        dataclasses.replace(llama, endpoint=dataclasses.replace(llama.endpoint, instance_type="ml.g4dn.xlarge"))
 
 
 def test_scale_out_threshold_defaults_to_the_concurrency() -> None:
-    assert SANDBOX.scale_out_backlog_per_instance == 17
+    assert SANDBOX.scale_out_backlog_per_instance == 30
     tuned = dataclasses.replace(SANDBOX, scaling=ScalingConfig(scale_out_backlog_per_instance=3))
     assert tuned.scale_out_backlog_per_instance == 3
 

@@ -122,9 +122,12 @@ class ScalingConfig:
     scale_out_backlog_per_instance: int | None = None
     """Add an instance while each one has more than this many queued or running requests; scale in gradually to the
     instances this many a piece need. None: the endpoint's concurrency per instance (what one instance runs at once)."""
-    idle_minutes_before_scale_in: int = 15
-    """Scale in to `min_capacity` after the backlog has been empty this long while an instance serves."""
-    scale_in_minutes: int = 5
+    idle_minutes_before_scale_in: int = 3
+    """Scale in to `min_capacity` after the backlog has been empty this long while an instance serves. The default is
+    the ski-rental break-even (stay warm about as long as a cold start costs, never more than twice the optimum
+    whatever the arrivals): 3 minutes, plus the metric's 1-minute lag, against the default model's ~4-minute start
+    (docs/simulator.md, --sweep: it recommends 1–3 on every reference trace)."""
+    scale_in_minutes: int = 2
     """With max_capacity > 1: after this long with fewer instances needed than serve, keep only those (at least one).
     Shorter than the idle window, so the last instances go one policy at a time."""
     wake_cooldown_s: int | None = None

@@ -2,8 +2,12 @@
 
 Both engines batch continuously: every running sequence holds its keys and values in the KV cache, and a decode
 step reads the weights once for the whole batch. So the requests an instance should be sent at once are the
-sequences its KV cache holds at their longest (max_total_tokens each, so that none is ever preempted), capped by
-the engine's own limit on running sequences:
+sequences its KV cache holds, capped by the engine's own limit on running sequences. A sequence is sized as a full
+prompt (max_input_tokens) plus the API's default budget of new tokens: every request the API forwards names its
+budget, and a prompt is never longer. A request that asks for more is still safe: both engines admit a sequence
+only when its KV blocks fit and queue it otherwise (TGI 3.3.6: its block allocator within max_batch_total_tokens, backends/v3/src/queue.rs;
+vLLM: its scheduler's KV-cache manager). Sizing every request at max_total_tokens instead would leave most of
+the batch the GPU can run unused (docs/simulator.md: 0.16 of the largest batch's tokens/s at 17 requests).
 
 - vLLM 0.30.0 gives itself `gpu_memory_utilization` of each GPU (0.92, vllm/config/cache.py; docs/design/vllm-engine.md
   §5) for weights, activations and the KV cache, and runs at most `max_num_seqs` sequences: 256 for its OpenAI server
@@ -42,7 +46,8 @@ DEFAULT_CONCURRENCY = 4
 class Capacity:
     kv_cache_bytes: int
     kv_bytes_per_token: int
-    max_total_tokens: int
+    sequence_tokens: int
+    """The KV room one request is given: a full prompt and the default new-token budget."""
     engine_limit: int
     """The engine's own cap on running sequences."""
     summary: str
@@ -54,12 +59,13 @@ class Capacity:
 
     @property
     def sequences(self) -> int:
-        """Sequences of max_total_tokens the KV cache holds at once, at most the engine's limit (0: none fits)."""
-        return min(self.kv_cache_tokens // self.max_total_tokens, self.engine_limit)
+        """Sequences of `sequence_tokens` the KV cache holds at once, at most the engine's limit (0: none fits)."""
+        return min(self.kv_cache_tokens // self.sequence_tokens, self.engine_limit)
 
 
-def capacity(model: ModelConfig, instance: GpuInstanceType) -> Capacity | None:
-    """The KV cache the model's engine keeps on the GPUs it uses, or None when the model's shape is unknown."""
+def capacity(model: ModelConfig, instance: GpuInstanceType, default_new_tokens: int) -> Capacity | None:
+    """The KV cache the model's engine keeps on the GPUs it uses and the requests of a full prompt and
+    `default_new_tokens` it holds, or None when the model's shape is unknown."""
     if model.architecture is None or model.weights_bytes is None:
         return None
     gpu_bytes = instance.gpu_memory_gib * GIB // instance.gpus * model.num_gpus
@@ -73,22 +79,23 @@ def capacity(model: ModelConfig, instance: GpuInstanceType) -> Capacity | None:
         limit = TGI_MAX_CONCURRENT_REQUESTS
         how = f"{TGI_WIGGLE_ROOM} × ({_gib(gpu_bytes)} − {_gib(model.weights_bytes)} weights − {_gib(reserve)} runtime)"
     per_token = model.architecture.kv_bytes_per_token
-    result = Capacity(kv_bytes, per_token, model.max_total_tokens, limit, "")
+    sequence = model.max_input_tokens + default_new_tokens
+    result = Capacity(kv_bytes, per_token, sequence, limit, "")
     summary = (
         f"{model.name} on {model.num_gpus} GPU(s) of {instance.name} ({model.serving_engine.label}): KV cache {how}"
         f" = {_gib(max(kv_bytes, 0))}, {per_token:,} bytes a token → {result.kv_cache_tokens:,} tokens,"
-        f" {result.kv_cache_tokens // model.max_total_tokens} sequences of {model.max_total_tokens:,} tokens"
-        f" (engine limit {limit})"
+        f" {result.kv_cache_tokens // sequence} requests of {sequence:,} tokens ({model.max_input_tokens:,} of prompt"
+        f" + {default_new_tokens:,} new) (engine limit {limit})"
     )
-    return Capacity(kv_bytes, per_token, model.max_total_tokens, limit, summary)
+    return Capacity(kv_bytes, per_token, sequence, limit, summary)
 
 
 def _gib(value: int) -> str:
     return f"{value / GIB:.1f} GiB"
 
 
-def capacity_metadata(model: ModelConfig, instance: GpuInstanceType) -> dict[str, object]:
-    fit = capacity(model, instance)
+def capacity_metadata(model: ModelConfig, instance: GpuInstanceType, default_new_tokens: int) -> dict[str, object]:
+    fit = capacity(model, instance, default_new_tokens)
     return {
         "Engine": model.engine,
         "NumGpus": model.num_gpus,

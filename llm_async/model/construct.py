@@ -30,10 +30,12 @@ class ServingModel(Construct):
         model: ModelConfig,
         endpoint_name: str,
         instance_type: str,
+        default_new_tokens: int,
         network: PrivateNetwork | None = None,
         weights_store: WeightsStore | None = None,
     ) -> None:
-        """`instance_type`: the endpoint's, whose GPUs hold the model (for the capacity metadata).
+        """`instance_type`: the endpoint's, whose GPUs hold the model; `default_new_tokens`: the API's default budget
+        (both for the capacity metadata).
         `network`: VPC mode, the model's instances get network interfaces in its private subnets.
         `weights_store`: the deployment's own weights bucket, which StagedWeights without a bucket name read from."""
         super().__init__(scope, id_)
@@ -133,7 +135,7 @@ class ServingModel(Construct):
         self.cfn_model.add_metadata(
             WEIGHTS_METADATA, {"Source": "s3" if from_s3 else "hub", "Bytes": model.weights_bytes, "Manifest": self.manifest_uri}
         )
-        self.cfn_model.add_metadata(CAPACITY_METADATA, capacity_metadata(model, GPU_INSTANCE_TYPES[instance_type]))
+        self.cfn_model.add_metadata(CAPACITY_METADATA, capacity_metadata(model, GPU_INSTANCE_TYPES[instance_type], default_new_tokens))
         if not from_s3:
             findings.skip_checkov(
                 self.cfn_model,

@@ -175,15 +175,16 @@ def test_scaling_ranges(field: str, bad: int) -> None:
         ScalingConfig(**{field: bad})
 
 
-def test_default_idle_window_is_at_most_15_minutes() -> None:
-    assert ScalingConfig().idle_minutes_before_scale_in <= 15
+def test_default_idle_window_is_the_ski_rental_break_even() -> None:
+    # 3 minutes plus the metric's minute of lag ≈ the default model's ~4-minute cold start (docs/simulator.md --sweep).
+    assert (ScalingConfig().idle_minutes_before_scale_in, ScalingConfig().scale_in_minutes) == (3, 2)
 
 
 def test_gradual_scale_in_acts_before_the_idle_window_when_it_can_act() -> None:
     # Otherwise both scale-in policies would act in the same minute with two instances or more.
-    with _raises("scaling.scale_in_minutes: must be 1–14 (< scaling.idle_minutes_before_scale_in) when max_capacity > 1 (got 15)"):
-        ScalingConfig(max_capacity=2, scale_in_minutes=15)
-    assert ScalingConfig(max_capacity=1, scale_in_minutes=15).scale_in_minutes == 15
+    with _raises("scaling.scale_in_minutes: must be 1–2 (< scaling.idle_minutes_before_scale_in) when max_capacity > 1 (got 3)"):
+        ScalingConfig(max_capacity=2, scale_in_minutes=3)
+    assert ScalingConfig(max_capacity=1, scale_in_minutes=3).scale_in_minutes == 3
 
 
 def test_concurrency_and_scale_out_threshold_default_to_none_so_the_deployment_derives_them() -> None:

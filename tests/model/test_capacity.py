@@ -19,6 +19,7 @@ from llm_async.model.instance_types import GPU_INSTANCE_TYPES
 from llm_async.model.presets import FALCON_40B_INSTRUCT, LLAMA_3_1_8B_INSTRUCT, PRESETS, QWEN2_5_7B_INSTRUCT
 
 G5_2XL = GPU_INSTANCE_TYPES["ml.g5.2xlarge"]
+BUDGET = 512  # the API's default new-token budget for the default model (llm_async/api/config.py)
 
 
 def test_kv_bytes_per_token_is_a_key_and_a_value_per_layer_and_kv_head() -> None:
@@ -28,69 +29,79 @@ def test_kv_bytes_per_token_is_a_key_and_a_value_per_layer_and_kv_head() -> None
 
 
 def test_tgi_keeps_its_wiggle_room_of_what_weights_and_runtime_leave() -> None:
-    fit = capacity(QWEN2_5_7B_INSTRUCT.model, G5_2XL)
+    fit = capacity(QWEN2_5_7B_INSTRUCT.model, G5_2XL, BUDGET)
     assert fit is not None
     expected = int((24 * GIB - 15_231_233_024 - RUNTIME_RESERVE_BYTES) * 0.90)
     assert fit.kv_cache_bytes == expected
-    assert (fit.kv_cache_tokens, fit.sequences, fit.engine_limit) == (expected // 57_344, 17, TGI_MAX_CONCURRENT_REQUESTS)
+    assert (fit.kv_cache_tokens, fit.sequences, fit.engine_limit) == (expected // 57_344, 30, TGI_MAX_CONCURRENT_REQUESTS)
 
 
 def test_vllm_takes_its_memory_share_then_subtracts_weights_and_runtime() -> None:
-    fit = capacity(PRESETS["qwen2-5-7b-instruct-vllm"].model, G5_2XL)
+    fit = capacity(PRESETS["qwen2-5-7b-instruct-vllm"].model, G5_2XL, BUDGET)
     assert fit is not None
     assert fit.kv_cache_bytes == int(24 * GIB * 0.92) - 15_231_233_024 - RUNTIME_RESERVE_BYTES
-    assert (fit.sequences, fit.engine_limit) == (14, VLLM_MAX_NUM_SEQS)
+    assert (fit.sequences, fit.engine_limit) == (25, VLLM_MAX_NUM_SEQS)
 
 
 def test_a_larger_kv_cache_per_token_holds_fewer_sequences() -> None:
-    fit = capacity(LLAMA_3_1_8B_INSTRUCT.model, G5_2XL)
-    assert fit is not None and fit.sequences == 5
+    fit = capacity(LLAMA_3_1_8B_INSTRUCT.model, G5_2XL, BUDGET)
+    assert fit is not None and fit.sequences == 9
 
 
 def test_the_engines_limit_caps_the_sequences() -> None:
     # A short context on a big instance: the KV cache would hold far more than the router admits.
     model = dataclasses.replace(QWEN2_5_7B_INSTRUCT.model, num_gpus=8, max_input_tokens=32, max_total_tokens=64)
-    fit = capacity(model, GPU_INSTANCE_TYPES["ml.p4d.24xlarge"])
-    assert fit is not None and fit.kv_cache_tokens // 64 > TGI_MAX_CONCURRENT_REQUESTS
+    fit = capacity(model, GPU_INSTANCE_TYPES["ml.p4d.24xlarge"], 32)
+    assert fit is not None and fit.kv_cache_tokens // (32 + 32) > TGI_MAX_CONCURRENT_REQUESTS
     assert fit.sequences == TGI_MAX_CONCURRENT_REQUESTS
 
 
 def test_only_the_gpus_the_model_uses_count() -> None:
-    one, four = (capacity(QWEN2_5_7B_INSTRUCT.model, GPU_INSTANCE_TYPES[t]) for t in ("ml.g5.2xlarge", "ml.g5.12xlarge"))
+    one, four = (capacity(QWEN2_5_7B_INSTRUCT.model, GPU_INSTANCE_TYPES[t], BUDGET) for t in ("ml.g5.2xlarge", "ml.g5.12xlarge"))
     assert one is not None and four is not None and one.kv_cache_bytes == four.kv_cache_bytes
 
 
+def test_a_request_is_a_full_prompt_and_the_default_budget() -> None:
+    # A larger default budget leaves room for fewer requests; the engine queues one that asks for more than its share.
+    small, large = (capacity(QWEN2_5_7B_INSTRUCT.model, G5_2XL, budget) for budget in (512, 4096))
+    assert small is not None and large is not None
+    assert (small.sequence_tokens, large.sequence_tokens) == (4096 + 512, 4096 + 4096)
+    assert (small.sequences, large.sequences) == (30, 17)
+
+
 def test_a_model_that_does_not_fit_holds_no_sequence() -> None:
-    fit = capacity(QWEN2_5_7B_INSTRUCT.model, GPU_INSTANCE_TYPES["ml.g4dn.xlarge"])
-    assert fit is not None and fit.sequences == 0
-    assert "16.0 GiB − 14.2 GiB weights − 1.5 GiB runtime" in fit.summary
+    # Llama 3.1 8B's 16.06 GB of weights leave nothing of a T4's 16 GiB at vLLM's 0.92 share.
+    fit = capacity(LLAMA_3_1_8B_INSTRUCT.model, GPU_INSTANCE_TYPES["ml.g4dn.xlarge"], BUDGET)
+    assert fit is not None and (fit.kv_cache_tokens, fit.sequences) == (0, 0)
+    assert "0.92 × 16.0 GiB − 15.0 GiB weights − 1.5 GiB runtime" in fit.summary
 
 
 @pytest.mark.parametrize("model", [FALCON_40B_INSTRUCT.model, dataclasses.replace(QWEN2_5_7B_INSTRUCT.model, architecture=None)])
 def test_unknown_without_the_shape_or_the_weight_size(model) -> None:  # noqa: ANN001
-    assert capacity(model, G5_2XL) is None
+    assert capacity(model, G5_2XL, BUDGET) is None
 
 
 def test_the_summary_shows_the_arithmetic() -> None:
-    fit = capacity(QWEN2_5_7B_INSTRUCT.model, G5_2XL)
+    fit = capacity(QWEN2_5_7B_INSTRUCT.model, G5_2XL, BUDGET)
     assert fit is not None and fit.summary == (
         "qwen2-5-7b-instruct on 1 GPU(s) of ml.g5.2xlarge (TGI): KV cache 0.9 × (24.0 GiB − 14.2 GiB weights − 1.5 GiB"
-        " runtime) = 7.5 GiB, 57,344 bytes a token → 140,122 tokens, 17 sequences of 8,192 tokens (engine limit 128)"
+        " runtime) = 7.5 GiB, 57,344 bytes a token → 140,122 tokens, 30 requests of 4,608 tokens (4,096 of prompt + 512 new)"
+        " (engine limit 128)"
     )
 
 
 def test_the_template_metadata_carries_what_the_simulator_batches_with() -> None:
-    assert capacity_metadata(QWEN2_5_7B_INSTRUCT.model, G5_2XL) == {
+    assert capacity_metadata(QWEN2_5_7B_INSTRUCT.model, G5_2XL, BUDGET) == {
         "Engine": "tgi",
         "NumGpus": 1,
         "WeightsBytes": 15_231_233_024,
         "KvBytesPerToken": 57_344,
         "MaxInputTokens": 4096,
         "MaxTotalTokens": 8192,
-        "KvCacheBytes": capacity(QWEN2_5_7B_INSTRUCT.model, G5_2XL).kv_cache_bytes,
+        "KvCacheBytes": capacity(QWEN2_5_7B_INSTRUCT.model, G5_2XL, BUDGET).kv_cache_bytes,
         "EngineLimit": 128,
     }
-    unknown = capacity_metadata(FALCON_40B_INSTRUCT.model, GPU_INSTANCE_TYPES["ml.g5.12xlarge"])
+    unknown = capacity_metadata(FALCON_40B_INSTRUCT.model, GPU_INSTANCE_TYPES["ml.g5.12xlarge"], BUDGET)
     assert (unknown["KvBytesPerToken"], unknown["KvCacheBytes"], unknown["EngineLimit"]) == (None, None, None)
 
 

@@ -423,7 +423,7 @@ def test_staged_weights_metadata_names_the_source_size_and_manifest(staged: Buil
 
 def test_model_metadata_names_its_capacity_on_the_instance(staged: Built) -> None:
     config = ENVIRONMENTS["prod"]()
-    expected = capacity_metadata(config.model, GPU_INSTANCE_TYPES[config.endpoint.instance_type])
+    expected = capacity_metadata(config.model, GPU_INSTANCE_TYPES[config.endpoint.instance_type], config.token_budget.default)
     assert staged.model_resource()["Metadata"]["LlmAsync::Capacity"] == expected
     assert expected["Engine"] == "tgi" and expected["WeightsBytes"] == config.model.weights_bytes
 
@@ -490,5 +490,5 @@ def test_staged_weights_in_the_own_bucket_need_a_weights_store() -> None:
     with pytest.raises(ValueError, match="^StagedWeights without a bucket_name read from the deployment's WeightsStore: pass weights_store$"):
         ServingModel(
             stack, "Model", model=config.model, endpoint_name=config.endpoint.endpoint_name,
-            instance_type=config.endpoint.instance_type, weights_store=None,
+            instance_type=config.endpoint.instance_type, default_new_tokens=config.token_budget.default, weights_store=None,
         )
