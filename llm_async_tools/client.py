@@ -34,7 +34,6 @@ from typing import Any, BinaryIO, TextIO
 import boto3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from tqdm import tqdm
 
 _API_HOST = re.compile(r"^https://[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/")
 
@@ -300,6 +299,9 @@ def wait_for_batch(
     and failed) of the total, the rate and the time left. Answers the final batch, or the first error the API gives
     (429 and 503 are waited out)."""
     interval = poll_s
+    # Imported here: the pipeline's smoke test runs this module in a venv of boto3 alone (stacks/pipeline_stack.py).
+    from tqdm import tqdm
+
     with tqdm(total=None, unit="line", desc="validating", file=err or sys.stderr, mininterval=0, dynamic_ncols=True) as bar:
         while True:
             response = client.batch(batch_id)

@@ -107,3 +107,30 @@ def test_only_the_stage_adapter_needs_the_app_and_only_to_synthesize(outcome: di
         == "UnknownStage: unknown stage 'qa': must be one of sandbox, dev, staging, prod"
     )
     assert outcome["synthesize_stage(sandbox)"] == "ImportError: aws_cdk is not available to the tools"
+
+
+# The pipeline's smoke test runs in a venv of boto3 alone (stacks/pipeline_stack.py, _smoke_test): everything but
+# boto3 and the standard library is refused here, as there.
+_BOTO3_ONLY_PROBE = """
+import importlib, sys
+
+ALLOWED_THIRD_PARTY = {"boto3", "botocore", "jmespath", "s3transfer", "dateutil", "urllib3", "six"}
+
+
+class OnlyBoto3:
+    def find_spec(self, name, path=None, target=None):
+        top = name.partition(".")[0]
+        if top in ("llm_async_tools",) or top in ALLOWED_THIRD_PARTY or top in sys.stdlib_module_names:
+            return None
+        raise ImportError(f"{name} is not in the smoke test's venv")
+
+
+sys.meta_path.insert(0, OnlyBoto3())
+importlib.import_module("llm_async_tools.smoke_test")
+print("ok")
+"""
+
+
+def test_the_smoke_test_imports_with_boto3_alone() -> None:
+    run = subprocess.run([sys.executable, "-c", _BOTO3_ONLY_PROBE], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert (run.returncode, run.stdout.strip()) == (0, "ok"), run.stderr
