@@ -1,6 +1,6 @@
 """`DeploymentConfig`: one environment's whole configuration, and the rules that span its sections.
 
-Each section (model, endpoint, scaling, storage, api, monitoring, network) is validated by its own class
+Each section (model, endpoint, scaling, storage, api, monitoring, network, batch) is validated by its own class
 beside its construct; here only what needs two sections at once.
 """
 
@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from llm_async.api.config import DEFAULT_MAX_NEW_TOKENS, ApiConfig, TokenBudget
+from llm_async.batch.config import MAX_CHILD_WORKFLOWS_AT_ONCE, MAX_CHUNKS, RUN_MARGIN_S, BatchConfig
 from llm_async.endpoint.config import PROVISIONING_MARGIN_S, EndpointConfig, ScalingConfig
 from llm_async.model import staged
 from llm_async.model.capacity import DEFAULT_CONCURRENCY, Capacity, capacity
@@ -34,6 +35,7 @@ class DeploymentConfig:
     storage: StorageConfig = field(default_factory=StorageConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+    batch: BatchConfig = field(default_factory=BatchConfig)
     network: NewVpc | ExistingVpc | None = None
     """VPC mode: the model and the API's Lambda in private subnets. None (the default): no VPC."""
     account: str | None = None
@@ -73,6 +75,7 @@ class DeploymentConfig:
         self._check_token_budget()
         self._check_capacity()
         self._check_weights_bucket()
+        self._check_batch()
         gpus = self.endpoint.instance.gpus
         if self.model.num_gpus > gpus:
             fail(
@@ -91,6 +94,30 @@ class DeploymentConfig:
         if explicit is not None and explicit > fit.sequences:
             # More would make the engine queue or preempt what SageMaker already counts as running.
             fail("endpoint.max_concurrent_invocations_per_instance", f"1–{fit.sequences}: {fit.summary}", explicit)
+
+    def _check_batch(self) -> None:
+        batch = self.batch
+        if not isinstance(batch, BatchConfig):
+            fail("batch", "a BatchConfig", batch)
+        if not batch.enabled:
+            return
+        if batch.chunks > MAX_CHUNKS:
+            fail(
+                "batch.chunk_lines",
+                f"≥ {-(-batch.max_lines // MAX_CHUNKS)} with batch.max_lines {batch.max_lines}: at most {MAX_CHUNKS}"
+                " child workflows a batch, whose outputs the Distributed Map gathers within 256 KiB",
+                batch.chunk_lines,
+            )
+        # S3 expires an object at the first midnight UTC after its age reaches the expiry days: never earlier.
+        run_s = batch.longest_window_s + RUN_MARGIN_S
+        days = self.storage.payload_expiry_days
+        if days * 86_400 < run_s:
+            fail(
+                "storage.payload_expiry_days",
+                f"≥ {-(-run_s // 86_400)} with batch.completion_windows {batch.completion_windows}, so a batch's"
+                f" files outlive its run (the longest window + {RUN_MARGIN_S} s)",
+                days,
+            )
 
     def _check_weights_bucket(self) -> None:
         weights = self.model.weights
@@ -153,6 +180,16 @@ class DeploymentConfig:
     def scale_out_backlog_per_instance(self) -> int:
         """Backlog per instance above which one more is added: as configured, else what one instance runs at once."""
         return self.scaling.scale_out_backlog_per_instance or self.max_concurrent_invocations
+
+    @property
+    def batch_max_concurrency(self) -> int:
+        """Batch child workflows at once: as configured, else enough chunks to hold twice what the endpoint runs at once
+        at max capacity, so its queue stays fed without requests waiting long enough to near their TTL; two at least,
+        so that the next chunk is queued while the last lines of another still run."""
+        if self.batch.max_concurrency is not None:
+            return self.batch.max_concurrency
+        running = self.scaling.max_capacity * self.max_concurrent_invocations
+        return min(MAX_CHILD_WORKFLOWS_AT_ONCE, max(2, -(-2 * running // self.batch.chunk_lines)))
 
     @property
     def wake_cooldown_s(self) -> int:

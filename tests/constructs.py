@@ -14,6 +14,7 @@ import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
 from llm_async.api.construct import InferenceApi
+from llm_async.batch.construct import BatchJobs
 from llm_async.deployment import DeploymentConfig
 from llm_async.endpoint.construct import AsyncEndpoint
 from llm_async.endpoint.scaling import ScaleToZero
@@ -117,4 +118,13 @@ class Parts:
             max_input_tokens=config.model.max_input_tokens, max_total_tokens=config.model.max_total_tokens,
             token_budget=config.token_budget, endpoint=self.endpoint, scaling=self.scaling, payloads=self.payloads,
             logs=self.logs, network=self.network,
+        )
+
+    @cached_property
+    def batch(self) -> BatchJobs:
+        config = self.config
+        return BatchJobs(
+            self.stack, "Batch", name=config.endpoint.name_prefix, config=config.batch, max_concurrency=config.batch_max_concurrency,
+            api=self.api, endpoint=self.endpoint, scaling=self.scaling, payloads=self.payloads, topics=self.topics,
+            logs=self.logs, removal_policy=self.removal, network=self.network,
         )

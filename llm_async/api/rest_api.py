@@ -3,6 +3,8 @@ gateway errors in the Lambda's error shape, and the request envelope checked bef
 
 from __future__ import annotations
 
+import re
+
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_apigateway as apigateway
@@ -28,6 +30,12 @@ _INFERENCE_REQUEST_SCHEMA = apigateway.JsonSchema(
     type=apigateway.JsonSchemaType.OBJECT,
     one_of=[apigateway.JsonSchema(required=[key]) for key in ("messages", "prompt", "inputs")],
 )
+
+
+# A body API Gateway checks before the Lambda runs, on routes that take a JSON object (the Lambda checks its fields).
+_JSON_OBJECT_SCHEMA = apigateway.JsonSchema(schema=apigateway.JsonSchemaVersion.DRAFT4, type=apigateway.JsonSchemaType.OBJECT)
+_VALIDATOR_ID, _JSON_OBJECT_MODEL_ID = "Validator", "JsonObject"
+_PATH_PARAMETER = re.compile(r"\{([A-Za-z0-9_]+)\}")
 
 
 # Every standard field of the JSON access log: who called (caller, user, ip), what, and how it ended.
@@ -106,7 +114,7 @@ def inference_rest_api(
         )
     integration = apigateway.LambdaIntegration(function)
     validator = api.add_request_validator(
-        "Validator", validate_request_body=True, validate_request_parameters=True
+        _VALIDATOR_ID, validate_request_body=True, validate_request_parameters=True
     )
     model = api.add_model("InferenceRequest", content_type="application/json", schema=_INFERENCE_REQUEST_SCHEMA)
     invocations = api.root.add_resource("invocations")
@@ -150,3 +158,36 @@ def inference_rest_api(
         " integration is a Lambda function, invoked through the Lambda API with IAM.",
     )
     return api
+
+
+def add_lambda_route(
+    api: apigateway.RestApi,
+    method: str,
+    path: str,
+    function: lambda_.IFunction,
+    *,
+    json_object_body: bool = False,
+    query_strings: tuple[str, ...] = (),
+) -> apigateway.Method:
+    """One more method on the API made by `inference_rest_api`, guarded as its own are: SigV4 (the API's default
+    authorization), a Lambda proxy integration with `function`, every `{parameter}` of `path` required and, with
+    `json_object_body`, the body a JSON object, both checked by the API's validator before the Lambda runs.
+    `query_strings` are declared optional; the Lambda checks their values. The inference routes' ids are untouched:
+    new resources are added beside them."""
+    api_validator = api.node.find_child(_VALIDATOR_ID)
+    assert isinstance(api_validator, apigateway.RequestValidator)
+    parameters = {f"method.request.path.{name}": True for name in _PATH_PARAMETER.findall(path)}
+    parameters |= {f"method.request.querystring.{name}": False for name in query_strings}
+    models = None
+    if json_object_body:
+        model = api.node.try_find_child(_JSON_OBJECT_MODEL_ID) or api.add_model(
+            _JSON_OBJECT_MODEL_ID, content_type="application/json", schema=_JSON_OBJECT_SCHEMA
+        )
+        models = {"application/json": model}
+    return api.root.resource_for_path(path).add_method(
+        method,
+        apigateway.LambdaIntegration(function),
+        request_validator=api_validator,
+        request_parameters=parameters or None,
+        request_models=models,
+    )

@@ -15,7 +15,9 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 
 from llm_async.api.construct import InferenceApi
+from llm_async.api.runtime.batch_jobs import contract as batch_contract
 from llm_async.api.runtime.inference_api import contract
+from llm_async.batch.construct import BatchJobs
 from llm_async.endpoint import metrics
 from llm_async.endpoint.construct import PERIOD, AsyncEndpoint
 from llm_async.endpoint.scaling import ScaleToZero
@@ -216,3 +218,78 @@ def api_section(api: InferenceApi, *, api_5xx_threshold: int) -> Section:
         )
     ]
     return Section(alarms, [row, outcomes])
+
+
+def batch_section(batch: BatchJobs) -> Section:
+    """Batch jobs: their executions, lines and Lambdas; pages on a failed or timed-out batch, on notifications the
+    tracker gave up on, and on the batch Lambdas' unhandled errors."""
+    state_machine = batch.state_machine
+    alarms = [
+        AlarmSpec(
+            "BatchExecutionsFailed",
+            "A batch's execution failed (MarkFailed marked the batch failed) or timed out (its run outlived the"
+            " longest completion window and its margin, and the batch stays in progress). First check the execution's"
+            " failed state and error in the state machine's log group, then that step's Lambda log group.",
+            batch.metric_executions_failed(period=FIVE_MINUTES),
+        ),
+        AlarmSpec(
+            "BatchTrackerDeadLetters",
+            "The batch tracker failed on endpoint notifications 5 times and left them in its dead-letter queue: those"
+            " lines have no recorded outcome and will be reported expired. First check the Tracker function's log group,"
+            " then redrive the dead-letter queue to the tracker queue.",
+            batch.metric_tracker_dead_letters(),
+        ),
+        AlarmSpec(
+            "BatchLambdaErrors",
+            "A batch Lambda (API, a state machine step or the tracker) failed with an unhandled error or timed out."
+            " First check the functions' log groups for the error and its stack trace.",
+            batch.metric_lambda_errors(period=FIVE_MINUTES),
+        ),
+    ]
+    executions: list[cloudwatch.IWidget] = [
+        cloudwatch.GraphWidget(
+            title="Batch executions",
+            left=[
+                state_machine.metric_started(period=PERIOD, statistic="Sum", label="started"),
+                state_machine.metric_succeeded(period=PERIOD, statistic="Sum", label="succeeded"),
+                state_machine.metric_failed(period=PERIOD, statistic="Sum", label="failed"),
+                state_machine.metric_timed_out(period=PERIOD, statistic="Sum", label="timed out"),
+            ],
+            width=THIRD,
+        ),
+        cloudwatch.GraphWidget(
+            title="Batch lines (per minute)",
+            left=[
+                batch.metric_batch(name, period=PERIOD)
+                for name in (
+                    batch_contract.BATCH_LINES_SUBMITTED,
+                    batch_contract.BATCH_LINES_COMPLETED,
+                    batch_contract.BATCH_LINES_FAILED,
+                    batch_contract.BATCH_SUBMISSIONS_THROTTLED,
+                )
+            ],
+            width=THIRD,
+        ),
+        cloudwatch.GraphWidget(
+            title="Batch tracker queue: oldest message age (s, left), dead letters (right)",
+            left=[batch.tracker_queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum", label="oldest message")],
+            right=[batch.metric_tracker_dead_letters(period=PERIOD)],
+            width=THIRD,
+        ),
+    ]
+    batches = [
+        cloudwatch.GraphWidget(
+            title="Batches (the batch Lambdas' metrics, per minute)",
+            left=[
+                batch.metric_batch(name, period=PERIOD)
+                for name in (
+                    batch_contract.BATCHES_CREATED,
+                    batch_contract.BATCHES_FINISHED,
+                    batch_contract.BATCH_REQUESTS_REJECTED,
+                )
+            ],
+            right=[batch.metric_lambda_errors(period=PERIOD)],
+            width=WIDE,
+        )
+    ]
+    return Section(alarms, [executions, batches])

@@ -1,4 +1,5 @@
-"""The S3 bucket that holds async requests (input/), results (output/) and failures (failure/)."""
+"""The S3 bucket that holds async requests (input/), results (output/) and failures (failure/), and the batch jobs'
+files (files/) and state (batches/)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from llm_async.compliance.findings import HIPAA_NIST_PCI, acknowledge, acknowled
 INPUT_PREFIX = "input/"
 OUTPUT_PREFIX = "output/"
 FAILURE_PREFIX = "failure/"
+# Batch jobs (docs/design/batch-jobs.md): input and result files, and each batch's record, items and line outcomes.
+FILES_PREFIX = "files/"
+BATCHES_PREFIX = "batches/"
+PREFIXES = (INPUT_PREFIX, OUTPUT_PREFIX, FAILURE_PREFIX, FILES_PREFIX, BATCHES_PREFIX)
 
 
 # Versioning keeps an overwritten or deleted object recoverable for a day, then removes it: prompts
@@ -98,7 +103,7 @@ class PayloadBucket(Construct):
                     prefix=prefix,
                     expiration=cdk.Duration.days(payload_expiry_days),
                 )
-                for prefix in (INPUT_PREFIX, OUTPUT_PREFIX, FAILURE_PREFIX)
+                for prefix in PREFIXES
             ]
             + [s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1))]
             + list(VERSION_CLEAN_UP),
@@ -150,8 +155,23 @@ class PayloadBucket(Construct):
 
     def grant_read_results(self, grantee: iam.IGrantable) -> list[iam.Grant]:
         """GetObject under output/ and failure/, and ListBucket so a missing result reads as 404, not 403."""
-        iam.Grant.add_to_principal(grantee=grantee, actions=["s3:ListBucket"], resource_arns=[self.bucket.bucket_arn])
+        self.grant_list(grantee)
         return [
             self._grant_objects(grantee, prefix, ["s3:GetObject"], ["kms:Decrypt"])
             for prefix in (OUTPUT_PREFIX, FAILURE_PREFIX)
         ]
+
+    def grant_list(self, grantee: iam.IGrantable) -> iam.Grant:
+        """ListBucket: without it S3 answers 403 for a missing object, not 404; the batch jobs also count by listing."""
+        return iam.Grant.add_to_principal(grantee=grantee, actions=["s3:ListBucket"], resource_arns=[self.bucket.bucket_arn])
+
+    def grant_prefix(self, grantee: iam.IGrantable, prefix: str, *, read: bool = False, write: bool = False) -> iam.Grant:
+        """GetObject (`read`) and PutObject (`write`) under one of the bucket's prefixes only, with the key's Decrypt
+        (to read) and GenerateDataKey (to write) they need."""
+        if prefix not in PREFIXES:
+            raise ValueError(f"{prefix!r} is not one of the payload bucket's prefixes: {', '.join(PREFIXES)}")
+        if not (read or write):
+            raise ValueError("grant_prefix: read, write or both")
+        s3_actions = [action for action, wanted in (("s3:GetObject", read), ("s3:PutObject", write)) if wanted]
+        kms_actions = [action for action, wanted in (("kms:Decrypt", read), ("kms:GenerateDataKey", write)) if wanted]
+        return self._grant_objects(grantee, prefix, s3_actions, kms_actions)

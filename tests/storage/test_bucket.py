@@ -152,7 +152,7 @@ def test_payloads_expire_per_prefix_after_the_configured_days(built: Built) -> N
     rules = _bucket(built, built.bucket_id)["Properties"]["LifecycleConfiguration"]["Rules"]
     assert [rule for rule in rules if "Prefix" in rule] == [
         {"ExpirationInDays": PAYLOAD_DAYS, "Id": f"Expire-{name}", "Prefix": f"{name}/", "Status": "Enabled"}
-        for name in ("input", "output", "failure")
+        for name in ("input", "output", "failure", "files", "batches")
     ]
     # Nothing else expires whole objects: a rule without a prefix would cut every payload short.
     assert [rule["Id"] for rule in rules if "ExpirationInDays" in rule and "Prefix" not in rule] == []
