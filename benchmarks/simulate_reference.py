@@ -150,11 +150,12 @@ def main() -> None:
         print(_table(recommendations))
     print("\nOne instance with every slot busy, for each trace's mean request:\n")
     print(_table(shapes))
-    longest = instance_capacity(batching, ours.concurrency_per_instance, params.prompt_tokens,
-                                batching.max_total_tokens - params.prompt_tokens)
-    print(f"\nAt requests of max_total_tokens ({batching.max_total_tokens:,}), the sizing the construct uses: the largest batch"
-          f" is {longest.largest_batch} sequences, {longest.largest_batch_tokens_per_second:.0f} tokens/s, and {longest.concurrency}"
-          f" busy slots make {longest.tokens_per_second:.0f} ({longest.tokens_per_second / longest.largest_batch_tokens_per_second:.2f}).")
+    sized = instance_capacity(batching, ours.concurrency_per_instance, params.prompt_tokens,
+                              batching.sequence_tokens - params.prompt_tokens)
+    print(f"\nAt requests of a full prompt and the default budget ({batching.sequence_tokens:,} tokens), the sizing the construct"
+          f" uses: the largest batch is {sized.largest_batch} sequences, {sized.largest_batch_tokens_per_second:.0f} tokens/s, and"
+          f" {sized.concurrency} busy slots make {sized.tokens_per_second:.0f}"
+          f" ({sized.tokens_per_second / sized.largest_batch_tokens_per_second:.2f}).")
 
     print("\nA wake after an idle hour (one request at t = 3600 s, service 20 s alone, no jitter), each answer to the"
           " undocumented questions:\n")

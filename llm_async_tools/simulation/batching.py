@@ -241,15 +241,17 @@ class Batching:
 
     roofline: Roofline
     limits: EngineLimits
-    max_total_tokens: int
-    """The longest sequence the API admits (prompt + output), which sizes the construct's concurrency."""
+    sequence_tokens: int
+    """The KV room the construct sizes a request at: a full prompt (max input tokens) plus the API's default budget of
+    new tokens (llm_async/model/capacity.py); it sizes the construct's concurrency."""
     defaults: tuple[str, ...] = ()
-    """Inputs the template did not give (its LlmAsync::Capacity metadata), taken from the default preset."""
+    """Inputs the template did not give (its LlmAsync::Capacity metadata, the API's default budget), taken from the
+    default preset and the API's default."""
 
     @property
     def max_concurrent_sequences(self) -> int:
-        """Sequences of max_total_tokens the KV cache holds at once, at most the engine's limit (capacity.py's rule)."""
-        return min(self.limits.kv_cache_tokens // self.max_total_tokens, self.limits.max_running)
+        """Requests of `sequence_tokens` the KV cache holds at once, at most the engine's limit (capacity.py's rule)."""
+        return min(self.limits.kv_cache_tokens // self.sequence_tokens, self.limits.max_running)
 
     def largest_batch(self, tokens_per_sequence: float) -> int:
         """The most sequences of that final size (prompt + output) the KV cache and the engine run at once."""

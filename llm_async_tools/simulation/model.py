@@ -145,6 +145,9 @@ class ScalingModel:
     """The alarm the inference API forces into ALARM when a request finds no instance (None: no API wake)."""
     engine: str | None = None
     """The engine serving the model (the API's ENGINE): its start time is part of an instance's cold start."""
+    default_new_tokens: int | None = None
+    """The API's DEFAULT_MAX_NEW_TOKENS, the budget a request is forwarded with when it names none: with a full prompt,
+    the KV room the construct sizes a request at (None: the template does not say)."""
     weights_source: str | None = None
     """Where a new instance gets the weights: 's3' (staged) or 'hub'; None: the template does not say."""
     weights_bytes: int | None = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from llm_async.api.config import DEFAULT_MAX_NEW_TOKENS
 from llm_async.model import capacity as engine_capacity
 from llm_async.model.instance_types import GPU_INSTANCE_TYPES
 from llm_async.model.presets import QWEN2_5_7B_INSTRUCT
@@ -200,7 +201,8 @@ class SimulationParameters:
 
     def batching(self, model: ScalingModel) -> Batching:
         """What one of `model`'s instances batches: the template's capacity metadata, else the default preset's figures
-        (Qwen2.5-7B-Instruct on the model's engine, on the template's instance type), each default named."""
+        (Qwen2.5-7B-Instruct on the model's engine, on the template's instance type), and the API's default budget of
+        new tokens, else DEFAULT_MAX_NEW_TOKENS; each default named."""
         instance = GPU_INSTANCE_TYPES.get(model.instance_type)
         if instance is None:
             raise ValueError(f"no GPU figures for instance type {model.instance_type}: the batching model needs its bandwidth")
@@ -209,9 +211,11 @@ class SimulationParameters:
         known = model.capacity
         engine = (known.engine if known else None) or model.engine or "tgi"
         preset = QWEN2_5_7B_INSTRUCT.model if engine == "tgi" else QWEN2_5_7B_INSTRUCT.variant(engine=engine).model
-        fallback = engine_capacity.capacity(preset, instance)
-        assert fallback is not None  # the preset carries its architecture and weight size
         defaults: list[str] = []
+        # The template reader always gives it (the API's DEFAULT_MAX_NEW_TOKENS); a model built by hand may not.
+        budget = DEFAULT_MAX_NEW_TOKENS if model.default_new_tokens is None else model.default_new_tokens
+        fallback = engine_capacity.capacity(preset, instance, budget)
+        assert fallback is not None  # the preset carries its architecture and weight size
 
         def value(name: str, default: int, label: str) -> int:
             given = getattr(known, name) if known else None
@@ -229,11 +233,14 @@ class SimulationParameters:
         per_token = value("kv_bytes_per_token", fallback.kv_bytes_per_token, "KV bytes per token")
         cache = value("kv_cache_bytes", max(fallback.kv_cache_bytes, 0), "KV cache size")
         limit = value("engine_limit", fallback.engine_limit, "engine limit")
-        longest = value("max_total_tokens", preset.max_total_tokens, "max total tokens")
+        prompt = value("max_input_tokens", preset.max_input_tokens, "max input tokens")
+        if model.default_new_tokens is None:
+            defaults.append("default new tokens")
         roofline = Roofline(
             weights_bytes=weights,
             kv_bytes_per_token=per_token,
             bandwidth=gpus * instance.gpu_memory_gb_per_s * _GIGA * self.bandwidth_efficiency,
             flops=gpus * PEAK_TFLOPS[instance.gpu_model] * 1e12 * self.compute_efficiency,
         )
-        return Batching(roofline, EngineLimits(cache // per_token, limit), longest, tuple(defaults))
+        # capacity.py's sizing: a full prompt and the API's default budget (the engines queue a request that asks more).
+        return Batching(roofline, EngineLimits(cache // per_token, limit), prompt + budget, tuple(defaults))

@@ -2,7 +2,8 @@
 
 Reads the scalable target (capacity bounds, scheduled actions), its scaling policies and the alarms that
 invoke them, the endpoint config's instance type and per-instance concurrency, the inference API's
-Lambda environment (request TTL, which alarm a request forces when it finds no instance, the engine), and the
+Lambda environment (request TTL, which alarm a request forces when it finds no instance, the engine, the default
+budget of new tokens), and the
 model's metadata: its weights (where a new instance gets them from and how large they are) and its capacity (what
 the batching model needs: weights, KV cache, engine limits). Older templates have neither, and the simulation then
 uses documented defaults.
@@ -56,7 +57,7 @@ def read_scaling_model(template: dict[str, Any], *, name: str = "ours", usd_per_
         raise TemplateError("template has no Resources section")
     target = only(resources, _TARGET)
     instance_type, concurrency, model_ref = _endpoint_variant(resources)
-    ttl_s, wake_ref, engine = _api_environment(resources)
+    ttl_s, wake_ref, engine, default_new_tokens = _api_environment(resources)
     weights_source, weights_bytes = _weights(resources, model_ref)
     capacity = _capacity(resources, model_ref)
     alarms = resources_of_type(resources, _ALARM)
@@ -85,6 +86,7 @@ def read_scaling_model(template: dict[str, Any], *, name: str = "ours", usd_per_
         scheduled_actions=tuple(_scheduled(a) for a in target.get("ScheduledActions", [])),
         wake_alarm=wake_ref,
         engine=engine,
+        default_new_tokens=default_new_tokens,
         weights_source=weights_source,
         weights_bytes=weights_bytes,
         capacity=capacity,
@@ -106,8 +108,9 @@ def _endpoint_variant(resources: dict[str, Any]) -> tuple[str, int, str | None]:
     return variants[0]["InstanceType"], int(concurrency), model_ref
 
 
-def _api_environment(resources: dict[str, Any]) -> tuple[int, str | None, str]:
-    """The request TTL the API sends with every invocation, the wake alarm it may force (a Ref), and the engine."""
+def _api_environment(resources: dict[str, Any]) -> tuple[int, str | None, str, int]:
+    """The request TTL the API sends with every invocation, the wake alarm it may force (a Ref), the engine, and the
+    budget of new tokens it forwards when a request names none."""
     environments = [
         f.get("Environment", {}).get("Variables", {})
         for f in resources_of_type(resources, "AWS::Lambda::Function").values()
@@ -123,7 +126,11 @@ def _api_environment(resources: dict[str, Any]) -> tuple[int, str | None, str]:
     engine = api[0][VARIABLES["engine"]]
     if engine not in ENGINE_START_S:
         raise TemplateError(f"the API's {VARIABLES['engine']} is {engine!r}; the simulator knows the start time of {', '.join(ENGINE_START_S)}")
-    return int(api[0][VARIABLES["request_ttl_s"]]), (wake["Ref"] if isinstance(wake, dict) and "Ref" in wake else None), engine
+    budget = api[0][VARIABLES["default_max_new_tokens"]]
+    if isinstance(budget, bool) or not str(budget).isdigit() or int(budget) <= 0:
+        raise TemplateError(f"the API's {VARIABLES['default_max_new_tokens']} is {budget!r}, expected a whole number > 0")
+    ttl_s = int(api[0][VARIABLES["request_ttl_s"]])
+    return ttl_s, (wake["Ref"] if isinstance(wake, dict) and "Ref" in wake else None), engine, int(budget)
 
 
 def _weights(resources: dict[str, Any], model_ref: str | None) -> tuple[str | None, int | None]:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from llm_async.endpoint.config import ScalingConfig
+from llm_async.environments import sandbox
 from llm_async_tools.simulation.engine import SimulationResult, simulate
 from llm_async_tools.simulation.model import ScalingModel
 from llm_async_tools.simulation.parameters import SimulationParameters
 from llm_async_tools.simulation.template import read_scaling_model
 from llm_async_tools.simulation.trace import TracedRequest
-from tests.synths import Synthesized
+from tests.synths import Synthesized, synthesize
 
 MONDAY = datetime(2026, 1, 5, tzinfo=UTC)
 PROVISIONING_S = 420.0
@@ -24,6 +28,15 @@ EXACT = SimulationParameters(provisioning_s=PROVISIONING_S, provisioning_jitter=
 def ours(synthesized: dict[str, Synthesized]) -> ScalingModel:
     """The sandbox policy: 0–1 instances, wake alarm, idle scale-in, API wake."""
     return read_scaling_model(synthesized["sandbox"].template_json)
+
+
+@pytest.fixture(scope="session")
+def fifteen_minute_window(tmp_path_factory: pytest.TempPathFactory) -> ScalingModel:
+    """The sandbox as it was before the idle window's default became 3 minutes: idle_minutes_before_scale_in 15 (and
+    scale_in_minutes 5, which a sandbox of one instance does not use), synthesized by the construct."""
+    scaling = ScalingConfig(max_capacity=1, idle_minutes_before_scale_in=15, scale_in_minutes=5)
+    config = dataclasses.replace(sandbox(), scaling=scaling)
+    return read_scaling_model(synthesize(config, Path(tmp_path_factory.mktemp("idle-15")), rule_packs=False).template_json)
 
 
 @pytest.fixture(scope="session")

@@ -129,7 +129,8 @@ def test_the_template_sizes_the_batching(ours: ScalingModel) -> None:
     batching = SimulationParameters().batching(ours)
     # Qwen2.5-7B on TGI on one A10G: 8,035,162,214 bytes of KV cache at 57,344 a token.
     assert (batching.limits.kv_cache_tokens, batching.limits.max_running) == (8_035_162_214 // 57_344, 128)
-    assert batching.max_concurrent_sequences == 17
+    # capacity.py's sizing: requests of a full prompt and the API's default budget, 4,096 + 512 tokens: 140,121 // 4,608.
+    assert (batching.sequence_tokens, batching.max_concurrent_sequences) == (4096 + 512, 30)
     assert batching.roofline.bandwidth == pytest.approx(600e9 * BANDWIDTH_EFFICIENCY)
     assert batching.defaults == ()
 
@@ -147,3 +148,17 @@ def test_the_calibrations_estimated_kv_budget_does_not_decide_its_figures() -> N
         loops = [closed_loop(roofline, EngineLimits(tokens, 128), measured.clients, calibration.PROMPT_TOKENS,
                              calibration.NEW_TOKENS, calibration.DURATION_S) for tokens in (calibration.KV_CACHE_TOKENS, 10**9)]
         assert loops[0] == loops[1]
+
+
+def test_the_simulator_sizes_a_request_as_the_construct_does(ours: ScalingModel) -> None:
+    # The template's concurrency is capacity.py's rule on its own metadata: the same number from both sides.
+    assert SimulationParameters().batching(ours).max_concurrent_sequences == ours.concurrency_per_instance == 30
+
+
+def test_the_apis_default_budget_sizes_a_request(ours: ScalingModel) -> None:
+    # A larger default budget leaves room for fewer requests: 140,121 // (4,096 + 1,024) = 27.
+    batching = SimulationParameters().batching(dataclasses.replace(ours, default_new_tokens=1024))
+    assert (batching.sequence_tokens, batching.max_concurrent_sequences, batching.defaults) == (5120, 27, ())
+    # A model built by hand without it: the API's default, 512, named as a default.
+    batching = SimulationParameters().batching(dataclasses.replace(ours, default_new_tokens=None))
+    assert (batching.sequence_tokens, batching.defaults) == (4608, ("default new tokens",))

@@ -37,11 +37,14 @@ def test_the_api_wakes_at_the_request(ours: ScalingModel) -> None:
     assert result.ttr_s == (PROVISIONING_S + SERVICE_S,)
 
 
-def test_idle_scale_in_after_fifteen_empty_minutes(ours: ScalingModel) -> None:
-    result = run(ours, [3605.0])
+@pytest.mark.parametrize(("policy", "minutes"), [("ours", 3), ("fifteen_minute_window", 15)])
+def test_idle_scale_in_after_the_windows_empty_minutes(request: pytest.FixtureRequest, policy: str, minutes: int) -> None:
+    # The template's default window (3 minutes), and a template synthesized with the former 15.
+    model: ScalingModel = request.getfixturevalue(policy)
+    result = run(model, [3605.0])
     finished_s = 3605.0 + PROVISIONING_S + SERVICE_S
-    # The last minute with backlog is the one the request finished in; 15 empty minutes later, plus the lag.
-    scale_in_s = (math.floor(finished_s / 60) + 15 + 1) * 60 + EXACT.metric_lag_s
+    # The last minute with backlog is the one the request finished in; `minutes` empty minutes later, plus the lag.
+    scale_in_s = (math.floor(finished_s / 60) + minutes + 1) * 60 + EXACT.metric_lag_s
     assert [(c.time_s, c.after) for c in result.changes] == [(3605.0, 1), (scale_in_s, 0)]
     assert result.gpu_hours == pytest.approx((scale_in_s - 3605.0) / 3600)
     assert result.scale_events == 2

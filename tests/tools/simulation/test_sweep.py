@@ -35,13 +35,15 @@ def test_only_the_idle_alarms_window_changes(staging_policy: ScalingModel) -> No
     assert others == [p for p in staging_policy.step_policies if p.name != idle_policy(staging_policy).name]
 
 
-def test_a_shorter_window_scales_in_sooner(ours: ScalingModel) -> None:
-    fifteen, three = run(ours, [3605.0]), run(with_idle_minutes(ours, 3), [3605.0])
+def test_a_shorter_window_scales_in_sooner(fifteen_minute_window: ScalingModel, ours: ScalingModel) -> None:
+    fifteen, three = run(fifteen_minute_window, [3605.0]), run(with_idle_minutes(fifteen_minute_window, 3), [3605.0])
     assert fifteen.changes[-1].time_s - three.changes[-1].time_s == pytest.approx(12 * 60)
+    # The window set on the parsed model replays as the construct's own 3-minute template does.
+    assert three.changes == run(ours, [3605.0]).changes
 
 
 def test_the_construct_needs_a_window_longer_than_the_gradual_scale_in(staging_policy: ScalingModel, ours: ScalingModel) -> None:
-    assert (minimum_window(staging_policy), minimum_window(ours)) == (6, 1)  # scale_in_minutes 5; no gradual alarm
+    assert (minimum_window(staging_policy), minimum_window(ours)) == (3, 1)  # scale_in_minutes 2; no gradual alarm
 
 
 def test_rent_or_buy_pays_a_short_gap_and_a_keep_alive_plus_cold_start_for_a_long_one() -> None:

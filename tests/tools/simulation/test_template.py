@@ -20,8 +20,10 @@ def _policy(model: ScalingModel, prefix: str):
 
 def test_sandbox_policy_is_read_from_the_template(ours: ScalingModel) -> None:
     assert (ours.instance_type, ours.usd_per_hour) == ("ml.g5.2xlarge", 1.515)
-    # Concurrency 17: the KV cache of the default model on TGI holds 17 sequences of 8,192 tokens (capacity.py).
-    assert (ours.min_capacity, ours.max_capacity, ours.concurrency_per_instance, ours.request_ttl_s) == (0, 1, 17, 21600)
+    # Concurrency 30: the KV cache of the default model on TGI holds 30 requests of a full prompt and the API's default
+    # budget, 4,096 + 512 tokens (capacity.py).
+    assert (ours.min_capacity, ours.max_capacity, ours.concurrency_per_instance, ours.request_ttl_s) == (0, 1, 30, 21600)
+    assert ours.default_new_tokens == 512
     wake = _policy(ours, "ScalingWakePolicy")
     assert wake.alarm.query == MetricQuery("HasBacklogWithoutCapacity", "Maximum", 60)
     assert (wake.alarm.comparison, wake.alarm.threshold, wake.alarm.treat_missing_data) == (
@@ -33,7 +35,8 @@ def test_sandbox_policy_is_read_from_the_template(ours: ScalingModel) -> None:
     backlog = idle.alarm.query.input("backlog")
     assert isinstance(backlog, MetricMath) and backlog.input("queued") == MetricQuery("ApproximateBacklogSize", "Maximum", 60)
     assert idle.alarm.query.input("instances") == MetricQuery("CPUUtilization", "SampleCount", 60, metrics.INSTANCE_NAMESPACE)
-    assert (idle.alarm.evaluation_periods, idle.alarm.datapoints_to_alarm, idle.alarm.treat_missing_data) == (15, 15, "notBreaching")
+    # The default idle window: 3 minutes, M of M.
+    assert (idle.alarm.evaluation_periods, idle.alarm.datapoints_to_alarm, idle.alarm.treat_missing_data) == (3, 3, "notBreaching")
     assert (idle.adjustment_type, idle.steps[0].scaling_adjustment, idle.steps[0].upper_bound) == ("ExactCapacity", 0, 0)
     assert ours.wake_alarm == wake.alarm.name
     assert not ours.target_tracking and not ours.scheduled_actions
@@ -46,8 +49,9 @@ def test_prod_policy_has_scale_out_and_warm_window(prod: Synthesized) -> None:
     assert _policy(model, "ScalingScaleOutPolicy").alarm.query == MetricQuery("ApproximateBacklogSizePerInstance", "Average", 60)
     gradual = _policy(model, "ScalingScaleInGraduallyPolicy")
     assert isinstance(gradual.alarm.query, MetricMath)
-    assert gradual.alarm.query.expression == "IF(FILL(instances, 0) > 1, IF(backlog > 17, CEIL(backlog / 17), 1), 3)"
-    assert (gradual.alarm.comparison, gradual.alarm.threshold, gradual.alarm.evaluation_periods) == ("LessThanThreshold", 2.5, 5)
+    # The instances 30 requests each need (the scale-out threshold follows the concurrency), after 2 minutes.
+    assert gradual.alarm.query.expression == "IF(FILL(instances, 0) > 1, IF(backlog > 30, CEIL(backlog / 30), 1), 3)"
+    assert (gradual.alarm.comparison, gradual.alarm.threshold, gradual.alarm.evaluation_periods) == ("LessThanThreshold", 2.5, 2)
     assert [(s.scaling_adjustment, s.lower_bound, s.upper_bound) for s in gradual.steps] == [(1, None, -1), (2, -1, 0)]
     assert (gradual.adjustment_type, gradual.aggregation) == ("ExactCapacity", "Maximum")
     assert [(a.schedule, a.timezone, a.min_capacity) for a in model.scheduled_actions] == [
@@ -119,3 +123,15 @@ def test_an_unmodelled_host_metric_statistic_is_refused(sandbox: Synthesized) ->
                 query["MetricStat"]["Stat"] = "Average"
     with pytest.raises(TemplateError, match=r"uses metric /aws/sagemaker/Endpoints/CPUUtilization; the simulator models"):
         read_scaling_model(broken)
+
+
+@pytest.mark.parametrize("budget", ["many", "0", "-5", ""])
+def test_a_bad_default_budget_is_named(sandbox: Synthesized, budget: str) -> None:
+    broken = copy.deepcopy(sandbox.template_json)
+    for resource in broken["Resources"].values():
+        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        if "DEFAULT_MAX_NEW_TOKENS" in variables:
+            variables["DEFAULT_MAX_NEW_TOKENS"] = budget
+    with pytest.raises(TemplateError) as error:
+        read_scaling_model(broken)
+    assert str(error.value) == f"the API's DEFAULT_MAX_NEW_TOKENS is {budget!r}, expected a whole number > 0"

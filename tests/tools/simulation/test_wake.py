@@ -101,8 +101,8 @@ def test_a_request_within_the_metric_lag_after_a_scale_in_can_still_lose_its_wak
 
 
 def test_constant_load_holds_a_steady_instance_count(staging_policy: ScalingModel) -> None:
-    # 45 requests a minute of 30 s alone each: one instance (17 at a time, batched) falls behind, two keep up.
-    trace = [TracedRequest(60 / 45 * i, 30.0) for i in range(45 * 4 * 60)]
+    # 60 requests a minute of 30 s alone each: one instance (30 at a time, batched) falls behind, two keep up.
+    trace = [TracedRequest(float(i), 30.0) for i in range(60 * 4 * 60)]
     result = simulate(staging_policy, trace, dataclasses.replace(TEMPLATE_COLD, duration_s=5 * 3600), start=MONDAY)
     assert [c.after for c in result.changes] == [1, 2, 1, 0]
     assert set(result.instances_per_minute[30:240]) == {2}
