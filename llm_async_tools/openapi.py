@@ -22,8 +22,10 @@ construct's routes are compared with it too (tests/api/runtime/batch/test_openap
 # them from the functions' signatures.
 
 import argparse
+import inspect
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -190,14 +192,45 @@ _UNAVAILABLE = _error(
 RESPONSE_MODELS = (Accepted, Status, Error)
 
 
+def _declare(method: Callable[..., Any], path: str, parameters: list[inspect.Parameter], **operation: Any) -> None:
+    """Declares one of the Lambda's routes on the resolver: `method` is the resolver's (app.get, app.post),
+    `operation` the route's OpenAPI fields, `parameters` what Powertools would read off a handler's signature.
+    The Lambda answers the routes (inference_api/handler.py, batch_jobs/api.py), so the function Powertools is given
+    is never called: it is built here, once, rather than written out route by route as a stub."""
+
+    def never_called(**_: Any) -> None:
+        """Never called: the resolver only describes the Lambda's route."""
+
+    never_called.__signature__ = inspect.Signature(parameters, return_annotation=None)  # type: ignore[attr-defined]
+    method(path, **operation)(never_called)
+
+
+def _parameter(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+
+
+def _path_parameter(name: str, description: str) -> inspect.Parameter:
+    return _parameter(name, Annotated[str, PathParam(description=description)])
+
+
+def _idempotency_key(description: str) -> inspect.Parameter:
+    """The Idempotency-Key header both submits read (handler.py, batch_jobs/api.py), by the same rule."""
+    header = Header(alias=IDEMPOTENCY_HEADER, description=description, min_length=1, max_length=64, pattern="^[!-~]+$")
+    return _parameter("idempotency_key", Annotated[str | None, header], None)
+
+
 def build_app(models: dict[str, type[BaseModel]], limits: Limits, label: str) -> APIGatewayRestResolver:
     """The API's routes on a Powertools resolver, with the request `models` of an engine and `limits`."""
     Request = Union[tuple(models[shape] for shape in SHAPES.values())]  # noqa: N806  (a type)
     keys = ", ".join(f'"{key}" ({shape})' for key, shape in SHAPES.items())
     app = APIGatewayRestResolver(enable_validation=True)
-
-    @app.post(
+    _declare(
+        app.post,
         "/invocations",
+        [
+            _parameter("request", Annotated[Request, Body(description="One of the three request shapes")]),
+            _idempotency_key("Submitting again with the same key (and body) answers the same inference, never a second one"),
+        ],
         operation_id="submitInference",
         summary="Submit an inference",
         description=(
@@ -227,40 +260,21 @@ def build_app(models: dict[str, type[BaseModel]], limits: Limits, label: str) ->
             503: _UNAVAILABLE,
         },
     )
-    def submit(
-        request: Annotated[Request, Body(description="One of the three request shapes")],
-        idempotency_key: Annotated[
-            str | None,
-            Header(
-                alias=IDEMPOTENCY_HEADER,
-                description="Submitting again with the same key (and body) answers the same inference, never a second one",
-                min_length=1,
-                max_length=64,
-                pattern="^[!-~]+$",
-            ),
-        ] = None,
-    ) -> None:
-        """Never called: the resolver only describes the Lambda's route (inference_api/handler.py)."""
-
-    @app.get(
+    _declare(
+        app.get,
         "/invocations/<inferenceId>",
+        [_path_parameter("inferenceId", "The id the submit answered")],
         operation_id="getInference",
         summary="Status and result of an inference",
         description="Only its submitter sees an inference: to any other caller it does not exist (404).",
         responses={
-            200: {
-                "description": "Its status; with the result once completed",
-                "content": {"application/json": {"model": Status}},
-            },
+            200: {"description": "Its status; with the result once completed", "content": {"application/json": {"model": Status}}},
             403: _GATEWAY_403,
             404: _error("NotFound: an id this API never accepted, or that another caller submitted"),
             429: _GATEWAY_429,
             503: _UNAVAILABLE,
         },
     )
-    def status(inferenceId: Annotated[str, PathParam(description="The id the submit answered")]) -> None:  # noqa: N803
-        """Never called: the resolver only describes the Lambda's route (inference_api/handler.py)."""
-
     return app
 
 
@@ -432,104 +446,48 @@ def add_batch_routes(app: APIGatewayRestResolver, models: dict[str, type[BaseMod
                                                                  **{"Retry-After": "Seconds to wait before retrying"})}  # fmt: skip
     bad_input = _error("InvalidParameter (a field and what it allows), MalformedJson (not a JSON object)")
 
-    @app.post(
-        "/files",
-        operation_id="createFile",
-        summary="Create an input file",
-        description=(
-            "Records the file and answers a presigned S3 PUT signed with its size: the content (JSONL, up to"
-            f" {limits.max_file_bytes} bytes) goes straight to S3, never through the API."
-        ),
-        tags=[BATCH_TAG],
-        responses={200: {"description": "The file, and where to upload it", "content": {"application/json": {"model": CreatedFile}}},
-                   400: bad_input, **gateway},  # fmt: skip
-    )
-    def create_file(request: Annotated[FileRequest, Body(description="The file's name and size")]) -> None:
-        """Never called: the resolver only describes the Lambda's route (batch_jobs/api.py)."""
+    # Every batch route: its operation, the API Gateway answers all of them share (after the route's own), its tag.
+    def route(method: Callable[..., Any], path: str, parameters: list[inspect.Parameter], operation_id: str, summary: str,
+              description: str, responses: dict[int, Any]) -> None:  # fmt: skip
+        _declare(method, path, parameters, operation_id=operation_id, summary=summary, description=description,
+                 tags=[BATCH_TAG], responses={**responses, **gateway})  # fmt: skip
 
-    @app.get(
-        "/files/<file_id>/content",
-        operation_id="getFileContent",
-        summary="Download a file's content",
-        description="Redirects to a presigned S3 GET: an output file may be larger than API Gateway answers.",
-        tags=[BATCH_TAG],
-        responses={
-            303: {"description": "The content's presigned URL",
-                  "headers": {"Location": {"description": "The presigned GET URL", "schema": {"type": "string"}}},
-                  "content": {"application/json": {"model": ContentUrl}}},
-            404: not_found,
-            409: _error("FileNotUploaded: the content was never uploaded"),
-            **gateway,
-        },  # fmt: skip
-    )
-    def file_content(file_id: Annotated[str, PathParam(description="The file's id")]) -> None:
-        """Never called: the resolver only describes the Lambda's route (batch_jobs/api.py)."""
-
-    @app.post(
-        "/batches",
-        operation_id="createBatch",
-        summary="Create a batch",
-        description=(
-            "Starts the batch: every line is validated before any is invoked; an invalid file fails the batch with its"
-            " lines' errors. Answers the batch, validating."
-        ),
-        tags=[BATCH_TAG],
-        responses={
-            200: batch_answer,
-            400: _error("InvalidParameter (a field and what it allows; an input file without content or of another"
-                        " purpose), MalformedJson, InvalidHeader (a malformed Idempotency-Key)"),
-            404: _error("NotFound: the input file is unknown or another caller's"),
-            422: _error("IdempotencyKeyReused: an Idempotency-Key reused with another body"),
-            **gateway,
-        },  # fmt: skip
-    )
-    def create_batch(
-        request: Annotated[BatchRequest, Body(description="The input file, its endpoint and completion window")],
-        idempotency_key: Annotated[
-            str | None,
-            Header(alias=IDEMPOTENCY_HEADER, description="The same key (and body) answers the same batch, never a second one",
-                   min_length=1, max_length=64, pattern="^[!-~]+$"),
-        ] = None,  # fmt: skip
-    ) -> None:
-        """Never called: the resolver only describes the Lambda's route (batch_jobs/api.py)."""
-
-    @app.get(
-        "/batches",
-        operation_id="listBatches",
-        summary="List your batches",
-        description="The caller's own batches, newest first (by second of creation).",
-        tags=[BATCH_TAG],
-        responses={200: {"description": "A page of batches", "content": {"application/json": {"model": BatchList}}},
-                   400: _error("InvalidParameter: limit outside 1–100, or after not one of the caller's batches"), **gateway},  # fmt: skip
-    )
-    def list_batches(
-        limit: Annotated[int, Query(ge=1, le=100, description="How many batches (default 20)")] = 20,
-        after: Annotated[str | None, Query(description="The last id of the previous page")] = None,
-    ) -> None:
-        """Never called: the resolver only describes the Lambda's route (batch_jobs/api.py)."""
-
-    @app.get(
-        "/batches/<batch_id>",
-        operation_id="getBatch",
-        summary="A batch's status",
-        description="Its status and counts (while running, counted as lines finish); the output and error files once done.",
-        tags=[BATCH_TAG],
-        responses={200: batch_answer, 404: not_found, **gateway},
-    )
-    def get_batch(batch_id: Annotated[str, PathParam(description="The batch's id")]) -> None:
-        """Never called: the resolver only describes the Lambda's route (batch_jobs/api.py)."""
-
-    @app.post(
-        "/batches/<batch_id>/cancel",
-        operation_id="cancelBatch",
-        summary="Cancel a batch",
-        description="Stops submitting its lines: the batch is cancelling, then cancelled with what finished.",
-        tags=[BATCH_TAG],
-        responses={200: batch_answer, 404: not_found,
-                   409: _error("NotCancellable: the batch is finalizing or finished"), **gateway},  # fmt: skip
-    )
-    def cancel_batch(batch_id: Annotated[str, PathParam(description="The batch's id")]) -> None:
-        """Never called: the resolver only describes the Lambda's route (batch_jobs/api.py)."""
+    route(app.post, "/files", [_parameter("request", Annotated[FileRequest, Body(description="The file's name and size")])],
+          "createFile", "Create an input file",
+          "Records the file and answers a presigned S3 PUT signed with its size: the content (JSONL, up to"
+          f" {limits.max_file_bytes} bytes) goes straight to S3, never through the API.",
+          {200: {"description": "The file, and where to upload it", "content": {"application/json": {"model": CreatedFile}}},
+           400: bad_input})  # fmt: skip
+    route(app.get, "/files/<file_id>/content", [_path_parameter("file_id", "The file's id")],
+          "getFileContent", "Download a file's content",
+          "Redirects to a presigned S3 GET: an output file may be larger than API Gateway answers.",
+          {303: {"description": "The content's presigned URL",
+                 "headers": {"Location": {"description": "The presigned GET URL", "schema": {"type": "string"}}},
+                 "content": {"application/json": {"model": ContentUrl}}},
+           404: not_found, 409: _error("FileNotUploaded: the content was never uploaded")})  # fmt: skip
+    route(app.post, "/batches",
+          [_parameter("request", Annotated[BatchRequest, Body(description="The input file, its endpoint and completion window")]),
+           _idempotency_key("The same key (and body) answers the same batch, never a second one")],
+          "createBatch", "Create a batch",
+          "Starts the batch: every line is validated before any is invoked; an invalid file fails the batch with its"
+          " lines' errors. Answers the batch, validating.",
+          {200: batch_answer,
+           400: _error("InvalidParameter (a field and what it allows; an input file without content or of another"
+                       " purpose), MalformedJson, InvalidHeader (a malformed Idempotency-Key)"),
+           404: _error("NotFound: the input file is unknown or another caller's"),
+           422: _error("IdempotencyKeyReused: an Idempotency-Key reused with another body")})  # fmt: skip
+    route(app.get, "/batches",
+          [_parameter("limit", Annotated[int, Query(ge=1, le=100, description="How many batches (default 20)")], 20),
+           _parameter("after", Annotated[str | None, Query(description="The last id of the previous page")], None)],
+          "listBatches", "List your batches", "The caller's own batches, newest first (by second of creation).",
+          {200: {"description": "A page of batches", "content": {"application/json": {"model": BatchList}}},
+           400: _error("InvalidParameter: limit outside 1–100, or after not one of the caller's batches")})  # fmt: skip
+    route(app.get, "/batches/<batch_id>", [_path_parameter("batch_id", "The batch's id")], "getBatch", "A batch's status",
+          "Its status and counts (while running, counted as lines finish); the output and error files once done.",
+          {200: batch_answer, 404: not_found})  # fmt: skip
+    route(app.post, "/batches/<batch_id>/cancel", [_path_parameter("batch_id", "The batch's id")], "cancelBatch", "Cancel a batch",
+          "Stops submitting its lines: the batch is cancelling, then cancelled with what finished.",
+          {200: batch_answer, 404: not_found, 409: _error("NotCancellable: the batch is finalizing or finished")})  # fmt: skip
 
 
 def document(engine: str = "tgi", *, batch_in_paths: bool = False) -> dict[str, Any]:
