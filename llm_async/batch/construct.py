@@ -181,9 +181,10 @@ class BatchJobs(Construct):
             FunctionSpec("batch_jobs.api.lambda_handler", 256, cdk.Duration.seconds(15), _BY_API, _API_BOUND),
             environment=api_environment.render(),
         )
-        # Files: the record, and the presigned upload and download, which S3 authorizes as this role.
+        # Files: the record, and the presigned upload and download, which S3 authorizes as this role. Batches: the
+        # record, the caller's marker and the cancel marker; both of the first removed again if StartExecution fails.
         payloads.grant_prefix(self.api_function, FILES_PREFIX, read=True, write=True)
-        payloads.grant_prefix(self.api_function, BATCHES_PREFIX, read=True, write=True)
+        payloads.grant_prefix(self.api_function, BATCHES_PREFIX, read=True, write=True, delete=True)
         payloads.grant_list(self.api_function)
         self.state_machine.grant_start_execution(self.api_function)
         self.routes = [

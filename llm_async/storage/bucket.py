@@ -165,13 +165,16 @@ class PayloadBucket(Construct):
         """ListBucket: without it S3 answers 403 for a missing object, not 404; the batch jobs also count by listing."""
         return iam.Grant.add_to_principal(grantee=grantee, actions=["s3:ListBucket"], resource_arns=[self.bucket.bucket_arn])
 
-    def grant_prefix(self, grantee: iam.IGrantable, prefix: str, *, read: bool = False, write: bool = False) -> iam.Grant:
-        """GetObject (`read`) and PutObject (`write`) under one of the bucket's prefixes only, with the key's Decrypt
-        (to read) and GenerateDataKey (to write) they need."""
+    def grant_prefix(
+        self, grantee: iam.IGrantable, prefix: str, *, read: bool = False, write: bool = False, delete: bool = False
+    ) -> iam.Grant:
+        """GetObject (`read`), PutObject (`write`) and DeleteObject (`delete`) under one of the bucket's prefixes only,
+        with the key's Decrypt (to read) and GenerateDataKey (to write) they need."""
         if prefix not in PREFIXES:
             raise ValueError(f"{prefix!r} is not one of the payload bucket's prefixes: {', '.join(PREFIXES)}")
-        if not (read or write):
-            raise ValueError("grant_prefix: read, write or both")
-        s3_actions = [action for action, wanted in (("s3:GetObject", read), ("s3:PutObject", write)) if wanted]
+        if not (read or write or delete):
+            raise ValueError("grant_prefix: read, write or delete")
+        wanted_actions = (("s3:DeleteObject", delete), ("s3:GetObject", read), ("s3:PutObject", write))
+        s3_actions = [action for action, wanted in wanted_actions if wanted]
         kms_actions = [action for action, wanted in (("kms:Decrypt", read), ("kms:GenerateDataKey", write)) if wanted]
         return self._grant_objects(grantee, prefix, s3_actions, kms_actions)

@@ -429,7 +429,11 @@ _DECRYPT, _ENCRYPT = ("kms:Decrypt", "payload-key"), ("kms:GenerateDataKey", "pa
 _BATCH_STATE = _objects("batches", "GetObject", "PutObject") | _LIST | {_DECRYPT, _ENCRYPT}
 GRANTS = {
     # Files (the presigned upload and download are S3 requests as this role), batch records, starting executions.
-    "Api": _BATCH_STATE | _objects("files", "GetObject", "PutObject") | {("states:StartExecution", "state-machine")},
+    # A batch whose execution could not start is removed again (its record and the caller's marker).
+    "Api": _BATCH_STATE
+    | _objects("batches", "DeleteObject")
+    | _objects("files", "GetObject", "PutObject")
+    | {("states:StartExecution", "state-machine")},
     "Validate": _BATCH_STATE | _objects("files", "GetObject"),
     # inference_api.wake.Waker: its election marker under input/.wake/, the endpoint's instance count, the wake alarm.
     "Wake": _objects("input", "PutObject")
