@@ -1,5 +1,6 @@
-"""The OpenAPI documents' routes (docs/openapi/<engine>.json) are the API's: the methods InferenceApi deploys, alone in a
-bare stack, and the routes the Lambda's handler registers; with SigV4 on every method, under the deployed stage."""
+"""The OpenAPI documents' routes (docs/openapi/<engine>.json) are the API's: the methods InferenceApi and the batch jobs'
+routes (BatchJobs, on the same REST API) deploy in a bare stack, and the routes the inference Lambda's handler registers;
+with SigV4 on every method, under the deployed stage. The batch routes are documented in the `x-batch-paths` section."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 import tests.api.runtime.conftest  # noqa: F401  (the Lambda's environment, set before the handler is imported below)
-from llm_async_tools.openapi import ENGINES
+from llm_async_tools.openapi import BATCH_PATHS, ENGINES
 from tests.conftest import ROOT
 from tests.constructs import Parts, bare_stack, template
 
@@ -20,9 +21,9 @@ _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 @pytest.fixture(scope="module")
 def deployed() -> Template:
-    """InferenceApi of the default configuration, synthesized once for the module."""
+    """InferenceApi and the batch jobs' routes of the default configuration, synthesized once for the module."""
     stack = bare_stack()
-    Parts(stack).api  # built for its resources
+    Parts(stack).batch  # built for its resources, with the inference API it adds its routes to
     return template(stack)
 
 
@@ -30,8 +31,14 @@ def _document(engine: str) -> dict[str, Any]:
     return json.loads((ROOT / "docs" / "openapi" / f"{engine}.json").read_text(encoding="utf-8"))
 
 
-def _documented(engine: str) -> set[tuple[str, str]]:
-    return {(path, method.upper()) for path, item in _document(engine)["paths"].items() for method in item if method in _METHODS}
+def _paths(engine: str, sections: tuple[str, ...] = ("paths", BATCH_PATHS)) -> dict[str, Any]:
+    """The document's Paths Objects: the inference API's and the batch API's, by default."""
+    document = _document(engine)
+    return {path: item for section in sections for path, item in document[section].items()}
+
+
+def _documented(engine: str, sections: tuple[str, ...] = ("paths", BATCH_PATHS)) -> set[tuple[str, str]]:
+    return {(path, method.upper()) for path, item in _paths(engine, sections).items() for method in item if method in _METHODS}
 
 
 def _deployed_methods(deployed: Template) -> dict[tuple[str, str], dict[str, Any]]:
@@ -64,7 +71,8 @@ def test_the_documented_routes_are_the_handlers(engine: str) -> None:
     def unnamed(routes: set[tuple[str, str]]) -> set[tuple[str, str]]:
         return {(re.sub(r"\{[^}]+\}", "{}", path), method) for path, method in routes}
 
-    assert unnamed(_documented(engine)) == unnamed(registered)
+    # The inference handler's: the batch routes are batch_jobs.api's (tests/api/runtime/batch/test_openapi_batch.py).
+    assert unnamed(_documented(engine, ("paths",))) == unnamed(registered)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -75,10 +83,30 @@ def test_the_documented_path_parameters_are_the_deployed_ones(deployed: Template
     }
     documented = {
         (path, method.upper()): sorted(p["name"] for p in operation.get("parameters", []) if p["in"] == "path")
-        for path, item in _document(engine)["paths"].items()
+        for path, item in _paths(engine).items()
         for method, operation in item.items()
     }
-    assert documented == deployed_parameters
+    deployed_path_parameters = {
+        route: [name for name in names if not name.startswith("method.request.querystring.")]
+        for route, names in deployed_parameters.items()
+    }
+    assert documented == deployed_path_parameters
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_documented_query_strings_are_the_deployed_optional_ones(deployed: Template, engine: str) -> None:
+    deployed_queries = {
+        route: {name.removeprefix("method.request.querystring."): required for name, required in properties.get("RequestParameters", {}).items()
+                if name.startswith("method.request.querystring.")}
+        for route, properties in _deployed_methods(deployed).items()
+    }  # fmt: skip
+    documented = {
+        (path, method.upper()): {p["name"]: p.get("required", False) for p in operation.get("parameters", []) if p["in"] == "query"}
+        for path, item in _paths(engine).items()
+        for method, operation in item.items()
+    }
+    assert documented == deployed_queries
+    assert documented[("/batches", "GET")] == {"limit": False, "after": False}
 
 
 @pytest.mark.parametrize("engine", ENGINES)
