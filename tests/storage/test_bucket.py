@@ -8,12 +8,19 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Template
 
 from llm_async.storage.bucket import PayloadBucket
 from llm_async.storage.keys import RotatingKey
 from tests.compliance.acknowledged import acknowledged
 from tests.constructs import bare_stack, template
+from tests.storage.expected import (
+    OWNER_ENFORCED,
+    PUBLIC_ACCESS_BLOCKED,
+    S3_MANAGED_ENCRYPTION,
+    assert_refuses_plain_http,
+    kms_encryption,
+)
 
 # Not the defaults (7 and 90) nor any environment's: the rules must come from the arguments.
 PAYLOAD_DAYS, ACCESS_LOG_DAYS = 5, 45
@@ -91,61 +98,24 @@ def _statements(built: Built, grant: str) -> list[dict[str, Any]]:
 
 
 def test_payload_bucket_is_encrypted_with_the_given_key_and_a_bucket_key(built: Built) -> None:
-    assert _bucket(built, built.bucket_id)["Properties"]["BucketEncryption"] == {
-        "ServerSideEncryptionConfiguration": [
-            {
-                "BucketKeyEnabled": True,
-                "ServerSideEncryptionByDefault": {
-                    "KMSMasterKeyID": {"Fn::GetAtt": [built.key_id, "Arn"]},
-                    "SSEAlgorithm": "aws:kms",
-                },
-            }
-        ]
-    }
+    assert _bucket(built, built.bucket_id)["Properties"]["BucketEncryption"] == kms_encryption(built.key_id)
 
 
 def test_access_log_bucket_uses_s3_managed_encryption(built: Built) -> None:
-    # S3 log delivery only writes to SSE-S3 buckets.
-    assert _bucket(built, built.access_log_id)["Properties"]["BucketEncryption"] == {
-        "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-    }
+    assert _bucket(built, built.access_log_id)["Properties"]["BucketEncryption"] == S3_MANAGED_ENCRYPTION
 
 
 def test_the_construct_creates_two_buckets_both_blocking_public_access_and_acls(built: Built) -> None:
     built.template.resource_count_is("AWS::S3::Bucket", 2)
     for logical_id in (built.bucket_id, built.access_log_id):
         properties = _bucket(built, logical_id)["Properties"]
-        assert properties["PublicAccessBlockConfiguration"] == {
-            "BlockPublicAcls": True,
-            "BlockPublicPolicy": True,
-            "IgnorePublicAcls": True,
-            "RestrictPublicBuckets": True,
-        }
-        assert properties["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+        assert properties["PublicAccessBlockConfiguration"] == PUBLIC_ACCESS_BLOCKED
+        assert properties["OwnershipControls"] == OWNER_ENFORCED
 
 
 @pytest.mark.parametrize("which", ["bucket_id", "access_log_id"])
 def test_both_buckets_refuse_plain_http(built: Built, which: str) -> None:
-    built.template.has_resource_properties(
-        "AWS::S3::BucketPolicy",
-        {
-            "Bucket": {"Ref": getattr(built, which)},
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {
-                                "Effect": "Deny",
-                                "Action": "s3:*",
-                                "Principal": {"AWS": "*"},
-                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                            }
-                        )
-                    ]
-                )
-            },
-        },
-    )
+    assert_refuses_plain_http(built.template, getattr(built, which))
 
 
 def test_payloads_expire_per_prefix_after_the_configured_days(built: Built) -> None:

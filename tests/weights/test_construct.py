@@ -8,12 +8,19 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
-from aws_cdk.assertions import Match
 
 from llm_async.weights.construct import STAGE_ACTIONS, STAGE_KMS_ACTIONS, WeightsStore
 from tests.compliance.acknowledged import acknowledged
 from tests.constructs import bare_stack, template
 from tests.helpers import BuiltStack
+from tests.storage.expected import (
+    OWNER_ENFORCED,
+    PUBLIC_ACCESS_BLOCKED,
+    S3_MANAGED_ENCRYPTION,
+    assert_refuses_plain_http,
+    kms_encryption,
+)
+from tests.weights.grants import prefix_statements
 from tests.weights.rendered import rendered
 
 # Not any environment's values: the name and the log expiry must come from the arguments.
@@ -90,17 +97,7 @@ def test_bucket_is_versioned(built: Built) -> None:
 
 
 def test_bucket_is_encrypted_with_its_own_key_and_a_bucket_key(built: Built) -> None:
-    assert built.bucket()["Properties"]["BucketEncryption"] == {
-        "ServerSideEncryptionConfiguration": [
-            {
-                "BucketKeyEnabled": True,
-                "ServerSideEncryptionByDefault": {
-                    "KMSMasterKeyID": {"Fn::GetAtt": [built.logical_id(built.store.key), "Arn"]},
-                    "SSEAlgorithm": "aws:kms",
-                },
-            }
-        ]
-    }
+    assert built.bucket()["Properties"]["BucketEncryption"] == kms_encryption(built.logical_id(built.store.key))
 
 
 def test_the_key_rotates_and_is_the_stores_only_key(built: Built) -> None:
@@ -113,37 +110,13 @@ def test_the_key_rotates_and_is_the_stores_only_key(built: Built) -> None:
 def test_the_store_creates_two_buckets_both_blocking_public_access_and_acls(built: Built) -> None:
     assert set(built.resources("AWS::S3::Bucket")) == {built.logical_id(built.store.bucket), built.logical_id(built.store.access_log_bucket)}
     for bucket in built.resources("AWS::S3::Bucket").values():
-        assert bucket["Properties"]["PublicAccessBlockConfiguration"] == {
-            "BlockPublicAcls": True,
-            "BlockPublicPolicy": True,
-            "IgnorePublicAcls": True,
-            "RestrictPublicBuckets": True,
-        }
-        assert bucket["Properties"]["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+        assert bucket["Properties"]["PublicAccessBlockConfiguration"] == PUBLIC_ACCESS_BLOCKED
+        assert bucket["Properties"]["OwnershipControls"] == OWNER_ENFORCED
 
 
 @pytest.mark.parametrize("which", ["bucket", "access_log_bucket"])
 def test_both_buckets_refuse_plain_http(built: Built, which: str) -> None:
-    built.template.has_resource_properties(
-        "AWS::S3::BucketPolicy",
-        {
-            "Bucket": {"Ref": built.logical_id(getattr(built.store, which))},
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {
-                                "Effect": "Deny",
-                                "Action": "s3:*",
-                                "Principal": {"AWS": "*"},
-                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                            }
-                        )
-                    ]
-                )
-            },
-        },
-    )
+    assert_refuses_plain_http(built.template, built.logical_id(getattr(built.store, which)))
 
 
 def test_server_access_logs_go_to_the_sibling_bucket_under_weights(built: Built) -> None:
@@ -155,9 +128,7 @@ def test_server_access_logs_go_to_the_sibling_bucket_under_weights(built: Built)
 
 def test_access_log_bucket_uses_s3_managed_encryption_and_expires_logs_after_the_given_days(built: Built) -> None:
     properties = built.resource(built.store.access_log_bucket)["Properties"]
-    assert properties["BucketEncryption"] == {
-        "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-    }
+    assert properties["BucketEncryption"] == S3_MANAGED_ENCRYPTION
     assert {"ExpirationInDays": ACCESS_LOG_DAYS, "Id": "ExpireAccessLogs", "Status": "Enabled"} in properties["LifecycleConfiguration"]["Rules"]
 
 
@@ -198,29 +169,13 @@ def test_stage_actions_are_what_the_staging_command_calls() -> None:
 
 
 def test_grant_stage_is_the_stage_actions_on_the_prefix_a_listing_of_it_and_the_key(built: Built) -> None:
-    assert built.statements(built.stager) == [
-        {"Action": STAGE_ACTIONS, "Effect": "Allow", "Resource": f"{BUCKET_ARN}/{REVISION_PREFIX}*"},
-        {
-            "Action": "s3:ListBucket",
-            "Condition": {"StringLike": {"s3:prefix": [f"{REVISION_PREFIX}*"]}},
-            "Effect": "Allow",
-            "Resource": BUCKET_ARN,
-        },
-        {"Action": STAGE_KMS_ACTIONS, "Effect": "Allow", "Resource": f"${{{built.logical_id(built.store.key)}.Arn}}"},
-    ]
+    key_id = built.logical_id(built.store.key)
+    assert built.statements(built.stager) == prefix_statements(BUCKET_ARN, REVISION_PREFIX, STAGE_ACTIONS, STAGE_KMS_ACTIONS, key_id)
 
 
 def test_grant_read_is_get_object_on_the_prefix_a_listing_of_it_and_decrypt(built: Built) -> None:
-    assert built.statements(built.reader) == [
-        {"Action": "s3:GetObject", "Effect": "Allow", "Resource": f"{BUCKET_ARN}/{MODEL_PREFIX}*"},
-        {
-            "Action": "s3:ListBucket",
-            "Condition": {"StringLike": {"s3:prefix": [f"{MODEL_PREFIX}*"]}},
-            "Effect": "Allow",
-            "Resource": BUCKET_ARN,
-        },
-        {"Action": "kms:Decrypt", "Effect": "Allow", "Resource": f"${{{built.logical_id(built.store.key)}.Arn}}"},
-    ]
+    key_id = built.logical_id(built.store.key)
+    assert built.statements(built.reader) == prefix_statements(BUCKET_ARN, MODEL_PREFIX, "s3:GetObject", "kms:Decrypt", key_id)
 
 
 def test_grants_leave_the_key_policy_to_the_account(built: Built) -> None:

@@ -19,6 +19,7 @@ from llm_async.weights.staging_access import (
 from tests.compliance.acknowledged import acknowledged
 from tests.constructs import bare_stack, template
 from tests.helpers import BuiltStack
+from tests.weights.grants import prefix_statements
 from tests.weights.rendered import rendered
 
 PIPELINE_ACCOUNT = "111111111111"
@@ -93,16 +94,8 @@ def test_the_trust_condition_is_the_arn_the_pipeline_side_names(built: Built) ->
 
 def test_the_role_may_stage_the_revision_prefix_of_the_store_only(built: Built) -> None:
     statements = [{**s, "Resource": rendered(s["Resource"])} for s in built.statements()]
-    assert statements == [
-        {"Action": STAGE_ACTIONS, "Effect": "Allow", "Resource": f"{BUCKET_ARN}/{REVISION_PREFIX}*"},
-        {
-            "Action": "s3:ListBucket",
-            "Condition": {"StringLike": {"s3:prefix": [f"{REVISION_PREFIX}*"]}},
-            "Effect": "Allow",
-            "Resource": BUCKET_ARN,
-        },
-        {"Action": STAGE_KMS_ACTIONS, "Effect": "Allow", "Resource": f"${{{built.logical_id(built.store.key)}.Arn}}"},
-    ]
+    key_id = built.logical_id(built.store.key)
+    assert statements == prefix_statements(BUCKET_ARN, REVISION_PREFIX, STAGE_ACTIONS, STAGE_KMS_ACTIONS, key_id)
 
 
 def test_the_roles_findings_are_acknowledged_at_the_role(built: Built) -> None:
