@@ -2,9 +2,9 @@
 environment and custom metrics (docs/design/batch-jobs.md, "Environment of the batch Lambdas").
 
 One definition of every variable, as in `inference_api.contract`: the construct renders it (`render`), the handlers
-parse it (`from_environ`). Standard library only and no import of `inference_api`: the construct imports this module
-as `llm_async.api.runtime.batch_jobs.contract`, where `inference_api` is not importable by that name. The request
-limits keep `inference_api.contract`'s variable names (a test holds the two tables to it).
+parse it (`from_environ`). The fields and variables the inference API's Lambda has too (the endpoint, the request
+limits, the metrics' namespace and service) are `inference_api.contract`'s own, imported. Standard library only
+besides: the construct imports this module too.
 """
 
 from __future__ import annotations
@@ -14,6 +14,15 @@ import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+# Lambda (and the handler tests) import this module as `batch_jobs.contract`, its sibling by its top-level name; the
+# construct as `llm_async.api.runtime.batch_jobs.contract`, where the sibling is importable only by its full name.
+if __package__ == "batch_jobs":
+    from inference_api.contract import VARIABLES as _SHARED_VARIABLES
+    from inference_api.contract import EndpointSettings, RequestLimits
+else:
+    from llm_async.api.runtime.inference_api.contract import VARIABLES as _SHARED_VARIABLES
+    from llm_async.api.runtime.inference_api.contract import EndpointSettings, RequestLimits
 
 SERVICE_NAME = "llm-async-batch"
 """Powertools' service: the `service` dimension of the custom metrics and a key of every log line."""
@@ -52,27 +61,14 @@ class ContractError(ValueError):
     """A batch Lambda's environment lacks a variable or holds a value it cannot parse."""
 
 
+# The endpoint's fields, then the limits (dataclasses put the last base's first), then the batch's own.
 @dataclass(frozen=True, kw_only=True)
-class BatchEnvironment:
-    """What every batch Lambda reads (the API adds `state_machine_arn`: `BatchApiEnvironment`)."""
+class BatchEnvironment(RequestLimits, EndpointSettings):
+    """What every batch Lambda reads (the API adds `state_machine_arn`: `BatchApiEnvironment`). `engine` names whose
+    request rules every line's body is checked by; `bucket_name` holds files/, batches/ and the lines' input/ objects;
+    `wake_alarm_name` is the alarm the Wake step sets to ALARM
+    (inference_api.wake.Waker); the TTL and timeout are those of every line's InvokeEndpointAsync."""
 
-    engine: str
-    """The engine serving the endpoint (`tgi`, `vllm`): whose request rules every line's body is checked by."""
-    bucket_name: str
-    """The payload bucket: files/, batches/ and the input/ objects of the lines."""
-    endpoint_name: str
-    wake_alarm_name: str
-    """The scaling construct's wake alarm, which the Wake step sets to ALARM (inference_api.wake.Waker)."""
-    request_ttl_s: int
-    """RequestTTLSeconds of every line's InvokeEndpointAsync."""
-    invocation_timeout_s: int
-    """InvocationTimeoutSeconds of every line's InvokeEndpointAsync."""
-    max_body_bytes: int
-    max_inputs_bytes: int
-    max_input_tokens: int
-    max_total_tokens: int
-    default_max_new_tokens: int
-    max_new_tokens: int
     max_file_bytes: int
     """batch.max_file_bytes: the largest input file POST /files signs an upload for and Validate reads."""
     max_lines: int
@@ -128,25 +124,11 @@ class BatchApiEnvironment(BatchEnvironment):
 
 
 VARIABLES = {
-    "engine": "ENGINE",
-    "bucket_name": "BUCKET_NAME",
-    "endpoint_name": "ENDPOINT_NAME",
-    "wake_alarm_name": "WAKE_ALARM_NAME",
+    **_SHARED_VARIABLES,
     "state_machine_arn": "STATE_MACHINE_ARN",
-    "request_ttl_s": "REQUEST_TTL_SECONDS",
-    "invocation_timeout_s": "INVOCATION_TIMEOUT_SECONDS",
-    "max_body_bytes": "MAX_BODY_BYTES",
-    "max_inputs_bytes": "MAX_INPUTS_BYTES",
-    "max_input_tokens": "MAX_INPUT_TOKENS",
-    "max_total_tokens": "MAX_TOTAL_TOKENS",
-    "default_max_new_tokens": "DEFAULT_MAX_NEW_TOKENS",
-    "max_new_tokens": "MAX_NEW_TOKENS",
     "max_file_bytes": "MAX_FILE_BYTES",
     "max_lines": "MAX_LINES",
     "completion_windows": "COMPLETION_WINDOWS",
-    # Powertools reads these two itself (Metrics' namespace, Logger's and Metrics' service).
-    "metrics_namespace": "POWERTOOLS_METRICS_NAMESPACE",
-    "service_name": "POWERTOOLS_SERVICE_NAME",
 }
 """Field → environment variable name."""
 

@@ -79,8 +79,7 @@ def _environment() -> BatchEnvironment:
 
 @cache
 def _limits() -> Limits:
-    env = _environment()
-    return Limits(**{field.name: getattr(env, field.name) for field in dataclasses.fields(Limits)})
+    return Limits.of(_environment())
 
 
 @cache

@@ -35,7 +35,9 @@ class ContractError(ValueError):
 
 
 @dataclass(frozen=True)
-class ApiEnvironment:
+class EndpointSettings:
+    """What the inference API and the batch Lambdas both need of the endpoint (batch_jobs.contract shares it)."""
+
     engine: str
     """The engine serving the endpoint (`tgi`, `vllm`): whose request rules the handler applies."""
     bucket_name: str
@@ -46,16 +48,31 @@ class ApiEnvironment:
     """RequestTTLSeconds of every InvokeEndpointAsync."""
     invocation_timeout_s: int
     """InvocationTimeoutSeconds of every InvokeEndpointAsync."""
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """The request limits: one definition for the environments that carry them (ApiEnvironment, batch_jobs.contract)
+    and the parser that enforces them (inference_api.request.Limits, which adds their checks)."""
+
     max_body_bytes: int
+    """api.max_body_bytes: the request body as sent."""
     max_inputs_bytes: int
+    """api.max_inputs_bytes: UTF-8 bytes of the prompt (all prompts; all message contents for chat)."""
     max_input_tokens: int
     """The container's MAX_INPUT_TOKENS: a request's `truncate` may not exceed it."""
     max_total_tokens: int
     """The container's MAX_TOTAL_TOKENS: input and new tokens together stay within it."""
     default_max_new_tokens: int
-    """The budget of new tokens forwarded when a request names none."""
+    """The budget of new tokens forwarded when a request names none (ours)."""
     max_new_tokens: int
-    """The largest budget of new tokens a request may ask for."""
+    """The largest budget of new tokens a request may ask for, ≤ max_total_tokens − 1 (ours)."""
+
+
+# Dataclasses put the last base's fields first: the endpoint's, then the limits, then the class's own, the order the
+# variables had when each environment declared them all.
+@dataclass(frozen=True)
+class ApiEnvironment(RequestLimits, EndpointSettings):
     metrics_namespace: str
     """The deployment's own CloudWatch namespace for CUSTOM_METRICS."""
     service_name: str = SERVICE_NAME
@@ -93,6 +110,8 @@ VARIABLES = {
     "metrics_namespace": "POWERTOOLS_METRICS_NAMESPACE",
     "service_name": "POWERTOOLS_SERVICE_NAME",
 }
+"""Field → environment variable name; batch_jobs.contract extends this table, so the variables the batch Lambdas share
+with this one have its names."""
 """Field → environment variable name."""
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import json
 import os
 from functools import cache
@@ -46,9 +45,7 @@ def _environment() -> ApiEnvironment:
 
 @cache
 def _limits() -> Limits:
-    # Every limit is the environment's field of the same name (contract.ApiEnvironment).
-    env = _environment()
-    return Limits(**{field.name: getattr(env, field.name) for field in dataclasses.fields(Limits)})
+    return Limits.of(_environment())
 
 
 @cache

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inference_api import tgi, tgi_generate, tgi_openai, vllm_chat, vllm_completions, vllm_generate
+from inference_api.contract import RequestLimits
 from inference_api.tgi import Invalid, Rules, TokenBudget
 from inference_api.tgi_generate import parse_generate
 from inference_api.tgi_openai import parse_chat, parse_completions
@@ -35,19 +36,13 @@ class RequestError(Exception):
 
 
 @dataclass(frozen=True)
-class Limits:
-    max_body_bytes: int
-    """api.max_body_bytes: the request body as sent."""
-    max_inputs_bytes: int
-    """api.max_inputs_bytes: UTF-8 bytes of the prompt (all prompts; all message contents for chat)."""
-    max_input_tokens: int
-    """The container's MAX_INPUT_TOKENS."""
-    max_total_tokens: int
-    """The container's MAX_TOTAL_TOKENS."""
-    default_max_new_tokens: int
-    """The token budget forwarded when a request names none (ours)."""
-    max_new_tokens: int
-    """The largest budget a request may name, ≤ max_total_tokens − 1 (ours)."""
+class Limits(RequestLimits):
+    """The environment's request limits (contract.RequestLimits), checked for consistency."""
+
+    @classmethod
+    def of(cls, environment: RequestLimits) -> Limits:
+        """The limits an environment carries (ApiEnvironment, batch_jobs.contract.BatchEnvironment)."""
+        return cls(**{field.name: getattr(environment, field.name) for field in dataclasses.fields(RequestLimits)})
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
