@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from llm_async.model.staged import MANIFEST_FORMAT
+from llm_async_tools.weights.integrity import HubFile
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SHA1 = re.compile(r"^[0-9a-f]{40}$")
@@ -32,13 +33,12 @@ class UnknownFormat(ManifestError):
     """A manifest of another `format`: another version of this command wrote it, and knows what it means."""
 
 
-@dataclass(frozen=True)
-class StagedFile:
-    path: str
-    size: int
+# A staged file is the Hub's file (path, size, its identity) with the sha256 of its content: one definition of the
+# Hub's side. The manifest records blob_id for regular git files only, so here it may be None for an LFS file.
+@dataclass(frozen=True, kw_only=True)
+class StagedFile(HubFile):
+    blob_id: str | None = None  # type: ignore[assignment]
     sha256: str
-    lfs_sha256: str | None = None
-    blob_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         identity = {"lfs_sha256": self.lfs_sha256} if self.lfs_sha256 is not None else {"blob_id": self.blob_id}
