@@ -1,6 +1,8 @@
 """Scaling and cost simulator CLI: replays a request trace against the scaling policy a template deploys.
 
 Usage: python -m llm_async_tools.simulate (--template PATH | --stage NAME) --trace CSV [--compare | --sweep] [--json] [--plot PNG] …
+       python -m llm_async_tools.simulate (--template PATH | --stage NAME) --batch LINES [--batch-chunk N]
+           [--batch-concurrency M] [--batch-prompt-tokens P] [--batch-tokens T] [--json] …
 Bad input is one line on stderr and exit status 2. See docs/simulator.md.
 """
 
@@ -17,7 +19,8 @@ from zoneinfo import ZoneInfo
 from llm_async.validators import ConfigError
 from llm_async_tools.cfn_template import TemplateError
 from llm_async_tools.simulation.anchors import anchor_policies
-from llm_async_tools.simulation.batching import instance_capacity
+from llm_async_tools.simulation.batch import batch_fields, batch_shape, describe_batch, replay_batch
+from llm_async_tools.simulation.batching import Batching, instance_capacity
 from llm_async_tools.simulation.bound import offline_bound
 from llm_async_tools.simulation.engine import SimulationResult, simulate, work_of
 from llm_async_tools.simulation.metrics import IDLE_METRICS
@@ -33,6 +36,7 @@ from llm_async_tools.simulation.plot import write_timeline
 from llm_async_tools.simulation.report import (
     bound_fields,
     capacity_fields,
+    cold_start_fields,
     describe_bound,
     describe_capacity,
     render_table,
@@ -62,8 +66,17 @@ def _parser() -> argparse.ArgumentParser:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--template", type=Path, help="a synthesized template, e.g. cdk.out/LlmAsyncStack.template.json")
     source.add_argument("--stage", help="synthesize this environment in-process (sandbox, dev, staging, prod)")
-    parser.add_argument("--trace", type=Path, required=True,
-                        help="CSV with a header: arrival_s[,tokens][,prompt_tokens][,service_s]")
+    work = parser.add_mutually_exclusive_group(required=True)
+    work.add_argument("--trace", type=Path, help="CSV with a header: arrival_s[,tokens][,prompt_tokens][,service_s]")
+    work.add_argument("--batch", type=int, metavar="LINES",
+                      help="replay a batch job of LINES lines created at t = 0 (docs/simulator.md, Batch jobs)")
+    batch = parser.add_argument_group("batch jobs", "the batch --batch replays (default: the template's state machine,"
+                                      " else BatchConfig's defaults)")
+    batch.add_argument("--batch-chunk", type=int, metavar="N", help="lines a child workflow submits (ItemBatcher)")
+    batch.add_argument("--batch-concurrency", type=int, metavar="M", help="child workflows at once (the Map's MaxConcurrency)")
+    batch.add_argument("--batch-prompt-tokens", type=float, metavar="P", help="each line's prompt (default: --prompt-tokens)")
+    batch.add_argument("--batch-tokens", type=float, metavar="T",
+                       help="each line's output tokens (default: what --service-seconds takes alone)")
     cold = parser.add_argument_group("cold start", "a new instance's startup: instance provisioning + weight load + engine"
                                      " start (docs/simulator.md, Cold start)")
     cold.add_argument("--provisioning-seconds", type=float,
@@ -177,12 +190,14 @@ def run(argv: list[str]) -> tuple[list[SimulationResult], str]:
         )
     except ValueError as error:
         raise UsageError(str(error).replace("_s ", "-seconds ").replace("_", "-")) from None
-    trace = read_trace(args.trace)
     start = start_time(args.start, ours)
     try:
         batching = params.batching(ours)
     except ValueError as error:  # an instance type without GPU figures
         raise UsageError(str(error)) from None
+    if args.batch is not None:
+        return _run_batch(args, template, ours, params, batching, start)
+    trace = read_trace(args.trace)
     if args.sweep:
         rows, recommendation = sweep(ours, trace, params, start=start)
         if args.plot is not None:
@@ -206,6 +221,32 @@ def run(argv: list[str]) -> tuple[list[SimulationResult], str]:
         extra = [describe_capacity(batching, capacity), describe_bound(bound, results[0])]
         report = render_table(results, cold, params.provisioning_jitter, extra=extra)
     return results, report
+
+
+def _run_batch(args: argparse.Namespace, template: dict[str, Any], ours: ScalingModel, params: SimulationParameters,
+               batching: Batching, start: datetime) -> tuple[list[SimulationResult], str]:
+    for flag, value in (("--compare", args.compare), ("--sweep", args.sweep), ("--plot", args.plot)):
+        if value:
+            raise UsageError(f"{flag} does not apply to --batch")
+    for flag, value in (("--batch", args.batch), ("--batch-chunk", args.batch_chunk), ("--batch-concurrency", args.batch_concurrency)):
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} must be ≥ 1 (got {value})")
+    for flag, value in (("--batch-prompt-tokens", args.batch_prompt_tokens), ("--batch-tokens", args.batch_tokens)):
+        if value is not None and value <= 0:
+            raise UsageError(f"{flag} must be > 0 (got {value:g})")
+    prompt = args.batch_prompt_tokens if args.batch_prompt_tokens is not None else params.prompt_tokens
+    output = args.batch_tokens if args.batch_tokens is not None else batching.roofline.output_tokens_alone(params.service_s, prompt)
+    shape = batch_shape(template, ours, lines=args.batch, prompt_tokens=prompt, output_tokens=output,
+                        chunk_lines=args.batch_chunk, max_concurrency=args.batch_concurrency)
+    result = replay_batch(ours, shape, params, start=start)
+    cold = params.cold_start(ours)
+    capacity = instance_capacity(batching, ours.concurrency_per_instance, prompt, output)
+    if args.json:
+        report = json.dumps({"batch": batch_fields(result), "cold_start": cold_start_fields(cold, params.provisioning_jitter),
+                             "capacity": capacity_fields(batching, capacity, params)})
+    else:
+        report = "\n".join([describe_batch(result, ours.usd_per_hour), describe_capacity(batching, capacity)])
+    return [result.simulation], report
 
 
 def main(argv: list[str] | None = None) -> int:

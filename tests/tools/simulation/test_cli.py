@@ -108,7 +108,7 @@ def test_as_a_module_a_missing_argument_is_one_line_without_traceback(tmp_path: 
         cwd=ROOT, env={**os.environ}, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 2
-    assert result.stderr == "llm-async simulate: the following arguments are required: --trace (see --help)\n"
+    assert result.stderr == "llm-async simulate: one of the arguments --trace --batch is required (see --help)\n"
 
 
 CAPACITY_KEYS = [
