@@ -22,9 +22,9 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from inference_api.gateway import lambda_entry_point
 from inference_api.inferences import ServiceUnavailable, caller_identity
 from inference_api.request import RequestError
 
@@ -404,20 +404,4 @@ def _no_route(_: Exception) -> Response:
     return _json(HTTPStatus.NOT_FOUND, {"error": {"code": "NotFound", "message": "no such route"}})
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)  # answers carry presigned URLs
-@metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    request = {
-        "method": event.get("httpMethod"),
-        "resource": event.get("resource"),
-        "api_request_id": (event.get("requestContext") or {}).get("requestId"),
-    }
-    try:
-        response = app.resolve(event, context)
-    except Exception:
-        logger.exception("request failed", extra=request)
-        raise
-    status = response["statusCode"]
-    (logger.warning if status >= 500 else logger.info)("request", extra={**request, "status": status})
-    return response
+lambda_handler = lambda_entry_point(app, logger, tracer, metrics)

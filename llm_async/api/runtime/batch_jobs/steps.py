@@ -99,15 +99,7 @@ def _store() -> Store:
 
 @cache
 def _waker() -> Waker:
-    env = _environment()
-    return Waker(
-        sagemaker=boto3.client("sagemaker"),
-        cloudwatch=boto3.client("cloudwatch"),
-        s3=_s3(),
-        bucket=env.bucket_name,
-        endpoint_name=env.endpoint_name,
-        wake_alarm_name=env.wake_alarm_name,
-    )
+    return Waker.for_endpoint(_environment(), _s3())
 
 
 def _count(name: str, value: int = 1) -> None:

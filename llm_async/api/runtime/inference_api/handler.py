@@ -17,10 +17,10 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from inference_api import contract
 from inference_api.contract import ApiEnvironment
+from inference_api.gateway import lambda_entry_point
 from inference_api.inferences import Inferences, NotFound, ServiceUnavailable, Settings, caller_identity, idempotent_inference_id
 from inference_api.request import Limits, RequestError, parse_request
 from inference_api.wake import Waker
@@ -67,15 +67,7 @@ def _inferences() -> Inferences:
 
 @cache
 def _waker() -> Waker:
-    env = _environment()
-    return Waker(
-        sagemaker=boto3.client("sagemaker"),
-        cloudwatch=boto3.client("cloudwatch"),
-        s3=_s3(),
-        bucket=env.bucket_name,
-        endpoint_name=env.endpoint_name,
-        wake_alarm_name=env.wake_alarm_name,
-    )
+    return Waker.for_endpoint(_environment(), _s3())
 
 
 def _json(status: int, body: dict, headers: dict[str, str] | None = None) -> Response:
@@ -169,22 +161,4 @@ def _no_route(_: Exception) -> Response:
     return _json(HTTPStatus.NOT_FOUND, {"error": {"code": "NotFound", "message": "no such route"}})
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)  # responses carry generated text
-@metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    request = {
-        "method": event.get("httpMethod"),
-        "resource": event.get("resource"),
-        # API Gateway's id, also in the stage's access log line of the same request.
-        "api_request_id": (event.get("requestContext") or {}).get("requestId"),
-    }
-    try:
-        response = app.resolve(event, context)
-    except Exception:
-        # Lambda counts this in Errors (the Lambda errors alarm) and API Gateway answers 502.
-        logger.exception("request failed", extra=request)
-        raise
-    status = response["statusCode"]
-    (logger.warning if status >= 500 else logger.info)("request", extra={**request, "status": status})
-    return response
+lambda_handler = lambda_entry_point(app, logger, tracer, metrics)

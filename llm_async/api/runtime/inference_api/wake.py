@@ -24,8 +24,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from inference_api.contract import EndpointSettings
 from inference_api.inferences import error_code
 
 
@@ -46,6 +48,19 @@ class Waker:
         self._bucket, self._endpoint_name, self._alarm_name = bucket, endpoint_name, wake_alarm_name
         self._marker_prefix, self._clock = marker_prefix, clock
         self._last_minute: int | None = None
+
+    @classmethod
+    def for_endpoint(cls, settings: EndpointSettings, s3: Any) -> Waker:
+        """The waker of the environment's endpoint (the inference API's and the batch Wake step's), with SageMaker and
+        CloudWatch clients of its own and the caller's S3 client."""
+        return cls(
+            sagemaker=boto3.client("sagemaker"),
+            cloudwatch=boto3.client("cloudwatch"),
+            s3=s3,
+            bucket=settings.bucket_name,
+            endpoint_name=settings.endpoint_name,
+            wake_alarm_name=settings.wake_alarm_name,
+        )
 
     def wake_if_idle(self) -> str:
         """One of: 'rate-limited', 'warm', 'woken', 'failed'. Never raises: the alarm remains the safety net."""
