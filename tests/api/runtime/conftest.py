@@ -52,23 +52,39 @@ def api_event(
     headers: dict[str, str] | None = None,
     caller: str = "arn:aws:iam::123456789012:role/app",
 ) -> dict[str, Any]:
+    resource = "/invocations/{inferenceId}" if path.count("/") > 1 else "/invocations"
+    return rest_event(method, path, body, resource=resource, stage="prod", caller=caller, headers=headers)
+
+
+def rest_event(
+    method: str,
+    path: str,
+    body: Any,
+    *,
+    resource: str,
+    stage: str,
+    caller: str,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event, as both APIs receive it (the batch tests' `batch_event` too)."""
     if body is not None and not isinstance(body, str):
         body = json.dumps(body)
     return {
-        "resource": "/invocations/{inferenceId}" if path.count("/") > 1 else "/invocations",
+        "resource": resource,
         "path": path,
         "httpMethod": method,
         "headers": {"Content-Type": "application/json", **(headers or {})},
         "multiValueHeaders": {},
-        "queryStringParameters": None,
+        "queryStringParameters": query,
         "pathParameters": None,
         "body": body,
         "isBase64Encoded": False,
         "requestContext": {
             "resourcePath": path,
             "httpMethod": method,
-            "path": f"/prod{path}",
-            "stage": "prod",
+            "path": f"/{stage}{path}",
+            "stage": stage,
             "requestId": "r-1",
             "identity": {"userArn": caller, "caller": caller, "sourceIp": "10.0.0.1"},
         },
@@ -76,7 +92,11 @@ def api_event(
 
 
 def call(event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
-    response = handler.lambda_handler(event, FakeContext())
+    return answer(handler.lambda_handler(event, FakeContext()))
+
+
+def answer(response: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+    """A proxy response's status, headers (lower-cased names, a multi-value header's first value) and JSON body."""
     body = json.loads(response["body"]) if response.get("body") else None
     headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
     for name, values in (response.get("multiValueHeaders") or {}).items():

@@ -16,7 +16,7 @@ import boto3
 import pytest
 from batch_jobs.contract import BatchApiEnvironment, BatchEnvironment
 
-from tests.api.runtime.conftest import API_ENVIRONMENT, BUCKET
+from tests.api.runtime.conftest import API_ENVIRONMENT, BUCKET, answer, rest_event
 
 STATE_MACHINE_NAME = "llm-async-test-batches"
 STATE_MACHINE_ARN = f"arn:aws:states:us-east-1:123456789012:stateMachine:{STATE_MACHINE_NAME}"
@@ -76,36 +76,11 @@ def batch_event(
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    if body is not None and not isinstance(body, str):
-        body = json.dumps(body)
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": {"Content-Type": "application/json", **(headers or {})},
-        "multiValueHeaders": {},
-        "queryStringParameters": query,
-        "pathParameters": None,
-        "body": body,
-        "isBase64Encoded": False,
-        "requestContext": {
-            "resourcePath": path,
-            "httpMethod": method,
-            "path": f"/v1{path}",
-            "stage": "v1",
-            "requestId": "r-1",
-            "identity": {"userArn": caller, "caller": caller, "sourceIp": "10.0.0.1"},
-        },
-    }
+    return rest_event(method, path, body, resource=path, stage="v1", caller=caller, headers=headers, query=query)
 
 
 def call(event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
-    response = api.lambda_handler(event, FakeContext())
-    body = json.loads(response["body"]) if response.get("body") else None
-    headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
-    for name, values in (response.get("multiValueHeaders") or {}).items():
-        headers.setdefault(name.lower(), values[0])
-    return response["statusCode"], headers, body
+    return answer(api.lambda_handler(event, FakeContext()))
 
 
 def keys(s3: Any, prefix: str = "") -> list[str]:
