@@ -26,9 +26,9 @@ from llm_async.environments import ENVIRONMENTS
 from llm_async.model.config import StagedWeights
 from llm_async.pipeline.config import PIPELINE_STACK_ID, STAGES, PipelineConfig
 from llm_async.pipeline.findings import acknowledge_pipeline_findings
-from llm_async.pipeline.smoke_test_access import PIPELINE_SMOKE_TEST_ROLE_NAME, stage_smoke_test_role_name
+from llm_async.pipeline.smoke_test_access import SMOKE_TEST_ROLES
 from llm_async.pipeline.stage_access import codebuild_step_role
-from llm_async.weights.staging_access import PIPELINE_WEIGHTS_STAGING_ROLE_NAME, stage_weights_staging_role_name
+from llm_async.weights.staging_access import WEIGHTS_STAGING_ROLES
 from stacks.llm_async_app import ROOT
 from stacks.llm_async_stage import LlmAsyncStage
 
@@ -90,13 +90,13 @@ class LlmAsyncPipelineStack(cdk.Stack):
         self.smoke_test_role = codebuild_step_role(
             self,
             "SmokeTestRole",
-            role_name=PIPELINE_SMOKE_TEST_ROLE_NAME,
+            names=SMOKE_TEST_ROLES,
             description="llm-async pipeline: smoke tests assume each stage's smoke-test role to call its API",
         )
         self.weights_staging_role = codebuild_step_role(
             self,
             "WeightsStagingRole",
-            role_name=PIPELINE_WEIGHTS_STAGING_ROLE_NAME,
+            names=WEIGHTS_STAGING_ROLES,
             description="llm-async pipeline: staging steps assume each stage's weights-staging role to write its weights",
         )
         if pipeline_config.hub_token_secret_arn is not None:
@@ -137,7 +137,7 @@ class LlmAsyncPipelineStack(cdk.Stack):
     def _smoke_test(self, stage: LlmAsyncStage, source: pipelines.IFileSetProducer) -> pipelines.CodeBuildStep:
         """Submit a prompt through the stage's API and wait for the result, as long as a wake from zero takes."""
         config = stage.config
-        stage_role_arn = f"arn:{cdk.Aws.PARTITION}:iam::{config.account}:role/{stage_smoke_test_role_name(config.env_name)}"
+        stage_role_arn = SMOKE_TEST_ROLES.stage_arn(config.account, config.env_name)
         self.smoke_test_role.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[stage_role_arn]))
         wait_s = config.endpoint.startup_budget_s + SMOKE_TEST_GENERATION_S
         role_output = stage.stack.smoke_test_role_output
@@ -173,9 +173,7 @@ class LlmAsyncPipelineStack(cdk.Stack):
         config, weights_stack = stage.config, stage.weights_stack
         weights = config.model.weights
         assert isinstance(weights, StagedWeights) and weights_stack is not None  # the stage has a weights stack
-        stage_role_arn = (
-            f"arn:{cdk.Aws.PARTITION}:iam::{config.account}:role/{stage_weights_staging_role_name(config.env_name)}"
-        )
+        stage_role_arn = WEIGHTS_STAGING_ROLES.stage_arn(config.account, config.env_name)
         self.weights_staging_role.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[stage_role_arn]))
         if weights_stack.staging_role_output is None:  # a stage always grants its pipeline's account; this guards refactors
             raise ValueError(f"stage {stage.stage_name}: its weights stack has no staging role to assume")

@@ -11,17 +11,9 @@ from constructs import Construct
 
 from llm_async.api.construct import InferenceApi
 from llm_async.compliance import findings
-from llm_async.pipeline.stage_access import pipeline_role_arn, role_for_pipeline_step
+from llm_async.pipeline.stage_access import StepRoleNames, role_for_pipeline_step
 
-PIPELINE_SMOKE_TEST_ROLE_NAME = "llm-async-pipeline-smoke-test"
-
-
-def stage_smoke_test_role_name(env_name: str) -> str:
-    return f"llm-async-{env_name}-smoke-test"
-
-
-def pipeline_smoke_test_role_arn(pipeline_account: str) -> str:
-    return pipeline_role_arn(pipeline_account, PIPELINE_SMOKE_TEST_ROLE_NAME)
+SMOKE_TEST_ROLES = StepRoleNames("smoke-test")
 
 
 class SmokeTestAccess(Construct):
@@ -30,9 +22,9 @@ class SmokeTestAccess(Construct):
         self.role = role_for_pipeline_step(
             self,
             "Role",
-            role_name=stage_smoke_test_role_name(env_name),
+            names=SMOKE_TEST_ROLES,
+            env_name=env_name,
             pipeline_account=pipeline_account,
-            pipeline_role_name=PIPELINE_SMOKE_TEST_ROLE_NAME,
             description=f"llm-async {env_name}: the pipeline's smoke test calls this stage's inference API",
         )
         api.grant_invoke(self.role)

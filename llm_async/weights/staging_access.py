@@ -8,18 +8,10 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from llm_async.pipeline.stage_access import pipeline_role_arn, role_for_pipeline_step
+from llm_async.pipeline.stage_access import StepRoleNames, role_for_pipeline_step
 from llm_async.weights.construct import WeightsStore
 
-PIPELINE_WEIGHTS_STAGING_ROLE_NAME = "llm-async-pipeline-weights-staging"
-
-
-def stage_weights_staging_role_name(env_name: str) -> str:
-    return f"llm-async-{env_name}-weights-staging"
-
-
-def pipeline_weights_staging_role_arn(pipeline_account: str) -> str:
-    return pipeline_role_arn(pipeline_account, PIPELINE_WEIGHTS_STAGING_ROLE_NAME)
+WEIGHTS_STAGING_ROLES = StepRoleNames("weights-staging")
 
 
 class WeightsStagingAccess(Construct):
@@ -32,9 +24,9 @@ class WeightsStagingAccess(Construct):
         self.role = role_for_pipeline_step(
             self,
             "Role",
-            role_name=stage_weights_staging_role_name(env_name),
+            names=WEIGHTS_STAGING_ROLES,
+            env_name=env_name,
             pipeline_account=pipeline_account,
-            pipeline_role_name=PIPELINE_WEIGHTS_STAGING_ROLE_NAME,
             description=f"llm-async {env_name}: the pipeline stages the model's weights into this stage's weights bucket",
         )
         store.grant_stage(self.role, prefix)

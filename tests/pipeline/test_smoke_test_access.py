@@ -11,12 +11,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from llm_async.compliance.findings import wildcard_resource_finding
-from llm_async.pipeline.smoke_test_access import (
-    PIPELINE_SMOKE_TEST_ROLE_NAME,
-    SmokeTestAccess,
-    pipeline_smoke_test_role_arn,
-    stage_smoke_test_role_name,
-)
+from llm_async.pipeline.smoke_test_access import SMOKE_TEST_ROLES, SmokeTestAccess
 from llm_async_tools.security_report import acknowledgments
 from tests.constructs import Parts, bare_stack, template
 
@@ -54,8 +49,8 @@ def built() -> Built:
 
 
 def test_role_names_are_fixed_so_each_side_can_name_the_other() -> None:
-    assert PIPELINE_SMOKE_TEST_ROLE_NAME == "llm-async-pipeline-smoke-test"
-    assert stage_smoke_test_role_name("staging") == "llm-async-staging-smoke-test"
+    assert SMOKE_TEST_ROLES.pipeline == "llm-async-pipeline-smoke-test"
+    assert SMOKE_TEST_ROLES.stage("staging") == "llm-async-staging-smoke-test"
 
 
 def test_the_stage_role_is_named_after_its_environment(built: Built) -> None:
@@ -87,7 +82,7 @@ def test_the_role_trusts_only_the_pipelines_smoke_test_role(built: Built) -> Non
         },
     }
     assert (
-        built.stack.resolve(pipeline_smoke_test_role_arn(PIPELINE_ACCOUNT))
+        built.stack.resolve(SMOKE_TEST_ROLES.pipeline_arn(PIPELINE_ACCOUNT))
         == trust["Condition"]["ArnEquals"]["aws:PrincipalArn"]
     )
 

@@ -10,12 +10,7 @@ import aws_cdk as cdk
 import pytest
 
 from llm_async.weights.construct import STAGE_ACTIONS, STAGE_KMS_ACTIONS, WeightsStore
-from llm_async.weights.staging_access import (
-    PIPELINE_WEIGHTS_STAGING_ROLE_NAME,
-    WeightsStagingAccess,
-    pipeline_weights_staging_role_arn,
-    stage_weights_staging_role_name,
-)
+from llm_async.weights.staging_access import WEIGHTS_STAGING_ROLES, WeightsStagingAccess
 from tests.compliance.acknowledged import acknowledged
 from tests.constructs import bare_stack, template
 from tests.helpers import BuiltStack
@@ -57,8 +52,8 @@ def built() -> Built:
 
 
 def test_role_names_are_fixed_so_each_side_can_name_the_other() -> None:
-    assert PIPELINE_WEIGHTS_STAGING_ROLE_NAME == "llm-async-pipeline-weights-staging"
-    assert stage_weights_staging_role_name("staging") == "llm-async-staging-weights-staging"
+    assert WEIGHTS_STAGING_ROLES.pipeline == "llm-async-pipeline-weights-staging"
+    assert WEIGHTS_STAGING_ROLES.stage("staging") == "llm-async-staging-weights-staging"
 
 
 def test_the_stage_role_is_named_after_its_environment(built: Built) -> None:
@@ -89,7 +84,7 @@ def test_the_role_trusts_only_the_pipelines_weights_staging_role(built: Built) -
 
 def test_the_trust_condition_is_the_arn_the_pipeline_side_names(built: Built) -> None:
     (trust,) = built.role()["AssumeRolePolicyDocument"]["Statement"]
-    assert built.ref(pipeline_weights_staging_role_arn(PIPELINE_ACCOUNT)) == trust["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+    assert built.ref(WEIGHTS_STAGING_ROLES.pipeline_arn(PIPELINE_ACCOUNT)) == trust["Condition"]["ArnEquals"]["aws:PrincipalArn"]
 
 
 def test_the_role_may_stage_the_revision_prefix_of_the_store_only(built: Built) -> None:
