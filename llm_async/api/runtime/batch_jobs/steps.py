@@ -102,6 +102,15 @@ def _waker() -> Waker:
     return Waker.for_endpoint(_environment(), _s3())
 
 
+def _read_batch(store: Store, batch_id: str) -> dict[str, Any]:
+    """The record of the batch a step was started for: POST /batches writes it before it starts the state machine, so
+    a missing one is a fault (KeyError fails the step)."""
+    record = store.read_batch(batch_id)
+    if record is None:
+        raise KeyError(f"no batch {batch_id}")
+    return record
+
+
 def _count(name: str, value: int = 1) -> None:
     if value:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
@@ -119,9 +128,7 @@ def validate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     batch_id = event["batch_id"]
     logger.append_keys(batch_id=batch_id)
     store = _store()
-    record = store.read_batch(batch_id)
-    if record is None:
-        raise KeyError(f"no batch {batch_id}")
+    record = _read_batch(store, batch_id)
     if record["status"] == "validating":
         record = _validate(store, record)
     elif record["status"] == "cancelling":
@@ -242,9 +249,7 @@ def submit_chunk(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
     batch_id, deadline = batch_input["batch_id"], int(batch_input["deadline"])
     logger.append_keys(batch_id=batch_id, first_line=items[0]["line"] if items else None)
     store = _store()
-    record = store.read_batch(batch_id)
-    if record is None:
-        raise KeyError(f"no batch {batch_id}")
+    record = _read_batch(store, batch_id)
     submitted = skipped = 0
     cancelled = False
     try:
@@ -437,9 +442,7 @@ def finalize(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     batch_id = event["batch_id"]
     logger.append_keys(batch_id=batch_id)
     store = _store()
-    record = store.read_batch(batch_id)
-    if record is None:
-        raise KeyError(f"no batch {batch_id}")
+    record = _read_batch(store, batch_id)
     if record["status"] in records.TERMINAL:
         return {"batch_id": batch_id, "status": record["status"]}
 
