@@ -24,7 +24,6 @@ delivers to the tracker through the subscribed queue as SNS envelopes in SQS bat
 from __future__ import annotations
 
 import copy
-import hashlib
 import heapq
 import importlib
 import itertools
@@ -38,6 +37,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
+
+from botocore.exceptions import ClientError
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 FAILING_LINES = (13, 47, 89)
@@ -561,6 +562,8 @@ class FakeEndpoint:
         self.s3, self.clock = s3, clock
         self.endpoint_name, self.wake_alarm_name = endpoint_name, wake_alarm_name
         self.concurrency, self.service_s, self.cold_start_s = concurrency, service_s, cold_start_s
+        self.throttle_next = 0
+        """How many of the next InvokeEndpointAsync calls SageMaker refuses with ThrottlingException."""
         self.instance_ready_at: float | None = None
         self.queue: list[_Request] = []
         self._free_at: list[float] = []
@@ -569,7 +572,7 @@ class FakeEndpoint:
         self.wakes: list[float] = []
         self.notifications: list[dict[str, Any]] = []
         """Published and not yet taken by the queue."""
-        self.completed = self.failed = 0
+        self.completed = self.failed = self.throttled = 0
         self.most_in_flight = 0
         clock.on_advance(self.work)
 
@@ -577,6 +580,11 @@ class FakeEndpoint:
 
     def invoke_endpoint_async(self, **request: Any) -> dict[str, Any]:
         assert request["EndpointName"] == self.endpoint_name, request
+        if self.throttle_next:
+            self.throttle_next -= 1
+            self.throttled += 1
+            error = {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+            raise ClientError(error, "InvokeEndpointAsync")
         assert request["ContentType"] == "application/json" and request["InputLocation"].startswith("s3://")
         inference_id = request["InferenceId"]
         assert 1 <= len(inference_id) <= 64
@@ -700,14 +708,6 @@ class FakeStepFunctions:
         self.started.append({"name": name, "input": json.loads(input)})
         return {"executionArn": f"{stateMachineArn.replace(':stateMachine:', ':execution:')}:{name}", "startDate": datetime.now(UTC)}
 
-
-def line_number(custom_id: str) -> int:
-    """The tests' custom ids are `req-<line>`."""
-    return int(custom_id.removeprefix("req-"))
-
-
-def digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def invocations_of(history: list[Event], handler: str) -> Iterator[Event]:

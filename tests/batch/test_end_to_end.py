@@ -82,6 +82,9 @@ class Run:
     most_in_flight: int
     dead_letters: int
     history: list[tuple[float, str, str]]
+    retries: list[tuple[str, str, int]]
+    """(state, error, attempt) of every retry the driver made."""
+    throttled: int
     notes: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def entered(self) -> list[str]:
@@ -107,7 +110,8 @@ def shared(directory: Path, name: str, compute: Callable[[], Run]) -> Run:
                 raise TimeoutError(f"no result of scenario {name} after 600 s")
             time.sleep(0.05)
         data = json.loads(result.read_text())
-        return Run(**{**data, "invocations": [tuple(i) for i in data["invocations"]], "history": [tuple(h) for h in data["history"]]})
+        tuples = {name: [tuple(entry) for entry in data[name]] for name in ("invocations", "history", "retries")}
+        return Run(**{**data, **tuples})
     try:
         run = compute()
     except BaseException:
@@ -217,6 +221,8 @@ class Harness:
             most_in_flight=endpoint.most_in_flight,
             dead_letters=len(self.queue.dead_letters),
             history=[(event.time, event.kind, event.state) for event in self.driver.history],
+            retries=[(e.state, e.detail[0], e.detail[1]) for e in self.driver.history if e.kind == "retry"],
+            throttled=endpoint.throttled,
             notes=notes or {},
         )
 
@@ -447,3 +453,43 @@ def test_a_file_of_invalid_lines_fails_naming_each_line(invalid: Run) -> None:
 def test_a_file_of_invalid_lines_invokes_nothing(invalid: Run) -> None:
     assert invalid.invocations == [] and invalid.wakes == []
     assert invalid.entered() == ["Validate", "IsValid", "Done"]
+
+
+# --- throttling ---
+
+THROTTLED_LINES = 120
+
+
+@pytest.fixture(scope="module")
+def throttled(harness: Any, scenarios_directory: Path) -> Run:
+    def scenario() -> Run:
+        with harness() as h:
+            # SageMaker refuses the first chunk's third line and the two calls after it (the second chunk's or a retry's).
+            calls = {"n": 0}
+            original = h.endpoint.invoke_endpoint_async
+
+            def throttle_some(**request: Any) -> dict[str, Any]:
+                calls["n"] += 1
+                if calls["n"] == 3:
+                    h.endpoint.throttle_next = 3
+                return original(**request)
+
+            h.endpoint.invoke_endpoint_async = throttle_some  # type: ignore[method-assign]
+            return h.run(jsonl(chat_lines(THROTTLED_LINES)))
+
+    return shared(scenarios_directory, "throttled", scenario)
+
+
+def test_a_throttled_submit_is_retried_by_its_state_with_backoff(throttled: Run) -> None:
+    assert throttled.throttled == 3
+    # SubmitChunk raised Throttled three times; the state's Throttled retrier (not Lambda's) ran it again each time.
+    assert [(state, error) for state, error, _ in throttled.retries] == [("SubmitChunk", "Throttled")] * 3
+    assert all(1 <= attempt <= 6 for _, _, attempt in throttled.retries)
+    assert throttled.execution["status"] == "SUCCEEDED" and throttled.batch["status"] == "completed"
+
+
+def test_a_retried_chunk_invokes_each_line_once(throttled: Run) -> None:
+    invoked = [inference_id for _, inference_id in throttled.invocations]
+    assert len(invoked) == len(set(invoked)) == THROTTLED_LINES
+    assert throttled.batch["request_counts"] == {"total": THROTTLED_LINES, "completed": 116, "failed": 4}
+    assert {line["custom_id"] for line in throttled.errors} == _failing(THROTTLED_LINES)
