@@ -11,6 +11,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 
 from llm_async.api.runtime.batch_jobs import contract
@@ -18,11 +19,14 @@ from llm_async.batch.config import BatchConfig
 from llm_async.batch.construct import BatchJobs
 from llm_async.batch.workflow import poll_interval_s
 from llm_async.environments import ENVIRONMENTS
+from llm_async.model.config import S3Weights
+from llm_async.monitoring.sections import batch_section
 from llm_async.network.config import NewVpc
 from tests.batch.definition import definition, states
 from tests.compliance.acknowledged import acknowledged, under
 from tests.constructs import Parts, bare_stack, template
 from tests.helpers import BuiltStack
+from tests.synths import S3_WEIGHTS_URI
 from tests.test_cfn_lint import IGNORED, lint
 
 HANDLERS = {
@@ -141,9 +145,6 @@ def sandbox_definition(sandbox: Built) -> dict[str, Any]:
 def vpc() -> Built:
     """VPC mode with S3 weights (no NAT): the batch Lambdas in the private subnets."""
     sandbox = ENVIRONMENTS["sandbox"]()
-    from tests.synths import S3_WEIGHTS_URI  # noqa: PLC0415
-    from llm_async.model.config import S3Weights  # noqa: PLC0415
-
     model = dataclasses.replace(sandbox.model, weights=S3Weights(S3_WEIGHTS_URI))
     return _build("sandbox", model=model, network=NewVpc())
 
@@ -721,3 +722,28 @@ def test_in_vpc_mode_the_api_reaches_step_functions_through_an_interface_endpoin
     assert endpoint["ServiceName"] == "com.amazonaws.us-east-1.states"
     assert endpoint["PrivateDnsEnabled"] is True
     assert endpoint["SecurityGroupIds"] == [{"Fn::GetAtt": [vpc.logical_id(network.endpoint_security_group), "GroupId"]}]
+
+
+# --- the monitoring section ---
+
+
+def test_the_batch_section_pages_on_failed_executions_dead_letters_and_lambda_errors(sandbox: Built) -> None:
+    section = batch_section(sandbox.batch)
+    alarms = {spec.id_: spec for spec in section.alarms}
+    assert sorted(alarms) == ["BatchExecutionsFailed", "BatchLambdaErrors", "BatchTrackerDeadLetters"]
+    for spec in alarms.values():
+        # Any occurrence pages; a period without data is one without the event.
+        assert (spec.threshold, spec.comparison) == (1, cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
+        assert spec.treat_missing_data == cloudwatch.TreatMissingData.NOT_BREACHING
+        assert len(spec.description) > 80
+    expressions = {name: spec.metric.to_metric_config().math_expression for name, spec in alarms.items()}
+    assert expressions["BatchExecutionsFailed"].expression == "failed + timed_out"  # type: ignore[union-attr]
+    dead_letters = expressions["BatchTrackerDeadLetters"]
+    assert dead_letters is not None and dead_letters.expression == "tracker + delivery"
+    queues = {name: m.dimensions["QueueName"] for name, m in dead_letters.using_metrics.items()}
+    assert {name: sandbox.ref(queue) for name, queue in queues.items()} == {
+        "tracker": {"Fn::GetAtt": [sandbox.logical_id(sandbox.batch.tracker_dead_letters), "QueueName"]},
+        "delivery": {"Fn::GetAtt": [sandbox.logical_id(sandbox.batch.delivery_dead_letters), "QueueName"]},
+    }
+    # Executions and lines, then batches: two dashboard rows.
+    assert [len(row) for row in section.rows] == [3, 1]
