@@ -8,12 +8,13 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from llm_async.api.construct import InferenceApi
+from llm_async.batch.construct import BatchJobs
 from llm_async.deployment import DeploymentConfig
 from llm_async.endpoint.construct import AsyncEndpoint
 from llm_async.endpoint.scaling import ScaleToZero
 from llm_async.model.construct import ServingModel
 from llm_async.monitoring.construct import Monitoring
-from llm_async.monitoring.sections import api_section, endpoint_section
+from llm_async.monitoring.sections import Section, api_section, batch_section, endpoint_section
 from llm_async.network.construct import PrivateNetwork
 from llm_async.notifications.subscriptions import ResultSubscriptions
 from llm_async.notifications.topics import NotificationTopics
@@ -119,22 +120,45 @@ class LlmAsyncStack(cdk.Stack):
             token_budget=config.token_budget,
             endpoint=self.endpoint, scaling=self.scaling, payloads=self.payloads, logs=logs, network=self.network,
         )
+        # Batch jobs (the OpenAI Batch API): routes on the same API, a state machine, a tracker of the topics.
+        self.batch = (
+            BatchJobs(
+                self,
+                "Batch",
+                name=config.endpoint.name_prefix,
+                config=config.batch,
+                max_concurrency=config.batch_max_concurrency,
+                api=self.api,
+                endpoint=self.endpoint,
+                scaling=self.scaling,
+                payloads=self.payloads,
+                topics=self.topics,
+                logs=logs,
+                removal_policy=removal,
+                network=self.network,
+            )
+            if config.batch.enabled
+            else None
+        )
+        sections: list[Section] = [
+            endpoint_section(
+                self.endpoint,
+                self.scaling,
+                expected_wake_s=config.expected_wake_s,
+                min_capacity=config.scaling.min_capacity,
+                max_capacity=config.scaling.max_capacity,
+            ),
+            api_section(self.api, api_5xx_threshold=config.monitoring.api_5xx_threshold),
+        ]
+        if self.batch is not None:
+            sections.append(batch_section(self.batch))
 
         self.monitoring = Monitoring(
             self,
             "Monitoring",
             name=config.endpoint.name_prefix,
             config=config.monitoring,
-            sections=[
-                endpoint_section(
-                    self.endpoint,
-                    self.scaling,
-                    expected_wake_s=config.expected_wake_s,
-                    min_capacity=config.scaling.min_capacity,
-                    max_capacity=config.scaling.max_capacity,
-                ),
-                api_section(self.api, api_5xx_threshold=config.monitoring.api_5xx_threshold),
-            ],
+            sections=sections,
             removal_policy=removal,
         )
 
@@ -151,5 +175,7 @@ class LlmAsyncStack(cdk.Stack):
         cdk.CfnOutput(self, "ErrorTopicArn", value=self.topics.error_topic.topic_arn)
         cdk.CfnOutput(self, "OpsTopicArn", value=self.monitoring.ops_topic.topic_arn)
         cdk.CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)
+        if self.batch is not None:
+            cdk.CfnOutput(self, "BatchStateMachineArn", value=self.batch.state_machine.state_machine_arn)
         for index, queue in enumerate(self.result_subscriptions.queues, start=1):
             cdk.CfnOutput(self, f"ResultQueue{index}Url", value=queue.queue_url)

@@ -22,6 +22,8 @@ OPS_ALARMS = [
     "notification-failures",
     "stuck-at-zero",
 ]
+# The batch jobs' (monitoring.sections.batch_section), in every configuration with batch.enabled.
+BATCH_ALARMS = ["batch-executions-failed", "batch-lambda-errors", "batch-tracker-dead-letters"]
 
 
 def _ops_topic_ref(synth: Synthesized) -> dict[str, Any]:
@@ -43,9 +45,9 @@ def _ops_alarms(synth: Synthesized) -> dict[str, dict[str, Any]]:
 def test_every_alarm_in_every_template_has_an_action(synthesized: dict[str, Synthesized], env: str) -> None:
     synth = synthesized[env]
     alarms = synth.resources("AWS::CloudWatch::Alarm")
-    # The operations alarms, and the scaling alarms (wake, idle scale-in, and above one instance scale-out and
-    # gradual scale-in).
-    assert len(alarms) == 6 + (2 if synth.config.scaling.max_capacity == 1 else 4)
+    # The operations alarms (the batch jobs' three among them), and the scaling alarms (wake, idle scale-in, and
+    # above one instance scale-out and gradual scale-in).
+    assert len(alarms) == 6 + (3 if synth.config.batch.enabled else 0) + (2 if synth.config.scaling.max_capacity == 1 else 4)
     for logical_id, alarm in alarms.items():
         props = alarm["Properties"]
         assert props.get("ActionsEnabled", True) is True, logical_id
@@ -55,9 +57,9 @@ def test_every_alarm_in_every_template_has_an_action(synthesized: dict[str, Synt
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_the_stack_pages_through_the_ops_topic_with_six_alarms(synthesized: dict[str, Synthesized], env: str) -> None:
+def test_the_stack_pages_through_the_ops_topic_with_its_alarms(synthesized: dict[str, Synthesized], env: str) -> None:
     ops = _ops_alarms(synthesized[env])
-    assert sorted(ops) == OPS_ALARMS
+    assert sorted(ops) == sorted(OPS_ALARMS + (BATCH_ALARMS if synthesized[env].config.batch.enabled else []))
     topic = _ops_topic_ref(synthesized[env])
     assert all(alarm["OKActions"] == [topic] for alarm in ops.values())
 
@@ -106,8 +108,9 @@ def test_the_ops_topic_and_the_dashboard_are_outputs(sandbox: Synthesized) -> No
     ]
     assert outputs["OpsTopicArn"]["Value"] == {"Ref": topic_id}
     assert outputs["DashboardName"]["Value"] == {"Ref": next(iter(sandbox.resources("AWS::CloudWatch::Dashboard")))}
-    # With no destination configured, the output is how the on-call subscribes.
-    assert sandbox.resources("AWS::SNS::Subscription") == {}
+    # With no destination configured, the output is how the on-call subscribes (the batch tracker's queue subscribes
+    # to the success and error topics, not to this one).
+    assert [s for s in sandbox.resources("AWS::SNS::Subscription").values() if s["Properties"]["TopicArn"] == outputs["OpsTopicArn"]["Value"]] == []
 
 
 def test_the_api_url_output_is_the_deployed_stage(sandbox: Synthesized) -> None:
@@ -122,8 +125,10 @@ def test_the_api_url_output_is_the_deployed_stage(sandbox: Synthesized) -> None:
 def test_every_log_group_has_the_configured_retention(synthesized: dict[str, Synthesized], env: str) -> None:
     synth = synthesized[env]
     groups = synth.resources("AWS::Logs::LogGroup")
-    # The endpoint's, the Lambda's, the API's access logs, and the flow logs of a VPC the stack creates.
-    assert len(groups) == (4 if isinstance(synth.config.network, NewVpc) else 3)
+    # The endpoint's, the Lambda's, the API's access logs, the flow logs of a VPC the stack creates, and the batch
+    # jobs' (each of their 8 Lambdas' and the state machine's).
+    batch = 9 if synth.config.batch.enabled else 0
+    assert len(groups) == (4 if isinstance(synth.config.network, NewVpc) else 3) + batch
     assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {synth.config.monitoring.log_retention_days}
     # Prod keeps what it logged.
     expected = "Retain" if synth.config.storage.retain_on_delete else "Delete"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -101,16 +102,60 @@ def test_no_aws_managed_policy_on_the_sagemaker_or_lambda_roles(synthesized: dic
 def test_invoke_endpoint_async_is_granted_on_exactly_one_endpoint(synthesized: dict[str, Synthesized], env: str) -> None:
     synth = synthesized[env]
     (endpoint_id, _) = synth.only("AWS::SageMaker::Endpoint")
-    grants = [
-        statement
+    grants = {
+        role["Ref"]: statement
         for policy in synth.resources("AWS::IAM::Policy").values()
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
         if "sagemaker:InvokeEndpointAsync" in _as_list(statement["Action"])
+        for role in policy["Properties"]["Roles"]
+    }
+    # The inference API's Lambda, and the batch jobs' SubmitChunk step: no other role invokes the endpoint.
+    expected = {"ApiFunctionRole"} | ({"BatchFunctionsSubmitChunkRole"} if synth.config.batch.enabled else set())
+    assert {role_id[:-8] for role_id in grants} == expected
+    for statement in grants.values():
+        assert statement["Resource"] == {"Ref": endpoint_id}  # Ref of an endpoint is its ARN
+        # CDK merges the wake path's DescribeEndpoint on the same ARN into the API's statement.
+        assert set(_as_list(statement["Action"])) <= {"sagemaker:InvokeEndpointAsync", "sagemaker:DescribeEndpoint"}
+
+
+# What a state machine's role needs "*" for: CloudWatch Logs' vended log delivery (Step Functions logging) and X-Ray.
+STATES_NO_RESOURCE_LEVEL = {
+    "logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies",
+    "logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:UpdateLogDelivery",
+    "xray:GetSamplingRules", "xray:GetSamplingTargets", "xray:PutTelemetryRecords", "xray:PutTraceSegments",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_batch_state_machine_names_a_resource_wherever_iam_allows(synthesized: dict[str, Synthesized], env: str) -> None:
+    synth = synthesized[env]
+    (role_id,) = _roles_assumed_by(synth, "states.amazonaws.com")
+    statements = _statements_of(synth, role_id) + [
+        s
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        if policy["Properties"]["PolicyName"].startswith("BatchStateMachineDistributedMapPolicy")
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
-    assert len(grants) == 1
-    assert grants[0]["Resource"] == {"Ref": endpoint_id}  # Ref of an endpoint is its ARN
-    # CDK merges the wake path's DescribeEndpoint on the same ARN into the statement.
-    assert set(_as_list(grants[0]["Action"])) <= {"sagemaker:InvokeEndpointAsync", "sagemaker:DescribeEndpoint"}
+    for statement in statements:
+        if "*" in _as_list(statement["Resource"]):
+            assert set(_as_list(statement["Action"])) <= STATES_NO_RESOURCE_LEVEL, statement
+    # Its only S3 access: reading a batch's items under batches/.
+    s3 = [s for s in statements if any(a.startswith("s3:") for a in _as_list(s["Action"]))]
+    assert [(s["Action"], s["Resource"]["Fn::Join"][1][1]) for s in s3] == [("s3:GetObject", "/batches/*")]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_no_batch_role_reads_or_writes_the_whole_payload_bucket(synthesized: dict[str, Synthesized], env: str) -> None:
+    synth = synthesized[env]
+    (bucket_id,) = [k for k in synth.resources("AWS::S3::Bucket") if k.startswith("Payloads") and "AccessLogs" not in k]
+    for policy_id, policy in synth.resources("AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            for resource in _as_list(statement["Resource"]):
+                text = json.dumps(resource)
+                if bucket_id in text and "Fn::Join" in text:
+                    # Object ARNs name one prefix: <bucket ARN>/<prefix>/*, never <bucket ARN>/*.
+                    suffix = resource["Fn::Join"][1][1]
+                    assert re.fullmatch(r"/(input|output|failure|files|batches)/\*", suffix), (policy_id, statement)
 
 
 @pytest.mark.parametrize("env", ENVS)
