@@ -15,11 +15,12 @@ from typing import Any
 
 from llm_async.endpoint import metrics
 from llm_async.model.capacity import CAPACITY_METADATA
-from llm_async.model.staged import WEIGHTS_METADATA
 from llm_async.model.instance_types import GPU_INSTANCE_TYPES
+from llm_async.model.staged import WEIGHTS_METADATA
 from llm_async.pipeline.config import CONTEXT_KEY as PIPELINE_CONTEXT_KEY
 from llm_async.pipeline.config import PIPELINE_STACK_ID
 from llm_async_tools.cfn_template import only, resources_of_type
+from llm_async_tools.simulation.batch import read_map_settings
 
 _COMPARISON = {
     "GreaterThanOrEqualToThreshold": "≥",
@@ -78,7 +79,8 @@ def _alarm_line(alarm: dict[str, Any], policies: dict[str, Any]) -> str:
     )
 
 
-def _api_lines(resources: dict[str, Any]) -> list[str]:
+def _api_lines(template: dict[str, Any]) -> list[str]:
+    resources = template["Resources"]
     methods = sorted(
         (r["Properties"]["HttpMethod"], r["Properties"]["AuthorizationType"])
         for r in resources.values()
@@ -88,10 +90,18 @@ def _api_lines(resources: dict[str, Any]) -> list[str]:
         return []
     (settings,) = only(resources, "AWS::ApiGateway::Stage")["MethodSettings"]
     auth = "/".join(sorted({a for _, a in methods}))
-    return [
+    lines = [
         f"API          POST /invocations, GET /invocations/{{id}} ({auth} auth,"
         f" {settings['ThrottlingRateLimit']:g} req/s, burst {settings['ThrottlingBurstLimit']})"
     ]
+    batch = read_map_settings(template)
+    if batch is not None:
+        lines.append(
+            "Batch        OpenAI Batch API: POST /files, POST /batches, GET /batches[/{id}], POST /batches/{id}/cancel,"
+            f" GET /files/{{id}}/content; at most {batch.max_concurrency} chunks of {batch.chunk_lines} lines in flight"
+            " (BatchStateMachineArn)"
+        )
+    return lines
 
 
 def _endpoint_service(endpoint: dict[str, Any]) -> str:
@@ -212,7 +222,7 @@ def summarize(template: dict[str, Any], stack_name: str) -> str:
             f" {s['ScalableTargetAction']['MinCapacity']}"
             for s in schedules
         ),
-        *_api_lines(resources),
+        *_api_lines(template),
         *_network_lines(resources, model),
         *_monitoring_lines(resources),
         f"Cost         ${_usd(instance.usd_per_hour * target['MaxCapacity'])}/h at max capacity"

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from llm_async.api.runtime.inference_api.contract import HANDLER
 from llm_async.model.presets import QWEN2_5_7B_INSTRUCT
+from llm_async_tools.simulation.batch import read_map_settings
 from tests.synths import Synthesized, synthesize
 from tests.update_plan import ADD, KEEP, REMOVE, REPLACE, UPDATE, update_plan
 
@@ -22,6 +24,25 @@ STATEFUL_TYPES = ("AWS::S3::Bucket", "AWS::KMS::Key", "AWS::SNS::Topic", "AWS::L
 
 def _ids(synth: Synthesized, resource_type: str) -> set[str]:
     return set(synth.resources(resource_type))
+
+
+def _api_function_id(synth: Synthesized) -> str:
+    (function_id,) = [k for k, f in synth.resources("AWS::Lambda::Function").items() if f["Properties"]["Handler"] == HANDLER]
+    return function_id
+
+
+def _batch_map_changes(before: Synthesized, after: Synthesized) -> dict[str, str]:
+    """The batch state machine is updated (never replaced) when its Distributed Map's concurrency follows a change of
+    the endpoint's concurrency per instance (BatchConfig.max_concurrency derives from it)."""
+    (machine_id,) = _ids(before, "AWS::StepFunctions::StateMachine")
+    settings = [read_map_settings(synth.template_json) for synth in (before, after)]
+    return {machine_id: UPDATE} if settings[0] != settings[1] else {}
+
+
+def _functions_reading(synth: Synthesized, variable: str) -> set[str]:
+    """The functions whose environment carries `variable`: the inference API's, and the batch jobs' that validate
+    requests with the same rules or invoke the same endpoint."""
+    return {k for k, f in synth.resources("AWS::Lambda::Function").items() if variable in f["Properties"]["Environment"]["Variables"]}
 
 
 # The "after" synths skip the rule packs: the same constructs pass them in the session's synths.
@@ -45,11 +66,13 @@ def test_a_model_change_updates_the_endpoint_in_place(sandbox: Synthesized, mode
     (model_id,) = _ids(sandbox, "AWS::SageMaker::Model")
     (config_id,) = _ids(sandbox, "AWS::SageMaker::EndpointConfig")
     (endpoint_id,) = _ids(sandbox, "AWS::SageMaker::Endpoint")
-    (function_id,) = _ids(sandbox, "AWS::Lambda::Function")
     # A new model and endpoint config (both immutable); the endpoint switches to them (UpdateEndpoint),
-    # which SageMaker allows under autoscaling because only the model changes. The API's function is updated
-    # with the new token limits it checks requests against.
-    assert changes == {model_id: REPLACE, config_id: REPLACE, endpoint_id: UPDATE, function_id: UPDATE}
+    # which SageMaker allows under autoscaling because only the model changes. The functions that check requests
+    # (the API's, the batch jobs') are updated with the new token limits.
+    checking = _functions_reading(sandbox, "MAX_INPUT_TOKENS")
+    assert _api_function_id(sandbox) in checking
+    expected = {model_id: REPLACE, config_id: REPLACE, endpoint_id: UPDATE, **dict.fromkeys(checking, UPDATE)}
+    assert changes == expected | _batch_map_changes(sandbox, model_changed)
     endpoint = model_changed.template_json["Resources"][endpoint_id]["Properties"]
     assert endpoint["RetainAllVariantProperties"] is True  # the scaled instance count survives the update
 
@@ -81,12 +104,13 @@ def test_the_api_switches_to_a_replacement_endpoint_only_once_it_exists(
     sandbox: Synthesized, instance_changed: Synthesized
 ) -> None:
     plan = update_plan(sandbox.template_json, instance_changed.template_json)
-    (function_id,) = _ids(sandbox, "AWS::Lambda::Function")
     (endpoint_id,) = _ids(sandbox, "AWS::SageMaker::Endpoint")
-    assert plan[function_id] == UPDATE
-    variables = instance_changed.template_json["Resources"][function_id]["Properties"]["Environment"]["Variables"]
-    # A reference orders the function's update after the new endpoint's creation (InService).
-    assert variables["ENDPOINT_NAME"] == {"Fn::GetAtt": [endpoint_id, "EndpointName"]}
+    # Every function that names the endpoint (the API's, the batch jobs' that invoke or wake it) switches with it.
+    for function_id in _functions_reading(sandbox, "ENDPOINT_NAME"):
+        assert plan[function_id] == UPDATE
+        variables = instance_changed.template_json["Resources"][function_id]["Properties"]["Environment"]["Variables"]
+        # A reference orders the function's update after the new endpoint's creation (InService).
+        assert variables["ENDPOINT_NAME"] == {"Fn::GetAtt": [endpoint_id, "EndpointName"]}
 
 
 @pytest.mark.parametrize("change", ["model_changed", "instance_changed"])
@@ -120,8 +144,7 @@ def test_the_plan_detects_replacement_through_a_create_only_property(sandbox: Sy
     plan = update_plan(sandbox.template_json, after)
     assert plan[bucket_id] == REPLACE
     # Everything naming the bucket changes with it; nothing unrelated does.
-    (function_id,) = _ids(sandbox, "AWS::Lambda::Function")
-    assert plan[function_id] == UPDATE
+    assert plan[_api_function_id(sandbox)] == UPDATE
     assert {plan[k] for k in _ids(sandbox, "AWS::SNS::Topic")} == {KEEP}
 
 
@@ -132,12 +155,14 @@ def test_a_change_of_engine_updates_the_endpoint_in_place(synthesized: dict[str,
     (model_id,) = _ids(tgi, "AWS::SageMaker::Model")
     (config_id,) = _ids(tgi, "AWS::SageMaker::EndpointConfig")
     (endpoint_id,) = _ids(tgi, "AWS::SageMaker::Endpoint")
-    (function_id,) = _ids(tgi, "AWS::Lambda::Function")
     (role_policy_id,) = [k for k in _ids(tgi, "AWS::IAM::Policy") if k.startswith("ModelExecutionRoleDefaultPolicy")]
     # A new model (the vLLM image and environment) and endpoint config (with the host AMI vLLM's CUDA needs);
     # the endpoint switches to them in place, keeping its scaled instance count; the role may pull the new
-    # image's repository; the API's function applies vLLM's request rules (ENGINE).
-    assert changes == {model_id: REPLACE, config_id: REPLACE, endpoint_id: UPDATE, function_id: UPDATE, role_policy_id: UPDATE}
+    # image's repository; the functions that check requests apply vLLM's rules (ENGINE).
+    engine_readers = _functions_reading(tgi, "ENGINE")
+    assert _api_function_id(tgi) in engine_readers
+    expected = {model_id: REPLACE, config_id: REPLACE, endpoint_id: UPDATE, role_policy_id: UPDATE, **dict.fromkeys(engine_readers, UPDATE)}
+    assert changes == expected | _batch_map_changes(tgi, vllm)
     variant = vllm.template_json["Resources"][config_id]["Properties"]["ProductionVariants"][0]
     assert variant["InferenceAmiVersion"] == "al2023-ami-sagemaker-inference-gpu-4-1"
     assert "InferenceAmiVersion" not in tgi.template_json["Resources"][config_id]["Properties"]["ProductionVariants"][0]

@@ -18,6 +18,7 @@ def test_outputs(sandbox: Synthesized) -> None:
         "ErrorTopicArn",
         "OpsTopicArn",
         "DashboardName",
+        "BatchStateMachineArn",
     }
 
 
@@ -40,10 +41,16 @@ def test_vpc_mode_is_off_by_default(synthesized: dict[str, Synthesized], env: st
     assert "VpcConfig" not in function["Properties"]
 
 
-def test_no_subscription_by_default(sandbox: Synthesized) -> None:
-    # Neither the result topics nor the operations topic push anywhere unless configured.
-    assert sandbox.resources("AWS::SNS::Subscription") == {}
-    assert sandbox.resources("AWS::SQS::Queue") == {}
+def test_no_subscription_by_default_but_the_batch_tracker(sandbox: Synthesized) -> None:
+    # Neither the result topics nor the operations topic push anywhere unless configured, except into the batch
+    # jobs' own tracker queue (docs/design/batch-jobs.md), which reads both result topics.
+    subscriptions = sandbox.resources("AWS::SNS::Subscription")
+    (tracker_queue,) = [k for k, v in sandbox.resources("AWS::SQS::Queue").items() if k.startswith("BatchTrackerQueue") and "RedrivePolicy" in v["Properties"]]
+    assert sorted(s["Properties"]["TopicArn"]["Ref"] for s in subscriptions.values()) == sorted(
+        sandbox.resources("AWS::SNS::Topic").keys() - {k for k in sandbox.resources("AWS::SNS::Topic") if k.startswith("Monitoring")}
+    )
+    assert {s["Properties"]["Endpoint"]["Fn::GetAtt"][0] for s in subscriptions.values()} == {tracker_queue}
+    assert all(k.startswith("Batch") for k in sandbox.resources("AWS::SQS::Queue"))
 
 
 def test_queue_url_output(synthesized: dict[str, Synthesized]) -> None:

@@ -122,7 +122,7 @@ class InferenceApi(Construct):
             "Function",
             runtime=RUNTIME,
             architecture=lambda_.Architecture.X86_64,
-            handler="inference_api.handler.lambda_handler",
+            handler=contract.HANDLER,
             code=lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=["**/__pycache__", "**/*.pyc"]),
             layers=[layer],
             role=role,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llm_async.api.runtime.inference_api.contract import VARIABLES
+from llm_async.api.runtime.inference_api.contract import HANDLER, VARIABLES
 from llm_async.endpoint import metrics
 from llm_async.model.capacity import CAPACITY_METADATA
 from llm_async.model.instance_types import GPU_INSTANCE_TYPES
@@ -111,12 +111,14 @@ def _endpoint_variant(resources: dict[str, Any]) -> tuple[str, int, str | None]:
 def _api_environment(resources: dict[str, Any]) -> tuple[int, str | None, str, int]:
     """The request TTL the API sends with every invocation, the wake alarm it may force (a Ref), the engine, and the
     budget of new tokens it forwards when a request names none."""
-    environments = [
-        f.get("Environment", {}).get("Variables", {})
-        for f in resources_of_type(resources, "AWS::Lambda::Function").values()
+    # The inference API's function: its environment is the construct's contract with its Lambda, and its handler is the
+    # inference API's (the batch Lambdas share the request variables; a hand-written template may name no handler).
+    api = [
+        env
+        for function in resources_of_type(resources, "AWS::Lambda::Function").values()
+        if set(VARIABLES.values()) <= set(env := function.get("Environment", {}).get("Variables", {}))
+        and function.get("Handler", HANDLER) == HANDLER
     ]
-    # The inference API's function is the one whose environment is the construct's contract with its Lambda.
-    api = [env for env in environments if set(VARIABLES.values()) <= set(env)]
     if len(api) != 1:
         raise TemplateError(
             f"template has {len(api)} AWS::Lambda::Function with the inference API's environment"

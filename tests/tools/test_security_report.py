@@ -29,7 +29,7 @@ def test_everything_at_rest_is_encrypted_and_every_key_rotates(synthesized: dict
 
 def test_every_acknowledgment_appears_with_its_reason(sandbox: Synthesized) -> None:
     report = render(sandbox.assembly_dir, "LlmAsyncStack")
-    assert "Per pack: AwsSolutions 13, HIPAA.Security 11, NIST.800.53.R5 12, PCI.DSS.321 10, Serverless 1; 47 in all." in report
+    assert "Per pack: AwsSolutions 49, HIPAA.Security 45, NIST.800.53.R5 46, PCI.DSS.321 28, Serverless 12; 180 in all." in report
     assert "| `Endpoint/Config` | `HIPAA.Security-SageMakerEndpointConfigurationKMSKeyConfigured` | ml.g5.2xlarge has local NVMe" in report
 
 

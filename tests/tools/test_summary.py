@@ -24,7 +24,9 @@ def test_summary_of_the_sandbox_template(sandbox: Synthesized) -> None:
         "Scale in     IF(FILL(CPUUtilization SampleCount, 0) > 0, FILL(ApproximateBacklogSize Maximum, 0), 1) ≤ 0"
         " for 3 min → set capacity to 0 (cooldown 300 s)",
         "API          POST /invocations, GET /invocations/{id} (AWS_IAM auth, 10 req/s, burst 20)",
-        "Alarms       6 to the operations topic (0 subscriptions; OpsTopicArn); stuck at zero after 1800 s",
+        "Batch        OpenAI Batch API: POST /files, POST /batches, GET /batches[/{id}], POST /batches/{id}/cancel,"
+        " GET /files/{id}/content; at most 2 chunks of 50 lines in flight (BatchStateMachineArn)",
+        "Alarms       9 to the operations topic (0 subscriptions; OpsTopicArn); stuck at zero after 1800 s",
         "Dashboard    llm-async-sandbox-<region>",
         "Cost         $1.52/h at max capacity (1 × $1.515, us-east-1 on-demand list price);"
         " no instance cost while scaled to zero",
@@ -53,7 +55,7 @@ def test_summary_of_staged_weights_names_the_manifest_the_deploy_expects(prod: S
 
 def test_summary_counts_ops_subscriptions(synthesized: dict[str, Synthesized]) -> None:
     text = summarize(synthesized["subscribed"].template_json, "LlmAsyncStack")
-    assert "Alarms       6 to the operations topic (3 subscriptions; OpsTopicArn); stuck at zero after 2100 s" in text
+    assert "Alarms       9 to the operations topic (3 subscriptions; OpsTopicArn); stuck at zero after 2100 s" in text
     assert "Dashboard    llm-async-sandbox-<region>" in text
     assert "Dashboard    llm-async-prod-us-east-1" in summarize(synthesized["prod"].template_json, "LlmAsyncStack")
 
@@ -67,7 +69,7 @@ def test_summary_of_vpc_mode(synthesized: dict[str, Synthesized]) -> None:
     created = summarize(synthesized["vpc-new"].template_json, "LlmAsyncStack")
     assert (
         "Network      VPC mode, created VPC: model and API Lambda in 2 private subnets; endpoints: s3 (gateway),"
-        " monitoring, sagemaker.api, sagemaker.runtime, sns, xray; 5 interface endpoints bill per hour per AZ,"
+        " monitoring, sagemaker.api, sagemaker.runtime, sns, states, xray; 6 interface endpoints bill per hour per AZ,"
         " also at zero instances"
     ) in created
     assert "Network      VPC mode, existing VPC: " in summarize(synthesized["vpc-existing"].template_json, "LlmAsyncStack")

@@ -64,7 +64,9 @@ def test_makespan_is_at_least_the_work_at_the_rooflines_best(ours: ScalingModel,
 
 
 def test_defaults_without_a_state_machine_are_batch_configs(ours: ScalingModel, sandbox: Synthesized) -> None:
-    shape = batch_shape(sandbox.template_json, ours, lines=10, prompt_tokens=600, output_tokens=300)
+    # The sandbox without its batch jobs (a configuration with batch.enabled off, or an older template).
+    resources = {k: v for k, v in sandbox.template_json["Resources"].items() if v["Type"] != "AWS::StepFunctions::StateMachine"}
+    shape = batch_shape({**sandbox.template_json, "Resources": resources}, ours, lines=10, prompt_tokens=600, output_tokens=300)
     running = ours.max_capacity * ours.concurrency_per_instance
     assert (shape.chunk_lines, shape.max_concurrency) == (BatchConfig().chunk_lines, max(2, -(-2 * running // 50)))
     assert shape.source.startswith("BatchConfig defaults")
@@ -109,3 +111,8 @@ def test_cli_refuses_a_batch_with_a_trace_mode(sandbox: Synthesized, tmp_path: P
     template.write_text(json.dumps(sandbox.template_json))
     assert cli.main(["--template", str(template), "--batch", "10", "--sweep"]) == 2
     assert capsys.readouterr().err.strip() == "llm-async simulate: --sweep does not apply to --batch"
+
+
+def test_the_sandbox_templates_state_machine_decides(ours: ScalingModel, sandbox: Synthesized) -> None:
+    shape = batch_shape(sandbox.template_json, ours, lines=10, prompt_tokens=600, output_tokens=300)
+    assert (shape.source, shape.chunk_lines, shape.max_concurrency, shape.poll_s) == ("template", 50, 2, 39.0)

@@ -93,6 +93,9 @@ class ApiEnvironment(RequestLimits, EndpointSettings):
         return cls(**values)  # type: ignore[arg-type]
 
 
+HANDLER = "inference_api.handler.lambda_handler"
+"""The inference API function's handler, as the construct sets it and as template readers (the simulator) find it."""
+
 VARIABLES = {
     "engine": "ENGINE",
     "bucket_name": "BUCKET_NAME",
