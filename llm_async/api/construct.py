@@ -48,6 +48,39 @@ _NO_VPC = (
 )
 
 
+XRAY_EVIDENCE = (
+    "X-Ray's PutTraceSegments and PutTelemetryRecords, added by active tracing, have no resource-level permissions."
+)
+
+
+def grant_network_and_tracing(role: iam.Role, network: PrivateNetwork | None) -> None:
+    """What a traced Lambda function's role needs beside its own grants, with the wildcard findings of both acknowledged
+    at the role: in VPC mode, its network interfaces (what AWSLambdaVPCAccessExecutionRole grants, scoped by the
+    network and without its logs:*); always, X-Ray's two actions."""
+    evidence = XRAY_EVIDENCE
+    if network is not None:
+        network.grant_network_interfaces(
+            role,
+            network.function_security_group,
+            manage=["ec2:AssignPrivateIpAddresses", "ec2:DeleteNetworkInterface", "ec2:UnassignPrivateIpAddresses"],
+            describe=["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
+        )
+        evidence += " VPC mode: ec2:DescribeNetworkInterfaces and ec2:DescribeSubnets support no resource-level permissions."
+    findings.acknowledge(role, "AwsSolutions-IAM5[Resource::*]", evidence)
+
+
+def custom_metric(namespace: str, service: str, metric_name: str, *, period: cdk.Duration, label: str | None) -> cloudwatch.Metric:
+    """A Powertools metric of a function, summed over `period`; Powertools adds the service as its one default dimension."""
+    return cloudwatch.Metric(
+        namespace=namespace,
+        metric_name=metric_name,
+        dimensions_map={"service": service},
+        statistic="Sum",
+        period=period,
+        label=label or metric_name,
+    )
+
+
 class InferenceApi(Construct):
     """POST /invocations and GET /invocations/{inferenceId}, SigV4-authorized, throttled, access-logged."""
 
@@ -146,20 +179,7 @@ class InferenceApi(Construct):
             if applies:
                 findings.waive(function, nag=findings.rule_ids(rule, packs), checkov=check, evidence=evidence)
         findings.acknowledge_rule(role, "IAMNoInlinePolicy", findings.HIPAA_NIST_PCI, findings.INLINE_POLICY_EVIDENCE)
-        evidence = (
-            "X-Ray's PutTraceSegments and PutTelemetryRecords, added by active tracing, have no"
-            " resource-level permissions."
-        )
-        if network is not None:
-            # What AWSLambdaVPCAccessExecutionRole grants, scoped by the network and without its logs:*.
-            network.grant_network_interfaces(
-                role,
-                network.function_security_group,
-                manage=["ec2:AssignPrivateIpAddresses", "ec2:DeleteNetworkInterface", "ec2:UnassignPrivateIpAddresses"],
-                describe=["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
-            )
-            evidence += " VPC mode: ec2:DescribeNetworkInterfaces and ec2:DescribeSubnets support no resource-level permissions."
-        findings.acknowledge(role, "AwsSolutions-IAM5[Resource::*]", evidence)
+        grant_network_and_tracing(role, network)
         findings.skip_checkov(
             function,
             "CKV_AWS_173",
@@ -208,12 +228,4 @@ class InferenceApi(Construct):
         """One of the handler's custom metrics (`contract.CUSTOM_METRICS`), summed over `period`."""
         if metric_name not in contract.CUSTOM_METRICS:
             raise ValueError(f"{metric_name} is not one of the handler's metrics: {', '.join(contract.CUSTOM_METRICS)}")
-        return cloudwatch.Metric(
-            namespace=self.environment.metrics_namespace,
-            metric_name=metric_name,
-            # Powertools adds the service as the metrics' one default dimension.
-            dimensions_map={"service": self.environment.service_name},
-            statistic="Sum",
-            period=period,
-            label=label or metric_name,
-        )
+        return custom_metric(self.environment.metrics_namespace, self.environment.service_name, metric_name, period=period, label=label)

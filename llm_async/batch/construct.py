@@ -20,7 +20,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from llm_async.api.construct import InferenceApi
+from llm_async.api.construct import InferenceApi, custom_metric
 from llm_async.api.runtime.batch_jobs import contract
 from llm_async.api.runtime.batch_jobs.contract import BatchApiEnvironment, BatchEnvironment
 from llm_async.batch import workflow
@@ -468,14 +468,7 @@ class BatchJobs(Construct):
         """One of the batch Lambdas' custom metrics (`batch_jobs.contract.CUSTOM_METRICS`), summed over `period`."""
         if metric_name not in contract.CUSTOM_METRICS:
             raise ValueError(f"{metric_name} is not one of the batch Lambdas' metrics: {', '.join(contract.CUSTOM_METRICS)}")
-        return cloudwatch.Metric(
-            namespace=self.environment.metrics_namespace,
-            metric_name=metric_name,
-            dimensions_map={"service": self.environment.service_name},
-            statistic="Sum",
-            period=period,
-            label=label or metric_name,
-        )
+        return custom_metric(self.environment.metrics_namespace, self.environment.service_name, metric_name, period=period, label=label)
 
     @property
     def all_functions(self) -> list[lambda_.Function]:

@@ -16,7 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from llm_async.api.construct import LAMBDA_SOURCE, POWERTOOLS_LAYER_PARAMETER, RUNTIME
+from llm_async.api.construct import LAMBDA_SOURCE, POWERTOOLS_LAYER_PARAMETER, RUNTIME, grant_network_and_tracing
 from llm_async.compliance import findings
 from llm_async.network.construct import PrivateNetwork
 from llm_async.storage.log_groups import LogGroups
@@ -44,7 +44,6 @@ _ENVIRONMENT = (
     "The environment holds resource names and numeric limits, no secret; Lambda encrypts it at rest"
     " with its AWS managed key, and a customer key would guard nothing the template does not show."
 )
-_XRAY = "X-Ray's PutTraceSegments and PutTelemetryRecords, added by active tracing, have no resource-level permissions."
 
 
 class BatchFunctions(Construct):
@@ -101,15 +100,5 @@ class BatchFunctions(Construct):
                 findings.waive(function, nag=findings.rule_ids(rule, packs), checkov=check, evidence=evidence)
         findings.skip_checkov(function, "CKV_AWS_173", _ENVIRONMENT)
         findings.acknowledge_rule(role, "IAMNoInlinePolicy", findings.HIPAA_NIST_PCI, findings.INLINE_POLICY_EVIDENCE)
-        evidence = _XRAY
-        if network is not None:
-            # What AWSLambdaVPCAccessExecutionRole grants, scoped by the network and without its logs:*.
-            network.grant_network_interfaces(
-                role,
-                network.function_security_group,
-                manage=["ec2:AssignPrivateIpAddresses", "ec2:DeleteNetworkInterface", "ec2:UnassignPrivateIpAddresses"],
-                describe=["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
-            )
-            evidence += " VPC mode: ec2:DescribeNetworkInterfaces and ec2:DescribeSubnets support no resource-level permissions."
-        findings.acknowledge(role, "AwsSolutions-IAM5[Resource::*]", evidence)
+        grant_network_and_tracing(role, network)
         return function
