@@ -68,6 +68,46 @@ def acknowledge_no_replication(buckets: tuple[s3.Bucket, ...], evidence: str) ->
         acknowledge_rule(bucket, "S3BucketReplicationEnabled", HIPAA_NIST_PCI, evidence)
 
 
+def private_bucket(
+    scope: Construct,
+    *,
+    key: kms.IKey,
+    access_logs: s3.Bucket,
+    access_logs_prefix: str,
+    expiry_rules: list[s3.LifecycleRule],
+    removal_policy: cdk.RemovalPolicy,
+    replication_evidence: str,
+    bucket_name: str | None = None,
+) -> s3.Bucket:
+    """`scope`'s "Resource" bucket as every data bucket of the deployment is: SSE-KMS with `key` and a bucket key,
+    TLS only, public access blocked, owner-enforced, versioned, server access logs to `access_logs`; `expiry_rules`,
+    then abandoned multipart uploads aborted after a day and the version clean-up. Replication is acknowledged at it
+    and its access-log bucket with `replication_evidence`."""
+    bucket = s3.Bucket(
+        scope,
+        "Resource",
+        bucket_name=bucket_name,
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=key,
+        bucket_key_enabled=True,
+        enforce_ssl=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        server_access_logs_bucket=access_logs,
+        server_access_logs_prefix=access_logs_prefix,
+        lifecycle_rules=[
+            *expiry_rules,
+            # An interrupted upload (a staging run, a client's file) leaves parts that cost nothing after a day.
+            s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1)),
+            *VERSION_CLEAN_UP,
+        ],
+        versioned=True,
+        removal_policy=removal_policy,
+    )
+    acknowledge_no_replication((bucket, access_logs), replication_evidence)
+    return bucket
+
+
 class PayloadBucket(Construct):
     """KMS-encrypted, SSL-only, private; payloads expire; server access logs go to a sibling bucket."""
 
@@ -86,33 +126,17 @@ class PayloadBucket(Construct):
         self.access_log_bucket = access_log_bucket(
             self, expiry_days=access_log_expiry_days, removal_policy=removal_policy, of_what="the payload bucket"
         )
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
-            "Resource",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=key,
-            bucket_key_enabled=True,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=self.access_log_bucket,
-            server_access_logs_prefix="payloads/",
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id=f"Expire-{prefix.rstrip('/')}",
-                    prefix=prefix,
-                    expiration=cdk.Duration.days(payload_expiry_days),
-                )
+            key=key,
+            access_logs=self.access_log_bucket,
+            access_logs_prefix="payloads/",
+            expiry_rules=[
+                s3.LifecycleRule(id=f"Expire-{prefix.rstrip('/')}", prefix=prefix, expiration=cdk.Duration.days(payload_expiry_days))
                 for prefix in PREFIXES
-            ]
-            + [s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1))]
-            + list(VERSION_CLEAN_UP),
-            versioned=True,
+            ],
             removal_policy=removal_policy,
-        )
-        acknowledge_no_replication(
-            (self.bucket, self.access_log_bucket),
-            "Payloads and their access logs are transient (they expire in days) and must stay in this"
+            replication_evidence="Payloads and their access logs are transient (they expire in days) and must stay in this"
             " account and region; a replica would be a second copy of prompts to protect, not a backup.",
         )
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from llm_async.compliance.findings import acknowledge, wildcard_resource_finding
 from llm_async.model import staged
-from llm_async.storage.bucket import VERSION_CLEAN_UP, access_log_bucket, acknowledge_no_replication
+from llm_async.storage.bucket import access_log_bucket, private_bucket
 from llm_async.storage.keys import RotatingKey
 
 # What the staging command calls (llm_async_tools.weights): HeadObject needs GetObject, and ListBucket turns a
@@ -44,30 +43,16 @@ class WeightsStore(Construct):
         self.access_log_bucket = access_log_bucket(
             self, expiry_days=access_log_expiry_days, removal_policy=removal_policy, of_what="the weights bucket"
         )
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
-            "Resource",
-            bucket_name=self.bucket_name,
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=self.key,
-            bucket_key_enabled=True,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=self.access_log_bucket,
-            server_access_logs_prefix="weights/",
-            versioned=True,
-            lifecycle_rules=[
-                # An interrupted staging run resumes file by file; a part upload it abandoned costs nothing after a day.
-                s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1)),
-                *VERSION_CLEAN_UP,
-            ],
+            key=self.key,
+            access_logs=self.access_log_bucket,
+            access_logs_prefix="weights/",
+            expiry_rules=[],  # kept until deleted: a revision stays staged while a model reads it
             removal_policy=removal_policy,
-        )
-        acknowledge_no_replication(
-            (self.bucket, self.access_log_bucket),
-            "Staged weights are a verified copy of a public or licensed Hub commit that the staging command can"
-            " make again (docs/weights.md); a replica would add nothing the Hub and the manifest do not give.",
+            replication_evidence="Staged weights are a verified copy of a public or licensed Hub commit that the staging"
+            " command can make again (docs/weights.md); a replica would add nothing the Hub and the manifest do not give.",
+            bucket_name=self.bucket_name,
         )
 
     def s3_uri(self, prefix: str) -> str:
