@@ -80,24 +80,6 @@ def _minutes(minutes: int) -> cdk.Duration:
     return cdk.Duration.minutes(minutes)
 
 
-def _wildcard_finding(scope: Construct, arn: str) -> str:
-    """The id of cdk-nag's IAM5 finding on `arn`, as `findings.wildcard_resource_finding` makes it, where a part may
-    also be a function (Fn::Select of an ARN split), which cdk-nag writes as compact JSON."""
-    resolved = cdk.Stack.of(scope).resolve(arn)
-    parts = resolved["Fn::Join"][1] if isinstance(resolved, dict) and "Fn::Join" in resolved else [resolved]
-
-    def part(value: str | dict) -> str:
-        if isinstance(value, str):
-            return value
-        if "Ref" in value:
-            return f"<{value['Ref']}>"
-        if "Fn::GetAtt" in value:
-            return f"<{'.'.join(value['Fn::GetAtt'])}>"
-        return json.dumps(value, separators=(",", ":"))
-
-    return "AwsSolutions-IAM5[Resource::" + "".join(part(value) for value in parts) + "]"
-
-
 class BatchJobs(Construct):
     """POST /files, POST /batches and the other batch routes on `api`; the state machine that runs a batch; the tracker."""
 
@@ -366,7 +348,7 @@ class BatchJobs(Construct):
             )
             findings.acknowledge(
                 distributed_map_policy,
-                _wildcard_finding(distributed_map_policy, arn),
+                findings.wildcard_resource_finding(distributed_map_policy, arn),
                 f"{what}: execution names are batch ids and map run ids, not known in advance.",
             )
 
