@@ -11,11 +11,9 @@ The Lambda itself does not validate with these models: its rules express what JS
 serde's nulls, rules across fields, byte limits) with the engine's exact error messages; the document describes them.
 docs/openapi/<engine>.json is this output, kept true by tests/api/runtime/test_openapi.py.
 
-The batch API's routes (docs/design/batch-jobs.md, the `batch_jobs.api` handler) are generated with the same resolver,
-tagged `batch`, and written to a section of their own, `x-batch-paths` (a Paths Object, its schemas in the document's
-components), while `paths` holds the routes InferenceApi deploys: tests/api/test_openapi_routes.py compares `paths` with
-that construct alone. `document(engine, batch_in_paths=True)` merges the section into `paths`, for the day the batch
-construct's routes are compared with it too (tests/api/runtime/batch/test_openapi_batch.py checks the section).
+The batch API's routes (docs/design/batch-jobs.md, the `batch_jobs.api` handler), which BatchJobs deploys on the same
+REST API, are generated with the same resolver into the same `paths`, tagged `batch` (`batch_paths` picks them out):
+tests/api/test_openapi_routes.py compares `paths` with the methods InferenceApi and BatchJobs deploy together.
 """
 
 # No `from __future__ import annotations`: the routes' annotations name models built at run time, and Powertools reads
@@ -57,7 +55,6 @@ STAGE = "v1"  # the stage InferenceApi deploys (llm_async/api/rest_api.py), the 
 SIGV4 = "sigv4"
 TITLE = "llm-async inference API"
 BATCH_TAG = "batch"
-BATCH_PATHS = "x-batch-paths"
 """The document's section of the batch API's routes (a Paths Object), apart from `paths` until the batch construct
 deploys them beside InferenceApi's."""
 
@@ -490,7 +487,12 @@ def add_batch_routes(app: APIGatewayRestResolver, models: dict[str, type[BaseMod
           {200: batch_answer, 404: not_found, 409: _error("NotCancellable: the batch is finalizing or finished")})  # fmt: skip
 
 
-def document(engine: str = "tgi", *, batch_in_paths: bool = False) -> dict[str, Any]:
+def batch_paths(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document's batch routes: the paths whose every operation is tagged `batch`."""
+    return {path: item for path, item in doc["paths"].items() if all(BATCH_TAG in op.get("tags", []) for op in item.values())}
+
+
+def document(engine: str = "tgi") -> dict[str, Any]:
     """The OpenAPI document of the API serving `engine`, with the default configuration's limits."""
     limits, label = default_limits(engine)
     models = request_models(engine, limits, label)
@@ -506,7 +508,7 @@ def document(engine: str = "tgi", *, batch_in_paths: bool = False) -> dict[str, 
         f" {limits.max_new_tokens} ({limits.default_max_new_tokens} when a request names none). The schemas name every"
         " field and its type; what a field allows is in its description, and rules across fields, f32 rounding and byte"
         " limits are the Lambda's alone: docs/request-contract.md. The batch API (OpenAI's Batch API: files, batches)"
-        f" is in {BATCH_PATHS}, tagged {BATCH_TAG}: input files of at most {batch_limits.max_lines} lines and"
+        f" is tagged {BATCH_TAG}: input files of at most {batch_limits.max_lines} lines and"
         f" {batch_limits.max_file_bytes} bytes, completion windows {', '.join(batch_limits.completion_windows)}."
     )
     text = app.get_openapi_json_schema(
@@ -543,9 +545,6 @@ def document(engine: str = "tgi", *, batch_in_paths: bool = False) -> dict[str, 
     if set(schemas) != set(exact["$defs"]):
         raise AssertionError(f"Powertools' schemas {sorted(schemas)} are not the models' {sorted(exact['$defs'])}")
     doc["components"]["schemas"] = exact["$defs"]
-    if not batch_in_paths:
-        tagged = {path for path, item in doc["paths"].items() if all(BATCH_TAG in op.get("tags", []) for op in item.values())}
-        doc[BATCH_PATHS] = {path: doc["paths"].pop(path) for path in sorted(tagged)}
     return doc
 
 

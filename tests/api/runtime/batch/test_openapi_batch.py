@@ -1,4 +1,4 @@
-"""The batch API in the OpenAPI documents (docs/openapi/<engine>.json, section x-batch-paths): its routes are the batch
+"""The batch API in the OpenAPI documents (docs/openapi/<engine>.json, the routes tagged batch): its routes are the batch
 handler's, apart from `paths` (which tests/api/test_openapi_routes.py compares with InferenceApi alone); the handler's
 answers are ones it declares; the bodies the handler takes the schemas take, and some it refuses they refuse."""
 
@@ -30,45 +30,42 @@ from tests.api.runtime.batch.conftest import (
 from tests.api.runtime.conftest import BUCKET
 from tests.conftest import ROOT
 
-SECTION = openapi.BATCH_PATHS
-
 
 @cache
 def _document(engine: str) -> dict[str, Any]:
     return json.loads((ROOT / "docs" / "openapi" / f"{engine}.json").read_text(encoding="utf-8"))
 
 
+def _batch(engine: str) -> dict[str, Any]:
+    return openapi.batch_paths(_document(engine))
+
+
 def _validator(path: str, method: str, status: str | None = None) -> Draft202012Validator:
-    operation = _document("tgi")[SECTION][path][method]
+    operation = _batch("tgi")[path][method]
     content = operation["requestBody"] if status is None else operation["responses"][status]
     return Draft202012Validator({**content["content"]["application/json"]["schema"], "components": _document("tgi")["components"]})
 
 
 @pytest.mark.parametrize("engine", openapi.ENGINES)
-def test_the_sections_routes_are_the_batch_handlers(engine: str) -> None:
+def test_the_batch_tagged_routes_are_the_batch_handlers(engine: str) -> None:
     registered = {(route.openapi_path, route.method) for route in (*api.app._static_routes, *api.app._dynamic_routes)}
-    documented = {(path, method.upper()) for path, item in _document(engine)[SECTION].items() for method in item}
+    documented = {(path, method.upper()) for path, item in _batch(engine).items() for method in item}
     assert documented == registered
 
 
 @pytest.mark.parametrize("engine", openapi.ENGINES)
-def test_no_batch_route_is_in_paths_and_every_section_operation_is_tagged(engine: str) -> None:
+def test_only_the_batch_routes_are_tagged_batch(engine: str) -> None:
     doc = _document(engine)
-    assert not set(doc["paths"]) & set(doc[SECTION])
-    assert all(op["tags"] == [openapi.BATCH_TAG] for item in doc[SECTION].values() for op in item.values())
+    inference = {path: item for path, item in doc["paths"].items() if path not in _batch(engine)}
+    assert set(inference) == {"/invocations", "/invocations/{inferenceId}"}
+    assert all(openapi.BATCH_TAG not in op.get("tags", []) for item in inference.values() for op in item.values())
 
 
 def test_the_path_parameters_are_the_designs() -> None:
     parameters = {path: sorted(p["name"] for op in item.values() for p in op.get("parameters", []) if p["in"] == "path")
-                  for path, item in _document("tgi")[SECTION].items()}  # fmt: skip
+                  for path, item in _batch("tgi").items()}  # fmt: skip
     assert parameters == {"/files": [], "/files/{file_id}/content": ["file_id"], "/batches": [],
                           "/batches/{batch_id}": ["batch_id"], "/batches/{batch_id}/cancel": ["batch_id"]}  # fmt: skip
-
-
-def test_merged_into_paths_the_document_has_every_route_and_no_section() -> None:
-    merged = openapi.document("tgi", batch_in_paths=True)
-    assert SECTION not in merged
-    assert set(merged["paths"]) == set(_document("tgi")["paths"]) | set(_document("tgi")[SECTION])
 
 
 def test_the_limits_are_the_default_configurations() -> None:
@@ -222,7 +219,7 @@ def test_the_handlers_answer_is_one_the_document_declares(batch_aws, answer: str
     path, method, expected, act = ANSWERS[answer]
     status, headers, body = act(batch_aws["s3"])
     assert status == expected, body
-    declared = _document("tgi")[SECTION][path][method]["responses"]
+    declared = _batch("tgi")[path][method]["responses"]
     assert str(status) in declared
     assert list(_validator(path, method, str(status)).iter_errors(body)) == []
     assert {name.lower() for name in declared[str(status)].get("headers", {})} <= set(headers)
@@ -231,7 +228,7 @@ def test_the_handlers_answer_is_one_the_document_declares(batch_aws, answer: str
 def test_every_status_the_lambda_may_answer_is_exercised_above() -> None:
     # 403 and 429 are API Gateway's own; 503 (S3 or Step Functions refusing) is exercised on one route, the same
     # exception handler answers it on every other.
-    declared = {(path, method, int(status)) for path, item in _document("tgi")[SECTION].items()
+    declared = {(path, method, int(status)) for path, item in _batch("tgi").items()
                 for method, op in item.items() for status in op["responses"] if status not in ("403", "429", "503")}  # fmt: skip
     assert declared == {(path, method, status) for path, method, status, _ in ANSWERS.values() if status != 503}
 
