@@ -23,6 +23,7 @@ from constructs import Construct
 from llm_async.api.construct import InferenceApi, custom_metric
 from llm_async.api.runtime.batch_jobs import contract
 from llm_async.api.runtime.batch_jobs.contract import BatchApiEnvironment, BatchEnvironment
+from llm_async.api.runtime.inference_api.contract import EndpointSettings, RequestLimits
 from llm_async.batch import workflow
 from llm_async.batch.config import RUN_MARGIN_S, BatchConfig
 from llm_async.batch.functions import BatchFunctions, FunctionSpec
@@ -106,24 +107,15 @@ class BatchJobs(Construct):
         super().__init__(scope, id_)
         self.config = config
         self.payloads = payloads
-        limits = api.environment
+        # The endpoint and the request limits exactly as the inference API's function has them (both environments
+        # inherit EndpointSettings and RequestLimits): every line is checked as POST /invocations checks a request.
+        shared = (*dataclasses.fields(EndpointSettings), *dataclasses.fields(RequestLimits))
         self.environment = BatchEnvironment(
-            engine=limits.engine,
-            bucket_name=payloads.bucket.bucket_name,
-            endpoint_name=endpoint.endpoint_name_ref,
-            wake_alarm_name=scaling.wake_alarm.alarm_name,
-            request_ttl_s=endpoint.request_ttl_s,
-            invocation_timeout_s=endpoint.invocation_timeout_s,
-            max_body_bytes=limits.max_body_bytes,
-            max_inputs_bytes=limits.max_inputs_bytes,
-            max_input_tokens=limits.max_input_tokens,
-            max_total_tokens=limits.max_total_tokens,
-            default_max_new_tokens=limits.default_max_new_tokens,
-            max_new_tokens=limits.max_new_tokens,
+            **{field.name: getattr(api.environment, field.name) for field in shared},
             max_file_bytes=config.max_file_bytes,
             max_lines=config.max_lines,
             completion_windows=config.completion_windows,
-            metrics_namespace=limits.metrics_namespace,
+            metrics_namespace=api.environment.metrics_namespace,
         )
         functions = BatchFunctions(self, "Functions", logs=logs, environment=self.environment.render(), network=network)
         self.functions = functions
