@@ -19,8 +19,7 @@ from llm_async.model.instance_types import GPU_INSTANCE_TYPES
 from llm_async.model.staged import WEIGHTS_METADATA
 from llm_async.pipeline.config import CONTEXT_KEY as PIPELINE_CONTEXT_KEY
 from llm_async.pipeline.config import PIPELINE_STACK_ID
-from llm_async_tools.cfn_template import only, resources_of_type
-from llm_async_tools.simulation.batch import read_map_settings
+from llm_async_tools.cfn_template import only, read_map_settings, resources_of_type
 
 _COMPARISON = {
     "GreaterThanOrEqualToThreshold": "≥",

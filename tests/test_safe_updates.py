@@ -14,7 +14,7 @@ import pytest
 
 from llm_async.api.runtime.inference_api.contract import HANDLER
 from llm_async.model.presets import QWEN2_5_7B_INSTRUCT
-from llm_async_tools.simulation.batch import read_map_settings
+from llm_async_tools.cfn_template import read_map_settings
 from tests.synths import Synthesized, synthesize
 from tests.update_plan import ADD, KEEP, REMOVE, REPLACE, UPDATE, update_plan
 

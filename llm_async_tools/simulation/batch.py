@@ -13,20 +13,17 @@ state machine's timeout, the longest window + 1 h, with lines unfinished if any)
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from llm_async.batch.config import MAX_CHILD_WORKFLOWS_AT_ONCE, RUN_MARGIN_S, BatchConfig
-from llm_async_tools.cfn_template import TemplateError, resources_of_type
+from llm_async_tools.cfn_template import read_map_settings
 from llm_async_tools.simulation.endpoint import Request
 from llm_async_tools.simulation.engine import Feed, SimulationResult, simulate
 from llm_async_tools.simulation.model import ScalingModel
 from llm_async_tools.simulation.parameters import SimulationParameters
 
-_STATE_MACHINE = "AWS::StepFunctions::StateMachine"
 # llm_async.batch.workflow's poll rule (kept here so the simulator imports no CDK; a test compares the two): a child
 # checks every 30 s, or less often when polling a whole window would overflow its 25,000-event history.
 POLL_INTERVAL_S = 30
@@ -63,48 +60,6 @@ class BatchShape:
     @property
     def chunks(self) -> int:
         return -(-self.lines // self.chunk_lines)
-
-
-@dataclass(frozen=True)
-class MapSettings:
-    """What the template's batch state machine says of its Distributed Map."""
-
-    chunk_lines: int
-    max_concurrency: int
-    poll_s: float
-
-
-def read_map_settings(template: dict[str, Any]) -> MapSettings | None:
-    """The Distributed Map's ItemBatcher MaxItemsPerBatch, MaxConcurrency and its child's Wait, if the template has the
-    batch state machine (a DefinitionString that is one JSON string, as llm_async.batch.construct writes it)."""
-    for logical_id, machine in resources_of_type(template.get("Resources") or {}, _STATE_MACHINE).items():
-        text = machine.get("DefinitionString")
-        if not isinstance(text, str):
-            continue
-        try:
-            definition = json.loads(text)
-        except json.JSONDecodeError:
-            raise TemplateError(f"{logical_id}: DefinitionString is not JSON") from None
-        for state in _states(definition):
-            batcher = state.get("ItemBatcher")
-            if state.get("Type") != "Map" or not isinstance(batcher, dict):
-                continue
-            waits = [s for s in _states(state.get("ItemProcessor", {})) if s.get("Type") == "Wait" and "Seconds" in s]
-            if "MaxItemsPerBatch" not in batcher or "MaxConcurrency" not in state or len(waits) != 1:
-                raise TemplateError(f"{logical_id}: the Map with an ItemBatcher needs MaxItemsPerBatch, MaxConcurrency and"
-                                    " one Wait of Seconds in its ItemProcessor")
-            return MapSettings(int(batcher["MaxItemsPerBatch"]), int(state["MaxConcurrency"]), float(waits[0]["Seconds"]))
-    return None
-
-
-def _states(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every state of a definition, nested ones (Map processors, Parallel branches) included."""
-    for state in (node.get("States") or {}).values():
-        if isinstance(state, dict):
-            yield state
-            for inner in [state.get("ItemProcessor"), state.get("Iterator"), *(state.get("Branches") or [])]:
-                if isinstance(inner, dict):
-                    yield from _states(inner)
 
 
 def batch_shape(template: dict[str, Any], model: ScalingModel, *, lines: int, prompt_tokens: float, output_tokens: float,

@@ -11,14 +11,8 @@ import pytest
 import llm_async_tools.simulate as cli
 from llm_async.batch import workflow
 from llm_async.batch.config import BatchConfig
-from llm_async_tools.simulation.batch import (
-    BatchResult,
-    BatchShape,
-    batch_shape,
-    poll_interval_s,
-    read_map_settings,
-    replay_batch,
-)
+from llm_async_tools.cfn_template import read_map_settings
+from llm_async_tools.simulation.batch import BatchResult, BatchShape, batch_shape, poll_interval_s, replay_batch
 from llm_async_tools.simulation.batching import instance_capacity
 from llm_async_tools.simulation.model import ScalingModel
 from tests.synths import Synthesized
