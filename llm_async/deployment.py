@@ -88,11 +88,17 @@ class DeploymentConfig:
         fit = self.capacity
         if fit is None:
             return
-        if fit.sequences < 1:
-            fail("endpoint.instance_type", f"an instance whose GPUs hold one sequence at least: {fit.summary}", self.endpoint.instance_type)
+        if not fit.holds_full_request:
+            fail(
+                "endpoint.instance_type",
+                f"an instance whose GPUs hold one request of {fit.full_request_tokens:,} tokens (model.max_input_tokens"
+                f" + the default budget) at least: {fit.summary}",
+                self.endpoint.instance_type,
+            )
         explicit = self.endpoint.max_concurrent_invocations_per_instance
         if explicit is not None and explicit > fit.sequences:
-            # More would make the engine queue or preempt what SageMaker already counts as running.
+            # More would make the engine queue typical requests that SageMaker already counts as running, out of the
+            # backlog the scaling reads; shorter prompts are said with model.typical_prompt_tokens.
             fail("endpoint.max_concurrent_invocations_per_instance", f"1–{fit.sequences}: {fit.summary}", explicit)
 
     def _check_batch(self) -> None:

@@ -260,8 +260,8 @@ def test_the_budget_stays_within_the_context(changes: dict, message: str) -> Non
 
 def test_concurrency_defaults_to_what_the_kv_cache_holds() -> None:
     assert SANDBOX.endpoint.max_concurrent_invocations_per_instance is None
-    assert SANDBOX.max_concurrent_invocations == 30
-    assert with_engine(SANDBOX, "vllm").max_concurrent_invocations == 25
+    assert SANDBOX.max_concurrent_invocations == 84
+    assert with_engine(SANDBOX, "vllm").max_concurrent_invocations == 71
 
 
 def test_concurrency_of_a_model_of_unknown_shape_is_four() -> None:
@@ -275,21 +275,39 @@ def test_concurrency_as_configured_within_the_kv_cache() -> None:
 
 def test_concurrency_beyond_the_kv_cache_is_refused_with_the_arithmetic() -> None:
     with _raises(
-        "endpoint.max_concurrent_invocations_per_instance: must be 1–30: qwen2-5-7b-instruct on 1 GPU(s) of ml.g5.2xlarge"
+        "endpoint.max_concurrent_invocations_per_instance: must be 1–84: qwen2-5-7b-instruct on 1 GPU(s) of ml.g5.2xlarge"
         " (TGI): KV cache 0.9 × (24.0 GiB − 14.2 GiB weights − 1.5 GiB runtime) = 7.5 GiB, 57,344 bytes a token →"
-        " 140,122 tokens, 30 requests of 4,608 tokens (4,096 of prompt + 512 new) (engine limit 128) (got 31)"
+        " 140,122 tokens, 84 requests of 1,667 tokens (1,155 of typical prompt + 512 new; model.typical_prompt_tokens)"
+        " (engine limit 128) (got 85)"
     ):
-        dataclasses.replace(SANDBOX, endpoint=_endpoint(max_concurrent_invocations_per_instance=31))
+        dataclasses.replace(SANDBOX, endpoint=_endpoint(max_concurrent_invocations_per_instance=85))
+
+
+def test_shorter_typical_prompts_allow_more_concurrency() -> None:
+    short = dataclasses.replace(SANDBOX.model, typical_prompt_tokens=300)
+    config = dataclasses.replace(SANDBOX, model=short, endpoint=_endpoint(max_concurrent_invocations_per_instance=120))
+    assert config.max_concurrent_invocations == 120
 
 
 def test_a_model_whose_gpus_hold_no_sequence_is_refused() -> None:
     llama = with_preset(SANDBOX, "llama-3-1-8b-instruct")
-    with pytest.raises(ConfigError, match=r"^endpoint.instance_type: must be an instance whose GPUs hold one sequence at least: .*ml.g4dn.xlarge"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^endpoint.instance_type: must be an instance whose GPUs hold one request of 4,608 tokens \(model.max_input_tokens"
+        r" \+ the default budget\) at least: .*ml.g4dn.xlarge",
+    ):
         dataclasses.replace(llama, endpoint=dataclasses.replace(llama.endpoint, instance_type="ml.g4dn.xlarge"))
 
 
+def test_a_model_whose_full_prompt_does_not_fit_is_refused_though_typical_ones_do() -> None:
+    # 140,122 tokens of KV cache hold 84 typical requests but not one prompt of 150,000 tokens.
+    long = dataclasses.replace(SANDBOX.model, max_input_tokens=150_000, max_total_tokens=160_000)
+    with pytest.raises(ConfigError, match=r"^endpoint.instance_type: must be an instance whose GPUs hold one request of 150,512 tokens"):
+        dataclasses.replace(SANDBOX, model=long)
+
+
 def test_scale_out_threshold_defaults_to_the_concurrency() -> None:
-    assert SANDBOX.scale_out_backlog_per_instance == 30
+    assert SANDBOX.scale_out_backlog_per_instance == 84
     tuned = dataclasses.replace(SANDBOX, scaling=ScalingConfig(scale_out_backlog_per_instance=3))
     assert tuned.scale_out_backlog_per_instance == 3
 

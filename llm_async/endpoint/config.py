@@ -24,8 +24,8 @@ class EndpointConfig:
     name_prefix: str
     """The endpoint is named `<name_prefix>-<instance type>` (e.g. llm-async-prod-g5-2xlarge): see `endpoint_name`."""
     max_concurrent_invocations_per_instance: int | None = None
-    """Requests SageMaker sends one instance at once. None: the sequences the engine's KV cache holds at the model's
-    max_total_tokens (llm_async/model/capacity.py), or 4 for a model whose shape is not known."""
+    """Requests SageMaker sends one instance at once. None: the requests of a typical prompt and the API's default
+    budget the engine's KV cache holds (llm_async/model/capacity.py), or 4 for a model whose shape is not known."""
     container_startup_health_check_timeout_s: int = 600
     """Covers weight download + shard load; LLMs need far more than SageMaker's default."""
     model_data_download_timeout_s: int = 600

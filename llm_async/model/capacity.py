@@ -2,12 +2,18 @@
 
 Both engines batch continuously: every running sequence holds its keys and values in the KV cache, and a decode
 step reads the weights once for the whole batch. So the requests an instance should be sent at once are the
-sequences its KV cache holds, capped by the engine's own limit on running sequences. A sequence is sized as a full
-prompt (max_input_tokens) plus the API's default budget of new tokens: every request the API forwards names its
-budget, and a prompt is never longer. A request that asks for more is still safe: both engines admit a sequence
-only when its KV blocks fit and queue it otherwise (TGI 3.3.6: its block allocator within max_batch_total_tokens, backends/v3/src/queue.rs;
-vLLM: its scheduler's KV-cache manager). Sizing every request at max_total_tokens instead would leave most of
-the batch the GPU can run unused (docs/simulator.md: 0.16 of the largest batch's tokens/s at 17 requests).
+sequences its KV cache holds, capped by the engine's own limit on running sequences. A sequence is sized as a typical
+prompt plus the API's default budget of new tokens (every request the API forwards names its budget): TGI reserves a
+request's prompt plus its budget when it admits it (its block allocator within max_batch_total_tokens,
+backends/v3/src/queue.rs at v3.3.6), so the KV cache holds as many requests as their mean prompt allows, not as a
+full prompt would. A longer request is still safe: both engines admit a sequence only when its KV blocks fit and
+queue it inside the container otherwise (vLLM: its scheduler's KV-cache manager); it waits there instead of in
+SageMaker's queue. Sizing every request at a full prompt (4,096 + 512 tokens for the default model) gave 30 requests
+per instance, 0.23 of the largest batch's tokens/s on traces of 565-token prompts (docs/simulator.md).
+
+The typical prompt is TYPICAL_PROMPT_TOKENS unless the model names its own (ModelConfig.typical_prompt_tokens), and
+never more than max_input_tokens. A model whose KV cache does not hold one request of a full prompt and the default
+budget does not fit the instance (`holds_full_request`).
 
 - vLLM 0.30.0 gives itself `gpu_memory_utilization` of each GPU (0.92, vllm/config/cache.py; docs/design/vllm-engine.md
   §5) for weights, activations and the KV cache, and runs at most `max_num_seqs` sequences: 256 for its OpenAI server
@@ -36,8 +42,13 @@ TGI_WIGGLE_ROOM = 0.90
 TGI_MAX_CONCURRENT_REQUESTS = 128
 CAPACITY_METADATA = "LlmAsync::Capacity"
 """The model resource's template metadata key: what a template reader (the simulator's batching model) needs of the
-model — {"Engine", "NumGpus", "WeightsBytes", "KvBytesPerToken", "MaxInputTokens", "MaxTotalTokens", "KvCacheBytes",
-"EngineLimit"}, each null when unknown. Written by ServingModel from `capacity_metadata`."""
+model — {"Engine", "NumGpus", "WeightsBytes", "KvBytesPerToken", "MaxInputTokens", "MaxTotalTokens",
+"TypicalPromptTokens", "KvCacheBytes", "EngineLimit"}, each null when unknown. Written by ServingModel from `capacity_metadata`."""
+TYPICAL_PROMPT_TOKENS = 1155
+"""The mean prompt (ContextTokens) of Azure's LLM inference trace 2023, conversation: 19,366 production requests to
+an Azure LLM chat service (Azure/AzurePublicDataset, data/AzureLLMInferenceTrace_conv.csv, computed at commit b469a11;
+median 1,020, 98 % at most 4,096; Patel et al., "Splitwise", ISCA 2024, analyse the same sample). Chat is what the
+API serves; the mean, because the KV cache holds the sum of the running requests' tokens."""
 DEFAULT_CONCURRENCY = 4
 """Requests per instance when the model's KV-cache shape or weight size is not known (a custom model)."""
 
@@ -47,7 +58,9 @@ class Capacity:
     kv_cache_bytes: int
     kv_bytes_per_token: int
     sequence_tokens: int
-    """The KV room one request is given: a full prompt and the default new-token budget."""
+    """The KV room a request is sized at: a typical prompt and the default new-token budget."""
+    full_request_tokens: int
+    """The KV room of the longest request the API forwards with the default budget: max_input_tokens + that budget."""
     engine_limit: int
     """The engine's own cap on running sequences."""
     summary: str
@@ -62,9 +75,14 @@ class Capacity:
         """Sequences of `sequence_tokens` the KV cache holds at once, at most the engine's limit (0: none fits)."""
         return min(self.kv_cache_tokens // self.sequence_tokens, self.engine_limit)
 
+    @property
+    def holds_full_request(self) -> bool:
+        """The KV cache holds one request of a full prompt and the default budget (else such a request never runs)."""
+        return self.kv_cache_tokens >= self.full_request_tokens
+
 
 def capacity(model: ModelConfig, instance: GpuInstanceType, default_new_tokens: int) -> Capacity | None:
-    """The KV cache the model's engine keeps on the GPUs it uses and the requests of a full prompt and
+    """The KV cache the model's engine keeps on the GPUs it uses and the requests of a typical prompt and
     `default_new_tokens` it holds, or None when the model's shape is unknown."""
     if model.architecture is None or model.weights_bytes is None:
         return None
@@ -79,15 +97,21 @@ def capacity(model: ModelConfig, instance: GpuInstanceType, default_new_tokens: 
         limit = TGI_MAX_CONCURRENT_REQUESTS
         how = f"{TGI_WIGGLE_ROOM} × ({_gib(gpu_bytes)} − {_gib(model.weights_bytes)} weights − {_gib(reserve)} runtime)"
     per_token = model.architecture.kv_bytes_per_token
-    sequence = model.max_input_tokens + default_new_tokens
-    result = Capacity(kv_bytes, per_token, sequence, limit, "")
+    prompt = typical_prompt_tokens(model)
+    sequence, full = prompt + default_new_tokens, model.max_input_tokens + default_new_tokens
+    result = Capacity(kv_bytes, per_token, sequence, full, limit, "")
     summary = (
         f"{model.name} on {model.num_gpus} GPU(s) of {instance.name} ({model.serving_engine.label}): KV cache {how}"
         f" = {_gib(max(kv_bytes, 0))}, {per_token:,} bytes a token → {result.kv_cache_tokens:,} tokens,"
-        f" {result.kv_cache_tokens // sequence} requests of {sequence:,} tokens ({model.max_input_tokens:,} of prompt"
-        f" + {default_new_tokens:,} new) (engine limit {limit})"
+        f" {result.kv_cache_tokens // sequence} requests of {sequence:,} tokens ({prompt:,} of typical prompt"
+        f" + {default_new_tokens:,} new; model.typical_prompt_tokens) (engine limit {limit})"
     )
-    return Capacity(kv_bytes, per_token, sequence, limit, summary)
+    return Capacity(kv_bytes, per_token, sequence, full, limit, summary)
+
+
+def typical_prompt_tokens(model: ModelConfig) -> int:
+    """The prompt the model's concurrency is sized at: its own, else TYPICAL_PROMPT_TOKENS within max_input_tokens."""
+    return model.typical_prompt_tokens or min(TYPICAL_PROMPT_TOKENS, model.max_input_tokens)
 
 
 def _gib(value: int) -> str:
@@ -103,6 +127,7 @@ def capacity_metadata(model: ModelConfig, instance: GpuInstanceType, default_new
         "KvBytesPerToken": None if fit is None else fit.kv_bytes_per_token,
         "MaxInputTokens": model.max_input_tokens,
         "MaxTotalTokens": model.max_total_tokens,
+        "TypicalPromptTokens": typical_prompt_tokens(model),
         "KvCacheBytes": None if fit is None else max(fit.kv_cache_bytes, 0),
         "EngineLimit": None if fit is None else fit.engine_limit,
     }

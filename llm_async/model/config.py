@@ -156,6 +156,9 @@ class ModelConfig:
     `architecture`, the KV cache left on the GPUs (capacity.py). None: unknown."""
     architecture: ModelArchitecture | None = None
     """The KV-cache shape; with `weights_bytes`, the default concurrency per instance is derived from it."""
+    typical_prompt_tokens: int | None = None
+    """The prompt length the default concurrency per instance is sized at (capacity.py): set it to your traffic's mean
+    prompt. None: capacity.TYPICAL_PROMPT_TOKENS (1,155, a production chat trace's mean), at most max_input_tokens."""
 
     def __post_init__(self) -> None:
         if not re.match(r"^[a-z0-9][a-z0-9-]{0,39}$", self.name):
@@ -175,6 +178,8 @@ class ModelConfig:
                 f"< model.max_total_tokens ({self.max_total_tokens})",
                 self.max_input_tokens,
             )
+        if self.typical_prompt_tokens is not None:
+            int_in_range("model.typical_prompt_tokens", self.typical_prompt_tokens, 1, self.max_input_tokens)
         if self.engine not in ENGINES:
             fail("model.engine", f"one of {', '.join(ENGINES)}", self.engine)
         methods = self.serving_engine.quantize_methods

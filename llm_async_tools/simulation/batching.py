@@ -242,8 +242,10 @@ class Batching:
     roofline: Roofline
     limits: EngineLimits
     sequence_tokens: int
-    """The KV room the construct sizes a request at: a full prompt (max input tokens) plus the API's default budget of
-    new tokens (llm_async/model/capacity.py); it sizes the construct's concurrency."""
+    """The KV room the construct sizes a request at: a typical prompt plus the API's default budget of new tokens
+    (llm_async/model/capacity.py); it sizes the construct's concurrency."""
+    prompt_tokens: int
+    """The typical prompt in `sequence_tokens`."""
     defaults: tuple[str, ...] = ()
     """Inputs the template did not give (its LlmAsync::Capacity metadata, the API's default budget), taken from the
     default preset and the API's default."""

@@ -122,6 +122,8 @@ class ModelCapacity:
     kv_bytes_per_token: int | None = None
     max_input_tokens: int | None = None
     max_total_tokens: int | None = None
+    typical_prompt_tokens: int | None = None
+    """The prompt the construct sized the concurrency at (capacity.typical_prompt_tokens)."""
     kv_cache_bytes: int | None = None
     engine_limit: int | None = None
     """The engine's own cap on running sequences."""

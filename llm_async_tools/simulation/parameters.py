@@ -233,7 +233,8 @@ class SimulationParameters:
         per_token = value("kv_bytes_per_token", fallback.kv_bytes_per_token, "KV bytes per token")
         cache = value("kv_cache_bytes", max(fallback.kv_cache_bytes, 0), "KV cache size")
         limit = value("engine_limit", fallback.engine_limit, "engine limit")
-        prompt = value("max_input_tokens", preset.max_input_tokens, "max input tokens")
+        longest = value("max_input_tokens", preset.max_input_tokens, "max input tokens")
+        prompt = value("typical_prompt_tokens", min(engine_capacity.TYPICAL_PROMPT_TOKENS, longest), "typical prompt tokens")
         if model.default_new_tokens is None:
             defaults.append("default new tokens")
         roofline = Roofline(
@@ -242,5 +243,5 @@ class SimulationParameters:
             bandwidth=gpus * instance.gpu_memory_gb_per_s * _GIGA * self.bandwidth_efficiency,
             flops=gpus * PEAK_TFLOPS[instance.gpu_model] * 1e12 * self.compute_efficiency,
         )
-        # capacity.py's sizing: a full prompt and the API's default budget (the engines queue a request that asks more).
-        return Batching(roofline, EngineLimits(cache // per_token, limit), prompt + budget, tuple(defaults))
+        # capacity.py's sizing: a typical prompt and the API's default budget (the engines queue a longer request).
+        return Batching(roofline, EngineLimits(cache // per_token, limit), prompt + budget, prompt, tuple(defaults))

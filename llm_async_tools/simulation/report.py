@@ -105,7 +105,7 @@ def to_json(results: Sequence[SimulationResult], cold: ColdStart, jitter: float,
 def describe_capacity(batching: Batching, capacity: InstanceCapacity) -> str:
     """One line under the table: what an instance batches, and how fast, for the trace's mean request."""
     line = (f"batching: {capacity.concurrency} requests per instance (the KV cache holds"
-            f" {batching.max_concurrent_sequences} of {batching.sequence_tokens:,} tokens, a full prompt and the default"
+            f" {batching.max_concurrent_sequences} of {batching.sequence_tokens:,} tokens, a typical prompt and the default"
             f" budget; engine limit"
             f" {batching.limits.max_running}); for the trace's mean request ({capacity.prompt_tokens:.0f} prompt +"
             f" {capacity.output_tokens:.0f} output tokens) an instance with every slot busy makes"

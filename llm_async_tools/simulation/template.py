@@ -46,8 +46,8 @@ _MODEL = "AWS::SageMaker::Model"
 # LlmAsync::Capacity's keys (llm_async.model.capacity.capacity_metadata) and the ModelCapacity field each fills.
 _CAPACITY_FIELDS = {
     "Engine": "engine", "NumGpus": "num_gpus", "WeightsBytes": "weights_bytes", "KvBytesPerToken": "kv_bytes_per_token",
-    "MaxInputTokens": "max_input_tokens", "MaxTotalTokens": "max_total_tokens", "KvCacheBytes": "kv_cache_bytes",
-    "EngineLimit": "engine_limit",
+    "MaxInputTokens": "max_input_tokens", "MaxTotalTokens": "max_total_tokens",
+    "TypicalPromptTokens": "typical_prompt_tokens", "KvCacheBytes": "kv_cache_bytes", "EngineLimit": "engine_limit",
 }
 
 

@@ -265,8 +265,9 @@ def test_chunks_of_chunk_lines_carry_the_batch_id_and_deadline_once(sandbox_defi
 
 def test_submission_is_bounded_and_a_failed_chunk_does_not_stop_the_batch(sandbox_definition: dict[str, Any]) -> None:
     submit = states(sandbox_definition)["Submit"]
-    # The sandbox's derived concurrency (DeploymentConfig.batch_max_concurrency): two chunks.
-    assert (submit["MaxConcurrency"], submit["ToleratedFailurePercentage"]) == (2, 100)
+    # The sandbox's derived concurrency (DeploymentConfig.batch_max_concurrency): chunks holding twice the 84 requests
+    # one instance runs at once.
+    assert (submit["MaxConcurrency"], submit["ToleratedFailurePercentage"]) == (4, 100)
     # The children's outputs are discarded: Finalize gets the state Wake left.
     assert submit["ResultPath"] is None
 

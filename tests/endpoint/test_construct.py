@@ -85,8 +85,8 @@ def test_async_output_to_the_payload_bucket_with_kms_and_topics(sandbox: Built) 
     bucket_id = sandbox.logical_id(sandbox.parts.payloads.bucket)
     _, config = sandbox.only("AWS::SageMaker::EndpointConfig")
     assert config["Properties"]["AsyncInferenceConfig"] == {
-        # The requests of a full prompt and the default budget TGI's KV cache holds on the A10G (model/capacity.py).
-        "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 30},
+        # The requests of a typical prompt and the default budget TGI's KV cache holds on the A10G (model/capacity.py).
+        "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 84},
         "OutputConfig": {
             "S3OutputPath": {"Fn::Join": ["", ["s3://", {"Ref": bucket_id}, "/output/"]]},
             "S3FailurePath": {"Fn::Join": ["", ["s3://", {"Ref": bucket_id}, "/failure/"]]},

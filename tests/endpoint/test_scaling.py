@@ -174,7 +174,7 @@ def test_wake_is_granted_as_set_alarm_state_on_the_wake_alarm_only(one: Built) -
 def test_scale_out_on_backlog_per_instance(prod: Built) -> None:
     # By default, past what one instance runs at once: its concurrency, from the engine's KV cache.
     per_instance = prod.config.max_concurrent_invocations
-    assert per_instance == 30
+    assert per_instance == 84
     assert prod.scaling.scale_out_alarm is not None
     alarm = prod.alarm(prod.scaling.scale_out_alarm)
     assert (alarm["MetricName"], alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
@@ -185,7 +185,7 @@ def test_scale_out_on_backlog_per_instance(prod: Built) -> None:
     )
     assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (60, 2, 2)
     assert alarm["TreatMissingData"] == "notBreaching"
-    assert alarm["AlarmDescription"] == "More than 30 requests per instance for 2 minutes: add an instance."
+    assert alarm["AlarmDescription"] == "More than 84 requests per instance for 2 minutes: add an instance."
     assert prod.steps_of(alarm) == ("ChangeInCapacity", 300, "Average", ADD_ONE)
 
 
@@ -262,9 +262,9 @@ def test_capacity_follows_the_backlog_down_to_what_it_needs(prod: Built) -> None
     alarm = prod.alarm(prod.scaling.scale_in_alarm)
     metrics = _metrics(alarm)
     (returned,) = [m for m in metrics.values() if m.get("ReturnData", True)]
-    # With two instances or more: the instances 30 requests each need, at least one; otherwise the maximum (3),
+    # With two instances or more: the instances 84 requests each need, at least one; otherwise the maximum (3),
     # which never breaches, so one instance or none is the idle alarm's alone.
-    assert returned["Expression"] == "IF(FILL(instances, 0) > 1, IF(backlog > 30, CEIL(backlog / 30), 1), 3)"
+    assert returned["Expression"] == "IF(FILL(instances, 0) > 1, IF(backlog > 84, CEIL(backlog / 84), 1), 3)"
     assert (_stat(metrics["instances"]), _stat(metrics["queued"])) == (INSTANCES, QUEUED)
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (2.5, "LessThanThreshold")
     assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"], alarm["TreatMissingData"]) == (2, 2, "notBreaching")

@@ -93,6 +93,12 @@ def test_num_gpus_range() -> None:
         _model(num_gpus=0)
 
 
+def test_typical_prompt_tokens_is_at_most_a_full_prompt() -> None:
+    with _raises("model.typical_prompt_tokens: must be an integer 1–2047 (got 2048)"):
+        _model(max_input_tokens=2047, max_total_tokens=4096, typical_prompt_tokens=2048)
+    assert _model(max_input_tokens=2047, max_total_tokens=4096, typical_prompt_tokens=2047).typical_prompt_tokens == 2047
+
+
 def test_max_input_tokens_must_be_below_max_total_tokens() -> None:
     with _raises("model.max_input_tokens: must be < model.max_total_tokens (2048) (got 2048)"):
         _model(max_input_tokens=2048, max_total_tokens=2048)

@@ -18,14 +18,14 @@ def test_summary_of_the_sandbox_template(sandbox: Synthesized) -> None:
         "huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04",
         "Instance     ml.g5.2xlarge: 1 × NVIDIA A10G, 24 GiB GPU memory; SM_NUM_GPUS=1",
         "Tokens       MAX_INPUT_TOKENS=4096, MAX_TOTAL_TOKENS=8192",
-        "Concurrency  30 requests per instance (KV cache: 140,122 tokens)",
+        "Concurrency  84 requests per instance (KV cache: 140,122 tokens)",
         "Capacity     0–1 instances",
         "Scale out    HasBacklogWithoutCapacity Maximum ≥ 1 for 1 min → +1 instance (cooldown 1500 s)",
         "Scale in     IF(FILL(CPUUtilization SampleCount, 0) > 0, FILL(ApproximateBacklogSize Maximum, 0), 1) ≤ 0"
         " for 3 min → set capacity to 0 (cooldown 300 s)",
         "API          POST /invocations, GET /invocations/{id} (AWS_IAM auth, 10 req/s, burst 20)",
         "Batch        OpenAI Batch API: POST /files, POST /batches, GET /batches[/{id}], POST /batches/{id}/cancel,"
-        " GET /files/{id}/content; at most 2 chunks of 50 lines in flight (BatchStateMachineArn)",
+        " GET /files/{id}/content; at most 4 chunks of 50 lines in flight (BatchStateMachineArn)",
         "Alarms       9 to the operations topic (0 subscriptions; OpsTopicArn); stuck at zero after 1800 s",
         "Dashboard    llm-async-sandbox-<region>",
         "Cost         $1.52/h at max capacity (1 × $1.515, us-east-1 on-demand list price);"
@@ -38,10 +38,10 @@ def test_summary_of_prod_shows_warm_windows_and_cost_at_max(prod: Synthesized) -
     assert "Schedule     cron(0 8 ? * MON-FRI *) America/New_York: min capacity 1" in text
     assert "Schedule     cron(0 18 ? * MON-FRI *) America/New_York: min capacity 0" in text
     assert "$4.55/h at max capacity (3 × $1.515" in text
-    assert "Scale out    ApproximateBacklogSizePerInstance Average > 30 for 2 min → +1 instance (cooldown 300 s)" in text
+    assert "Scale out    ApproximateBacklogSizePerInstance Average > 84 for 2 min → +1 instance (cooldown 300 s)" in text
     assert (
-        "Scale in     IF(FILL(CPUUtilization SampleCount, 0) > 1, IF(FILL(ApproximateBacklogSize Maximum, 0) > 30,"
-        " CEIL(FILL(ApproximateBacklogSize Maximum, 0) / 30), 1), 3) < 2.5 for 2 min → set capacity to the expression's"
+        "Scale in     IF(FILL(CPUUtilization SampleCount, 0) > 1, IF(FILL(ApproximateBacklogSize Maximum, 0) > 84,"
+        " CEIL(FILL(ApproximateBacklogSize Maximum, 0) / 84), 1), 3) < 2.5 for 2 min → set capacity to the expression's"
         " value (1–2) (cooldown 300 s)"
     ) in text
 

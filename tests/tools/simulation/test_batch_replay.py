@@ -109,4 +109,4 @@ def test_cli_refuses_a_batch_with_a_trace_mode(sandbox: Synthesized, tmp_path: P
 
 def test_the_sandbox_templates_state_machine_decides(ours: ScalingModel, sandbox: Synthesized) -> None:
     shape = batch_shape(sandbox.template_json, ours, lines=10, prompt_tokens=600, output_tokens=300)
-    assert (shape.source, shape.chunk_lines, shape.max_concurrency, shape.poll_s) == ("template", 50, 2, 39.0)
+    assert (shape.source, shape.chunk_lines, shape.max_concurrency, shape.poll_s) == ("template", 50, 4, 39.0)

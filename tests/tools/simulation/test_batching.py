@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from llm_async.model.capacity import TYPICAL_PROMPT_TOKENS
 from llm_async_tools.simulation import calibration
 from llm_async_tools.simulation.batching import (
     BANDWIDTH_EFFICIENCY,
@@ -129,8 +130,8 @@ def test_the_template_sizes_the_batching(ours: ScalingModel) -> None:
     batching = SimulationParameters().batching(ours)
     # Qwen2.5-7B on TGI on one A10G: 8,035,162,214 bytes of KV cache at 57,344 a token.
     assert (batching.limits.kv_cache_tokens, batching.limits.max_running) == (8_035_162_214 // 57_344, 128)
-    # capacity.py's sizing: requests of a full prompt and the API's default budget, 4,096 + 512 tokens: 140,121 // 4,608.
-    assert (batching.sequence_tokens, batching.max_concurrent_sequences) == (4096 + 512, 30)
+    # capacity.py's sizing: requests of a typical prompt and the API's default budget, 1,155 + 512 tokens: 140,122 // 1,667.
+    assert (batching.prompt_tokens, batching.sequence_tokens, batching.max_concurrent_sequences) == (1155, 1155 + 512, 84)
     assert batching.roofline.bandwidth == pytest.approx(600e9 * BANDWIDTH_EFFICIENCY)
     assert batching.defaults == ()
 
@@ -152,13 +153,23 @@ def test_the_calibrations_estimated_kv_budget_does_not_decide_its_figures() -> N
 
 def test_the_simulator_sizes_a_request_as_the_construct_does(ours: ScalingModel) -> None:
     # The template's concurrency is capacity.py's rule on its own metadata: the same number from both sides.
-    assert SimulationParameters().batching(ours).max_concurrent_sequences == ours.concurrency_per_instance == 30
+    assert SimulationParameters().batching(ours).max_concurrent_sequences == ours.concurrency_per_instance == 84
 
 
 def test_the_apis_default_budget_sizes_a_request(ours: ScalingModel) -> None:
-    # A larger default budget leaves room for fewer requests: 140,121 // (4,096 + 1,024) = 27.
+    # A larger default budget leaves room for fewer requests: 140,122 // (1,155 + 1,024) = 64.
     batching = SimulationParameters().batching(dataclasses.replace(ours, default_new_tokens=1024))
-    assert (batching.sequence_tokens, batching.max_concurrent_sequences, batching.defaults) == (5120, 27, ())
+    assert (batching.sequence_tokens, batching.max_concurrent_sequences, batching.defaults) == (2179, 64, ())
     # A model built by hand without it: the API's default, 512, named as a default.
     batching = SimulationParameters().batching(dataclasses.replace(ours, default_new_tokens=None))
-    assert (batching.sequence_tokens, batching.defaults) == (4608, ("default new tokens",))
+    assert (batching.sequence_tokens, batching.defaults) == (1667, ("default new tokens",))
+
+
+def test_a_template_without_the_typical_prompt_sizes_at_capacitys_default_within_its_max_input(ours: ScalingModel) -> None:
+    # A template synthesized before TypicalPromptTokens existed: TYPICAL_PROMPT_TOKENS, named as a default.
+    assert ours.capacity is not None
+    older = dataclasses.replace(ours, capacity=dataclasses.replace(ours.capacity, typical_prompt_tokens=None))
+    batching = SimulationParameters().batching(older)
+    assert (batching.prompt_tokens, batching.defaults) == (TYPICAL_PROMPT_TOKENS, ("typical prompt tokens",))
+    short = dataclasses.replace(ours, capacity=dataclasses.replace(older.capacity, max_input_tokens=1000))
+    assert SimulationParameters().batching(short).prompt_tokens == 1000

@@ -123,9 +123,9 @@ def test_json_states_the_instances_capacity_and_the_offline_bound(template: Path
     output = _json(capsys, ["--template", str(template), "--trace", str(trace), "--json", "--provisioning-jitter", "0"])
     capacity = output["capacity"]
     assert list(capacity) == CAPACITY_KEYS
-    # The template's model and instance: Qwen2.5-7B on TGI on one A10G, 30 requests of a 4,096-token prompt and the
-    # default budget of 512.
-    assert (capacity["max_concurrent_sequences"], capacity["concurrency_per_instance"], capacity["engine_limit"]) == (30, 30, 128)
+    # The template's model and instance: Qwen2.5-7B on TGI on one A10G, 84 requests of a typical 1,155-token prompt
+    # and the default budget of 512.
+    assert (capacity["max_concurrent_sequences"], capacity["concurrency_per_instance"], capacity["engine_limit"]) == (84, 84, 128)
     assert (capacity["prompt_tokens"], capacity["output_tokens"], capacity["defaults"]) == (300.0, 700.0, [])
     assert 0 < capacity["tokens_per_second_per_instance"] <= capacity["roofline_tokens_per_second"]
     bound = output["offline_bound"]
@@ -143,5 +143,7 @@ def test_a_template_without_capacity_metadata_batches_with_the_default_presets_f
     path = tmp_path / "t.json"
     path.write_text(json.dumps(template))
     output = _json(capsys, ["--template", str(path), "--trace", str(_trace(tmp_path, "arrival_s\n100\n")), "--json"])
-    assert output["capacity"]["defaults"] == ["GPUs", "KV bytes per token", "KV cache size", "engine limit", "max input tokens"]
-    assert output["capacity"]["max_concurrent_sequences"] == 30
+    assert output["capacity"]["defaults"] == [
+        "GPUs", "KV bytes per token", "KV cache size", "engine limit", "max input tokens", "typical prompt tokens",
+    ]
+    assert output["capacity"]["max_concurrent_sequences"] == 84

@@ -20,9 +20,9 @@ def _policy(model: ScalingModel, prefix: str):
 
 def test_sandbox_policy_is_read_from_the_template(ours: ScalingModel) -> None:
     assert (ours.instance_type, ours.usd_per_hour) == ("ml.g5.2xlarge", 1.515)
-    # Concurrency 30: the KV cache of the default model on TGI holds 30 requests of a full prompt and the API's default
-    # budget, 4,096 + 512 tokens (capacity.py).
-    assert (ours.min_capacity, ours.max_capacity, ours.concurrency_per_instance, ours.request_ttl_s) == (0, 1, 30, 21600)
+    # Concurrency 84: the KV cache of the default model on TGI holds 84 requests of a typical prompt and the API's
+    # default budget, 1,155 + 512 tokens (capacity.py).
+    assert (ours.min_capacity, ours.max_capacity, ours.concurrency_per_instance, ours.request_ttl_s) == (0, 1, 84, 21600)
     assert ours.default_new_tokens == 512
     wake = _policy(ours, "ScalingWakePolicy")
     assert wake.alarm.query == MetricQuery("HasBacklogWithoutCapacity", "Maximum", 60)
@@ -40,7 +40,7 @@ def test_sandbox_policy_is_read_from_the_template(ours: ScalingModel) -> None:
     assert (idle.adjustment_type, idle.steps[0].scaling_adjustment, idle.steps[0].upper_bound) == ("ExactCapacity", 0, 0)
     assert ours.wake_alarm == wake.alarm.name
     assert not ours.target_tracking and not ours.scheduled_actions
-    assert ours.capacity == ModelCapacity("tgi", 1, 15_231_233_024, 57_344, 4096, 8192, 8_035_162_214, 128)
+    assert ours.capacity == ModelCapacity("tgi", 1, 15_231_233_024, 57_344, 4096, 8192, 1155, 8_035_162_214, 128)
 
 
 def test_prod_policy_has_scale_out_and_warm_window(prod: Synthesized) -> None:
@@ -49,8 +49,8 @@ def test_prod_policy_has_scale_out_and_warm_window(prod: Synthesized) -> None:
     assert _policy(model, "ScalingScaleOutPolicy").alarm.query == MetricQuery("ApproximateBacklogSizePerInstance", "Average", 60)
     gradual = _policy(model, "ScalingScaleInGraduallyPolicy")
     assert isinstance(gradual.alarm.query, MetricMath)
-    # The instances 30 requests each need (the scale-out threshold follows the concurrency), after 2 minutes.
-    assert gradual.alarm.query.expression == "IF(FILL(instances, 0) > 1, IF(backlog > 30, CEIL(backlog / 30), 1), 3)"
+    # The instances 84 requests each need (the scale-out threshold follows the concurrency), after 2 minutes.
+    assert gradual.alarm.query.expression == "IF(FILL(instances, 0) > 1, IF(backlog > 84, CEIL(backlog / 84), 1), 3)"
     assert (gradual.alarm.comparison, gradual.alarm.threshold, gradual.alarm.evaluation_periods) == ("LessThanThreshold", 2.5, 2)
     assert [(s.scaling_adjustment, s.lower_bound, s.upper_bound) for s in gradual.steps] == [(1, None, -1), (2, -1, 0)]
     assert (gradual.adjustment_type, gradual.aggregation) == ("ExactCapacity", "Maximum")

@@ -101,8 +101,8 @@ def test_a_request_within_the_metric_lag_after_a_scale_in_can_still_lose_its_wak
 
 
 def test_constant_load_holds_a_steady_instance_count(staging_policy: ScalingModel) -> None:
-    # 60 requests a minute of 30 s alone each: one instance (30 at a time, batched) falls behind, two keep up.
-    trace = [TracedRequest(float(i), 30.0) for i in range(60 * 4 * 60)]
+    # 180 requests a minute of 30 s alone each: one instance (84 at a time, batched) falls behind, two keep up.
+    trace = [TracedRequest(i / 3, 30.0) for i in range(3 * 4 * 3600)]
     result = simulate(staging_policy, trace, dataclasses.replace(TEMPLATE_COLD, duration_s=5 * 3600), start=MONDAY)
     assert [c.after for c in result.changes] == [1, 2, 1, 0]
     assert set(result.instances_per_minute[30:240]) == {2}
@@ -110,8 +110,8 @@ def test_constant_load_holds_a_steady_instance_count(staging_policy: ScalingMode
 
 
 def test_gradual_scale_in_follows_the_backlog_down_while_requests_still_come(staging_policy: ScalingModel) -> None:
-    # An hour of one request a second (two instances' worth), then an hour of one every 20 s (one instance's).
-    heavy = [TracedRequest(float(i), 30.0) for i in range(3600)]
+    # An hour of three requests a second (two instances' worth), then an hour of one every 20 s (one instance's).
+    heavy = [TracedRequest(i / 3, 30.0) for i in range(3 * 3600)]
     light = [TracedRequest(3600 + 20.0 * i, 30.0) for i in range(180)]
     result = simulate(staging_policy, heavy + light, dataclasses.replace(TEMPLATE_COLD, duration_s=4 * 3600), start=MONDAY)
     changes = [(c.before, c.after, "Gradually" in c.cause, "WhenIdle" in c.cause) for c in result.changes]
