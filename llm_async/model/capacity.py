@@ -3,12 +3,12 @@
 Both engines batch continuously: every running sequence holds its keys and values in the KV cache, and a decode
 step reads the weights once for the whole batch. So the requests an instance should be sent at once are the
 sequences its KV cache holds, capped by the engine's own limit on running sequences. A sequence is sized as a typical
-prompt plus the API's default budget of new tokens (every request the API forwards names its budget): TGI reserves a
-request's prompt plus its budget when it admits it (its block allocator within max_batch_total_tokens,
-backends/v3/src/queue.rs at v3.3.6), so the KV cache holds as many requests as their mean prompt allows, not as a
-full prompt would. A longer request is still safe: both engines admit a sequence only when its KV blocks fit and
-queue it inside the container otherwise (vLLM: its scheduler's KV-cache manager); it waits there instead of in
-SageMaker's queue. Sizing every request at a full prompt (4,096 + 512 tokens for the default model) gave 30 requests
+prompt plus the API's default budget of new tokens (every request the API forwards names its budget): TGI allocates
+a request's input_length + max_new_tokens of KV blocks when it admits it (backends/v3/src/queue.rs:315-327 at
+v3.3.6), so the KV cache holds as many requests as their mean prompt allows, not as a full prompt would. A longer
+request is still safe: when the blocks are not free TGI puts the request back at the front of its queue (the same
+lines), and vLLM's scheduler admits a sequence only when its KV-cache manager has the blocks; it waits inside the
+container instead of in SageMaker's queue. Sizing every request at a full prompt (4,096 + 512 tokens for the default model) gave 30 requests
 per instance, 0.23 of the largest batch's tokens/s on traces of 565-token prompts (docs/simulator.md).
 
 The typical prompt is TYPICAL_PROMPT_TOKENS unless the model names its own (ModelConfig.typical_prompt_tokens), and
