@@ -5,7 +5,8 @@ after it: `python scripts/templates.py dump /tmp/after` and `python scripts/temp
 which prints each changed resource (and any changed logical id) and exits 1 if anything differs.
 
 The configurations are the test session's (tests/synths.py): the sandbox, its variants, the pipeline and
-its three stages, rule packs on. Asset hashes are normalised: they change with any byte of the Lambda code.
+its three stages, rule packs on. Asset hashes are normalised: they change with any byte of the Lambda code, and so
+does the 8-hex suffix of a pipeline's cdk-assets publish destination ("<asset-hash>:<account>-<region>-<suffix>").
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 _ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+_PUBLISH_SUFFIX = re.compile(r"(<asset-hash>:\d{12}-[a-z0-9-]+-)[0-9a-f]{8}\b")
 
 
 def normalise(template: Any) -> Any:
-    return json.loads(_ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True)))
+    text = _ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True))
+    return json.loads(_PUBLISH_SUFFIX.sub(r"\1<asset-suffix>", text))
 
 
 def dump(outdir: Path) -> int:
