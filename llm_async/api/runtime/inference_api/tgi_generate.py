@@ -32,7 +32,7 @@ def generate_rules(budget: TokenBudget, max_input_tokens: int) -> Rules:
         "grammar": nullable(tgi.grammar),
         "adapter_id": nullable(tgi.string),  # Option<String>: router/src/lib.rs (TGI v3.3.6); unknown ids get the base model
     }
-    fields = {"inputs": _inputs, "parameters": tgi.obj, "stream": tgi.refused_stream}
+    fields = {"inputs": inputs, "parameters": tgi.obj, "stream": tgi.refused_stream}
     return Rules(fields, {"inputs": "a non-empty string"}, parameters)
 
 
@@ -59,8 +59,10 @@ def parse_generate(request: dict[str, Any], budget: TokenBudget, max_input_token
 
 
 @described("a non-empty string", {"type": "string", "minLength": 1})
-def _inputs(field: str, value: Any) -> Any:
-    # inputs: String; an empty one is refused (router/src/validation.rs (TGI v3.3.6)); whitespace is accepted.
+def inputs(field: str, value: Any) -> Any:
+    """The generate shape's `inputs`, for both engines (vllm_generate reads it too, as vLLM's prompt)."""
+    # inputs: String; an empty one is refused (router/src/validation.rs (TGI v3.3.6)), and so is vLLM's "" prompt;
+    # whitespace is accepted.
     if not isinstance(value, str) or not value:
         raise Invalid(field, "a non-empty string", value)
     return value

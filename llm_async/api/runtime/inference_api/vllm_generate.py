@@ -15,6 +15,7 @@ from typing import Any
 
 from inference_api import tgi, vllm
 from inference_api.tgi import DROP, Invalid, Rules, TokenBudget, boolean, described, integer, nullable
+from inference_api.tgi_generate import inputs
 
 COMPLETIONS = 'send an OpenAI completions request ({"prompt": ...})'
 LOGPROBS = 'send an OpenAI completions request with OpenAI logprobs ({"prompt": ..., "logprobs": N, "echo": true})'
@@ -86,7 +87,7 @@ def generate_rules(budget: TokenBudget) -> Rules:
         "seed": nullable(integer(0, vllm.INT64_MAX, " (vLLM reads an int64)")),
         "grammar": nullable(_grammar),
     }
-    fields = {"inputs": _inputs, "parameters": tgi.obj, "stream": vllm.stream}
+    fields = {"inputs": inputs, "parameters": tgi.obj, "stream": vllm.stream}
     return Rules(fields, {"inputs": "a non-empty string"}, parameters)
 
 
@@ -125,14 +126,6 @@ def parse_generate(request: dict[str, Any], budget: TokenBudget, max_model_len: 
     if "grammar" in parameters:
         body["structured_outputs"] = parameters["grammar"]
     return body, [body["prompt"]]
-
-
-@described("a non-empty string", {"type": "string", "minLength": 1})
-def _inputs(field: str, value: Any) -> Any:
-    # inputs: String; an empty one is refused (router/src/validation.rs (TGI v3.3.6)), and so is vLLM's "" prompt.
-    if not isinstance(value, str) or not value:
-        raise Invalid(field, "a non-empty string", value)
-    return value
 
 
 @described("an integer ≥ 1", {"type": "integer", "minimum": 1})
