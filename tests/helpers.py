@@ -37,6 +37,26 @@ def agnostic_arn(service: str, resource: str) -> dict[str, Any]:
     return {"Fn::Join": ["", [*parts, f":{resource}"]]}
 
 
+def deny_plain_http_to_queue(queue_id: str) -> dict[str, Any]:
+    """The statement `enforce_ssl=True` puts in a queue's policy: any request to it not over TLS is refused."""
+    return {
+        "Action": "sqs:*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Resource": {"Fn::GetAtt": [queue_id, "Arn"]},
+    }
+
+
+def queue_policy_statements(template: Template, queue_id: str) -> list[dict[str, Any]]:
+    """The statements of the one QueuePolicy that names the queue `queue_id`."""
+    (policy,) = [
+        p for p in template.find_resources("AWS::SQS::QueuePolicy").values()
+        if {"Ref": queue_id} in p["Properties"]["Queues"]
+    ]  # fmt: skip
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
 def existing_vpc(**changes: Any) -> ExistingVpc:
     """The synths' existing VPC, but without internet egress (ExistingVpc's default), with `changes`."""
     return dataclasses.replace(EXISTING_VPC, **{"internet_egress": False, **changes})

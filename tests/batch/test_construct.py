@@ -25,7 +25,7 @@ from llm_async.network.config import NewVpc
 from tests.batch.definition import definition, states
 from tests.compliance.acknowledged import acknowledged, under
 from tests.constructs import Parts, bare_stack, template
-from tests.helpers import BuiltStack
+from tests.helpers import BuiltStack, deny_plain_http_to_queue, queue_policy_statements
 from tests.synths import S3_WEIGHTS_URI
 from tests.test_cfn_lint import IGNORED, lint
 
@@ -520,17 +520,7 @@ def test_the_tracker_queue_is_kms_encrypted_tls_only_with_a_dead_letter_queue(sa
     for queue_construct in (sandbox.batch.tracker_queue, sandbox.batch.tracker_dead_letters, sandbox.batch.delivery_dead_letters):
         queue_id = sandbox.logical_id(queue_construct)
         assert resources[queue_id]["Properties"]["KmsMasterKeyId"] == key
-        (policy,) = [
-            p for p in sandbox.template.find_resources("AWS::SQS::QueuePolicy").values()
-            if {"Ref": queue_id} in p["Properties"]["Queues"]
-        ]  # fmt: skip
-        assert {
-            "Action": "sqs:*",
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            "Effect": "Deny",
-            "Principal": {"AWS": "*"},
-            "Resource": {"Fn::GetAtt": [queue_id, "Arn"]},
-        } in policy["Properties"]["PolicyDocument"]["Statement"]
+        assert deny_plain_http_to_queue(queue_id) in queue_policy_statements(sandbox.template, queue_id)
 
 
 def test_the_queue_is_subscribed_to_both_topics_as_sns_envelopes_with_a_delivery_dead_letter_queue(sandbox: Built) -> None:

@@ -12,7 +12,7 @@ from llm_async.notifications.config import ResultSubscription
 from llm_async.notifications.subscriptions import ResultSubscriptions
 from tests.compliance.acknowledged import acknowledged
 from tests.constructs import Parts, bare_stack, template
-from tests.helpers import BuiltStack
+from tests.helpers import BuiltStack, deny_plain_http_to_queue, queue_policy_statements
 from tests.synths import subscribed_config
 
 FOURTEEN_DAYS_S = 14 * 24 * 3600
@@ -166,16 +166,7 @@ def test_every_queue_refuses_plain_http(subscribed: Built) -> None:
     queues = subscribed.resources("AWS::SQS::Queue")
     assert len(queues) == 3  # the queue, its DLQ, and the subscriptions' delivery DLQ
     for queue_id in queues:
-        (policy,) = subscribed.template.find_resources(
-            "AWS::SQS::QueuePolicy", {"Properties": {"Queues": [{"Ref": queue_id}]}}
-        ).values()
-        assert {
-            "Action": "sqs:*",
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            "Effect": "Deny",
-            "Principal": {"AWS": "*"},
-            "Resource": {"Fn::GetAtt": [queue_id, "Arn"]},
-        } in policy["Properties"]["PolicyDocument"]["Statement"]
+        assert deny_plain_http_to_queue(queue_id) in queue_policy_statements(subscribed.template, queue_id)
 
 
 def test_every_subscription_keeps_undeliverable_messages_in_the_delivery_dlq(subscribed: Built) -> None:

@@ -14,6 +14,7 @@ from llm_async.notifications.topics import NotificationTopics, delivery_dead_let
 from llm_async.storage.keys import RotatingKey
 from tests.compliance.acknowledged import acknowledged
 from tests.constructs import bare_stack, template
+from tests.helpers import deny_plain_http_to_queue
 
 FOURTEEN_DAYS_S = 14 * 24 * 3600
 
@@ -105,15 +106,7 @@ def test_delivery_dead_letters_are_kept_14_days_encrypted_by_sqs_without_a_kms_k
 
 
 def test_delivery_dead_letter_queue_refuses_plain_http(built: Built) -> None:
-    assert _statements(built, "AWS::SQS::QueuePolicy", "Queues", built.queue_id) == [
-        {
-            "Action": "sqs:*",
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            "Effect": "Deny",
-            "Principal": {"AWS": "*"},
-            "Resource": {"Fn::GetAtt": [built.queue_id, "Arn"]},
-        }
-    ]
+    assert _statements(built, "AWS::SQS::QueuePolicy", "Queues", built.queue_id) == [deny_plain_http_to_queue(built.queue_id)]
 
 
 def test_delivery_dead_letter_queue_takes_the_given_removal_policy(built: Built) -> None:
