@@ -97,8 +97,9 @@ class DeploymentConfig:
             )
         explicit = self.endpoint.max_concurrent_invocations_per_instance
         if explicit is not None and explicit > fit.sequences:
-            # More would make the engine queue typical requests that SageMaker already counts as running, out of the
-            # backlog the scaling reads; shorter prompts are said with model.typical_prompt_tokens.
+            # More would make the engine queue typical requests SageMaker has already handed to this instance: they
+            # wait there, their invocation timeout running, though another instance may be free. Shorter prompts are
+            # said with model.typical_prompt_tokens.
             fail("endpoint.max_concurrent_invocations_per_instance", f"1–{fit.sequences}: {fit.summary}", explicit)
 
     def _check_batch(self) -> None:
