@@ -4,26 +4,14 @@ the script's to print."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "batch_validation.py"
+from tests.benchmarks.scripts import load_script
+
+SCRIPT = "batch_validation.py"
 FIELDS = ("engine", "lines", "file bytes", "median", "throughput", "Lambda estimate", "peak RSS")
-
-
-def load_script(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """The script as a module (benchmarks/ is not a package), registered while the test runs."""
-    spec = importlib.util.spec_from_file_location("batch_validation_benchmark", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _number(text: str) -> float:
@@ -31,7 +19,7 @@ def _number(text: str) -> float:
 
 
 def test_report_of_200_lines(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    script = load_script(monkeypatch)
+    script = load_script(monkeypatch, SCRIPT)
     assert script.main(["--lines", "200", "--repeat", "2", "--memory-mb", "884"]) == 0
     report = capsys.readouterr().out
     fields = dict(re.findall(r"^([A-Za-z ]+):\s+(.+)$", report, re.MULTILINE))
@@ -49,13 +37,13 @@ def test_report_of_200_lines(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
 
 
 def test_the_generated_file_is_valid_chat_lines(monkeypatch: pytest.MonkeyPatch) -> None:
-    script = load_script(monkeypatch)
+    script = load_script(monkeypatch, SCRIPT)
     limits, _ = script.default_limits("tgi")
     run = script.validate_once(script.generate(50), engine="tgi", limits=limits, max_lines=50, max_bytes=10**8)
     assert (run.valid, run.lines) == (True, 50)
 
 
 def test_a_file_over_the_batch_limits_is_refused(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    script = load_script(monkeypatch)
+    script = load_script(monkeypatch, SCRIPT)
     assert script.main(["--lines", "50001", "--repeat", "1"]) == 2
     assert "exceeds the batch limits" in capsys.readouterr().err

@@ -3,35 +3,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from tests.benchmarks.scripts import load_script
 from tests.tools.hub_stand_in import HubStandIn
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "stage_weights.py"
+SCRIPT = "stage_weights.py"
 FIELDS = ("total bytes", "files", "first run", "throughput", "second run", "second run Hub requests",
           "second run downloads", "peak RSS")
 
 
-def load_script(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """The script as a module (benchmarks/ is not a package), registered while the test runs: its dataclasses
-    look their module up in sys.modules."""
-    spec = importlib.util.spec_from_file_location("stage_weights_benchmark", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_report_and_second_run_downloads_nothing(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    script = load_script(monkeypatch)
+    script = load_script(monkeypatch, SCRIPT)
     stand_ins: list[HubStandIn] = []
 
     class Recorded(HubStandIn):
