@@ -18,6 +18,21 @@ HANDLER_LIMITS = Limits(**{f.name: getattr(API_ENVIRONMENT, f.name) for f in dat
 LIMITS = dataclasses.replace(HANDLER_LIMITS, max_body_bytes=10_000, max_inputs_bytes=4_000)
 JSON = "application/json"
 USER = [{"role": "user", "content": "What is Deep Learning?"}]
+# Conversations both engines forward unchanged: system and named user turns, text content parts, a tool call and its
+# answer (TGI's Message, router/src/lib.rs; vLLM's OpenAI message types, vllm/entrypoints/chat_utils.py).
+FORWARDED_MESSAGES = [
+    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi", "name": "Ann"}],
+    [{"role": "user", "content": [{"type": "text", "text": "Hi"}, {"type": "text", "text": " there"}]}],
+    [
+        {"role": "user", "content": "Weather?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "0", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}],
+        },
+        {"role": "tool", "content": "Sunny", "tool_call_id": "0"},
+    ],
+]
 
 
 def parse(body: Any, content_type: str | None = JSON, limits: Limits = LIMITS, engine: str = "tgi") -> EngineRequest:

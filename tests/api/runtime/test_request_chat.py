@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.runtime.request_cases import USER, message, parse
+from tests.api.runtime.request_cases import FORWARDED_MESSAGES, USER, message, parse
 from tests.request_samples import CHAT_NULLABLE
 
 TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {"properties": {"city": {"type": "string"}}}}}
@@ -93,21 +93,9 @@ def test_a_null_option_is_dropped(name: str) -> None:
 @pytest.mark.parametrize(
     "messages",
     [
-        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi", "name": "Ann"}],
-        [{"role": "user", "content": [{"type": "text", "text": "Hi"}, {"type": "text", "text": " there"}]}],
+        *FORWARDED_MESSAGES,
         [{"role": "user", "content": ""}],
         [{"role": "user", "content": []}],
-        [
-            {"role": "user", "content": "Weather?"},
-            {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {"id": "0", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
-                ],
-            },
-            {"role": "tool", "content": "Sunny", "tool_call_id": "0"},
-        ],
         [{"role": "assistant", "tool_calls": [{"id": "1", "type": "function", "function": {"name": "f", "parameters": {}}}]}],
         [{"role": "user", "content": "Hi", "name": None, "tool_call_id": None}],
     ],

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from inference_api import vllm_chat
 
-from tests.api.runtime.request_cases import USER
+from tests.api.runtime.request_cases import FORWARDED_MESSAGES, USER
 from tests.api.runtime.vllm_cases import BUDGET, SCHEMA_FORMAT, TOOL, message, parse
 
 
@@ -19,20 +19,8 @@ def _forwarded(**fields: object) -> dict:
 @pytest.mark.parametrize(
     "messages",
     [
-        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi", "name": "Ann"}],
-        [{"role": "user", "content": [{"type": "text", "text": "Hi"}, {"type": "text", "text": " there"}]}],
+        *FORWARDED_MESSAGES,
         [{"role": "user", "content": ""}, {"role": "user", "content": []}],
-        [
-            {"role": "user", "content": "Weather?"},
-            {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {"id": "0", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
-                ],
-            },
-            {"role": "tool", "content": "Sunny", "tool_call_id": "0"},
-        ],
         # An answer an OpenAI client echoes back: vLLM's ChatMessage fields (protocol.py:62-72).
         [{"role": "assistant", "content": "Hi", "refusal": None, "annotations": [], "audio": None, "function_call": None,
           "tool_calls": [], "reasoning": None}],
