@@ -160,11 +160,17 @@ def _finalize(batch_id: str) -> None:
     steps.finalize({"batch_id": batch_id}, FakeContext())
 
 
-def _finished(stack: dict[str, Any], stand: Stand, tmp_path: Path) -> dict[str, Any]:
-    """A batch of THREE submitted by the client and run to completed: lines 1 and 3 answered, line 2 refused (422)."""
-    _, batch = _submit(stand, _input(tmp_path, THREE))
+def _in_progress(stand: Stand, tmp_path: Path, lines: list[Any] = THREE) -> dict[str, Any]:
+    """A batch of `lines` submitted by the client and validated (in progress, no line done): the client's answer."""
+    _, batch = _submit(stand, _input(tmp_path, lines))
     assert batch is not None
     _validate(batch["id"])
+    return batch
+
+
+def _finished(stack: dict[str, Any], stand: Stand, tmp_path: Path) -> dict[str, Any]:
+    """A batch of THREE submitted by the client and run to completed: lines 1 and 3 answered, line 2 refused (422)."""
+    batch = _in_progress(stand, tmp_path)
     _completed(stack["s3"], batch["id"], 1)
     _failed(batch["id"], 2)
     _completed(stack["s3"], batch["id"], 3)
@@ -312,9 +318,7 @@ def test_results_errors_downloads_the_error_file(stack, tmp_path) -> None:
 
 def test_results_of_a_running_batch_is_a_clear_error_and_writes_nothing(stack, tmp_path, capsys) -> None:
     stand, download = Stand(stack), S3Download(stack["s3"])
-    _, batch = _submit(stand, _input(tmp_path, THREE))
-    assert batch is not None
-    _validate(batch["id"])
+    batch = _in_progress(stand, tmp_path)
     code, _ = _run(stand, "results", batch["id"], "-o", str(tmp_path / "out.jsonl"), download=download)
     assert code == 1
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
@@ -325,9 +329,7 @@ def test_results_of_a_running_batch_is_a_clear_error_and_writes_nothing(stack, t
 
 def test_results_of_a_finished_batch_without_that_file_says_so(stack, tmp_path, capsys) -> None:
     stand = Stand(stack)
-    _, batch = _submit(stand, _input(tmp_path, [chat_line("req-1")]))
-    assert batch is not None
-    _validate(batch["id"])
+    batch = _in_progress(stand, tmp_path, [chat_line("req-1")])
     _completed(stack["s3"], batch["id"], 1)
     _finalize(batch["id"])
     code, _ = _run(stand, "results", batch["id"], "-o", str(tmp_path / "errors.jsonl"), "--errors", download=S3Download(stack["s3"]))
@@ -341,9 +343,7 @@ def test_results_of_a_finished_batch_without_that_file_says_so(stack, tmp_path, 
 
 def test_status_prints_the_batch(stack, tmp_path) -> None:
     stand = Stand(stack)
-    _, batch = _submit(stand, _input(tmp_path, THREE))
-    assert batch is not None
-    _validate(batch["id"])
+    batch = _in_progress(stand, tmp_path)
     code, out = _run(stand, "status", batch["id"])
     assert code == 0
     shown = json.loads(out)
@@ -372,9 +372,7 @@ def test_list_pages_the_callers_batches(stack, tmp_path) -> None:
 
 def test_cancel_answers_the_cancelling_batch(stack, tmp_path) -> None:
     stand = Stand(stack)
-    _, batch = _submit(stand, _input(tmp_path, THREE))
-    assert batch is not None
-    _validate(batch["id"])
+    batch = _in_progress(stand, tmp_path)
     code, out = _run(stand, "cancel", batch["id"])
     assert code == 0 and json.loads(out)["status"] == "cancelling"
     assert stand.api_calls()[-1] == ("POST", f"/batches/{batch['id']}/cancel")
