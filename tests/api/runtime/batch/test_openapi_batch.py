@@ -136,16 +136,12 @@ def _finished(s3: Any, outcome: str) -> tuple[int, dict[str, str], Any]:
     return call(batch_event("GET", f"/batches/{batch['id']}"))
 
 
-def _in_progress(s3: Any) -> tuple[int, dict[str, str], Any]:
-    batch = create_batch(s3, [chat_line("a")])
+def _validated(s3: Any, lines: list[Any], method: str = "GET", route: str = "") -> tuple[int, dict[str, str], Any]:
+    """A batch of `lines` after the Validate step (in progress, or failed where a line is not JSON), then the answer to
+    `method` on /batches/{id}`route`."""
+    batch = create_batch(s3, lines)
     steps.validate({"batch_id": batch["id"]}, FakeContext())
-    return call(batch_event("GET", f"/batches/{batch['id']}"))
-
-
-def _invalid(s3: Any) -> tuple[int, dict[str, str], Any]:
-    batch = create_batch(s3, [b"oops"])
-    steps.validate({"batch_id": batch["id"]}, FakeContext())
-    return call(batch_event("GET", f"/batches/{batch['id']}"))
+    return call(batch_event(method, f"/batches/{batch['id']}{route}"))
 
 
 def _reused_key(s3: Any) -> tuple[int, dict[str, str], Any]:
@@ -165,12 +161,6 @@ def _unavailable(s3: Any) -> tuple[int, dict[str, str], Any]:
 def _cancelled_twice(s3: Any) -> tuple[int, dict[str, str], Any]:
     batch = create_batch(s3, [chat_line("a")])
     call(batch_event("POST", f"/batches/{batch['id']}/cancel"))
-    return call(batch_event("POST", f"/batches/{batch['id']}/cancel"))
-
-
-def _not_cancellable(s3: Any) -> tuple[int, dict[str, str], Any]:
-    batch = create_batch(s3, [b"oops"])
-    steps.validate({"batch_id": batch["id"]}, FakeContext())
     return call(batch_event("POST", f"/batches/{batch['id']}/cancel"))
 
 
@@ -202,13 +192,13 @@ ANSWERS = {
     "unavailable": ("/batches", "post", 503, _unavailable),
     "list": ("/batches", "get", 200, _listed),
     "list refused": ("/batches", "get", 400, lambda s3: call(batch_event("GET", "/batches", query={"limit": "0"}))),
-    "in progress": ("/batches/{batch_id}", "get", 200, _in_progress),
-    "failed validation": ("/batches/{batch_id}", "get", 200, _invalid),
+    "in progress": ("/batches/{batch_id}", "get", 200, lambda s3: _validated(s3, [chat_line("a")])),
+    "failed validation": ("/batches/{batch_id}", "get", 200, lambda s3: _validated(s3, [b"oops"])),
     "completed": ("/batches/{batch_id}", "get", 200, lambda s3: _finished(s3, "completed")),
     "expired": ("/batches/{batch_id}", "get", 200, lambda s3: _finished(s3, "expired")),
     "no such batch": ("/batches/{batch_id}", "get", 404, lambda s3: call(batch_event("GET", f"/batches/batch_{'0' * 32}"))),
     "cancelling": ("/batches/{batch_id}/cancel", "post", 200, _cancelled_twice),
-    "not cancellable": ("/batches/{batch_id}/cancel", "post", 409, _not_cancellable),
+    "not cancellable": ("/batches/{batch_id}/cancel", "post", 409, lambda s3: _validated(s3, [b"oops"], "POST", "/cancel")),
     "cancel of no such batch": ("/batches/{batch_id}/cancel", "post", 404,
                                 lambda s3: call(batch_event("POST", f"/batches/batch_{'0' * 32}/cancel"))),
 }  # fmt: skip
