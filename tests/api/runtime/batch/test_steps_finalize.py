@@ -112,22 +112,24 @@ def test_a_failure_with_the_containers_status_is_its_response(batch_aws) -> None
                     "response": {"status_code": 422, "request_id": inference_id, "body": answer}, "error": None}  # fmt: skip
 
 
-def test_a_failure_without_a_status_is_an_error(batch_aws) -> None:
-    s3 = batch_aws["s3"]
+def _one_failed_line(s3: Any, reason: str) -> tuple[str, dict[str, Any]]:
+    """A batch of one line that failed with `reason` and no failure object, finalized: its id and its error file's line."""
     output = _run(s3, 1)
-    _failed(output["batch_id"], 1, "Request timed out")
+    _failed(output["batch_id"], 1, reason)
     _finalize(output["batch_id"])
     (line,) = _file_lines(s3, _batch(s3, output["batch_id"])["error_file_id"])
+    return output["batch_id"], line
+
+
+def test_a_failure_without_a_status_is_an_error(batch_aws) -> None:
+    s3 = batch_aws["s3"]
+    batch_id, line = _one_failed_line(s3, "Request timed out")
     assert (line["response"], line["error"]) == (None, {"code": "inference_failed", "message": "Request timed out"})
-    assert _batch(s3, output["batch_id"])["output_file_id"] is None
+    assert _batch(s3, batch_id)["output_file_id"] is None
 
 
 def test_a_status_without_the_failure_object_answers_the_reason(batch_aws) -> None:
-    s3 = batch_aws["s3"]
-    output = _run(s3, 1)
-    _failed(output["batch_id"], 1, "ClientError: Received server error (500) from primary")
-    _finalize(output["batch_id"])
-    (line,) = _file_lines(s3, _batch(s3, output["batch_id"])["error_file_id"])
+    _, line = _one_failed_line(batch_aws["s3"], "ClientError: Received server error (500) from primary")
     assert line["response"]["status_code"] == 500
     assert line["response"]["body"] == {"error": {"message": "ClientError: Received server error (500) from primary",
                                                   "type": "inference_failed"}}  # fmt: skip
