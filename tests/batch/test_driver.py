@@ -46,6 +46,24 @@ def _driver(definition: dict[str, Any], s3: Any = None) -> Driver:
     return Driver(deployment, Clock(1000.0), s3)
 
 
+def _items_in_s3(count: int, pad: int) -> Any:
+    """Moto's S3 (under @mock_aws) with items-bucket/items.jsonl: items {"n": 0…count-1}, each padded with `pad` x's."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="items-bucket")
+    lines = (json.dumps({"n": n, "pad": "x" * pad}).encode() + b"\n" for n in range(count))
+    s3.put_object(Bucket="items-bucket", Key="items.jsonl", Body=b"".join(lines))
+    return s3
+
+
+def _items_reader(**key: str) -> dict[str, Any]:
+    """A Map's ItemReader of a JSONL object in items-bucket; `key`: Key or Key.$."""
+    return {
+        "Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "JSONL"},
+        "Parameters": {"Bucket": "items-bucket", **key},
+    }
+
+
 @pytest.fixture(autouse=True)
 def _calls() -> None:
     CALLS.clear()
@@ -110,12 +128,9 @@ def test_unknown_fields_and_state_types_are_refused() -> None:
 
 @mock_aws
 def test_the_distributed_map_reads_batches_and_tolerates_failures() -> None:
-    s3 = boto3.client("s3", region_name="us-east-1")
-    s3.create_bucket(Bucket="items-bucket")
-    s3.put_object(Bucket="items-bucket", Key="items.jsonl", Body=b"".join(json.dumps({"n": n, "pad": "x" * 40}).encode() + b"\n" for n in range(10)))
+    s3 = _items_in_s3(10, pad=40)
     map_state = {
-        "Type": "Map", "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSONL"},
-                                      "Parameters": {"Bucket": "items-bucket", "Key.$": "$.key"}},
+        "Type": "Map", "ItemReader": _items_reader(**{"Key.$": "$.key"}),
         "ItemSelector": {"n.$": "$$.Map.Item.Value.n"},
         "ItemBatcher": {"MaxItemsPerBatch": 3, "BatchInput": {"key.$": "$.key"}},
         "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "C",
@@ -137,12 +152,9 @@ def test_the_distributed_map_reads_batches_and_tolerates_failures() -> None:
 
 @mock_aws
 def test_a_batch_is_cut_before_its_input_exceeds_max_input_bytes() -> None:
-    s3 = boto3.client("s3", region_name="us-east-1")
-    s3.create_bucket(Bucket="items-bucket")
-    s3.put_object(Bucket="items-bucket", Key="items.jsonl", Body=b"".join(json.dumps({"n": n, "pad": "x" * 100}).encode() + b"\n" for n in range(6)))
+    s3 = _items_in_s3(6, pad=100)
     map_state = {
-        "Type": "Map", "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSONL"},
-                                      "Parameters": {"Bucket": "items-bucket", "Key": "items.jsonl"}},
+        "Type": "Map", "ItemReader": _items_reader(Key="items.jsonl"),
         "ItemBatcher": {"MaxItemsPerBatch": 10, "MaxInputBytesPerBatch": 300},
         "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}, "StartAt": "C",
                           "States": {"C": {"Type": "Task", "Resource": f"{ARN}echo", "End": True}}},
