@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import aws_cdk as cdk
-from constructs import IConstruct
+from aws_cdk import aws_iam as iam
+from constructs import Construct, IConstruct
 
 
 def acknowledge(resource: IConstruct, finding_id: str, evidence: str) -> None:
@@ -49,6 +50,14 @@ def wildcard_resource_finding(scope: IConstruct, arn: str) -> str:
     resolved = cdk.Stack.of(scope).resolve(arn)
     parts = resolved["Fn::Join"][1] if isinstance(resolved, dict) and "Fn::Join" in resolved else [resolved]
     return "AwsSolutions-IAM5[Resource::" + "".join(_nag_part(part) for part in parts) + "]"
+
+
+def acknowledge_prefix_grant(grantee: iam.IGrantable, objects_arn: str, evidence: str) -> None:
+    """Acknowledges, on the grantee's role, the IAM5 finding of a grant on every object under one prefix
+    (`objects_arn` ends in `*`). A principal that is no construct of this app (imported) carries no finding."""
+    principal = grantee.grant_principal
+    if isinstance(principal, Construct):
+        acknowledge(principal, wildcard_resource_finding(principal, objects_arn), evidence)
 
 
 def _nag_part(part: str | dict) -> str:

@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from llm_async.compliance.findings import HIPAA_NIST_PCI, acknowledge, acknowledge_rule, waive, wildcard_resource_finding
+from llm_async.compliance.findings import HIPAA_NIST_PCI, acknowledge_prefix_grant, acknowledge_rule, waive
 
 INPUT_PREFIX = "input/"
 OUTPUT_PREFIX = "output/"
@@ -147,14 +147,12 @@ class PayloadBucket(Construct):
         objects_arn = self.bucket.arn_for_objects(f"{prefix}*")
         grant = iam.Grant.add_to_principal(grantee=grantee, actions=s3_actions, resource_arns=[objects_arn])
         self.key.grant(grantee, *kms_actions)
-        principal = grantee.grant_principal
-        if isinstance(principal, Construct):
-            acknowledge(
-                principal,
-                wildcard_resource_finding(self, objects_arn),
-                f"Object-level {', '.join(s3_actions)} on the {prefix} prefix of this stack's payload bucket"
-                " only; object keys are inference ids that are not known in advance.",
-            )
+        acknowledge_prefix_grant(
+            grantee,
+            objects_arn,
+            f"Object-level {', '.join(s3_actions)} on the {prefix} prefix of this stack's payload bucket"
+            " only; object keys are inference ids that are not known in advance.",
+        )
         return grant
 
     def grant_read_inputs(self, grantee: iam.IGrantable) -> iam.Grant:

@@ -10,7 +10,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from llm_async.compliance.findings import acknowledge, wildcard_resource_finding
+from llm_async.compliance.findings import acknowledge_prefix_grant
 from llm_async.model import staged
 from llm_async.storage.bucket import access_log_bucket, private_bucket
 from llm_async.storage.keys import RotatingKey
@@ -77,11 +77,9 @@ class WeightsStore(Construct):
             conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
         )
         self.key.grant(grantee, *kms_actions)
-        principal = grantee.grant_principal
-        if isinstance(principal, Construct):
-            acknowledge(
-                principal,
-                wildcard_resource_finding(principal, objects_arn),
-                f"The objects under {prefix} of this stack's weights bucket only ({what}): one revision of one model,"
-                " whose file names come from the Hub repository.",
-            )
+        acknowledge_prefix_grant(
+            grantee,
+            objects_arn,
+            f"The objects under {prefix} of this stack's weights bucket only ({what}): one revision of one model,"
+            " whose file names come from the Hub repository.",
+        )
