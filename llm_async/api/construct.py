@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import aws_cdk as cdk
-from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -13,7 +12,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from llm_async.api.config import ApiConfig, TokenBudget
-from llm_async.api.rest_api import add_lambda_route, inference_rest_api
+from llm_async.api.rest_api import inference_rest_api
 from llm_async.api.runtime.inference_api import contract
 from llm_async.api.runtime.inference_api.contract import ApiEnvironment
 from llm_async.compliance import findings
@@ -196,21 +195,6 @@ class InferenceApi(Construct):
     def status_method_arn(self) -> str:
         """GET /invocations/{inferenceId} of the deployed stage; the * stands for the inference id."""
         return self.rest_api.arn_for_execute_api("GET", "/invocations/*", self.rest_api.deployment_stage.stage_name)
-
-    def add_route(
-        self,
-        method: str,
-        path: str,
-        function: lambda_.IFunction,
-        *,
-        json_object_body: bool = False,
-        query_strings: tuple[str, ...] = (),
-    ) -> apigateway.Method:
-        """Another concern's route on this API (e.g. the batch jobs'): SigV4, throttled and logged by the same stage,
-        errors in the same shape, `{parameter}`s of `path` required (see `rest_api.add_lambda_route`)."""
-        return add_lambda_route(
-            self.rest_api, method, path, function, json_object_body=json_object_body, query_strings=query_strings
-        )
 
     def method_arn(self, method: str, path: str) -> str:
         """The execute-api ARN of one method of the deployed stage; each `{parameter}` of `path` becomes a *."""

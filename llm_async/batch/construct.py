@@ -21,6 +21,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from llm_async.api.construct import InferenceApi, custom_metric
+from llm_async.api.rest_api import add_lambda_route
 from llm_async.api.runtime.batch_jobs import contract
 from llm_async.api.runtime.batch_jobs.contract import BatchApiEnvironment, BatchEnvironment
 from llm_async.api.runtime.inference_api.contract import EndpointSettings, RequestLimits
@@ -161,8 +162,9 @@ class BatchJobs(Construct):
         payloads.grant_prefix(self.api_function, BATCHES_PREFIX, read=True, write=True, delete=True)
         payloads.grant_list(self.api_function)
         self.state_machine.grant_start_execution(self.api_function)
+        # On the inference API: SigV4, throttled and logged by the same stage, errors in the same shape.
         self.routes = [
-            api.add_route(method, path, self.api_function, json_object_body=body, query_strings=queries)
+            add_lambda_route(api.rest_api, method, path, self.api_function, json_object_body=body, query_strings=queries)
             for method, path, body, queries in ROUTES
         ]
         self._api = api
