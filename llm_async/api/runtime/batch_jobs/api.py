@@ -20,11 +20,11 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from inference_api.gateway import lambda_entry_point
+from inference_api.gateway import answer_refusals, json_response, lambda_entry_point, unavailable_response
 from inference_api.inferences import ServiceUnavailable, caller_identity
 from inference_api.request import RequestError
 
@@ -78,10 +78,6 @@ def _stepfunctions():  # noqa: ANN202
 @cache
 def _store() -> Store:
     return Store(_s3(), _environment().bucket_name)
-
-
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body), headers=headers)
 
 
 def _invalid(message: str) -> RequestError:
@@ -163,7 +159,7 @@ def create_file() -> Response:
         "headers": {"Content-Length": str(size), "Content-Type": JSONL},
         "expires_at": store.now() + UPLOAD_URL_EXPIRY_S,
     }
-    return _json(HTTPStatus.OK, {**records.public_file(record), "upload": upload})
+    return json_response(HTTPStatus.OK, {**records.public_file(record), "upload": upload})
 
 
 @app.get("/files/<file_id>/content")
@@ -177,7 +173,7 @@ def file_content(file_id: str) -> Response:
     url = _presigner().generate_presigned_url(
         "get_object", Params={"Bucket": store.bucket, "Key": records.file_key(file_id)}, ExpiresIn=DOWNLOAD_URL_EXPIRY_S
     )
-    return _json(HTTPStatus.SEE_OTHER, {"url": url}, {"Location": url})
+    return json_response(HTTPStatus.SEE_OTHER, {"url": url}, {"Location": url})
 
 
 def _owned_file(store: Store, file_id: str) -> dict[str, Any]:
@@ -228,7 +224,7 @@ def create_batch() -> Response:
         record = store.update_batch(batch_id, lambda current: None if current.get("execution_arn") else {**current, "execution_arn": arn})
     if created:
         metrics.add_metric(name=contract.BATCHES_CREATED, unit=MetricUnit.Count, value=1)
-    return _json(HTTPStatus.OK, _answer(store, record))
+    return json_response(HTTPStatus.OK, _answer(store, record))
 
 
 def _metadata(metadata: Any) -> dict[str, str] | None:
@@ -319,7 +315,7 @@ def list_batches() -> Response:
         "last_id": data[-1]["id"] if data else None,
         "has_more": start + limit < len(ids),
     }
-    return _json(HTTPStatus.OK, body)
+    return json_response(HTTPStatus.OK, body)
 
 
 @app.get("/batches/<batch_id>")
@@ -328,7 +324,7 @@ def get_batch(batch_id: str) -> Response:
     store = _store()
     record = _owned_batch(store, batch_id)
     logger.append_keys(batch_status=record["status"])
-    return _json(HTTPStatus.OK, _answer(store, record))
+    return json_response(HTTPStatus.OK, _answer(store, record))
 
 
 @app.post("/batches/<batch_id>/cancel")
@@ -347,7 +343,7 @@ def cancel_batch(batch_id: str) -> Response:
             if refused.current != "cancelling":
                 raise _not_cancellable(batch_id, refused.current) from None
             record = _owned_batch(store, batch_id)
-    return _json(HTTPStatus.OK, _answer(store, record))
+    return json_response(HTTPStatus.OK, _answer(store, record))
 
 
 def _not_cancellable(batch_id: str, status: str) -> RequestError:
@@ -372,18 +368,12 @@ def _answer(store: Store, record: dict[str, Any]) -> dict[str, Any]:
 # Errors and the entry point ------------------------------------------------------------------------------------------
 
 
-@app.exception_handler(RequestError)
-def _client_error(error: RequestError) -> Response:
-    logger.append_keys(error_code=error.code)
-    metrics.add_metric(name=contract.BATCH_REQUESTS_REJECTED, unit=MetricUnit.Count, value=1)
-    return _json(error.status, error.body())
+answer_refusals(app, logger, metrics, contract.BATCH_REQUESTS_REJECTED)
 
 
 @app.exception_handler(ServiceUnavailable)
 def _unavailable(error: ServiceUnavailable) -> Response:
-    logger.append_keys(error_code="ServiceUnavailable", reason=str(error))
-    body = {"error": {"code": "ServiceUnavailable", "message": str(error)}}
-    return _json(HTTPStatus.SERVICE_UNAVAILABLE, body, {"Retry-After": str(error.retry_after_s)})
+    return unavailable_response(logger, error)
 
 
 @app.exception_handler(ClientError)
@@ -395,13 +385,6 @@ def _aws_error(error: ClientError) -> Response:
 @app.exception_handler(BotoCoreError)
 def _aws_unreachable(error: BotoCoreError) -> Response:
     return _unavailable(ServiceUnavailable(f"could not read or write the batch's state: {type(error).__name__}"))
-
-
-@app.not_found
-def _no_route(_: Exception) -> Response:
-    logger.append_keys(error_code="NoSuchRoute")
-    metrics.add_metric(name=contract.BATCH_REQUESTS_REJECTED, unit=MetricUnit.Count, value=1)
-    return _json(HTTPStatus.NOT_FOUND, {"error": {"code": "NotFound", "message": "no such route"}})
 
 
 lambda_handler = lambda_entry_point(app, logger, tracer, metrics)

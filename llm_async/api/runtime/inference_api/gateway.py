@@ -1,14 +1,21 @@
 """The Lambda entry point of an API Gateway (REST, proxy) API, shared by the inference API (inference_api.handler) and
 the batch API (batch_jobs.api): Powertools' logging, metrics and tracing around the resolver, and one structured
-log line per request, written when the answer is known."""
+log line per request, written when the answer is known; and the answers both give alike."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from inference_api.inferences import ServiceUnavailable
+from inference_api.request import RequestError
 
 
 def lambda_entry_point(
@@ -39,3 +46,31 @@ def lambda_entry_point(
         return response
 
     return lambda_handler
+
+
+def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body), headers=headers)
+
+
+def unavailable_response(logger: Logger, error: ServiceUnavailable) -> Response:
+    """503 with Retry-After: an AWS service refused, throttled or failed, and the client may retry."""
+    logger.append_keys(error_code="ServiceUnavailable", reason=str(error))
+    body = {"error": {"code": "ServiceUnavailable", "message": str(error)}}
+    return json_response(HTTPStatus.SERVICE_UNAVAILABLE, body, {"Retry-After": str(error.retry_after_s)})
+
+
+def answer_refusals(app: APIGatewayRestResolver, logger: Logger, metrics: Metrics, rejected_metric: str) -> None:
+    """Registers on `app` the refusals both APIs answer alike, each logged with its error code and counted in
+    `rejected_metric`: a RequestError with its own status and body, and 404 for a path no route serves."""
+
+    @app.exception_handler(RequestError)
+    def client_error(error: RequestError) -> Response:
+        logger.append_keys(error_code=error.code)
+        metrics.add_metric(name=rejected_metric, unit=MetricUnit.Count, value=1)
+        return json_response(error.status, error.body())
+
+    @app.not_found
+    def no_route(_: Exception) -> Response:
+        logger.append_keys(error_code="NoSuchRoute")
+        metrics.add_metric(name=rejected_metric, unit=MetricUnit.Count, value=1)
+        return json_response(HTTPStatus.NOT_FOUND, {"error": {"code": "NotFound", "message": "no such route"}})

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 from functools import cache
 from http import HTTPStatus
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
 from inference_api import contract
 from inference_api.contract import ApiEnvironment
-from inference_api.gateway import lambda_entry_point
+from inference_api.gateway import answer_refusals, json_response, lambda_entry_point, unavailable_response
 from inference_api.inferences import Inferences, NotFound, ServiceUnavailable, Settings, caller_identity, idempotent_inference_id
 from inference_api.request import Limits, RequestError, parse_request
 from inference_api.wake import Waker
@@ -70,10 +69,6 @@ def _waker() -> Waker:
     return Waker.for_endpoint(_environment(), _s3())
 
 
-def _json(status: int, body: dict, headers: dict[str, str] | None = None) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body), headers=headers)
-
-
 def _body() -> bytes:
     event = app.current_event
     if not event.is_base64_encoded:
@@ -120,7 +115,7 @@ def submit() -> Response:
     logger.append_keys(wake=wake)
     # The stage (and any base path) is part of the URL the client called: keep it in Location.
     location = f"{event.request_context.path.rstrip('/')}/{accepted.inference_id}"
-    return _json(HTTPStatus.ACCEPTED, accepted.body(), {"Location": location})
+    return json_response(HTTPStatus.ACCEPTED, accepted.body(), {"Location": location})
 
 
 @app.get("/invocations/<inference_id>")
@@ -129,36 +124,23 @@ def status(inference_id: str) -> Response:
     metrics.add_metric(name=contract.STATUS_CHECKS, unit=MetricUnit.Count, value=1)
     body = _inferences().status(inference_id, _caller())
     logger.append_keys(inference_status=body["status"])
-    return _json(HTTPStatus.OK, body)
+    return json_response(HTTPStatus.OK, body)
 
 
-@app.exception_handler(RequestError)
-def _client_error(error: RequestError) -> Response:
-    logger.append_keys(error_code=error.code)
-    metrics.add_metric(name=contract.REQUESTS_REJECTED, unit=MetricUnit.Count, value=1)
-    return _json(error.status, error.body())
+answer_refusals(app, logger, metrics, contract.REQUESTS_REJECTED)
 
 
 @app.exception_handler(NotFound)
 def _not_found(error: NotFound) -> Response:
     logger.append_keys(error_code="NotFound")
     metrics.add_metric(name=contract.REQUESTS_REJECTED, unit=MetricUnit.Count, value=1)
-    return _json(HTTPStatus.NOT_FOUND, {"error": {"code": "NotFound", "message": f"no inference {error.args[0]!r}"}})
+    return json_response(HTTPStatus.NOT_FOUND, {"error": {"code": "NotFound", "message": f"no inference {error.args[0]!r}"}})
 
 
 @app.exception_handler(ServiceUnavailable)
 def _unavailable(error: ServiceUnavailable) -> Response:
-    logger.append_keys(error_code="ServiceUnavailable", reason=str(error))
     metrics.add_metric(name=contract.SERVICE_UNAVAILABLE, unit=MetricUnit.Count, value=1)
-    body = {"error": {"code": "ServiceUnavailable", "message": str(error)}}
-    return _json(HTTPStatus.SERVICE_UNAVAILABLE, body, {"Retry-After": str(error.retry_after_s)})
-
-
-@app.not_found
-def _no_route(_: Exception) -> Response:
-    logger.append_keys(error_code="NoSuchRoute")
-    metrics.add_metric(name=contract.REQUESTS_REJECTED, unit=MetricUnit.Count, value=1)
-    return _json(HTTPStatus.NOT_FOUND, {"error": {"code": "NotFound", "message": "no such route"}})
+    return unavailable_response(logger, error)
 
 
 lambda_handler = lambda_entry_point(app, logger, tracer, metrics)
