@@ -8,8 +8,9 @@ a request's input_length + max_new_tokens of KV blocks when it admits it (backen
 v3.3.6), so the KV cache holds as many requests as their mean prompt allows, not as a full prompt would. A longer
 request is still safe: when the blocks are not free TGI puts the request back at the front of its queue (the same
 lines), and vLLM's scheduler admits a sequence only when its KV-cache manager has the blocks; it waits inside the
-container instead of in SageMaker's queue. Sizing every request at a full prompt (4,096 + 512 tokens for the default model) gave 30 requests
-per instance, 0.23 of the largest batch's tokens/s on traces of 565-token prompts (docs/simulator.md).
+container instead of in SageMaker's queue. Sizing every request at a full prompt (4,096 + 512 tokens for the default
+model) gave 30 requests per instance, 0.23 of the largest batch's tokens/s on traces of 565-token prompts
+(docs/simulator.md).
 
 The typical prompt is TYPICAL_PROMPT_TOKENS unless the model names its own (ModelConfig.typical_prompt_tokens), and
 never more than max_input_tokens. A model whose KV cache does not hold one request of a full prompt and the default
@@ -43,7 +44,8 @@ TGI_MAX_CONCURRENT_REQUESTS = 128
 CAPACITY_METADATA = "LlmAsync::Capacity"
 """The model resource's template metadata key: what a template reader (the simulator's batching model) needs of the
 model — {"Engine", "NumGpus", "WeightsBytes", "KvBytesPerToken", "MaxInputTokens", "MaxTotalTokens",
-"TypicalPromptTokens", "KvCacheBytes", "EngineLimit"}, each null when unknown. Written by ServingModel from `capacity_metadata`."""
+"TypicalPromptTokens", "KvCacheBytes", "EngineLimit"}, each null when unknown. Written by ServingModel from
+`capacity_metadata`."""
 TYPICAL_PROMPT_TOKENS = 1155
 """The mean prompt (ContextTokens) of Azure's LLM inference trace 2023, conversation: 19,366 production requests to
 an Azure LLM chat service (Azure/AzurePublicDataset, data/AzureLLMInferenceTrace_conv.csv, computed at commit b469a11;
