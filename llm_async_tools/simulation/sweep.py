@@ -8,8 +8,8 @@ The recommendation starts from ski rental: staying warm is renting, a cold start
 as long as a cold start costs before giving it up costs at most twice what perfect foresight would pay, whatever the
 arrivals (Karlin, Manasse, Rudolph and Sleator, "Competitive snoopy caching", 1988, the rent-or-buy argument). An
 instance is billed from launch, so a cold start costs its own duration in instance-seconds; an idle window of W
-minutes keeps an instance about W × 60 s + the metric lag after its last request. The ski-rental window is the
-shortest whose keep-alive covers a cold start.
+minutes keeps an instance about W × 60 s + MINUTE_BOUNDARY_S + the metric lag after its last request
+(`keep_alive_s`). The ski-rental window is the shortest whose keep-alive covers a cold start.
 
 Where the trace's history can do better it is used, as Shahrad et al. do ("Serverless in the Wild: Characterizing
 and Optimizing the Serverless Workload at a Large Cloud Provider", USENIX ATC '20: a histogram of each application's
@@ -37,6 +37,11 @@ from llm_async_tools.simulation.trace import TracedRequest
 
 IDLE_WINDOWS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 30, 45, 60)
 """Minutes tried: the construct takes 1–60 (ScalingConfig validation)."""
+MINUTE_BOUNDARY_S = 30.0
+"""The idle alarm counts whole one-minute periods, and the minute in which the last request finishes is not idle: the
+window's first minute starts at the next boundary, half a minute later on average. In the simulator a lone request's
+keep-alive with a 3-minute window and the 60 s lag spans 240–296 s over its arrival's offset in the minute, 268 s on
+average (tests/tools/simulation/test_sweep.py)."""
 MIN_GAPS = 10
 """Idle gaps a trace needs before its histogram is trusted over ski rental: an estimate (no source gives a number for
 this use); with fewer, one gap more or less moves the histogram's choice."""
@@ -66,7 +71,7 @@ class Recommendation:
     gaps: int
     cold_start_s: float
     keep_alive_extra_s: float
-    """Seconds an instance stays after its window: the metric lag."""
+    """Seconds an instance stays beyond its window's minutes: the metric lag and MINUTE_BOUNDARY_S."""
     minimum_minutes: int
     """The shortest window the construct accepts with this template (above the gradual scale-in's minutes)."""
 
@@ -97,6 +102,12 @@ def minimum_window(model: ScalingModel) -> int:
     return max(gradual, default=0) + 1
 
 
+def keep_alive_s(minutes: int, lag_s: float) -> float:
+    """About how long an instance stays after its last request with an idle window of `minutes` (the mean over where
+    in the minute the request finishes)."""
+    return minutes * 60 + MINUTE_BOUNDARY_S + lag_s
+
+
 def rent_or_buy(gaps: Sequence[float], keep_alive_s: float, cold_start_s: float) -> tuple[float, int]:
     """(instance-seconds, cold starts) over the gaps: a gap within the keep-alive is paid in full, a longer one
     costs the keep-alive and then a cold start."""
@@ -117,7 +128,7 @@ def sweep(model: ScalingModel, trace: list[TracedRequest], params: SimulationPar
     gaps = idle_gaps([work_of(r, params, batching) for r in trace], batching)
     rows = []
     for minutes in windows:
-        seconds, colds = rent_or_buy(gaps, minutes * 60 + params.metric_lag_s, cold_s)
+        seconds, colds = rent_or_buy(gaps, keep_alive_s(minutes, params.metric_lag_s), cold_s)
         result = simulate(replace(with_idle_minutes(model, minutes), name=f"idle {minutes} min"), trace, params, start=start)
         rows.append(SweepRow(minutes, result, seconds / 3600, colds))
     return rows, recommend(rows, len(gaps), cold_s, params.metric_lag_s, minimum_window(model))
@@ -125,11 +136,12 @@ def sweep(model: ScalingModel, trace: list[TracedRequest], params: SimulationPar
 
 def recommend(rows: Sequence[SweepRow], gaps: int, cold_start_s: float, lag_s: float, minimum: int) -> Recommendation:
     allowed = [r for r in rows if r.idle_minutes >= minimum] or [max(rows, key=lambda r: r.idle_minutes)]
-    ski_minutes = max(minimum, 1, math.ceil((cold_start_s - lag_s) / 60))
+    extra_s = keep_alive_s(0, lag_s)
+    ski_minutes = max(minimum, 1, math.ceil((cold_start_s - extra_s) / 60))
     ski = min((r for r in allowed if r.idle_minutes >= ski_minutes), key=lambda r: r.idle_minutes, default=allowed[-1])
     # Ties go to the longer window: the same cost with fewer cold starts.
     histogram = min(allowed, key=lambda r: (round(r.rent_or_buy_hours, 9), -r.idle_minutes))
-    base = dict(ski_rental_minutes=ski.idle_minutes, gaps=gaps, cold_start_s=cold_start_s, keep_alive_extra_s=lag_s,
+    base = dict(ski_rental_minutes=ski.idle_minutes, gaps=gaps, cold_start_s=cold_start_s, keep_alive_extra_s=extra_s,
                 minimum_minutes=minimum)
     if gaps < MIN_GAPS:
         return Recommendation(ski.idle_minutes, histogram_minutes=None,
@@ -173,7 +185,8 @@ def render_sweep(rows: Sequence[SweepRow], recommendation: Recommendation) -> st
     histogram = "–" if r.histogram_minutes is None else f"{r.histogram_minutes} min"
     lines += [
         f"ski rental: {r.ski_rental_minutes} min (the shortest window whose keep-alive, window + {r.keep_alive_extra_s:.0f} s"
-        f" metric lag, covers the {r.cold_start_s:.0f} s cold start; at most 2× the offline cost whatever the arrivals)",
+        f" of metric lag and wait for a whole idle minute, covers the {r.cold_start_s:.0f} s cold start; at most 2× the"
+        " offline cost whatever the arrivals)",
         f"histogram: {histogram} (the window that minimizes keep-alive + cold starts over the trace's {r.gaps} idle gaps;"
         " Shahrad et al., USENIX ATC '20)",
         f"why: {r.reason}" + (f"; the construct needs more than the gradual scale-in's {r.minimum_minutes - 1} min"
