@@ -17,9 +17,9 @@ from llm_async_tools.simulation.sweep import (
     MIN_GAPS,
     SweepRow,
     idle_policy,
+    keep_alive_s,
     minimum_window,
     recommend,
-    keep_alive_s,
     rent_or_buy,
     with_idle_minutes,
 )
