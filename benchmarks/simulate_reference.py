@@ -150,10 +150,9 @@ def main() -> None:
         print(_table(recommendations))
     print("\nOne instance with every slot busy, for each trace's mean request:\n")
     print(_table(shapes))
-    sized = instance_capacity(batching, ours.concurrency_per_instance, batching.prompt_tokens,
-                              batching.sequence_tokens - batching.prompt_tokens)
+    sized = instance_capacity(batching, ours.concurrency_per_instance, batching.prompt_tokens, batching.new_tokens)
     print(f"\nAt requests of a typical prompt and the default budget ({batching.prompt_tokens:,} +"
-          f" {batching.sequence_tokens - batching.prompt_tokens:,} tokens), the sizing the construct"
+          f" {batching.new_tokens:,} tokens), the sizing the construct"
           f" uses: the largest batch is {sized.largest_batch} sequences, {sized.largest_batch_tokens_per_second:.0f} tokens/s, and"
           f" {sized.concurrency} busy slots make {sized.tokens_per_second:.0f}"
           f" ({sized.tokens_per_second / sized.largest_batch_tokens_per_second:.2f}).")

@@ -112,8 +112,13 @@ def capacity(model: ModelConfig, instance: GpuInstanceType, default_new_tokens: 
 
 
 def typical_prompt_tokens(model: ModelConfig) -> int:
-    """The prompt the model's concurrency is sized at: its own, else TYPICAL_PROMPT_TOKENS within max_input_tokens."""
-    return model.typical_prompt_tokens or min(TYPICAL_PROMPT_TOKENS, model.max_input_tokens)
+    """The prompt the model's concurrency is sized at: its own, else the default within its max_input_tokens."""
+    return model.typical_prompt_tokens or default_typical_prompt_tokens(model.max_input_tokens)
+
+
+def default_typical_prompt_tokens(max_input_tokens: int) -> int:
+    """TYPICAL_PROMPT_TOKENS, never more than a full prompt (the simulator's too, for a template without the figure)."""
+    return min(TYPICAL_PROMPT_TOKENS, max_input_tokens)
 
 
 def _gib(value: int) -> str:

@@ -241,14 +241,18 @@ class Batching:
 
     roofline: Roofline
     limits: EngineLimits
-    sequence_tokens: int
-    """The KV room the construct sizes a request at: a typical prompt plus the API's default budget of new tokens
-    (llm_async/model/capacity.py); it sizes the construct's concurrency."""
     prompt_tokens: int
-    """The typical prompt in `sequence_tokens`."""
+    """The typical prompt the construct sizes a request at (llm_async/model/capacity.py)."""
+    new_tokens: int
+    """The API's default budget of new tokens, the rest of that request."""
     defaults: tuple[str, ...] = ()
     """Inputs the template did not give (its LlmAsync::Capacity metadata, the API's default budget), taken from the
     default preset and the API's default."""
+
+    @property
+    def sequence_tokens(self) -> int:
+        """The KV room of the request the construct's concurrency is sized at: a typical prompt and the budget."""
+        return self.prompt_tokens + self.new_tokens
 
     @property
     def max_concurrent_sequences(self) -> int:

@@ -234,7 +234,8 @@ class SimulationParameters:
         cache = value("kv_cache_bytes", max(fallback.kv_cache_bytes, 0), "KV cache size")
         limit = value("engine_limit", fallback.engine_limit, "engine limit")
         longest = value("max_input_tokens", preset.max_input_tokens, "max input tokens")
-        prompt = value("typical_prompt_tokens", min(engine_capacity.TYPICAL_PROMPT_TOKENS, longest), "typical prompt tokens")
+        typical = engine_capacity.default_typical_prompt_tokens(longest)
+        prompt = value("typical_prompt_tokens", typical, "typical prompt tokens")
         if model.default_new_tokens is None:
             defaults.append("default new tokens")
         roofline = Roofline(
@@ -244,4 +245,4 @@ class SimulationParameters:
             flops=gpus * PEAK_TFLOPS[instance.gpu_model] * 1e12 * self.compute_efficiency,
         )
         # capacity.py's sizing: a typical prompt and the API's default budget (the engines queue a longer request).
-        return Batching(roofline, EngineLimits(cache // per_token, limit), prompt + budget, prompt, tuple(defaults))
+        return Batching(roofline, EngineLimits(cache // per_token, limit), prompt, budget, tuple(defaults))
