@@ -28,7 +28,7 @@ Stdlib only: the simulator (llm_async_tools.simulation) sizes its batches with t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llm_async.model.config import ModelConfig
 from llm_async.model.instance_types import GpuInstanceType
@@ -108,7 +108,7 @@ def capacity(model: ModelConfig, instance: GpuInstanceType, default_new_tokens: 
         f" {result.kv_cache_tokens // sequence} requests of {sequence:,} tokens ({prompt:,} of typical prompt"
         f" + {default_new_tokens:,} new; model.typical_prompt_tokens) (engine limit {limit})"
     )
-    return Capacity(kv_bytes, per_token, sequence, full, limit, summary)
+    return replace(result, summary=summary)
 
 
 def typical_prompt_tokens(model: ModelConfig) -> int:
