@@ -16,10 +16,16 @@ Two bounds, each valid on its own; the report takes the larger:
   floor on busy instance-seconds however the work is spread or delayed; plus one cold start. It dominates when the
   trace needs more than one instance at a time.
 The warm windows of a stage are a policy choice: the bound is the trace's, not the policy's, and ignores them.
+
+The first bound holds only for policies that serve requests as they come. `deadline_bound` covers those that make
+requests wait: what any policy must pay if all but a few results may come as late as a deadline (an anchor's p95).
 """
 
 from __future__ import annotations
 
+import bisect
+import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -69,15 +75,138 @@ def offline_bound(work: Sequence[Work], batching: Batching, cold_start_s: float)
     busy = sum(end - start for start, end in periods)
     gaps = [later[0] - earlier[1] for earlier, later in zip(periods, periods[1:])]
     single = cold_start_s + busy + sum(min(gap, cold_start_s) for gap in gaps)
-    roofline = batching.roofline
-    largest = batching.largest_batch(min(w.prompt_tokens + w.output_tokens for w in work))
-    seconds = 0.0
-    for w in work:
-        decode_steps = max(w.output_tokens - 1, 0.0)
-        # The KV bytes this sequence reads over its own steps: its context grows from prompt + 1 by one a step.
-        context = w.prompt_tokens + 1 + decode_steps / 2
-        per_token = max((roofline.weights_bytes / largest + roofline.kv_bytes_per_token * context) / roofline.bandwidth,
-                        roofline.flops_per_token / roofline.flops)
-        seconds += decode_steps * per_token + roofline.flops_per_token * w.prompt_tokens / roofline.flops
-    by_work = cold_start_s + seconds
+    largest = largest_batch(work, batching)
+    by_work = cold_start_s + sum(work_s(w, batching, largest) for w in work)
     return OfflineBound(max(single, by_work) / 3600, single / 3600, by_work / 3600, len(periods), cold_start_s, largest)
+
+
+def largest_batch(work: Sequence[Work], batching: Batching) -> int:
+    """The most sequences an instance can run at once: its KV cache filled with the trace's smallest request."""
+    return batching.largest_batch(min(w.prompt_tokens + w.output_tokens for w in work))
+
+
+def work_s(w: Work, batching: Batching, largest: int) -> float:
+    """The fewest instance-seconds one request's tokens can take, in a batch of `largest` (its share of the work bound)."""
+    roofline = batching.roofline
+    decode_steps = max(w.output_tokens - 1, 0.0)
+    # The KV bytes this sequence reads over its own steps: its context grows from prompt + 1 by one a step.
+    context = w.prompt_tokens + 1 + decode_steps / 2
+    per_token = max((roofline.weights_bytes / largest + roofline.kv_bytes_per_token * context) / roofline.bandwidth,
+                    roofline.flops_per_token / roofline.flops)
+    return decode_steps * per_token + roofline.flops_per_token * w.prompt_tokens / roofline.flops
+
+
+def late_allowance(requests: int, fraction: float = 0.95) -> int:
+    """How many of `requests` may take longer than a p95 deadline (report.percentile takes the ⌈0.95 n⌉-th smallest)."""
+    return requests - max(math.ceil(fraction * requests), 1)
+
+
+def metric_release_s(metric_lag_s: float) -> float:
+    """The least time after its last result an instance can be released by an alarm that needs a one-minute datapoint
+    without backlog (the idle scale-in's FILL(backlog) ≤ 0, any target tracking on the backlog): the first whole minute
+    after the result ends 60 s later at the soonest, and the alarm sees it the metric lag after that."""
+    return 60.0 + metric_lag_s
+
+
+THETAS = tuple(k / 10 for k in range(11))
+"""Weights of a session's span against its work that deadline_bound tries (each gives a valid bound)."""
+LATE_PRICES = 24
+"""Prices of a late request that deadline_bound tries for each weight (each gives a valid bound)."""
+
+
+@dataclass(frozen=True)
+class DeadlineBound:
+    gpu_hours: float
+    deadline_s: float
+    """All requests but `late` have their result within this of their arrival."""
+    release_s: float
+    """An instance is billed at least this long after its last result."""
+    late: int
+    """Requests whose result may come later (the bound serves them for free)."""
+
+
+def deadline_bound(work: Sequence[Work], batching: Batching, cold_start_s: float, deadline_s: float, *,
+                   release_s: float = 0.0, late: int = 0) -> DeadlineBound:
+    """A lower bound on the GPU instance-hours of any policy, on any number of instances, that gives all but `late`
+    requests their result within `deadline_s` of arrival and bills each instance `release_s` after its last result.
+
+    Each instance's life from launch to release (a session) is billed; it serves requests once ready, a cold start S
+    after launch. Relaxed, so that any real policy pays at least what is computed:
+    - perfect foresight: a session may launch before its first request arrives;
+    - every request takes the trace's shortest time alone s, whatever shares the GPU: a session serving requests that
+      arrive at a_first ≤ … ≤ a_last within the deadline D lasts at least its span, S + s + release +
+      max(0, a_last − a_first − (D − s)) (launched at the last moment that still serves the first in time), and at
+      least its work, S + release + Σ work_s (the work bound's floor for each request);
+    - the late requests cost nothing.
+    So a session costs at least θ × span + (1 − θ) × work for every θ in [0, 1]. At that cost the cheapest split of the
+    requests into sessions takes consecutive runs of arrivals (two interleaved sessions can be uncrossed without
+    widening either span, and the work is the same whoever serves it): a dynamic program in arrival order. Late
+    requests are priced rather than counted (Lagrangian relaxation: for any price λ ≥ 0 the cheapest cost with each
+    late request charged λ, minus λ × `late`, is at most the cheapest cost with `late` of them free). The prices tried
+    are at least (1 − θ) × the largest work_s, so that dropping a request from inside a session never pays and only
+    whole runs need the program. The bound is the best over THETAS and LATE_PRICES.
+    """
+    if not work:
+        raise ValueError("deadline_bound needs at least one request")
+    if release_s < 0:
+        raise ValueError(f"release_s must be ≥ 0 (got {release_s})")
+    if not 0 <= late < len(work):
+        raise ValueError(f"late must be 0–{len(work) - 1} (got {late})")
+    ordered = sorted(work, key=lambda w: w.arrival_s)
+    alone = min(batching.roofline.alone_s(w.prompt_tokens, w.output_tokens) for w in ordered)
+    if deadline_s < alone:
+        raise ValueError(f"deadline_s must be at least the shortest request's time alone, {alone:.1f} s (got {deadline_s})")
+    arrivals = [w.arrival_s for w in ordered]
+    largest = largest_batch(ordered, batching)
+    works = [work_s(w, batching, largest) for w in ordered]
+    best = -math.inf
+    for theta in THETAS:
+        fixed = theta * (cold_start_s + alone + release_s) + (1 - theta) * (cold_start_s + release_s)
+        if late:
+            # From the least price that keeps drops inside a session unprofitable, up by one more session's fixed cost.
+            low = (1 - theta) * max(works)
+            prices = [low + fixed * k / (LATE_PRICES - 1) for k in range(LATE_PRICES)]
+        else:
+            prices = [math.inf]
+        for price in prices:
+            cost = _cheapest_sessions(arrivals, works, deadline_s - alone, theta, fixed, price)
+            best = max(best, cost - price * late if late else cost)
+    return DeadlineBound(best / 3600, deadline_s, release_s, late)
+
+
+def _cheapest_sessions(arrivals: Sequence[float], works: Sequence[float], reach_s: float, theta: float, fixed: float,
+                       price: float) -> float:
+    """The least Σ over runs of (fixed + θ × max(0, a_last − a_first − reach) + (1 − θ) × its work) + price × dropped,
+    over the ways to split the sorted arrivals into runs and dropped requests.
+
+    cheapest[i] covers the first i requests. Ending a run at i, a start j with a_j ≤ a_i − reach (a prefix of the
+    starts, the arrivals being sorted) pays θ × (a_i − reach − a_j): a running minimum of offset[j] − θ × a_j; a later
+    start pays no span: a sliding-window minimum of offset[j] (a monotone queue), where offset[j] is cheapest[j]
+    less the weighted work of the first j requests.
+    """
+    weighted = [0.0]
+    for w in works:
+        weighted.append(weighted[-1] + (1 - theta) * w)
+    cheapest = [0.0]
+    offset: list[float] = []
+    spanning = math.inf  # min over j < first_within of offset[j] − θ × a_j
+    window: deque[int] = deque()
+    first_within = 0
+    for i, arrival in enumerate(arrivals):
+        offset.append(cheapest[i] - weighted[i])
+        while window and offset[window[-1]] >= offset[i]:
+            window.pop()
+        window.append(i)
+        limit = bisect.bisect_right(arrivals, arrival - reach_s, 0, i + 1)
+        while first_within < limit:
+            spanning = min(spanning, offset[first_within] - theta * arrivals[first_within])
+            first_within += 1
+        while window[0] < first_within:
+            window.popleft()
+        run = math.inf
+        if first_within > 0:
+            run = spanning + theta * (arrival - reach_s)
+        if window:
+            run = min(run, offset[window[0]])
+        cheapest.append(min(cheapest[i] + price, run + fixed + weighted[i + 1]))
+    return cheapest[-1]

@@ -1,10 +1,28 @@
-"""The offline lower bound on GPU-hours: one instance with perfect foresight, and the work bound for several."""
+"""The offline lower bounds on GPU-hours: one instance with perfect foresight, the work bound for several, and the
+bound for policies that make requests wait up to a deadline."""
 
 from __future__ import annotations
 
-import pytest
+import itertools
+import math
+from collections.abc import Iterator, Sequence
 
-from llm_async_tools.simulation.bound import Work, busy_periods, idle_gaps, offline_bound
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from llm_async_tools.simulation.batching import Batching
+from llm_async_tools.simulation.bound import (
+    Work,
+    busy_periods,
+    deadline_bound,
+    idle_gaps,
+    largest_batch,
+    late_allowance,
+    metric_release_s,
+    offline_bound,
+    work_s,
+)
 from llm_async_tools.simulation.model import ScalingModel
 from llm_async_tools.simulation.parameters import SimulationParameters
 
@@ -44,3 +62,146 @@ def test_several_instances_are_bounded_by_the_work_at_the_largest_batch(ours: Sc
     assert bound.largest_batch == largest == 128
     assert bound.work_gpu_hours == pytest.approx((COLD_S + 3000 * (799 * per_token + prefill)) / 3600)
     assert bound.gpu_hours == bound.work_gpu_hours > bound.single_instance_gpu_hours
+
+
+# --- deadline_bound: policies that may make requests wait up to a deadline.
+
+DEADLINE_S = 400.0
+
+
+@pytest.fixture(scope="module")
+def batching(ours: ScalingModel) -> Batching:
+    return SimulationParameters().batching(ours)
+
+
+def _hours(seconds: float) -> float:
+    return pytest.approx(seconds / 3600, rel=1e-9)
+
+
+def test_one_request_costs_a_cold_start_its_time_alone_and_the_release(batching: Batching) -> None:
+    alone = batching.roofline.alone_s(100, 300)
+    bound = deadline_bound([Work(1000.0, 100, 300)], batching, COLD_S, DEADLINE_S, release_s=120.0)
+    assert bound.gpu_hours == _hours(COLD_S + alone + 120.0)
+    assert (bound.deadline_s, bound.release_s, bound.late) == (DEADLINE_S, 120.0, 0)
+
+
+def test_requests_within_the_deadlines_reach_share_one_session(batching: Batching) -> None:
+    alone = batching.roofline.alone_s(100, 300)
+    # The second arrives as late as the first's result may wait: one launch serves both in time.
+    work = [Work(0.0, 100, 300), Work(DEADLINE_S - alone, 100, 300)]
+    assert deadline_bound(work, batching, COLD_S, DEADLINE_S).gpu_hours == _hours(COLD_S + alone)
+
+
+def test_farther_apart_a_session_pays_the_excess_span_or_there_are_two(batching: Batching) -> None:
+    alone = batching.roofline.alone_s(100, 300)
+    reach = DEADLINE_S - alone
+    for excess in (50.0, 2000.0):
+        work = [Work(0.0, 100, 300), Work(reach + excess, 100, 300)]
+        one, two = COLD_S + alone + excess, 2 * (COLD_S + alone)
+        assert deadline_bound(work, batching, COLD_S, DEADLINE_S).gpu_hours == _hours(min(one, two))
+
+
+def test_the_work_bounds_a_session_that_the_span_does_not(batching: Batching) -> None:
+    # 3,000 requests at once: one instance's span is one request's time alone, but the work is 3,000 requests'.
+    work = [Work(0.0, 200, 800) for _ in range(3000)]
+    largest = largest_batch(work, batching)
+    expected = COLD_S + 3000 * work_s(work[0], batching, largest)
+    assert deadline_bound(work, batching, COLD_S, DEADLINE_S).gpu_hours == _hours(expected)
+    assert expected / 3600 == pytest.approx(offline_bound(work, batching, COLD_S).work_gpu_hours)
+
+
+def test_a_late_request_is_served_for_free(batching: Batching) -> None:
+    alone = batching.roofline.alone_s(100, 300)
+    work = [Work(0.0, 100, 300), Work(10.0, 100, 300), Work(20.0, 100, 300), Work(9000.0, 100, 300)]
+    on_time = deadline_bound(work, batching, COLD_S, DEADLINE_S)
+    one_late = deadline_bound(work, batching, COLD_S, DEADLINE_S, late=1)
+    assert on_time.gpu_hours == _hours(2 * (COLD_S + alone))
+    assert one_late.gpu_hours == _hours(COLD_S + alone)
+    assert one_late.late == 1
+
+
+def test_a_later_release_or_an_earlier_deadline_never_lowers_the_bound(batching: Batching) -> None:
+    work = [Work(float(t), 233, 700) for t in (0, 90, 300, 700, 1600, 1700, 5000)]
+    by_release = [deadline_bound(work, batching, COLD_S, DEADLINE_S, release_s=k).gpu_hours for k in (0, 60, 120, 300)]
+    by_deadline = [deadline_bound(work, batching, COLD_S, d).gpu_hours for d in (1200.0, 600.0, 400.0, 100.0)]
+    assert by_release == sorted(by_release) and by_release[0] < by_release[-1]
+    assert by_deadline == sorted(by_deadline) and by_deadline[0] < by_deadline[-1]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"work": []}, "at least one request"),
+        ({"release_s": -1.0}, r"release_s must be ≥ 0 \(got -1.0\)"),
+        ({"late": 2}, r"late must be 0–1 \(got 2\)"),
+        ({"late": -1}, r"late must be 0–1 \(got -1\)"),
+        ({"deadline_s": 1.0}, r"deadline_s must be at least the shortest request's time alone, \d+\.\d s \(got 1.0\)"),
+    ],
+)
+def test_bad_arguments_are_refused_with_the_allowed_range(batching: Batching, kwargs: dict, message: str) -> None:
+    arguments = {"work": [Work(0.0, 100, 300), Work(50.0, 100, 300)], "deadline_s": DEADLINE_S, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        deadline_bound(arguments.pop("work"), batching, COLD_S, arguments.pop("deadline_s"), **arguments)
+
+
+@pytest.mark.parametrize(("requests", "late"), [(1, 0), (19, 0), (20, 1), (406, 20), (863, 43), (9002, 450)])
+def test_late_allowance_is_what_the_reports_p95_lets_exceed_the_deadline(requests: int, late: int) -> None:
+    assert late_allowance(requests) == late
+    # report.percentile's p95 of `late` values above the deadline and the rest at it is the deadline itself.
+    from llm_async_tools.simulation.report import percentile
+
+    values = [100.0] * (requests - late) + [1e9] * late
+    assert percentile(values, 0.95) == 100.0
+    if late + 1 <= requests:
+        assert percentile([100.0] * (requests - late - 1) + [1e9] * (late + 1), 0.95) == 1e9
+
+
+def test_an_alarm_releases_no_sooner_than_a_whole_minute_and_the_lag() -> None:
+    assert metric_release_s(60.0) == 120.0
+    assert metric_release_s(0.0) == 60.0
+
+
+def _partitions(items: Sequence[int]) -> Iterator[list[list[int]]]:
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for partition in _partitions(rest):
+        for index in range(len(partition)):
+            yield [*partition[:index], [first, *partition[index]], *partition[index + 1:]]
+        yield [[first], *partition]
+
+
+def _exact(work: Sequence[Work], batching: Batching, deadline_s: float, release_s: float, late: int) -> float:
+    """The relaxed problem solved by enumeration, with each request's own time alone: every choice of late requests
+    and every split of the others into sessions (not only runs of consecutive arrivals)."""
+    alone = [batching.roofline.alone_s(w.prompt_tokens, w.output_tokens) for w in work]
+    largest = largest_batch(work, batching)
+    works = [work_s(w, batching, largest) for w in work]
+    best = math.inf
+    for dropped in itertools.chain.from_iterable(itertools.combinations(range(len(work)), k) for k in range(late + 1)):
+        kept = [i for i in range(len(work)) if i not in dropped]
+        if any(alone[i] > deadline_s for i in kept):
+            continue
+        for partition in _partitions(kept):
+            total = 0.0
+            for session in partition:
+                launch = min(work[i].arrival_s + deadline_s - alone[i] - COLD_S for i in session)
+                end = max(max(work[i].arrival_s, launch + COLD_S) + alone[i] for i in session) + release_s
+                total += max(end - launch, COLD_S + release_s + sum(works[i] for i in session))
+            best = min(best, total)
+    return best
+
+
+_request = st.builds(Work, st.floats(0, 3000), st.sampled_from([50, 233, 1000]), st.sampled_from([20, 300, 900]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(work=st.lists(_request, min_size=1, max_size=5), deadline_s=st.floats(60, 1500),
+       release_s=st.sampled_from([0.0, 120.0]), late=st.integers(0, 2))
+def test_the_bound_never_exceeds_the_relaxed_problems_exact_optimum(batching: Batching, work: list[Work], deadline_s: float,
+                                                                     release_s: float, late: int) -> None:
+    late = min(late, len(work) - 1)
+    exact = _exact(work, batching, deadline_s, release_s, late)
+    bound = deadline_bound(work, batching, COLD_S, deadline_s, release_s=release_s, late=late).gpu_hours * 3600
+    assert bound <= exact + 1e-6
