@@ -1,5 +1,6 @@
 """Our policy against the anchor policies and the offline bound on the reference traces, the idle-window sweep's
-recommendation for each, and whether each of issue 15's goals is met, with the figures.
+recommendation for each, whether each of issue 15's goals is met, with the figures, and for the anchors goal what any
+policy could reach at the anchor's p95 (the deadline bound).
 
 The figures in docs/simulator.md come from this script with its defaults (and --stage prod).
 Usage: python benchmarks/simulate_reference.py [--stage sandbox|dev|staging|prod | --template PATH] [--seed N]
@@ -12,6 +13,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 from llm_async_tools.simulate import start_time  # noqa: E402
 from llm_async_tools.simulation.anchors import anchor_policies  # noqa: E402
-from llm_async_tools.simulation.batching import instance_capacity  # noqa: E402
-from llm_async_tools.simulation.bound import offline_bound  # noqa: E402
+from llm_async_tools.simulation.batching import Batching, instance_capacity  # noqa: E402
+from llm_async_tools.simulation.bound import Work, deadline_bound, late_allowance, metric_release_s, offline_bound  # noqa: E402
 from llm_async_tools.simulation.engine import SimulationResult, simulate, work_of  # noqa: E402
 from llm_async_tools.simulation.parameters import SimulationParameters  # noqa: E402
 from llm_async_tools.simulation.report import percentile, ratio  # noqa: E402
@@ -60,17 +62,77 @@ def _met(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
+def _cheapest_clean(anchors: list[SimulationResult]) -> SimulationResult | None:
+    """The anchor the goal compares with: the cheapest that lets nothing expire."""
+    return min((a for a in anchors if a.expired == 0), key=lambda a: a.gpu_hours, default=None)
+
+
 def _anchor_goal(ours: SimulationResult, anchors: list[SimulationResult]) -> tuple[bool, str]:
     """Ours ≤ 0.7 × the cheapest anchor that lets nothing expire, at a p95 no worse than that anchor's."""
-    clean = [a for a in anchors if a.expired == 0]
-    if not clean:
+    cheapest = _cheapest_clean(anchors)
+    if cheapest is None:
         return False, "every anchor lets a request expire"
-    cheapest = min(clean, key=lambda a: a.gpu_hours)
     share = ours.gpu_hours / cheapest.gpu_hours
     p95_ok = (_p95(ours) or 0.0) <= (_p95(cheapest) or 0.0)
     ok = share <= ANCHOR_FRACTION and p95_ok and ours.expired == 0
     return ok, (f"{ours.gpu_hours:.2f} GPU h = {share:.2f}× {cheapest.name}'s {cheapest.gpu_hours:.2f} (goal ≤ {ANCHOR_FRACTION}×),"
                 f" p95 {_s(_p95(ours))} s against its {_s(_p95(cheapest))} s")
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """What any policy could reach at the anchor's p95 (bound.deadline_bound), against the anchors goal's target."""
+
+    anchor: str
+    deadline_s: float
+    target_gpu_hours: float
+    late: int
+    alarm_release_s: float
+    foresight_late: float
+    foresight_none_late: float
+    alarm_late: float
+    alarm_none_late: float
+    release_needed_s: float | None
+    """The longest release after an instance's last result at which the goal is not excluded with `late` requests late
+    (None: not needed, the alarm's release is not excluded)."""
+
+    @property
+    def verdict(self) -> str:
+        t, d, m = self.target_gpu_hours, self.deadline_s, self.late
+        if t < self.foresight_late:
+            return (f"no policy can: {self.foresight_late:.2f} GPU h at least, with foresight, release at the last result"
+                    f" and {m} requests late, is above {t:.2f}")
+        if t < self.alarm_late:
+            return (f"no policy whose scale-in waits for an alarm's idle minute can: {self.alarm_late:.2f} GPU h at least"
+                    f" (released {self.alarm_release_s:.0f} s after the last result, {m} requests late) is above {t:.2f};"
+                    f" it would need instances released within {self.release_needed_s:.0f} s of their last result")
+        if t < self.alarm_none_late:
+            return (f"a policy whose scale-in waits for an alarm's idle minute can only by making some requests wait longer"
+                    f" than the anchor's p95 {d:.0f} s: with none late it needs {self.alarm_none_late:.2f} GPU h at least,"
+                    f" above {t:.2f} (with up to {m} late, {self.alarm_late:.2f})")
+        return f"not excluded: the bound is {self.alarm_none_late:.2f} GPU h with none late, at most {t:.2f}"
+
+
+def _reach(work: list[Work], batching: Batching, cold_s: float, anchor: SimulationResult, lag_s: float) -> _Reach:
+    deadline = _p95(anchor) or 0.0
+    target = ANCHOR_FRACTION * anchor.gpu_hours
+    late = late_allowance(len(work))
+    alarm = metric_release_s(lag_s)
+
+    def bound(release_s: float, late_requests: int) -> float:
+        return deadline_bound(work, batching, cold_s, deadline, release_s=release_s, late=late_requests).gpu_hours
+
+    foresight_late, alarm_late = bound(0.0, late), bound(alarm, late)
+    needed = None
+    if foresight_late <= target < alarm_late:
+        # The bound grows with the release: bisect for where it crosses the target, to a second.
+        low, high = 0.0, alarm
+        while high - low > 1.0:
+            middle = (low + high) / 2
+            low, high = (middle, high) if bound(middle, late) <= target else (low, middle)
+        needed = low
+    return _Reach(anchor.name, deadline, target, late, alarm, foresight_late, bound(0.0, 0), alarm_late, bound(alarm, 0),
+                  needed)
 
 
 def main() -> None:
@@ -100,6 +162,8 @@ def main() -> None:
     recommendations: list[tuple[str, ...]] = [("trace", "idle gaps", "ski rental min", "histogram min", "recommended min",
                                                "GPU h at it", "p95 s at it", "why")]
     bounds: list[tuple[str, ...]] = [("trace", "bound GPU h", "one instance", "by work", "ours GPU h", "ours ÷ bound")]
+    reaches: list[tuple[str, ...]] = [("trace", "anchor", "its p95 s", "0.7 × its GPU h", "late allowed",
+                                       "foresight, release 0", "none late", "alarm release", "none late", "verdict")]
     shapes: list[tuple[str, ...]] = [("trace", "mean request (prompt + output)", "tokens/s at concurrency", "roofline there",
                                       "largest batch", "its roofline", "share")]
     for name in args.traces:
@@ -114,7 +178,14 @@ def main() -> None:
         bounds.append((name, f"{bound.gpu_hours:.2f}", f"{bound.single_instance_gpu_hours:.2f}", f"{bound.work_gpu_hours:.2f}",
                        f"{results[0].gpu_hours:.2f}", f"{results[0].gpu_hours / bound.gpu_hours:.2f}×"))
         ok, text = _anchor_goal(results[0], results[1:])
-        goals.append(f"- {name}, ours ({window} min): anchors {_met(ok)}: {text}")
+        anchor = _cheapest_clean(results[1:])
+        reach = _reach(work, batching, cold.total_s, anchor, params.metric_lag_s) if anchor else None
+        if reach:
+            reaches.append((name, reach.anchor, f"{reach.deadline_s:.0f}", f"{reach.target_gpu_hours:.2f}", str(reach.late),
+                            f"{reach.foresight_late:.2f}", f"{reach.foresight_none_late:.2f}", f"{reach.alarm_late:.2f}",
+                            f"{reach.alarm_none_late:.2f}", reach.verdict))
+        goals.append(f"- {name}, ours ({window} min): anchors {_met(ok)}: {text}"
+                     + (f"; at the anchor's p95, {reach.verdict}" if reach and not ok else ""))
         share = results[0].gpu_hours / bound.gpu_hours
         goals.append(f"- {name}, ours ({window} min): bound {_met(share <= BOUND_FACTOR)}: {share:.2f}× the offline bound"
                      f" {bound.gpu_hours:.2f} GPU h (goal ≤ {BOUND_FACTOR}×)")
@@ -145,6 +216,9 @@ def main() -> None:
     print(_table(rows))
     print("\nOffline bound (docs/simulator.md):\n")
     print(_table(bounds))
+    print(f"\nWhat any policy could reach at the anchor's p95 (bound.deadline_bound, GPU h; 'alarm release':"
+          f" {metric_release_s(params.metric_lag_s):.0f} s after the last result, a whole idle minute and the metric lag):\n")
+    print(_table(reaches))
     if not args.no_sweep:
         print("\nIdle-window sweep (python -m llm_async_tools.simulate --sweep):\n")
         print(_table(recommendations))
