@@ -201,7 +201,7 @@ def _cheapest_sessions(arrivals: Sequence[float], works: Sequence[float], reach_
         while first_within < limit:
             spanning = min(spanning, offset[first_within] - theta * arrivals[first_within])
             first_within += 1
-        while window[0] < first_within:
+        while window and window[0] < first_within:
             window.popleft()
         run = math.inf
         if first_within > 0:

@@ -110,6 +110,13 @@ def test_the_work_bounds_a_session_that_the_span_does_not(batching: Batching) ->
     assert expected / 3600 == pytest.approx(offline_bound(work, batching, COLD_S).work_gpu_hours)
 
 
+def test_a_deadline_of_the_time_alone_leaves_no_wait(batching: Batching) -> None:
+    # No request may wait at all: each needs an instance ready at its arrival, and a gap of a second still costs it.
+    alone = batching.roofline.alone_s(100, 300)
+    work = [Work(0.0, 100, 300), Work(alone + 1.0, 100, 300)]
+    assert deadline_bound(work, batching, COLD_S, alone).gpu_hours == _hours(COLD_S + 2 * alone + 1.0)
+
+
 def test_a_late_request_is_served_for_free(batching: Batching) -> None:
     alone = batching.roofline.alone_s(100, 300)
     work = [Work(0.0, 100, 300), Work(10.0, 100, 300), Work(20.0, 100, 300), Work(9000.0, 100, 300)]
