@@ -6,11 +6,13 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from llm_async_tools.simulation.anchors import anchor_policies
 from llm_async_tools.simulation.batching import Batching
 from llm_async_tools.simulation.bound import (
     Work,
@@ -23,8 +25,12 @@ from llm_async_tools.simulation.bound import (
     offline_bound,
     work_s,
 )
+from llm_async_tools.simulation.engine import simulate, work_of
 from llm_async_tools.simulation.model import ScalingModel
 from llm_async_tools.simulation.parameters import SimulationParameters
+from llm_async_tools.simulation.report import percentile
+from llm_async_tools.simulation.trace import read_trace
+from tests.tools.simulation.conftest import MONDAY
 
 COLD_S = 200.0
 
@@ -155,7 +161,6 @@ def test_bad_arguments_are_refused_with_the_allowed_range(batching: Batching, kw
 def test_late_allowance_is_what_the_reports_p95_lets_exceed_the_deadline(requests: int, late: int) -> None:
     assert late_allowance(requests) == late
     # report.percentile's p95 of `late` values above the deadline and the rest at it is the deadline itself.
-    from llm_async_tools.simulation.report import percentile
 
     values = [100.0] * (requests - late) + [1e9] * late
     assert percentile(values, 0.95) == 100.0
@@ -212,3 +217,25 @@ def test_the_bound_never_exceeds_the_relaxed_problems_exact_optimum(batching: Ba
     exact = _exact(work, batching, deadline_s, release_s, late)
     bound = deadline_bound(work, batching, COLD_S, deadline_s, release_s=release_s, late=late).gpu_hours * 3600
     assert bound <= exact + 1e-6
+
+
+@pytest.mark.parametrize("trace_name", ["sparse_day", "spike"])
+def test_no_simulated_policy_pays_less_than_the_deadline_bound(ours: ScalingModel, trace_name: str) -> None:
+    """The bound against the simulator: ours and every anchor that lets nothing expire, on a reference trace, pay at
+    least the bound with their own longest time to result as the deadline, none late, and the release of a scale-in
+    that waits for an alarm's idle minute (all of them scale in that way). Exact cold starts: the bound takes every
+    instance's to be the mean."""
+    params = SimulationParameters(provisioning_jitter=0)
+    trace = read_trace(Path(__file__).resolve().parents[3] / "benchmarks" / "traces" / f"{trace_name}.csv")
+    batching = params.batching(ours)
+    work = [work_of(r, params, batching) for r in trace]
+    cold_s = params.cold_start(ours).total_s
+    checked = 0
+    for policy in [ours, *anchor_policies(ours)]:
+        result = simulate(policy, trace, params, start=MONDAY)
+        if result.expired:
+            continue
+        bound = deadline_bound(work, batching, cold_s, max(result.ttr_s), release_s=metric_release_s(params.metric_lag_s))
+        assert bound.gpu_hours <= result.gpu_hours, policy.name
+        checked += 1
+    assert checked >= 4
