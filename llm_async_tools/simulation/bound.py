@@ -18,7 +18,8 @@ Two bounds, each valid on its own; the report takes the larger:
 The warm windows of a stage are a policy choice: the bound is the trace's, not the policy's, and ignores them.
 
 The first bound holds only for policies that serve requests as they come. `deadline_bound` covers those that make
-requests wait: what any policy must pay if all but a few results may come as late as a deadline (an anchor's p95).
+requests wait: what any policy must pay if all but a few results may come as late as a deadline (an anchor's p95),
+and what a policy must pay whose instances sit an idle window before they are released.
 """
 
 from __future__ import annotations
@@ -101,13 +102,6 @@ def late_allowance(requests: int, fraction: float = 0.95) -> int:
     return requests - max(math.ceil(fraction * requests), 1)
 
 
-def metric_release_s(metric_lag_s: float) -> float:
-    """The least time after its last result an instance can be released by an alarm that needs a one-minute datapoint
-    without backlog (the idle scale-in's FILL(backlog) ≤ 0, any target tracking on the backlog): the first whole minute
-    after the result ends 60 s later at the soonest, and the alarm sees it the metric lag after that."""
-    return 60.0 + metric_lag_s
-
-
 THETAS = tuple(k / 10 for k in range(11))
 """Weights of a session's span against its work that deadline_bound tries (each gives a valid bound)."""
 LATE_PRICES = 24
@@ -119,24 +113,27 @@ class DeadlineBound:
     gpu_hours: float
     deadline_s: float
     """All requests but `late` have their result within this of their arrival."""
-    release_s: float
-    """An instance is billed at least this long after its last result."""
+    idle_s: float
+    """Each instance sits this long without work, in one stretch, before it is released."""
     late: int
     """Requests whose result may come later (the bound serves them for free)."""
 
 
 def deadline_bound(work: Sequence[Work], batching: Batching, cold_start_s: float, deadline_s: float, *,
-                   release_s: float = 0.0, late: int = 0) -> DeadlineBound:
+                   idle_s: float = 0.0, late: int = 0) -> DeadlineBound:
     """A lower bound on the GPU instance-hours of any policy, on any number of instances, that gives all but `late`
-    requests their result within `deadline_s` of arrival and bills each instance `release_s` after its last result.
+    requests their result within `deadline_s` of arrival and releases an instance only after it has sat `idle_s` in
+    one stretch with no request waiting or running (0: any policy; an idle window of W minutes: W × 60).
 
     Each instance's life from launch to release (a session) is billed; it serves requests once ready, a cold start S
-    after launch. Relaxed, so that any real policy pays at least what is computed:
+    after launch (the mean: with jittered cold starts the bound holds on average). Relaxed, so that any real policy
+    pays at least what is computed:
     - perfect foresight: a session may launch before its first request arrives;
-    - every request takes the trace's shortest time alone s, whatever shares the GPU: a session serving requests that
-      arrive at a_first ≤ … ≤ a_last within the deadline D lasts at least its span, S + s + release +
-      max(0, a_last − a_first − (D − s)) (launched at the last moment that still serves the first in time), and at
-      least its work, S + release + Σ work_s (the work bound's floor for each request);
+    - every request takes the trace's shortest time alone s, whatever shares the GPU. A session serving requests that
+      arrive at a_first ≤ … ≤ a_last within the deadline D launches at the latest at a_first + D − s − S and ends no
+      sooner than a_last + s, and once ready it holds at least one request's s and, apart from it, the idle stretch:
+      it lasts at least S + s + max(idle, a_last − a_first − (D − s)) (its span); and at least its work,
+      S + idle + Σ work_s (the work bound's floor for each request, with the idle stretch apart);
     - the late requests cost nothing.
     So a session costs at least θ × span + (1 − θ) × work for every θ in [0, 1]. At that cost the cheapest split of the
     requests into sessions takes consecutive runs of arrivals (two interleaved sessions can be uncrossed without
@@ -148,8 +145,8 @@ def deadline_bound(work: Sequence[Work], batching: Batching, cold_start_s: float
     """
     if not work:
         raise ValueError("deadline_bound needs at least one request")
-    if release_s < 0:
-        raise ValueError(f"release_s must be ≥ 0 (got {release_s})")
+    if idle_s < 0:
+        raise ValueError(f"idle_s must be ≥ 0 (got {idle_s})")
     if not 0 <= late < len(work):
         raise ValueError(f"late must be 0–{len(work) - 1} (got {late})")
     ordered = sorted(work, key=lambda w: w.arrival_s)
@@ -159,9 +156,11 @@ def deadline_bound(work: Sequence[Work], batching: Batching, cold_start_s: float
     arrivals = [w.arrival_s for w in ordered]
     largest = largest_batch(ordered, batching)
     works = [work_s(w, batching, largest) for w in ordered]
+    # S + s + max(idle, excess) = (S + s + idle) + max(0, a_last − a_first − (D − s + idle)).
+    reach_s = deadline_s - alone + idle_s
     best = -math.inf
     for theta in THETAS:
-        fixed = theta * (cold_start_s + alone + release_s) + (1 - theta) * (cold_start_s + release_s)
+        fixed = theta * (cold_start_s + alone + idle_s) + (1 - theta) * (cold_start_s + idle_s)
         if late:
             # From the least price that keeps drops inside a session unprofitable, up by one more session's fixed cost.
             low = (1 - theta) * max(works)
@@ -169,9 +168,9 @@ def deadline_bound(work: Sequence[Work], batching: Batching, cold_start_s: float
         else:
             prices = [math.inf]
         for price in prices:
-            cost = _cheapest_sessions(arrivals, works, deadline_s - alone, theta, fixed, price)
+            cost = _cheapest_sessions(arrivals, works, reach_s, theta, fixed, price)
             best = max(best, cost - price * late if late else cost)
-    return DeadlineBound(best / 3600, deadline_s, release_s, late)
+    return DeadlineBound(best / 3600, deadline_s, idle_s, late)
 
 
 def _cheapest_sessions(arrivals: Sequence[float], works: Sequence[float], reach_s: float, theta: float, fixed: float,

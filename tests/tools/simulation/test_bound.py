@@ -21,7 +21,6 @@ from llm_async_tools.simulation.bound import (
     idle_gaps,
     largest_batch,
     late_allowance,
-    metric_release_s,
     offline_bound,
     work_s,
 )
@@ -29,6 +28,7 @@ from llm_async_tools.simulation.engine import simulate, work_of
 from llm_async_tools.simulation.model import ScalingModel
 from llm_async_tools.simulation.parameters import SimulationParameters
 from llm_async_tools.simulation.report import percentile
+from llm_async_tools.simulation.sweep import idle_policy
 from llm_async_tools.simulation.trace import read_trace
 from tests.tools.simulation.conftest import MONDAY
 
@@ -84,11 +84,21 @@ def _hours(seconds: float) -> float:
     return pytest.approx(seconds / 3600, rel=1e-9)
 
 
-def test_one_request_costs_a_cold_start_its_time_alone_and_the_release(batching: Batching) -> None:
+def test_one_request_costs_a_cold_start_its_time_alone_and_the_idle_stretch(batching: Batching) -> None:
     alone = batching.roofline.alone_s(100, 300)
-    bound = deadline_bound([Work(1000.0, 100, 300)], batching, COLD_S, DEADLINE_S, release_s=120.0)
+    bound = deadline_bound([Work(1000.0, 100, 300)], batching, COLD_S, DEADLINE_S, idle_s=120.0)
     assert bound.gpu_hours == _hours(COLD_S + alone + 120.0)
-    assert (bound.deadline_s, bound.release_s, bound.late) == (DEADLINE_S, 120.0, 0)
+    assert (bound.deadline_s, bound.idle_s, bound.late) == (DEADLINE_S, 120.0, 0)
+
+
+def test_the_idle_stretch_can_sit_in_the_wait_for_a_later_request(batching: Batching) -> None:
+    # Two requests 2,000 s apart in one session: the instance waits between them anyway, and that wait holds the
+    # 180 s idle stretch, so it costs no more than without one.
+    alone = batching.roofline.alone_s(100, 300)
+    work = [Work(0.0, 100, 300), Work(2000.0, 100, 300)]
+    with_idle = deadline_bound(work, batching, 3000.0, DEADLINE_S, idle_s=180.0)
+    without = deadline_bound(work, batching, 3000.0, DEADLINE_S)
+    assert with_idle.gpu_hours == without.gpu_hours == _hours(3000.0 + alone + 2000.0 - (DEADLINE_S - alone))
 
 
 def test_requests_within_the_deadlines_reach_share_one_session(batching: Batching) -> None:
@@ -133,11 +143,11 @@ def test_a_late_request_is_served_for_free(batching: Batching) -> None:
     assert one_late.late == 1
 
 
-def test_a_later_release_or_an_earlier_deadline_never_lowers_the_bound(batching: Batching) -> None:
+def test_a_longer_idle_stretch_or_an_earlier_deadline_never_lowers_the_bound(batching: Batching) -> None:
     work = [Work(float(t), 233, 700) for t in (0, 90, 300, 700, 1600, 1700, 5000)]
-    by_release = [deadline_bound(work, batching, COLD_S, DEADLINE_S, release_s=k).gpu_hours for k in (0, 60, 120, 300)]
+    by_idle = [deadline_bound(work, batching, COLD_S, DEADLINE_S, idle_s=k).gpu_hours for k in (0, 60, 180, 600)]
     by_deadline = [deadline_bound(work, batching, COLD_S, d).gpu_hours for d in (1200.0, 600.0, 400.0, 100.0)]
-    assert by_release == sorted(by_release) and by_release[0] < by_release[-1]
+    assert by_idle == sorted(by_idle) and by_idle[0] < by_idle[-1]
     assert by_deadline == sorted(by_deadline) and by_deadline[0] < by_deadline[-1]
 
 
@@ -145,7 +155,7 @@ def test_a_later_release_or_an_earlier_deadline_never_lowers_the_bound(batching:
     ("kwargs", "message"),
     [
         ({"work": []}, "at least one request"),
-        ({"release_s": -1.0}, r"release_s must be ≥ 0 \(got -1.0\)"),
+        ({"idle_s": -1.0}, r"idle_s must be ≥ 0 \(got -1.0\)"),
         ({"late": 2}, r"late must be 0–1 \(got 2\)"),
         ({"late": -1}, r"late must be 0–1 \(got -1\)"),
         ({"deadline_s": 1.0}, r"deadline_s must be at least the shortest request's time alone, \d+\.\d s \(got 1.0\)"),
@@ -168,11 +178,6 @@ def test_late_allowance_is_what_the_reports_p95_lets_exceed_the_deadline(request
         assert percentile([100.0] * (requests - late - 1) + [1e9] * (late + 1), 0.95) == 1e9
 
 
-def test_an_alarm_releases_no_sooner_than_a_whole_minute_and_the_lag() -> None:
-    assert metric_release_s(60.0) == 120.0
-    assert metric_release_s(0.0) == 60.0
-
-
 def _partitions(items: Sequence[int]) -> Iterator[list[list[int]]]:
     if not items:
         yield []
@@ -184,9 +189,36 @@ def _partitions(items: Sequence[int]) -> Iterator[list[list[int]]]:
         yield [[first], *partition]
 
 
-def _exact(work: Sequence[Work], batching: Batching, deadline_s: float, release_s: float, late: int) -> float:
-    """The relaxed problem solved by enumeration, with each request's own time alone: every choice of late requests
-    and every split of the others into sessions (not only runs of consecutive arrivals)."""
+def _session_s(arrivals: Sequence[float], alone: Sequence[float], deadline_s: float, idle_s: float) -> float:
+    """The shortest session (launch to release) that serves these requests, each in its own time alone (all at once if
+    need be), every result within the deadline, and holds the idle stretch apart from every request's run: over every
+    choice of the requests run before the stretch, the latest feasible launch (a later launch never lengthens it)."""
+    best = math.inf
+    for early in itertools.chain.from_iterable(itertools.combinations(range(len(arrivals)), k) for k in range(len(arrivals) + 1)):
+        later = [i for i in range(len(arrivals)) if i not in early]
+
+        def finish(launch: float) -> float | None:
+            """When the session ends if launched then, or None if a result misses its deadline."""
+            ends = [max(arrivals[i], launch + COLD_S) + alone[i] for i in early]
+            idle_from = max(ends, default=launch + COLD_S)
+            ends += [max(arrivals[i], idle_from + idle_s) + alone[i] for i in later]
+            if any(end > arrivals[i] + deadline_s for i, end in zip([*early, *later], ends)):
+                return None
+            return max([*ends, idle_from + idle_s])
+
+        low, high = min(arrivals) - COLD_S - idle_s - 10 * deadline_s, max(arrivals) + deadline_s
+        if finish(low) is None:
+            continue
+        for _ in range(100):
+            middle = (low + high) / 2
+            low, high = (middle, high) if finish(middle) is not None else (low, middle)
+        best = min(best, finish(low) - low)
+    return best
+
+
+def _exact(work: Sequence[Work], batching: Batching, deadline_s: float, idle_s: float, late: int) -> float:
+    """The relaxed problem solved by enumeration, with each request's own time alone: every choice of late requests,
+    every split of the others into sessions (not only runs of consecutive arrivals), every place for the idle stretch."""
     alone = [batching.roofline.alone_s(w.prompt_tokens, w.output_tokens) for w in work]
     largest = largest_batch(work, batching)
     works = [work_s(w, batching, largest) for w in work]
@@ -198,9 +230,8 @@ def _exact(work: Sequence[Work], batching: Batching, deadline_s: float, release_
         for partition in _partitions(kept):
             total = 0.0
             for session in partition:
-                launch = min(work[i].arrival_s + deadline_s - alone[i] - COLD_S for i in session)
-                end = max(max(work[i].arrival_s, launch + COLD_S) + alone[i] for i in session) + release_s
-                total += max(end - launch, COLD_S + release_s + sum(works[i] for i in session))
+                span = _session_s([work[i].arrival_s for i in session], [alone[i] for i in session], deadline_s, idle_s)
+                total += max(span, COLD_S + idle_s + sum(works[i] for i in session))
             best = min(best, total)
     return best
 
@@ -210,21 +241,22 @@ _request = st.builds(Work, st.floats(0, 3000), st.sampled_from([50, 233, 1000]),
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(work=st.lists(_request, min_size=1, max_size=5), deadline_s=st.floats(60, 1500),
-       release_s=st.sampled_from([0.0, 120.0]), late=st.integers(0, 2))
+       idle_s=st.sampled_from([0.0, 60.0, 180.0]), late=st.integers(0, 2))
 def test_the_bound_never_exceeds_the_relaxed_problems_exact_optimum(batching: Batching, work: list[Work], deadline_s: float,
-                                                                     release_s: float, late: int) -> None:
+                                                                     idle_s: float, late: int) -> None:
     late = min(late, len(work) - 1)
-    exact = _exact(work, batching, deadline_s, release_s, late)
-    bound = deadline_bound(work, batching, COLD_S, deadline_s, release_s=release_s, late=late).gpu_hours * 3600
+    exact = _exact(work, batching, deadline_s, idle_s, late)
+    bound = deadline_bound(work, batching, COLD_S, deadline_s, idle_s=idle_s, late=late).gpu_hours * 3600
     assert bound <= exact + 1e-6
 
 
 @pytest.mark.parametrize("trace_name", ["sparse_day", "spike"])
 def test_no_simulated_policy_pays_less_than_the_deadline_bound(ours: ScalingModel, trace_name: str) -> None:
     """The bound against the simulator: ours and every anchor that lets nothing expire, on a reference trace, pay at
-    least the bound with their own longest time to result as the deadline, none late, and the release of a scale-in
-    that waits for an alarm's idle minute (all of them scale in that way). Exact cold starts: the bound takes every
-    instance's to be the mean."""
+    least the bound with their own longest time to result as the deadline and none late; for ours with its idle
+    window as the idle stretch (its only scale-in, on a sandbox of one instance, waits for that many empty minutes),
+    for the anchors with none (target tracking scales in with work still running). Exact cold starts: the bound
+    takes every instance's to be the mean."""
     params = SimulationParameters(provisioning_jitter=0)
     trace = read_trace(Path(__file__).resolve().parents[3] / "benchmarks" / "traces" / f"{trace_name}.csv")
     batching = params.batching(ours)
@@ -235,7 +267,8 @@ def test_no_simulated_policy_pays_less_than_the_deadline_bound(ours: ScalingMode
         result = simulate(policy, trace, params, start=MONDAY)
         if result.expired:
             continue
-        bound = deadline_bound(work, batching, cold_s, max(result.ttr_s), release_s=metric_release_s(params.metric_lag_s))
+        idle_s = idle_policy(ours).alarm.evaluation_periods * 60.0 if policy is ours else 0.0
+        bound = deadline_bound(work, batching, cold_s, max(result.ttr_s), idle_s=idle_s)
         assert bound.gpu_hours <= result.gpu_hours, policy.name
         checked += 1
     assert checked >= 4
