@@ -171,7 +171,6 @@ def test_bad_arguments_are_refused_with_the_allowed_range(batching: Batching, kw
 def test_late_allowance_is_what_the_reports_p95_lets_exceed_the_deadline(requests: int, late: int) -> None:
     assert late_allowance(requests) == late
     # report.percentile's p95 of `late` values above the deadline and the rest at it is the deadline itself.
-
     values = [100.0] * (requests - late) + [1e9] * late
     assert percentile(values, 0.95) == 100.0
     if late + 1 <= requests:
