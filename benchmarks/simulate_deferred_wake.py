@@ -17,7 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from simulate_reference import ANCHOR_FRACTION  # noqa: E402  (this script's folder is on sys.path when it runs)
+from simulate_reference import (  # noqa: E402  (this script's folder is on sys.path when it runs)
+    ANCHOR_FRACTION,
+    cheapest_clean_anchor,
+)
 
 from llm_async_tools.simulate import start_time  # noqa: E402
 from llm_async_tools.simulation.anchors import anchor_policies  # noqa: E402
@@ -60,8 +63,10 @@ def main() -> None:
     print(f"{args.stage}: API wake off; idle window {args.idle} min × wake alarm {args.wake} min; seed {args.seed}\n")
     for name in args.traces:
         trace = read_trace(ROOT / "benchmarks" / "traces" / f"{name}.csv")
-        clean = [r for r in (simulate(a, trace, params, start=start) for a in anchor_policies(ours)) if r.expired == 0]
-        anchor = min(clean, key=lambda r: r.gpu_hours)
+        anchor = cheapest_clean_anchor([simulate(a, trace, params, start=start) for a in anchor_policies(ours)])
+        if anchor is None:
+            print(f"{name}: every anchor lets a request expire: no target\n")
+            continue
         target = ANCHOR_FRACTION * anchor.gpu_hours
         print(f"{name}: target {target:.2f} GPU h (0.7 × {anchor.name}'s {anchor.gpu_hours:.2f}) at p95 ≤ {_p95(anchor):.0f} s")
         within = []
