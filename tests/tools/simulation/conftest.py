@@ -10,6 +10,7 @@ import pytest
 
 from llm_async.endpoint.config import ScalingConfig
 from llm_async.environments import sandbox
+from llm_async_tools.simulation.batching import Batching
 from llm_async_tools.simulation.engine import SimulationResult, simulate
 from llm_async_tools.simulation.model import ScalingModel
 from llm_async_tools.simulation.parameters import SimulationParameters
@@ -28,6 +29,12 @@ EXACT = SimulationParameters(provisioning_s=PROVISIONING_S, provisioning_jitter=
 def ours(synthesized: dict[str, Synthesized]) -> ScalingModel:
     """The sandbox policy: 0–1 instances, wake alarm, idle scale-in, API wake."""
     return read_scaling_model(synthesized["sandbox"].template_json)
+
+
+@pytest.fixture(scope="session")
+def batching(ours: ScalingModel) -> Batching:
+    """The sandbox's batching model (its model on its instance) with the default parameters."""
+    return SimulationParameters().batching(ours)
 
 
 @pytest.fixture(scope="session")

@@ -75,11 +75,6 @@ def test_several_instances_are_bounded_by_the_work_at_the_largest_batch(ours: Sc
 DEADLINE_S = 400.0
 
 
-@pytest.fixture(scope="module")
-def batching(ours: ScalingModel) -> Batching:
-    return SimulationParameters().batching(ours)
-
-
 def _hours(seconds: float) -> float:
     return pytest.approx(seconds / 3600, rel=1e-9)
 

@@ -1,0 +1,93 @@
+"""An online policy under the deadline bound's relaxation: how close a policy without foresight comes to the bound.
+
+bound.deadline_bound says what no policy can beat, even knowing every arrival in advance. The gated cycle is a policy
+that knows only the past, counted with the same relaxation, so its GPU-hours are what it pays at best: between the two
+lies what foresight is worth, and above it what an online policy of this kind cannot reach on the trace even when
+nothing real (batching slowdowns, cold-start jitter, metric lag) gets in its way.
+
+The policy holds requests itself (as an API that queues them could; SageMaker's own queue serves whatever arrives
+while an instance is up) and dispatches them in cycles:
+- the first held request starts a cycle: an instance launches as late as lets that request finish within the deadline
+  whatever its size, deadline − cold start − the longest time alone after the request's arrival;
+- a request arriving before the instance is ready, or within `gate_s` after, joins the cycle; a later one is held for
+  the next cycle, unless that cycle would launch while this instance is still up (then it joins at no extra cost);
+- the instance is released `idle_s` after its last request finishes (0: the moment its work drains, which needs an
+  event-driven release; a scale-in driven by one-minute alarms, like ours, sits at least a minute idle).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from llm_async_tools.simulation.batching import Batching
+from llm_async_tools.simulation.bound import Work, largest_batch, work_s
+
+GATES_S = (0.0, 30.0, 60.0, 120.0, 240.0, 600.0, 1200.0, 1800.0, 3600.0, math.inf)
+"""The gates best_gated_cycle tries (inf: every request that arrives while the instance is up joins its cycle)."""
+
+
+@dataclass(frozen=True)
+class Cycle:
+    gpu_hours: float
+    sessions: int
+    """Instances launched, one per cycle."""
+    gate_s: float
+    idle_s: float
+    longest_s: float
+    """The longest time from a request's arrival to its result."""
+
+
+def gated_cycle(work: Sequence[Work], batching: Batching, cold_start_s: float, deadline_s: float, *, gate_s: float,
+                idle_s: float = 0.0) -> Cycle:
+    """The gated cycle (module docstring) on `work`, charged as deadline_bound charges a session: each request takes
+    its own time alone whatever shares the GPU, the cold start is its mean, and an instance costs at least the cold
+    start, the idle stretch and its requests' work_s (the work bound's floor, which stands for the batch's capacity).
+    So a cycle pays at least deadline_bound(…, idle_s=idle_s) and every result comes within the deadline."""
+    if not work:
+        raise ValueError("gated_cycle needs at least one request")
+    if gate_s < 0:
+        raise ValueError(f"gate_s must be ≥ 0 (got {gate_s})")
+    if idle_s < 0:
+        raise ValueError(f"idle_s must be ≥ 0 (got {idle_s})")
+    ordered = sorted(work, key=lambda w: w.arrival_s)
+    alone = [batching.roofline.alone_s(w.prompt_tokens, w.output_tokens) for w in ordered]
+    longest_alone = max(alone)
+    # A cycle launches no sooner than its first request arrives, so that request's result needs S + its time alone.
+    if deadline_s < cold_start_s + longest_alone:
+        raise ValueError(f"deadline_s must be at least the cold start plus the longest time alone,"
+                         f" {cold_start_s + longest_alone:.1f} s (got {deadline_s})")
+    wait_s = deadline_s - cold_start_s - longest_alone
+    largest = largest_batch(ordered, batching)
+    total_s = 0.0
+    sessions = 0
+    longest = 0.0
+    i = 0
+    while i < len(ordered):
+        launch = ordered[i].arrival_s + wait_s
+        ready = launch + cold_start_s
+        end = ready  # the last admitted request's result
+        floor = cold_start_s + idle_s
+        while i < len(ordered):
+            arrival = ordered[i].arrival_s
+            release = end + idle_s  # if nothing else joins
+            gated = arrival < ready + gate_s and arrival <= release
+            if not gated and arrival + wait_s > release:
+                break  # held for the next cycle
+            finish = max(arrival, ready) + alone[i]
+            end = max(end, finish)
+            longest = max(longest, finish - arrival)
+            floor += work_s(ordered[i], batching, largest)
+            i += 1
+        total_s += max(end + idle_s - launch, floor)
+        sessions += 1
+    return Cycle(total_s / 3600, sessions, gate_s, idle_s, longest)
+
+
+def best_gated_cycle(work: Sequence[Work], batching: Batching, cold_start_s: float, deadline_s: float, *,
+                     idle_s: float = 0.0, gates_s: Sequence[float] = GATES_S) -> Cycle:
+    """The cheapest gated cycle over `gates_s`. The gate is chosen on the trace it is scored on, which gives the policy
+    a little foresight: the figure flatters it."""
+    return min((gated_cycle(work, batching, cold_start_s, deadline_s, gate_s=g, idle_s=idle_s) for g in gates_s),
+               key=lambda c: c.gpu_hours)
