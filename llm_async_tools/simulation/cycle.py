@@ -1,16 +1,18 @@
 """An online policy under the deadline bound's relaxation: how close a policy without foresight comes to the bound.
 
 bound.deadline_bound says what no policy can beat, even knowing every arrival in advance. The gated cycle is a policy
-that knows only the past, counted with the same relaxation, so its GPU-hours are what it pays at best: between the two
-lies what foresight is worth, and above it what an online policy of this kind cannot reach on the trace even when
-nothing real (batching slowdowns, cold-start jitter, metric lag) gets in its way.
+that knows only the past (and, as a stand-in for the output budget's worst case, the trace's longest time alone),
+counted with the bound's relaxations but one: each request takes its own time alone, where the bound gives every
+request the trace's shortest. Its GPU-hours are what this policy pays when nothing real (batching slowdowns,
+cold-start jitter, metric lag) gets in its way; above them lies what it cannot reach on the trace. The gap down to the
+bound mixes what foresight is worth with that one difference and the bound's own slack.
 
 The policy holds requests itself (as an API that queues them could; SageMaker's own queue serves whatever arrives
 while an instance is up) and dispatches them in cycles:
 - the first held request starts a cycle: an instance launches as late as lets that request finish within the deadline
   whatever its size, deadline − cold start − the longest time alone after the request's arrival;
 - a request arriving before the instance is ready, or within `gate_s` after, joins the cycle; a later one is held for
-  the next cycle, unless that cycle would launch while this instance is still up (then it joins at no extra cost);
+  the next cycle, unless that cycle would launch while this instance is surely still up (then joining is cheaper);
 - the instance is released `idle_s` after its last request finishes (0: the moment its work drains, which needs an
   event-driven release; a scale-in driven by one-minute alarms, like ours, sits at least a minute idle).
 """
@@ -41,10 +43,11 @@ class Cycle:
 
 def gated_cycle(work: Sequence[Work], batching: Batching, cold_start_s: float, deadline_s: float, *, gate_s: float,
                 idle_s: float = 0.0) -> Cycle:
-    """The gated cycle (module docstring) on `work`, charged as deadline_bound charges a session: each request takes
-    its own time alone whatever shares the GPU, the cold start is its mean, and an instance costs at least the cold
-    start, the idle stretch and its requests' work_s (the work bound's floor, which stands for the batch's capacity).
-    So a cycle pays at least deadline_bound(…, idle_s=idle_s) and every result comes within the deadline."""
+    """The gated cycle (module docstring) on `work`, charged with deadline_bound's relaxations: each request takes its
+    own time alone whatever shares the GPU, the cold start is its mean, and an instance costs at least the cold start,
+    the idle stretch and its requests' work_s (the work bound's floor, which stands for the batch's capacity). Its
+    cycles are runs of consecutive arrivals, each lasting at least the bound's session, so a cycle pays at least
+    deadline_bound(…, idle_s=idle_s), and every result comes within the deadline (to the last bit of rounding)."""
     if not work:
         raise ValueError("gated_cycle needs at least one request")
     if gate_s < 0:
@@ -72,8 +75,13 @@ def gated_cycle(work: Sequence[Work], batching: Batching, cold_start_s: float, d
         while i < len(ordered):
             arrival = ordered[i].arrival_s
             release = end + idle_s  # if nothing else joins
-            gated = arrival < ready + gate_s and arrival <= release
-            if not gated and arrival + wait_s > release:
+            if arrival > release:
+                break  # the instance is gone: a new cycle
+            # Past the gate, join only if the next cycle would launch while this instance is surely still up, from
+            # what is known now: idle_s after its last result, or, while requests run (their lengths unknown), at
+            # least idle_s after now.
+            surely_up_until = min(end, arrival) + idle_s
+            if arrival >= ready + gate_s and arrival + wait_s > surely_up_until:
                 break  # held for the next cycle
             finish = max(arrival, ready) + alone[i]
             end = max(end, finish)

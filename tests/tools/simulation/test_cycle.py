@@ -57,8 +57,8 @@ def test_a_request_after_the_gate_is_held_for_the_next_cycle(batching: Batching)
 
 
 def test_a_held_request_joins_if_its_cycle_would_launch_while_the_instance_is_still_up(batching: Batching) -> None:
-    # With a cold start of 10 s the next cycle would launch 500 − 10 − alone after the request, inside a 600 s idle
-    # stretch: joining costs nothing more, so it joins despite a gate of 0.
+    # With a cold start of 10 s the next cycle would launch 500 − 10 − alone after the request, inside the 600 s idle
+    # stretch that has just begun: joining is cheaper than a new cycle, so it joins despite a gate of 0.
     alone = batching.roofline.alone_s(100, 300)
     cold = 10.0
     ready = DEADLINE_S - alone
@@ -66,6 +66,21 @@ def test_a_held_request_joins_if_its_cycle_would_launch_while_the_instance_is_st
     cycle = gated_cycle(work, batching, cold, DEADLINE_S, gate_s=0.0, idle_s=600.0)
     assert cycle.sessions == 1
     assert cycle.gpu_hours == _hours(cold + alone + 1.0 + alone + 600.0)
+
+
+def test_whether_a_held_request_joins_does_not_depend_on_the_lengths_of_requests_still_running(batching: Batching) -> None:
+    # The second request arrives past the gate while the first still runs. Online, the first's length is unknown, so
+    # the instance is surely up only idle_s (250 s) from now, and the next cycle would launch later (500 − 200 − the
+    # longest time alone, 268.7 s): it is held, however long the first runs.
+    cold, idle = 200.0, 250.0
+    longest = batching.roofline.alone_s(1000, 900)
+    ready = DEADLINE_S - longest
+    cycles = []
+    for first_output in (900, 300):
+        work = [Work(0.0, 1000, first_output), Work(ready + 5.0, 1000, 300), Work(50_000.0, 1000, 900)]
+        assert ready + 5.0 < ready + batching.roofline.alone_s(1000, first_output)  # the first is still running
+        cycles.append(gated_cycle(work, batching, cold, DEADLINE_S, gate_s=0.0, idle_s=idle).sessions)
+    assert cycles == [3, 3]
 
 
 def test_an_open_gate_serves_what_arrives_while_up_and_releases_after_the_idle_stretch(batching: Batching) -> None:
@@ -91,7 +106,7 @@ def test_a_cycle_costs_at_least_its_requests_work(batching: Batching) -> None:
 def test_the_best_gate_is_the_cheapest_tried(batching: Batching) -> None:
     alone = batching.roofline.alone_s(100, 300)
     work = [Work(0.0, 100, 300), Work(DEADLINE_S - alone + 10.0, 100, 300)]
-    best = best_gated_cycle(work, batching, COLD_S, DEADLINE_S, gates_s=(5.0, 20.0))
+    best = best_gated_cycle(work, batching, COLD_S, DEADLINE_S, gates_s=(20.0, 5.0))
     assert best.gate_s == 20.0
     assert best == gated_cycle(work, batching, COLD_S, DEADLINE_S, gate_s=20.0)
 
