@@ -94,8 +94,8 @@ class _Reach:
     windows: tuple[tuple[int, float, float], ...]
     """(idle minutes, bound with `late` requests late, bound with none)."""
     cycles: tuple[tuple[int, Cycle], ...]
-    """(idle minutes, the cheapest gated cycle released after them): an online policy charged as the bound charges,
-    with none late. Empty when the deadline is shorter than a cold start plus the longest request alone."""
+    """(idle minutes, the cheapest gated cycle released after them): an online policy counted with the bound's
+    relaxations, none late. Empty when the deadline is shorter than a cold start plus the longest request alone."""
 
     @property
     def online(self) -> str:
@@ -103,7 +103,7 @@ class _Reach:
             return "no gated cycle meets a deadline this short"
         reached = " / ".join(f"{cycle.gpu_hours:.2f} ({'released as its work drains' if minutes == 0 else f'after {minutes} idle min'})"
                              for minutes, cycle in self.cycles)
-        return f"an online gated cycle charged the same way, none late, needs {reached} against {self.target_gpu_hours:.2f}"
+        return f"an online gated cycle counted with the same relaxations, none late, needs {reached} against {self.target_gpu_hours:.2f}"
 
     @property
     def verdict(self) -> str:
@@ -234,7 +234,7 @@ def main() -> None:
           " jitter): any policy, with foresight, and one whose instances each sit an idle window before they are released,"
           " with the requests the p95 lets be later and with none:\n")
     print(_table(reaches))
-    print("\nAn online policy charged as the bound charges (cycle.best_gated_cycle, GPU h, none late): requests held and"
+    print("\nAn online policy counted with the bound's relaxations (cycle.best_gated_cycle, GPU h, none late): requests held and"
           " dispatched in cycles, each instance launched as late as the anchor's p95 allows and released as its work"
           " drains or after an idle window; the cheapest gate, chosen on the trace itself:\n")
     print(_table(online))

@@ -1,4 +1,4 @@
-"""An online policy under the deadline bound's relaxation: how close a policy without foresight comes to the bound.
+"""An online policy counted with the deadline bound's relaxations: how close a policy without foresight comes to it.
 
 bound.deadline_bound says what no policy can beat, even knowing every arrival in advance. The gated cycle is a policy
 that knows only the past (and, as a stand-in for the output budget's worst case, the trace's longest time alone),
