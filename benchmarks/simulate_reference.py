@@ -100,7 +100,8 @@ class _Reach:
     @property
     def online(self) -> str:
         if not self.cycles:
-            return "no gated cycle meets a deadline this short"
+            return ("no gated cycle: the anchor's p95 is shorter than a cold start plus the longest request alone, which a"
+                    " policy without foresight needs when that request finds no instance")
         reached = " / ".join(f"{cycle.gpu_hours:.2f} ({'released as its work drains' if minutes == 0 else f'after {minutes} idle min'})"
                              for minutes, cycle in self.cycles)
         return f"an online gated cycle counted with the same relaxations, none late, needs {reached} against {self.target_gpu_hours:.2f}"
