@@ -13,6 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from simulate_reference import markdown_table  # noqa: E402  (this script's folder is on sys.path when it runs)
+
 from llm_async_tools.simulate import start_time  # noqa: E402
 from llm_async_tools.simulation.batch import batch_shape, replay_batch  # noqa: E402
 from llm_async_tools.simulation.batching import instance_capacity  # noqa: E402
@@ -50,11 +52,8 @@ def main() -> None:
             f"{result.peak_backlog}", f"{max(result.simulation.instances_per_minute, default=0)}",
             f"{result.simulation.scale_events}", f"{floor_s / 60:.0f} min",
         ))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |" for row in rows]
-    lines.insert(1, "| " + " | ".join("-" * w for w in widths) + " |")
     print(f"{args.lines:,} lines of {args.prompt_tokens:g} prompt + {args.tokens:g} output tokens, created at t = 0 (seed {args.seed})")
-    print("\n".join(lines))
+    print(markdown_table(rows))
 
 
 if __name__ == "__main__":

@@ -44,7 +44,8 @@ LARGEST_BATCH_SHARE = 0.25
 """At the default concurrency, at least this share of what the largest batch that fits could reach."""
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
+def markdown_table(rows: list[tuple[str, ...]]) -> str:
+    """The rows (the first a header) as a padded markdown table (simulate_batch.py prints with it too)."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |" for row in rows]
     lines.insert(1, "| " + " | ".join("-" * w for w in widths) + " |")
@@ -228,22 +229,22 @@ def main() -> None:
                      f" {_met(share >= LARGEST_BATCH_SHARE)} ({share:.2f} of the {capacity.largest_batch_tokens_per_second:.0f}"
                      f" tokens/s of {capacity.largest_batch} sequences; goal ≥ {LARGEST_BATCH_SHARE})")
 
-    print(_table(rows))
+    print(markdown_table(rows))
     print("\nOffline bound (docs/simulator.md):\n")
-    print(_table(bounds))
+    print(markdown_table(bounds))
     print("\nWhat a policy could reach at the anchor's p95 (bound.deadline_bound, GPU h, on average over the cold start's"
           " jitter): any policy, with foresight, and one whose instances each sit an idle window before they are released,"
           " with the requests the p95 lets be later and with none:\n")
-    print(_table(reaches))
+    print(markdown_table(reaches))
     print("\nAn online policy counted with the bound's relaxations (cycle.best_gated_cycle, GPU h, none late): requests held and"
           " dispatched in cycles, each instance launched as late as the anchor's p95 allows and released as its work"
           " drains or after an idle window; the cheapest gate, chosen on the trace itself:\n")
-    print(_table(online))
+    print(markdown_table(online))
     if not args.no_sweep:
         print("\nIdle-window sweep (python -m llm_async_tools.simulate --sweep):\n")
-        print(_table(recommendations))
+        print(markdown_table(recommendations))
     print("\nOne instance with every slot busy, for each trace's mean request:\n")
-    print(_table(shapes))
+    print(markdown_table(shapes))
     sized = instance_capacity(batching, ours.concurrency_per_instance, batching.prompt_tokens, batching.new_tokens)
     print(f"\nAt requests of a typical prompt and the default budget ({batching.prompt_tokens:,} +"
           f" {batching.new_tokens:,} tokens), the sizing the construct"
@@ -264,7 +265,7 @@ def main() -> None:
                               f"{limit:.0f}", str(result.scale_events), _met(ok)))
             goals.append(f"- idle hour, change while starting {'refused' if refuse else 'allowed'}, hold {'yes' if hold else 'no'}:"
                          f" wake {_met(ok)}: first result {_s(result.first_ttr_s)} s (goal ≤ {limit:.0f} s)")
-    print(_table(wake_rows))
+    print(markdown_table(wake_rows))
     print("\nThe residual risk: a request 15 s after an idle scale-in, while the idle alarm still sees its last idle minute:\n")
     race_rows = [("capacity change while starting", "scale-out cooldown holds scale-in", "first result s", "scale events")]
     for refuse in (True, False):
@@ -274,7 +275,7 @@ def main() -> None:
             result = simulate(ours, [TracedRequest(3600.0), TracedRequest(scale_in_s + 15.0)], answer, start=start)
             race_rows.append(("refused" if refuse else "allowed", "yes" if hold else "no", _s(result.ttr_s[1]),
                               str(result.scale_events)))
-    print(_table(race_rows))
+    print(markdown_table(race_rows))
     print("\nGoals (issue 15):\n")
     print("\n".join(goals))
 
