@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from llm_async.api.config import DEFAULT_MAX_NEW_TOKENS, ApiConfig, TokenBudget
-from llm_async.batch.config import MAX_CHILD_WORKFLOWS_AT_ONCE, MAX_CHUNKS, RUN_MARGIN_S, BatchConfig
+from llm_async.batch.config import MAX_CHUNKS, RUN_MARGIN_S, BatchConfig
 from llm_async.endpoint.config import PROVISIONING_MARGIN_S, EndpointConfig, ScalingConfig
 from llm_async.model import staged
 from llm_async.model.capacity import DEFAULT_CONCURRENCY, Capacity, capacity
@@ -116,7 +116,7 @@ class DeploymentConfig:
                 batch.chunk_lines,
             )
         # S3 expires an object at the first midnight UTC after its age reaches the expiry days: never earlier.
-        run_s = batch.longest_window_s + RUN_MARGIN_S
+        run_s = batch.run_s
         days = self.storage.payload_expiry_days
         if days * 86_400 < run_s:
             fail(
@@ -190,13 +190,8 @@ class DeploymentConfig:
 
     @property
     def batch_max_concurrency(self) -> int:
-        """Batch child workflows at once: as configured, else enough chunks to hold twice what the endpoint runs at once
-        at max capacity, so its queue stays fed without requests waiting long enough to near their TTL; two at least,
-        so that the next chunk is queued while the last lines of another still run."""
-        if self.batch.max_concurrency is not None:
-            return self.batch.max_concurrency
-        running = self.scaling.max_capacity * self.max_concurrent_invocations
-        return min(MAX_CHILD_WORKFLOWS_AT_ONCE, max(2, -(-2 * running // self.batch.chunk_lines)))
+        """Batch child workflows at once (BatchConfig.max_concurrency_for what the endpoint runs at max capacity)."""
+        return self.batch.max_concurrency_for(self.scaling.max_capacity * self.max_concurrent_invocations)
 
     @property
     def wake_cooldown_s(self) -> int:

@@ -63,6 +63,38 @@ class BatchConfig:
     def longest_window_s(self) -> int:
         return max(window_seconds(window) for window in self.completion_windows)
 
+    @property
+    def run_s(self) -> int:
+        """The longest a batch runs: its longest window and RUN_MARGIN_S (the state machine's timeout)."""
+        return self.longest_window_s + RUN_MARGIN_S
+
+    def max_concurrency_for(self, running: int) -> int:
+        """Child workflows at once: `max_concurrency` as configured, else derived_max_concurrency."""
+        if self.max_concurrency is not None:
+            return self.max_concurrency
+        return derived_max_concurrency(running, self.chunk_lines)
+
+
+def derived_max_concurrency(running: int, chunk_lines: int) -> int:
+    """Enough chunks to hold twice `running` (what the endpoint runs at once at max capacity), so its queue stays fed
+    without requests waiting long enough to near their TTL; two at least, so that the next chunk is queued while the
+    last lines of another still run."""
+    return min(MAX_CHILD_WORKFLOWS_AT_ONCE, max(2, -(-2 * running // chunk_lines)))
+
+
+POLL_INTERVAL_S = 30
+"""How often a child workflow checks its chunk, unless the completion window is too long for that (`poll_interval_s`)."""
+# A child workflow's history holds at most 25,000 events (Step Functions quotas). Each poll adds 9: the Wait's entered and
+# exited, the Lambda task's entered, scheduled, started, succeeded and exited, the Choice's entered and exited. The
+# polls of a whole window get 20,000 of them; the rest is for the submit, its retries and the Lambda service retries.
+EVENTS_PER_POLL = 9
+POLL_HISTORY_BUDGET = 20_000
+
+
+def poll_interval_s(longest_window_s: int) -> int:
+    """30 s, or longer when a child could poll for a whole window of that length: ceil(window × 9 / 20,000) s."""
+    return max(POLL_INTERVAL_S, -(-longest_window_s * EVENTS_PER_POLL // POLL_HISTORY_BUDGET))
+
 
 def window_seconds(window: str) -> int:
     """`24h` → 86,400."""

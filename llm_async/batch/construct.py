@@ -26,7 +26,7 @@ from llm_async.api.runtime.batch_jobs import contract
 from llm_async.api.runtime.batch_jobs.contract import BatchApiEnvironment, BatchEnvironment
 from llm_async.api.runtime.inference_api.contract import EndpointSettings, RequestLimits
 from llm_async.batch import workflow
-from llm_async.batch.config import RUN_MARGIN_S, BatchConfig
+from llm_async.batch.config import BatchConfig, poll_interval_s
 from llm_async.batch.functions import BatchFunctions, FunctionSpec
 from llm_async.compliance import findings
 from llm_async.endpoint.construct import AsyncEndpoint
@@ -245,7 +245,7 @@ class BatchJobs(Construct):
     def _state_machine(
         self, name: str, steps: workflow.StepFunctions, payloads: PayloadBucket, logs: LogGroups, max_concurrency: int
     ) -> sfn.StateMachine:
-        poll = workflow.poll_interval_s(self.config.longest_window_s)
+        poll = poll_interval_s(self.config.longest_window_s)
         # Step Functions' vended logs: a group under /aws/vendedlogs/ keeps the account's CloudWatch Logs resource
         # policy from growing by a statement per group (AWS's advice for Step Functions logging).
         self.state_machine_logs = logs.create(self, "StateMachineLogs", name=f"/aws/vendedlogs/states/{name}-batches")
@@ -264,7 +264,7 @@ class BatchJobs(Construct):
                 )
             ),
             # A batch runs until its completion window ends, then finalizes; past that it is stuck and times out.
-            timeout=cdk.Duration.seconds(self.config.longest_window_s + RUN_MARGIN_S),
+            timeout=cdk.Duration.seconds(self.config.run_s),
             tracing_enabled=True,
             # ALL events, without their data: states' inputs carry the batch's prompts, which stay in S3 under the
             # payload key and expire with it.

@@ -21,22 +21,10 @@ from llm_async.storage.bucket import BATCHES_PREFIX, PayloadBucket
 
 THROTTLED = "Throttled"
 """The error a step raises when SageMaker or S3 throttles it (the exception's class name in `batch_jobs`)."""
-POLL_INTERVAL_S = 30
-"""How often a child workflow checks its chunk, unless the completion window is too long for that (`poll_interval_s`)."""
-# A child workflow's history holds at most 25,000 events (Step Functions quotas). Each poll adds 9: the Wait's entered and
-# exited, the Lambda task's entered, scheduled, started, succeeded and exited, the Choice's entered and exited. The
-# polls of a whole window get 20,000 of them; the rest is for the submit, its retries and the Lambda service retries.
-EVENTS_PER_POLL = 9
-POLL_HISTORY_BUDGET = 20_000
 # Each child's input (BatchInput and its items) must fit Step Functions' 256 KiB payload quota; ItemBatcher starts a
 # new chunk before one would exceed it.
 MAX_CHUNK_INPUT_BYTES = 262_144
 MAP_LABEL = "Submit"
-
-
-def poll_interval_s(longest_window_s: int) -> int:
-    """30 s, or longer when a child could poll for a whole window of that length: ceil(window × 9 / 20,000) s."""
-    return max(POLL_INTERVAL_S, -(-longest_window_s * EVENTS_PER_POLL // POLL_HISTORY_BUDGET))
 
 
 @dataclass(frozen=True)

@@ -17,29 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from llm_async.batch.config import MAX_CHILD_WORKFLOWS_AT_ONCE, RUN_MARGIN_S, BatchConfig
+from llm_async.batch.config import BatchConfig, derived_max_concurrency, poll_interval_s
 from llm_async_tools.cfn_template import read_map_settings
 from llm_async_tools.simulation.endpoint import Request
 from llm_async_tools.simulation.engine import Feed, SimulationResult, simulate
 from llm_async_tools.simulation.model import ScalingModel
 from llm_async_tools.simulation.parameters import SimulationParameters
-
-# llm_async.batch.workflow's poll rule (kept here so the simulator imports no CDK; a test compares the two): a child
-# checks every 30 s, or less often when polling a whole window would overflow its 25,000-event history.
-POLL_INTERVAL_S = 30
-EVENTS_PER_POLL = 9
-POLL_HISTORY_BUDGET = 20_000
-
-
-def poll_interval_s(longest_window_s: int) -> int:
-    return max(POLL_INTERVAL_S, -(-longest_window_s * EVENTS_PER_POLL // POLL_HISTORY_BUDGET))
-
-
-def derived_max_concurrency(model: ScalingModel, chunk_lines: int) -> int:
-    """DeploymentConfig.batch_max_concurrency with batch.max_concurrency None: chunks for twice what the endpoint runs
-    at once at max capacity, two at least."""
-    running = model.max_capacity * model.concurrency_per_instance
-    return min(MAX_CHILD_WORKFLOWS_AT_ONCE, max(2, -(-2 * running // chunk_lines)))
 
 
 @dataclass(frozen=True)
@@ -74,7 +57,7 @@ def batch_shape(template: dict[str, Any], model: ScalingModel, *, lines: int, pr
         poll, source = settings.poll_s, "template"
     else:
         chunk = chunk_lines or defaults.chunk_lines
-        concurrency = max_concurrency or derived_max_concurrency(model, chunk)
+        concurrency = max_concurrency or derived_max_concurrency(model.max_capacity * model.concurrency_per_instance, chunk)
         poll, source = poll_interval_s(defaults.longest_window_s), "BatchConfig defaults (the template has no batch state machine)"
     return BatchShape(lines, chunk, concurrency, poll, prompt_tokens, output_tokens, source)
 
@@ -111,7 +94,7 @@ class BatchReplay:
         self.chunks = [_Chunk(i // shape.chunk_lines, self.requests[i:i + shape.chunk_lines])
                        for i in range(0, shape.lines, shape.chunk_lines)]
         self._next = 0
-        self.horizon_s = BatchConfig().longest_window_s + RUN_MARGIN_S
+        self.horizon_s = BatchConfig().run_s
 
     @property
     def done(self) -> bool:

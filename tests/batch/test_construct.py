@@ -15,9 +15,8 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 
 from llm_async.api.runtime.batch_jobs import contract
-from llm_async.batch.config import BatchConfig
+from llm_async.batch.config import BatchConfig, poll_interval_s
 from llm_async.batch.construct import BatchJobs
-from llm_async.batch.workflow import poll_interval_s
 from llm_async.environments import ENVIRONMENTS
 from llm_async.model.config import S3Weights
 from llm_async.monitoring.sections import batch_section

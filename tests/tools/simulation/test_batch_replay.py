@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 import llm_async_tools.simulate as cli
-from llm_async.batch import workflow
 from llm_async.batch.config import BatchConfig
 from llm_async_tools.cfn_template import read_map_settings
-from llm_async_tools.simulation.batch import BatchResult, BatchShape, batch_shape, poll_interval_s, replay_batch
+from llm_async_tools.simulation.batch import BatchResult, BatchShape, batch_shape, replay_batch
 from llm_async_tools.simulation.batching import instance_capacity
 from llm_async_tools.simulation.model import ScalingModel
 from tests.synths import Synthesized
@@ -75,11 +74,6 @@ def test_the_template_state_machines_map_decides() -> None:
                                     "Properties": {"DefinitionString": json.dumps(definition)}}}}
     settings = read_map_settings(template)
     assert settings is not None and (settings.chunk_lines, settings.max_concurrency, settings.poll_s) == (25, 7, 45)
-
-
-def test_the_poll_interval_is_the_construct_rule() -> None:
-    for window_s in (3600, 86_400, 604_800):
-        assert poll_interval_s(window_s) == workflow.poll_interval_s(window_s)
 
 
 def test_cli_json_fields(sandbox: Synthesized, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
