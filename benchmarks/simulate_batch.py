@@ -49,7 +49,7 @@ def main() -> None:
             f"{stage} ({model.instance_type}, {model.min_capacity}–{model.max_capacity} × {model.concurrency_per_instance})",
             f"{shape.chunk_lines} × {shape.max_concurrency} ({source})", f"{shape.in_flight_bound}", f"{shape.poll_s:g} s",
             f"{result.gpu_hours:.2f}", f"${result.simulation.cost_usd:.2f}", makespan, rate, f"{result.expired}",
-            f"{result.peak_backlog}", f"{max(result.simulation.instances_per_minute, default=0)}",
+            f"{result.peak_backlog}", f"{result.peak_instances}",
             f"{result.simulation.scale_events}", f"{floor_s / 60:.0f} min",
         ))
     print(f"{args.lines:,} lines of {args.prompt_tokens:g} prompt + {args.tokens:g} output tokens, created at t = 0 (seed {args.seed})")

@@ -40,10 +40,6 @@ class BatchShape:
     def in_flight_bound(self) -> int:
         return self.max_concurrency * self.chunk_lines
 
-    @property
-    def chunks(self) -> int:
-        return -(-self.lines // self.chunk_lines)
-
 
 def batch_shape(template: dict[str, Any], model: ScalingModel, *, lines: int, prompt_tokens: float, output_tokens: float,
                 chunk_lines: int | None = None, max_concurrency: int | None = None) -> BatchShape:
@@ -64,7 +60,6 @@ def batch_shape(template: dict[str, Any], model: ScalingModel, *, lines: int, pr
 
 @dataclass(eq=False)
 class _Chunk:
-    index: int
     lines: list[Request]
     submitted_s: float | None = None
     seen_done_s: float | None = None
@@ -85,13 +80,11 @@ class BatchReplay:
     in_flight: int = 0
     """Lines of chunks whose child workflow has not ended."""
     peak_in_flight: int = 0
-    open_children: int = 0
-    peak_children: int = 0
 
     def __post_init__(self) -> None:
         shape = self.shape
         self.requests = [Request(i, 0.0, shape.prompt_tokens, shape.output_tokens) for i in range(shape.lines)]
-        self.chunks = [_Chunk(i // shape.chunk_lines, self.requests[i:i + shape.chunk_lines])
+        self.chunks = [_Chunk(self.requests[i:i + shape.chunk_lines])
                        for i in range(0, shape.lines, shape.chunk_lines)]
         self._next = 0
         self.horizon_s = BatchConfig().run_s
@@ -110,7 +103,6 @@ class BatchReplay:
             return [], [(now + self.shape.poll_s, chunk)]
         chunk.seen_done_s = now
         self.in_flight -= len(chunk.lines)
-        self.open_children -= 1
         return self._submit(now, 1)
 
     def _submit(self, now: float, children: int) -> Feed:
@@ -121,10 +113,8 @@ class BatchReplay:
             arrivals += chunk.lines
             polls.append((now + self.shape.poll_s, chunk))
             self.in_flight += len(chunk.lines)
-            self.open_children += 1
         self._next += len(polls)
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-        self.peak_children = max(self.peak_children, self.open_children)
         return arrivals, polls
 
 
@@ -142,7 +132,6 @@ class BatchResult:
     """The endpoint's largest backlog (queued + running) at any instant."""
     peak_in_flight: int
     """The largest count of lines in open child workflows."""
-    peak_children: int
     wakes: int
     chunk_submissions: tuple[float, ...]
     """When each chunk was submitted."""
@@ -156,6 +145,10 @@ class BatchResult:
     @property
     def gpu_hours(self) -> float:
         return self.simulation.gpu_hours
+
+    @property
+    def peak_instances(self) -> int:
+        return max(self.simulation.instances_per_minute, default=0)
 
 
 def replay_batch(model: ScalingModel, shape: BatchShape, params: SimulationParameters, *, start: datetime) -> BatchResult:
@@ -173,7 +166,6 @@ def replay_batch(model: ScalingModel, shape: BatchShape, params: SimulationParam
         unfinished=len(requests) - len(finished) - expired,
         peak_backlog=max(result.backlog_per_minute, default=0),
         peak_in_flight=replay.peak_in_flight,
-        peak_children=replay.peak_children,
         wakes=result.wakes,
         chunk_submissions=tuple(c.submitted_s for c in replay.chunks if c.submitted_s is not None),
         chunk_seen_done=tuple(c.seen_done_s for c in replay.chunks),
@@ -204,14 +196,13 @@ def batch_fields(batch: BatchResult) -> dict[str, Any]:
         "peak_in_flight": batch.peak_in_flight,
         "wakes": batch.wakes,
         "scale_events": result.scale_events,
-        "peak_instances": max(result.instances_per_minute, default=0),
+        "peak_instances": batch.peak_instances,
         "end_s": round(result.end_s, 1),
     }
 
 
 def describe_batch(batch: BatchResult, usd_per_hour: float) -> str:
     shape = batch.shape
-    fields = batch_fields(batch)
     makespan = "never (lines left)" if batch.makespan_s is None else f"{batch.makespan_s:,.0f} s ({batch.makespan_s / 3600:.2f} h)"
     rate = "–" if batch.lines_per_s is None else f"{batch.lines_per_s:.2f}"
     return "\n".join([
@@ -223,5 +214,5 @@ def describe_batch(batch: BatchResult, usd_per_hour: float) -> str:
         f"makespan {makespan}, {rate} lines/s",
         f"completed {batch.completed:,}, expired {batch.expired}, unfinished {batch.unfinished}",
         f"peak backlog {batch.peak_backlog:,}, peak lines in flight {batch.peak_in_flight:,}, wakes {batch.wakes},"
-        f" scale events {fields['scale_events']}, peak instances {fields['peak_instances']}",
+        f" scale events {batch.simulation.scale_events}, peak instances {batch.peak_instances}",
     ])
