@@ -157,31 +157,20 @@ class PayloadBucket(Construct):
 
     def grant_read_inputs(self, grantee: iam.IGrantable) -> iam.Grant:
         """GetObject under input/ only (the endpoint reads what the API wrote)."""
-        return self._grant_objects(grantee, INPUT_PREFIX, ["s3:GetObject"], ["kms:Decrypt"])
+        return self.grant_prefix(grantee, INPUT_PREFIX, read=True)
 
     def grant_write_results(self, grantee: iam.IGrantable) -> list[iam.Grant]:
         """PutObject under output/ and failure/ only (the endpoint writes results and errors)."""
-        return [
-            self._grant_objects(grantee, prefix, ["s3:PutObject"], ["kms:GenerateDataKey"])
-            for prefix in (OUTPUT_PREFIX, FAILURE_PREFIX)
-        ]
+        return [self.grant_prefix(grantee, prefix, write=True) for prefix in (OUTPUT_PREFIX, FAILURE_PREFIX)]
 
     def grant_submit_requests(self, grantee: iam.IGrantable) -> iam.Grant:
         """Put, read back and delete (after a refused invoke) under input/ only: the API's requests."""
-        return self._grant_objects(
-            grantee,
-            INPUT_PREFIX,
-            ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
-            ["kms:Decrypt", "kms:GenerateDataKey"],
-        )
+        return self.grant_prefix(grantee, INPUT_PREFIX, read=True, write=True, delete=True)
 
     def grant_read_results(self, grantee: iam.IGrantable) -> list[iam.Grant]:
         """GetObject under output/ and failure/, and ListBucket so a missing result reads as 404, not 403."""
         self.grant_list(grantee)
-        return [
-            self._grant_objects(grantee, prefix, ["s3:GetObject"], ["kms:Decrypt"])
-            for prefix in (OUTPUT_PREFIX, FAILURE_PREFIX)
-        ]
+        return [self.grant_prefix(grantee, prefix, read=True) for prefix in (OUTPUT_PREFIX, FAILURE_PREFIX)]
 
     def grant_list(self, grantee: iam.IGrantable) -> iam.Grant:
         """ListBucket: without it S3 answers 403 for a missing object, not 404; the batch jobs also count by listing."""
