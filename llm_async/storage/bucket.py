@@ -18,6 +18,14 @@ FAILURE_PREFIX = "failure/"
 FILES_PREFIX = "files/"
 BATCHES_PREFIX = "batches/"
 PREFIXES = (INPUT_PREFIX, OUTPUT_PREFIX, FAILURE_PREFIX, FILES_PREFIX, BATCHES_PREFIX)
+# What names the objects under each prefix: the evidence that a grant on `<prefix>*` cannot name them in advance.
+_KEYED_BY = {
+    INPUT_PREFIX: "inference ids",
+    OUTPUT_PREFIX: "inference ids",
+    FAILURE_PREFIX: "inference ids",
+    FILES_PREFIX: "file ids",
+    BATCHES_PREFIX: "batch ids",
+}
 
 
 # Versioning keeps an overwritten or deleted object recoverable for a day, then removes it: prompts
@@ -151,7 +159,7 @@ class PayloadBucket(Construct):
             grantee,
             objects_arn,
             f"Object-level {', '.join(s3_actions)} on the {prefix} prefix of this stack's payload bucket"
-            " only; object keys are inference ids that are not known in advance.",
+            f" only; object keys are {_KEYED_BY[prefix]} that are not known in advance.",
         )
         return grant
 

@@ -10,7 +10,7 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
-from llm_async.storage.bucket import PayloadBucket
+from llm_async.storage.bucket import BATCHES_PREFIX, FILES_PREFIX, PayloadBucket
 from llm_async.storage.keys import RotatingKey
 from tests.compliance.acknowledged import acknowledged
 from tests.constructs import bare_stack, template
@@ -278,3 +278,20 @@ def test_each_grant_acknowledges_the_wildcard_of_its_prefixes_at_its_role(
     )
     for prefix in prefixes:
         assert f"on the {prefix}/ prefix" in at_role[f"AwsSolutions-IAM5[Resource::<{built.bucket_id}.Arn>/{prefix}/*]"]
+        assert "object keys are inference ids" in at_role[f"AwsSolutions-IAM5[Resource::<{built.bucket_id}.Arn>/{prefix}/*]"]
+
+
+def test_a_batch_prefix_grant_acknowledges_its_wildcard_with_what_names_its_objects() -> None:
+    stack = bare_stack()
+    key = RotatingKey(stack, "PayloadKey", description="test", removal_policy=cdk.RemovalPolicy.DESTROY).key
+    payloads = PayloadBucket(stack, "Payloads", key=key, payload_expiry_days=PAYLOAD_DAYS,
+                             access_log_expiry_days=ACCESS_LOG_DAYS, removal_policy=cdk.RemovalPolicy.DESTROY)
+    role = iam.Role(stack, "Batch", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    payloads.grant_prefix(role, FILES_PREFIX, read=True)
+    payloads.grant_prefix(role, BATCHES_PREFIX, write=True)
+    bucket_id = stack.get_logical_id(payloads.bucket.node.default_child)
+    at_role = {finding: reason for (path, finding), reason in acknowledged(stack).items() if path == "Batch"}
+    assert at_role[f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/files/*]"].endswith(
+        "on the files/ prefix of this stack's payload bucket only; object keys are file ids that are not known in advance.")
+    assert at_role[f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/batches/*]"].endswith(
+        "on the batches/ prefix of this stack's payload bucket only; object keys are batch ids that are not known in advance.")
