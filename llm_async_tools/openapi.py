@@ -44,19 +44,17 @@ if str(RUNTIME) not in sys.path:
     sys.path.insert(0, str(RUNTIME))
 
 from batch_jobs import records as batch_records  # noqa: E402
+from inference_api.gateway import IDEMPOTENCY_HEADER  # noqa: E402
 from inference_api.inferences import INFERENCE_ID_LENGTH  # noqa: E402
 from inference_api.request import SHAPES, Limits, shape_rules  # noqa: E402
 from inference_api.tgi import Check  # noqa: E402
 
 ENGINES = ("tgi", "vllm")
-# handler.IDEMPOTENCY_HEADER: the handler is not imported here, its module reads the Lambda's environment.
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 STAGE = "v1"  # the stage InferenceApi deploys (llm_async/api/rest_api.py), the first segment of every URL
 SIGV4 = "sigv4"
 TITLE = "llm-async inference API"
 BATCH_TAG = "batch"
-"""The document's section of the batch API's routes (a Paths Object), apart from `paths` until the batch construct
-deploys them beside InferenceApi's."""
+"""The tag of the batch API's routes in `paths` (batch_paths)."""
 
 _SHAPE_TITLES = {
     "chat": ("ChatRequest", 'OpenAI chat completions, {"messages": [...]}'),

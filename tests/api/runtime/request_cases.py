@@ -12,8 +12,8 @@ from inference_api.request import EngineRequest, Limits, RequestError, parse_req
 
 from tests.api.runtime.conftest import API_ENVIRONMENT
 
-# The handler tests' limits (conftest.API_ENVIRONMENT), field by field as the handler reads them.
-HANDLER_LIMITS = Limits(**{f.name: getattr(API_ENVIRONMENT, f.name) for f in dataclasses.fields(Limits)})
+# The handler tests' limits (conftest.API_ENVIRONMENT), as the handler reads them.
+HANDLER_LIMITS = Limits.of(API_ENVIRONMENT)
 # The same container and budgets with smaller byte limits, for the tests of parse_request alone.
 LIMITS = dataclasses.replace(HANDLER_LIMITS, max_body_bytes=10_000, max_inputs_bytes=4_000)
 JSON = "application/json"

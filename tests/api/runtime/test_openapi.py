@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 import pytest
 from botocore.stub import Stubber
-from inference_api import handler
+from inference_api import gateway, handler
 from inference_api.request import SHAPES, RequestError, parse_request, shape_rules
 from jsonschema import Draft202012Validator
 
@@ -145,7 +145,7 @@ def test_integer_bounds_are_exact() -> None:
 
 def test_the_idempotency_header_is_the_handlers() -> None:
     (header,) = _document("tgi")["paths"]["/invocations"]["post"]["parameters"]
-    assert (header["in"], header["name"].lower()) == ("header", handler.IDEMPOTENCY_HEADER.lower())
+    assert (header["in"], header["name"].lower()) == ("header", gateway.IDEMPOTENCY_HEADER.lower())
 
 
 # Requests ------------------------------------------------------------------------------------------------------------
@@ -274,7 +274,7 @@ def _unavailable(aws: dict[str, Any]) -> tuple[int, dict, Any]:
 
 
 def _reused_key(aws: dict[str, Any]) -> tuple[int, dict, Any]:
-    key = {handler.IDEMPOTENCY_HEADER: "order-1"}
+    key = {gateway.IDEMPOTENCY_HEADER: "order-1"}
     call(api_event("POST", "/invocations", PROMPT, key))
     return call(api_event("POST", "/invocations", {"inputs": "another"}, key))
 
@@ -288,7 +288,7 @@ ANSWERS = {
     "failed": (GET, lambda aws: _status(aws, failure=b"CUDA out of memory")),
     "invalid parameter": (POST, lambda aws: call(api_event("POST", "/invocations", {"inputs": ""}))),
     "malformed JSON": (POST, lambda aws: call(api_event("POST", "/invocations", "{"))),
-    "invalid header": (POST, lambda aws: call(api_event("POST", "/invocations", PROMPT, {handler.IDEMPOTENCY_HEADER: "a b"}))),
+    "invalid header": (POST, lambda aws: call(api_event("POST", "/invocations", PROMPT, {gateway.IDEMPOTENCY_HEADER: "a b"}))),
     "unknown id": (GET, lambda aws: call(api_event("GET", f"/invocations/{'0' * 32}"))),
     "too large": (POST, lambda aws: call(api_event("POST", "/invocations", {"inputs": "x" * 20_001}))),
     "not JSON": (POST, lambda aws: call(api_event("POST", "/invocations", PROMPT, {"Content-Type": "text/plain"}))),

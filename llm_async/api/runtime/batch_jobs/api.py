@@ -8,8 +8,6 @@ downloads go straight to S3 by presigned URL: an input file may be 200 MB, API G
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 import warnings
@@ -24,8 +22,17 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from inference_api.gateway import answer_refusals, json_response, lambda_entry_point, unavailable_response
-from inference_api.inferences import ServiceUnavailable, caller_identity
+from inference_api.gateway import (
+    IDEMPOTENCY_HEADER,
+    answer_refusals,
+    caller_of,
+    decoded_body,
+    idempotency_key,
+    json_response,
+    lambda_entry_point,
+    unavailable_response,
+)
+from inference_api.inferences import ServiceUnavailable
 from inference_api.request import RequestError
 
 from batch_jobs import contract, records
@@ -38,8 +45,6 @@ metrics = Metrics()
 # Not every request or step has a metric to publish, which is no news: Powertools would warn at each such flush.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 app = APIGatewayRestResolver()
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 UPLOAD_URL_EXPIRY_S = 3600
 """How long a presigned PUT or GET stays valid. It is signed with the Lambda role's session, which may end sooner: a
 client whose upload is refused asks POST /files for a new file."""
@@ -89,20 +94,10 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 80 else f"{text[:77]}..."
 
 
-def _caller() -> str:
-    identity = app.current_event.request_context.identity
-    return caller_identity(identity.user_arn or identity.caller or "anonymous")
-
-
 def _body(allowed: tuple[str, ...], required: tuple[str, ...]) -> dict[str, Any]:
     """The request's JSON object, with no field but `allowed` and every one of `required`."""
     event = app.current_event
-    raw: bytes | str = event.body or ""
-    if event.is_base64_encoded:
-        try:
-            raw = base64.b64decode(raw, validate=True)
-        except (binascii.Error, ValueError):
-            raise RequestError(400, "MalformedJson", "body: must be base64 when isBase64Encoded is set") from None
+    raw: bytes | str = decoded_body(app) if event.is_base64_encoded else event.body or ""
     try:
         request = json.loads(raw)
     except ValueError as error:
@@ -116,15 +111,6 @@ def _body(allowed: tuple[str, ...], required: tuple[str, ...]) -> dict[str, Any]
         if name not in request:
             raise _invalid(f"{name}: is required")
     return request
-
-
-def _idempotency_key() -> str | None:
-    key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
-    if key is None:
-        return None
-    if not 1 <= len(key) <= 64 or not all(0x21 <= ord(c) <= 0x7E for c in key):
-        raise RequestError(400, "InvalidHeader", f"{IDEMPOTENCY_HEADER}: must be 1–64 printable ASCII characters without spaces")
-    return key
 
 
 # Files ---------------------------------------------------------------------------------------------------------------
@@ -146,7 +132,7 @@ def create_file() -> Response:
     store = _store()
     file_id = records.new_file_id()
     logger.append_keys(file_id=file_id)
-    record = records.file_record(file_id=file_id, size=size, filename=filename, purpose="batch", caller=_caller(), now=store.now())
+    record = records.file_record(file_id=file_id, size=size, filename=filename, purpose="batch", caller=caller_of(app), now=store.now())
     store.put_json(records.file_record_key(file_id), record)
     url = _presigner().generate_presigned_url(
         "put_object",
@@ -178,7 +164,7 @@ def file_content(file_id: str) -> Response:
 
 def _owned_file(store: Store, file_id: str) -> dict[str, Any]:
     record = store.read_file(file_id) if FILE_ID.match(file_id) else None
-    if record is None or record.get("caller") != _caller():
+    if record is None or record.get("caller") != caller_of(app):
         raise RequestError(404, "NotFound", f"no file {file_id!r}")
     return record
 
@@ -201,8 +187,8 @@ def create_batch() -> Response:
     if window not in env.completion_windows:
         raise _invalid(f"completion_window: must be one of {', '.join(env.completion_windows)} (got {_shown(window)})")
     metadata = _metadata(request.get("metadata"))
-    key = _idempotency_key()
-    store, caller = _store(), _caller()
+    key = idempotency_key(app)
+    store, caller = _store(), caller_of(app)
     file = _owned_file(store, input_file_id)
     if file["purpose"] != "batch":
         raise _invalid(f"input_file_id: must be a file of purpose batch (got one of purpose {file['purpose']})")
@@ -274,7 +260,7 @@ def _start(store: Store, batch_id: str, created: bool) -> str:
         failure = error
     if created:
         # Leave no batch that nothing will ever run; a retry with the same Idempotency-Key creates it again.
-        for key in (records.batch_key(batch_id), f"{records.caller_prefix(_caller())}{batch_id}"):
+        for key in (records.batch_key(batch_id), f"{records.caller_prefix(caller_of(app))}{batch_id}"):
             try:
                 store.s3.delete_object(Bucket=store.bucket, Key=key)
             except (ClientError, BotoCoreError):
@@ -294,7 +280,7 @@ def list_batches() -> Response:
             raise _invalid(f"limit: must be an integer from 1 to {LIST_MAX} (got {_shown(limit_text)})")
         limit = int(limit_text)
     after = event.get_query_string_value("after")
-    store, caller = _store(), _caller()
+    store, caller = _store(), caller_of(app)
     prefix = records.caller_prefix(caller)
     # The markers' own timestamps order them (S3 lists by key; batch ids are random): newest first, ties by id.
     markers = sorted(store.keys(prefix), key=lambda marker: (marker["LastModified"], marker["Key"]), reverse=True)
@@ -352,7 +338,7 @@ def _not_cancellable(batch_id: str, status: str) -> RequestError:
 
 def _owned_batch(store: Store, batch_id: str) -> dict[str, Any]:
     record = store.read_batch(batch_id) if BATCH_ID.match(batch_id) else None
-    if record is None or record.get("caller") != _caller():
+    if record is None or record.get("caller") != caller_of(app):
         raise RequestError(404, "NotFound", f"no batch {batch_id!r}")
     return record
 

@@ -115,7 +115,6 @@ VARIABLES = {
 }
 """Field → environment variable name; batch_jobs.contract extends this table, so the variables the batch Lambdas share
 with this one have its names."""
-"""Field → environment variable name."""
 
 
 def _int(name: str, text: str) -> int:

@@ -4,6 +4,8 @@ log line per request, written when the answer is known; and the answers both giv
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Callable
 from http import HTTPStatus
@@ -14,8 +16,10 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from inference_api.inferences import ServiceUnavailable
+from inference_api.inferences import ServiceUnavailable, caller_identity
 from inference_api.request import RequestError
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def lambda_entry_point(
@@ -46,6 +50,30 @@ def lambda_entry_point(
         return response
 
     return lambda_handler
+
+
+def caller_of(app: APIGatewayRestResolver) -> str:
+    """Who signed the request (SigV4): the caller whose inferences, files and batches these are."""
+    identity = app.current_event.request_context.identity
+    return caller_identity(identity.user_arn or identity.caller or "anonymous")
+
+
+def idempotency_key(app: APIGatewayRestResolver) -> str | None:
+    """The request's Idempotency-Key header, if any: 1–64 printable ASCII characters without spaces, else a 400."""
+    key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 64 or not all(0x21 <= ord(c) <= 0x7E for c in key):
+        raise RequestError(400, "InvalidHeader", f"{IDEMPOTENCY_HEADER}: must be 1–64 printable ASCII characters without spaces")
+    return key
+
+
+def decoded_body(app: APIGatewayRestResolver) -> bytes:
+    """The body of a request API Gateway passed base64-encoded (isBase64Encoded), decoded, else a 400."""
+    try:
+        return base64.b64decode(app.current_event.body or "", validate=True)
+    except (binascii.Error, ValueError):
+        raise RequestError(400, "MalformedJson", "body: must be base64 when isBase64Encoded is set") from None
 
 
 def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:

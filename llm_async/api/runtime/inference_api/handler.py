@@ -6,8 +6,6 @@ whenever the request has one, the inference id; handlers add their fields with `
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 from functools import cache
 from http import HTTPStatus
@@ -19,8 +17,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from inference_api import contract
 from inference_api.contract import ApiEnvironment
-from inference_api.gateway import answer_refusals, json_response, lambda_entry_point, unavailable_response
-from inference_api.inferences import Inferences, NotFound, ServiceUnavailable, Settings, caller_identity, idempotent_inference_id
+from inference_api.gateway import (
+    answer_refusals,
+    caller_of,
+    decoded_body,
+    idempotency_key,
+    json_response,
+    lambda_entry_point,
+    unavailable_response,
+)
+from inference_api.inferences import Inferences, NotFound, ServiceUnavailable, Settings, idempotent_inference_id
 from inference_api.request import Limits, RequestError, parse_request
 from inference_api.wake import Waker
 
@@ -33,8 +39,6 @@ metrics = Metrics()
 # limits) with the engine's own error messages. docs/openapi/ describes them, generated from the same tables
 # (llm_async_tools/openapi.py); the Lambda needs no pydantic.
 app = APIGatewayRestResolver()
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 @cache
@@ -71,28 +75,9 @@ def _waker() -> Waker:
 
 def _body() -> bytes:
     event = app.current_event
-    if not event.is_base64_encoded:
-        return (event.body or "").encode("utf-8", errors="surrogatepass")
-    try:
-        return base64.b64decode(event.body or "", validate=True)
-    except (binascii.Error, ValueError):
-        raise RequestError(400, "MalformedJson", "body: must be base64 when isBase64Encoded is set") from None
-
-
-def _idempotency_key() -> str | None:
-    key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
-    if key is None:
-        return None
-    if not 1 <= len(key) <= 64 or not all(0x21 <= ord(c) <= 0x7E for c in key):
-        raise RequestError(
-            400, "InvalidHeader", f"{IDEMPOTENCY_HEADER}: must be 1–64 printable ASCII characters without spaces"
-        )
-    return key
-
-
-def _caller() -> str:
-    identity = app.current_event.request_context.identity
-    return caller_identity(identity.user_arn or identity.caller or "anonymous")
+    if event.is_base64_encoded:
+        return decoded_body(app)
+    return (event.body or "").encode("utf-8", errors="surrogatepass")
 
 
 @app.post("/invocations")
@@ -100,8 +85,8 @@ def submit() -> Response:
     event = app.current_event
     request = parse_request(_body(), event.headers.get("Content-Type"), _limits(), engine=_environment().engine)
     logger.append_keys(shape=request.shape)
-    key = _idempotency_key()
-    caller = _caller()
+    key = idempotency_key(app)
+    caller = caller_of(app)
     inference_id = idempotent_inference_id(caller, key) if key else None
     if inference_id:
         # Known before the submit: a 409, 422 or 503 for this key is still traceable to its id.
@@ -122,19 +107,16 @@ def submit() -> Response:
 def status(inference_id: str) -> Response:
     logger.append_keys(inference_id=inference_id)
     metrics.add_metric(name=contract.STATUS_CHECKS, unit=MetricUnit.Count, value=1)
-    body = _inferences().status(inference_id, _caller())
+    try:
+        body = _inferences().status(inference_id, caller_of(app))
+    except NotFound:
+        # Answered as every refusal (gateway.answer_refusals): logged with its code, counted, JSON.
+        raise RequestError(404, "NotFound", f"no inference {inference_id!r}") from None
     logger.append_keys(inference_status=body["status"])
     return json_response(HTTPStatus.OK, body)
 
 
 answer_refusals(app, logger, metrics, contract.REQUESTS_REJECTED)
-
-
-@app.exception_handler(NotFound)
-def _not_found(error: NotFound) -> Response:
-    logger.append_keys(error_code="NotFound")
-    metrics.add_metric(name=contract.REQUESTS_REJECTED, unit=MetricUnit.Count, value=1)
-    return json_response(HTTPStatus.NOT_FOUND, {"error": {"code": "NotFound", "message": f"no inference {error.args[0]!r}"}})
 
 
 @app.exception_handler(ServiceUnavailable)

@@ -1,6 +1,6 @@
 """The batch API in the OpenAPI documents (docs/openapi/<engine>.json, the routes tagged batch): its routes are the batch
-handler's, apart from `paths` (which tests/api/test_openapi_routes.py compares with InferenceApi alone); the handler's
-answers are ones it declares; the bodies the handler takes the schemas take, and some it refuses they refuse."""
+handler's (tests/api/test_openapi_routes.py compares every route with the deployed API); the handler's answers are ones
+it declares; the bodies the handler takes the schemas take, and some it refuses they refuse."""
 
 from __future__ import annotations
 
