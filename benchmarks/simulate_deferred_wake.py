@@ -19,33 +19,24 @@ sys.path.insert(0, str(ROOT))
 
 from simulate_reference import (  # noqa: E402  (this script's folder is on sys.path when it runs)
     ANCHOR_FRACTION,
+    _p95,
     cheapest_clean_anchor,
 )
 
 from llm_async_tools.simulate import start_time  # noqa: E402
 from llm_async_tools.simulation.anchors import anchor_policies  # noqa: E402
-from llm_async_tools.simulation.engine import SimulationResult, simulate  # noqa: E402
+from llm_async_tools.simulation.engine import simulate  # noqa: E402
 from llm_async_tools.simulation.model import ScalingModel  # noqa: E402
 from llm_async_tools.simulation.parameters import SimulationParameters  # noqa: E402
-from llm_async_tools.simulation.report import percentile  # noqa: E402
 from llm_async_tools.simulation.stage import synthesize_stage  # noqa: E402
-from llm_async_tools.simulation.sweep import with_idle_minutes  # noqa: E402
+from llm_async_tools.simulation.sweep import with_alarm_minutes, with_idle_minutes  # noqa: E402
 from llm_async_tools.simulation.template import read_scaling_model  # noqa: E402
 from llm_async_tools.simulation.trace import read_trace  # noqa: E402
 
 
 def with_wake_minutes(model: ScalingModel, minutes: int) -> ScalingModel:
     """The model with every scale-out alarm waiting `minutes` breaching minutes of `minutes` before it acts."""
-    policies = tuple(
-        dataclasses.replace(p, alarm=dataclasses.replace(p.alarm, evaluation_periods=minutes, datapoints_to_alarm=minutes))
-        if p.alarm.scales_out else p
-        for p in model.step_policies
-    )
-    return dataclasses.replace(model, step_policies=policies)
-
-
-def _p95(result: SimulationResult) -> float:
-    return percentile(result.ttr_s, 0.95) or 0.0
+    return with_alarm_minutes(model, [p for p in model.step_policies if p.alarm.scales_out], minutes)
 
 
 def main() -> None:
@@ -68,21 +59,23 @@ def main() -> None:
             print(f"{name}: every anchor lets a request expire: no target\n")
             continue
         target = ANCHOR_FRACTION * anchor.gpu_hours
-        print(f"{name}: target {target:.2f} GPU h (0.7 × {anchor.name}'s {anchor.gpu_hours:.2f}) at p95 ≤ {_p95(anchor):.0f} s")
+        anchor_p95 = _p95(anchor) or 0.0
+        print(f"{name}: target {target:.2f} GPU h (0.7 × {anchor.name}'s {anchor.gpu_hours:.2f}) at p95 ≤ {anchor_p95:.0f} s")
         within = []
         for idle in args.idle:
             for wake in args.wake:
                 result = simulate(with_wake_minutes(with_idle_minutes(ours, idle), wake), trace, deferred, start=start)
-                print(f"  idle {idle} min, wake after {wake} min: {result.gpu_hours:.2f} GPU h, p95 {_p95(result):.0f} s,"
+                p95 = _p95(result) or 0.0
+                print(f"  idle {idle} min, wake after {wake} min: {result.gpu_hours:.2f} GPU h, p95 {p95:.0f} s,"
                       f" {result.expired} expired")
-                if result.expired == 0 and _p95(result) <= _p95(anchor):
-                    within.append((result.gpu_hours, idle, wake, _p95(result)))
+                if result.expired == 0 and p95 <= anchor_p95:
+                    within.append((result.gpu_hours, idle, wake, p95))
         if within:
             hours, idle, wake, p95 = min(within)
-            print(f"  cheapest at p95 ≤ {_p95(anchor):.0f} s: idle {idle}, wake after {wake}: {hours:.2f} GPU h ="
+            print(f"  cheapest at p95 ≤ {anchor_p95:.0f} s: idle {idle}, wake after {wake}: {hours:.2f} GPU h ="
                   f" {hours / anchor.gpu_hours:.2f}× the anchor (goal ≤ {ANCHOR_FRACTION}×), p95 {p95:.0f} s\n")
         else:
-            print(f"  no variant has a p95 ≤ {_p95(anchor):.0f} s and nothing expired\n")
+            print(f"  no variant has a p95 ≤ {anchor_p95:.0f} s and nothing expired\n")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from datetime import datetime
 from llm_async_tools.cfn_template import TemplateError
 from llm_async_tools.simulation.bound import idle_gaps
 from llm_async_tools.simulation.engine import SimulationResult, simulate, work_of
-from llm_async_tools.simulation.model import ScalingModel, StepPolicy
+from llm_async_tools.simulation.model import Alarm, ScalingModel, StepPolicy
 from llm_async_tools.simulation.parameters import SimulationParameters
 from llm_async_tools.simulation.report import percentile
 from llm_async_tools.simulation.trace import TracedRequest
@@ -86,12 +86,21 @@ def idle_policy(model: ScalingModel) -> StepPolicy:
 
 def with_idle_minutes(model: ScalingModel, minutes: int) -> ScalingModel:
     """The model with the idle alarm's window set to `minutes` (M of M, as the construct writes it)."""
-    policy = idle_policy(model)
-    alarm = replace(policy.alarm, evaluation_periods=minutes,
-                    datapoints_to_alarm=min(policy.alarm.datapoints_to_alarm, minutes)
-                    if policy.alarm.datapoints_to_alarm != policy.alarm.evaluation_periods else minutes)
-    policies = tuple(replace(p, alarm=alarm) if p is policy else p for p in model.step_policies)
-    return replace(model, step_policies=policies)
+    return with_alarm_minutes(model, [idle_policy(model)], minutes)
+
+
+def with_alarm_minutes(model: ScalingModel, policies: Sequence[StepPolicy], minutes: int) -> ScalingModel:
+    """The model with the alarms of `policies` (some of its step policies) evaluating `minutes` minutes: M of M stays
+    M of M, an N of M alarm keeps N (at most `minutes`)."""
+
+    def windowed(alarm: Alarm) -> Alarm:
+        every = alarm.datapoints_to_alarm == alarm.evaluation_periods
+        return replace(alarm, evaluation_periods=minutes,
+                       datapoints_to_alarm=minutes if every else min(alarm.datapoints_to_alarm, minutes))
+
+    chosen = {id(p) for p in policies}
+    return replace(model, step_policies=tuple(replace(p, alarm=windowed(p.alarm)) if id(p) in chosen else p
+                                              for p in model.step_policies))
 
 
 def minimum_window(model: ScalingModel) -> int:
