@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 from llm_async_tools.simulate import start_time  # noqa: E402
 from llm_async_tools.simulation.anchors import anchor_policies  # noqa: E402
 from llm_async_tools.simulation.batching import Batching, instance_capacity  # noqa: E402
-from llm_async_tools.simulation.bound import Work, deadline_bound, late_allowance, offline_bound  # noqa: E402
-from llm_async_tools.simulation.cycle import Cycle, best_gated_cycle  # noqa: E402
+from llm_async_tools.simulation.bound import Work, deadline_bound, in_arrival_order, late_allowance, offline_bound  # noqa: E402
+from llm_async_tools.simulation.cycle import Cycle, best_gated_cycle, shortest_deadline_s  # noqa: E402
 from llm_async_tools.simulation.engine import SimulationResult, simulate, work_of  # noqa: E402
 from llm_async_tools.simulation.parameters import SimulationParameters  # noqa: E402
 from llm_async_tools.simulation.report import percentile, ratio  # noqa: E402
@@ -136,8 +136,7 @@ def _reach(work: list[Work], batching: Batching, cold_s: float, anchor: Simulati
         return deadline_bound(work, batching, cold_s, deadline, idle_s=idle_s, late=late_requests).gpu_hours
 
     per_window = tuple((minutes, bound(minutes * 60.0, late), bound(minutes * 60.0, 0)) for minutes in windows)
-    longest_alone = max(batching.roofline.alone_s(w.prompt_tokens, w.output_tokens) for w in work)
-    cycles = () if deadline < cold_s + longest_alone else tuple(
+    cycles = () if deadline < shortest_deadline_s(in_arrival_order(work, batching), cold_s) else tuple(
         (minutes, best_gated_cycle(work, batching, cold_s, deadline, idle_s=minutes * 60.0)) for minutes in [0, *windows])
     return _Reach(anchor.name, deadline, ANCHOR_FRACTION * anchor.gpu_hours, late, bound(0.0, late), bound(0.0, 0),
                   per_window, cycles)

@@ -24,7 +24,6 @@ and what a policy must pay whose instances sit an idle window before they are re
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections import deque
 from collections.abc import Sequence
@@ -97,6 +96,26 @@ def work_s(w: Work, batching: Batching, largest: int) -> float:
     return decode_steps * per_token + roofline.flops_per_token * w.prompt_tokens / roofline.flops
 
 
+@dataclass(frozen=True)
+class InOrder:
+    """A trace's requests in arrival order, with what deadline_bound and cycle.gated_cycle charge each: its time alone
+    and its share of the work bound (work_s at the trace's largest batch)."""
+
+    arrivals_s: tuple[float, ...]
+    alone_s: tuple[float, ...]
+    work_s: tuple[float, ...]
+
+
+def in_arrival_order(work: Sequence[Work], batching: Batching) -> InOrder:
+    ordered = sorted(work, key=lambda w: w.arrival_s)
+    largest = largest_batch(ordered, batching)
+    return InOrder(
+        tuple(w.arrival_s for w in ordered),
+        tuple(batching.roofline.alone_s(w.prompt_tokens, w.output_tokens) for w in ordered),
+        tuple(work_s(w, batching, largest) for w in ordered),
+    )
+
+
 def late_allowance(requests: int, fraction: float = 0.95) -> int:
     """How many of `requests` may take longer than a p95 deadline (report.percentile takes the ⌈0.95 n⌉-th smallest)."""
     return requests - max(math.ceil(fraction * requests), 1)
@@ -149,18 +168,19 @@ def deadline_bound(work: Sequence[Work], batching: Batching, cold_start_s: float
         raise ValueError(f"idle_s must be ≥ 0 (got {idle_s})")
     if not 0 <= late < len(work):
         raise ValueError(f"late must be 0–{len(work) - 1} (got {late})")
-    ordered = sorted(work, key=lambda w: w.arrival_s)
-    alone = min(batching.roofline.alone_s(w.prompt_tokens, w.output_tokens) for w in ordered)
+    requests = in_arrival_order(work, batching)
+    alone = min(requests.alone_s)
     if deadline_s < alone:
         raise ValueError(f"deadline_s must be at least the shortest request's time alone, {alone:.1f} s (got {deadline_s})")
-    arrivals = [w.arrival_s for w in ordered]
-    largest = largest_batch(ordered, batching)
-    works = [work_s(w, batching, largest) for w in ordered]
+    arrivals, works = requests.arrivals_s, requests.work_s
     # S + s + max(idle, excess) = (S + s + idle) + max(0, a_last − a_first − (D − s + idle)).
     reach_s = deadline_s - alone + idle_s
     best = -math.inf
     for theta in THETAS:
         fixed = theta * (cold_start_s + alone + idle_s) + (1 - theta) * (cold_start_s + idle_s)
+        weighted = [0.0]  # the weighted work of the first i requests
+        for w in works:
+            weighted.append(weighted[-1] + (1 - theta) * w)
         if late:
             # From the least price that keeps drops inside a session unprofitable, up by one more session's fixed cost.
             low = (1 - theta) * max(works)
@@ -168,12 +188,12 @@ def deadline_bound(work: Sequence[Work], batching: Batching, cold_start_s: float
         else:
             prices = [math.inf]
         for price in prices:
-            cost = _cheapest_sessions(arrivals, works, reach_s, theta, fixed, price)
+            cost = _cheapest_sessions(arrivals, weighted, reach_s, theta, fixed, price)
             best = max(best, cost - price * late if late else cost)
     return DeadlineBound(best / 3600, deadline_s, idle_s, late)
 
 
-def _cheapest_sessions(arrivals: Sequence[float], works: Sequence[float], reach_s: float, theta: float, fixed: float,
+def _cheapest_sessions(arrivals: Sequence[float], weighted: Sequence[float], reach_s: float, theta: float, fixed: float,
                        price: float) -> float:
     """The least Σ over runs of (fixed + θ × max(0, a_last − a_first − reach) + (1 − θ) × its work) + price × dropped,
     over the ways to split the sorted arrivals into runs and dropped requests.
@@ -181,11 +201,8 @@ def _cheapest_sessions(arrivals: Sequence[float], works: Sequence[float], reach_
     cheapest[i] covers the first i requests. Ending a run at i, a start j with a_j ≤ a_i − reach (a prefix of the
     starts, the arrivals being sorted) pays θ × (a_i − reach − a_j): a running minimum of offset[j] − θ × a_j; a later
     start pays no span: a sliding-window minimum of offset[j] (a monotone queue), where offset[j] is cheapest[j]
-    less the weighted work of the first j requests.
+    less the weighted work of the first j requests (weighted[j]: (1 − θ) × their work).
     """
-    weighted = [0.0]
-    for w in works:
-        weighted.append(weighted[-1] + (1 - theta) * w)
     cheapest = [0.0]
     offset: list[float] = []
     spanning = math.inf  # min over j < first_within of offset[j] − θ × a_j
@@ -196,8 +213,8 @@ def _cheapest_sessions(arrivals: Sequence[float], works: Sequence[float], reach_
         while window and offset[window[-1]] >= offset[i]:
             window.pop()
         window.append(i)
-        limit = bisect.bisect_right(arrivals, arrival - reach_s, 0, i + 1)
-        while first_within < limit:
+        # The starts far enough back to pay span: a prefix that only grows, the arrivals being sorted.
+        while first_within <= i and arrivals[first_within] <= arrival - reach_s:
             spanning = min(spanning, offset[first_within] - theta * arrivals[first_within])
             first_within += 1
         while window and window[0] < first_within:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from llm_async_tools.simulation.batching import Batching
-from llm_async_tools.simulation.bound import Work, largest_batch, work_s
+from llm_async_tools.simulation.bound import InOrder, Work, in_arrival_order
 
 GATES_S = (0.0, 30.0, 60.0, 120.0, 240.0, 600.0, 1200.0, 1800.0, 3600.0, math.inf)
 """The gates best_gated_cycle tries (inf: every request that arrives while the instance is up joins its cycle)."""
@@ -50,30 +50,37 @@ def gated_cycle(work: Sequence[Work], batching: Batching, cold_start_s: float, d
     deadline_bound(…, idle_s=idle_s), and every result comes within the deadline (to the last bit of rounding)."""
     if not work:
         raise ValueError("gated_cycle needs at least one request")
+    return _cycle(in_arrival_order(work, batching), cold_start_s, deadline_s, gate_s, idle_s)
+
+
+def shortest_deadline_s(requests: InOrder, cold_start_s: float) -> float:
+    """The least deadline a gated cycle can meet: a cycle launches no sooner than its first request arrives, so that
+    request's result needs the cold start plus its time alone, whichever request it is."""
+    return cold_start_s + max(requests.alone_s)
+
+
+def _cycle(requests: InOrder, cold_start_s: float, deadline_s: float, gate_s: float, idle_s: float) -> Cycle:
     if gate_s < 0:
         raise ValueError(f"gate_s must be ≥ 0 (got {gate_s})")
     if idle_s < 0:
         raise ValueError(f"idle_s must be ≥ 0 (got {idle_s})")
-    ordered = sorted(work, key=lambda w: w.arrival_s)
-    alone = [batching.roofline.alone_s(w.prompt_tokens, w.output_tokens) for w in ordered]
-    longest_alone = max(alone)
-    # A cycle launches no sooner than its first request arrives, so that request's result needs S + its time alone.
-    if deadline_s < cold_start_s + longest_alone:
-        raise ValueError(f"deadline_s must be at least the cold start plus the longest time alone,"
-                         f" {cold_start_s + longest_alone:.1f} s (got {deadline_s})")
-    wait_s = deadline_s - cold_start_s - longest_alone
-    largest = largest_batch(ordered, batching)
+    arrivals, alone = requests.arrivals_s, requests.alone_s
+    shortest = shortest_deadline_s(requests, cold_start_s)
+    if deadline_s < shortest:
+        raise ValueError(f"deadline_s must be at least the cold start plus the longest time alone, {shortest:.1f} s"
+                         f" (got {deadline_s})")
+    wait_s = deadline_s - shortest
     total_s = 0.0
     sessions = 0
     longest = 0.0
     i = 0
-    while i < len(ordered):
-        launch = ordered[i].arrival_s + wait_s
+    while i < len(arrivals):
+        launch = arrivals[i] + wait_s
         ready = launch + cold_start_s
         end = ready  # the last admitted request's result
         floor = cold_start_s + idle_s
-        while i < len(ordered):
-            arrival = ordered[i].arrival_s
+        while i < len(arrivals):
+            arrival = arrivals[i]
             release = end + idle_s  # if nothing else joins
             if arrival > release:
                 break  # the instance is gone: a new cycle
@@ -86,7 +93,7 @@ def gated_cycle(work: Sequence[Work], batching: Batching, cold_start_s: float, d
             finish = max(arrival, ready) + alone[i]
             end = max(end, finish)
             longest = max(longest, finish - arrival)
-            floor += work_s(ordered[i], batching, largest)
+            floor += requests.work_s[i]
             i += 1
         total_s += max(end + idle_s - launch, floor)
         sessions += 1
@@ -97,5 +104,7 @@ def best_gated_cycle(work: Sequence[Work], batching: Batching, cold_start_s: flo
                      idle_s: float = 0.0, gates_s: Sequence[float] = GATES_S) -> Cycle:
     """The cheapest gated cycle over `gates_s`. The gate is chosen on the trace it is scored on, which gives the policy
     a little foresight: the figure flatters it."""
-    return min((gated_cycle(work, batching, cold_start_s, deadline_s, gate_s=g, idle_s=idle_s) for g in gates_s),
-               key=lambda c: c.gpu_hours)
+    if not work:
+        raise ValueError("gated_cycle needs at least one request")
+    requests = in_arrival_order(work, batching)
+    return min((_cycle(requests, cold_start_s, deadline_s, g, idle_s) for g in gates_s), key=lambda c: c.gpu_hours)
