@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import strategies as st
 
 from llm_async.endpoint.config import ScalingConfig
 from llm_async.environments import sandbox
 from llm_async_tools.simulation.batching import Batching
+from llm_async_tools.simulation.bound import Work
 from llm_async_tools.simulation.engine import SimulationResult, simulate
 from llm_async_tools.simulation.model import ScalingModel
 from llm_async_tools.simulation.parameters import SimulationParameters
@@ -23,6 +25,14 @@ PROVISIONING_S = 420.0
 SERVICE_S = 20.0
 # No jitter: provisioning takes exactly PROVISIONING_S, so timings can be predicted to the second.
 EXACT = SimulationParameters(provisioning_s=PROVISIONING_S, provisioning_jitter=0, service_s=SERVICE_S)
+# The bounds' and the gated cycle's tests: a cold start, small random traces of three sizes, GPU-hours to compare.
+COLD_S = 200.0
+REQUESTS = st.builds(Work, st.floats(0, 3000), st.sampled_from([50, 233, 1000]), st.sampled_from([20, 300, 900]))
+
+
+def hours(seconds: float) -> object:
+    """`seconds` of GPU time as GPU-hours, to compare with `==` (to a relative 1e-9)."""
+    return pytest.approx(seconds / 3600, rel=1e-9)
 
 
 @pytest.fixture(scope="session")

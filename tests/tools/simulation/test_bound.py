@@ -30,21 +30,17 @@ from llm_async_tools.simulation.parameters import SimulationParameters
 from llm_async_tools.simulation.report import percentile
 from llm_async_tools.simulation.sweep import idle_policy
 from llm_async_tools.simulation.trace import read_trace
-from tests.tools.simulation.conftest import MONDAY
-
-COLD_S = 200.0
+from tests.tools.simulation.conftest import COLD_S, MONDAY, REQUESTS, hours
 
 
-def test_busy_periods_are_the_union_of_each_request_alone(ours: ScalingModel) -> None:
-    batching = SimulationParameters().batching(ours)
+def test_busy_periods_are_the_union_of_each_request_alone(batching: Batching) -> None:
     alone = batching.roofline.alone_s(100, 300)
     work = [Work(0.0, 100, 300), Work(alone / 2, 100, 300), Work(1000.0, 100, 300)]
     assert busy_periods(work, batching) == [(0.0, pytest.approx(1.5 * alone)), (1000.0, pytest.approx(1000 + alone))]
     assert idle_gaps(work, batching) == [pytest.approx(1000 - 1.5 * alone)]
 
 
-def test_one_instance_pays_each_gap_or_a_cold_start_whichever_is_less(ours: ScalingModel) -> None:
-    batching = SimulationParameters().batching(ours)
+def test_one_instance_pays_each_gap_or_a_cold_start_whichever_is_less(batching: Batching) -> None:
     alone = batching.roofline.alone_s(100, 300)
     short_gap, long_gap = 50.0, 5000.0
     work = [Work(0.0, 100, 300), Work(alone + short_gap, 100, 300), Work(2 * alone + short_gap + long_gap, 100, 300)]
@@ -56,8 +52,7 @@ def test_one_instance_pays_each_gap_or_a_cold_start_whichever_is_less(ours: Scal
     assert bound.busy_periods == 3
 
 
-def test_several_instances_are_bounded_by_the_work_at_the_largest_batch(ours: ScalingModel) -> None:
-    batching = SimulationParameters().batching(ours)
+def test_several_instances_are_bounded_by_the_work_at_the_largest_batch(batching: Batching) -> None:
     roofline = batching.roofline
     # 3,000 requests at once: one instance's busy period is one request's time alone, but the work is 3,000 requests'.
     work = [Work(0.0, 200, 800) for _ in range(3000)]
@@ -75,14 +70,10 @@ def test_several_instances_are_bounded_by_the_work_at_the_largest_batch(ours: Sc
 DEADLINE_S = 400.0
 
 
-def _hours(seconds: float) -> float:
-    return pytest.approx(seconds / 3600, rel=1e-9)
-
-
 def test_one_request_costs_a_cold_start_its_time_alone_and_the_idle_stretch(batching: Batching) -> None:
     alone = batching.roofline.alone_s(100, 300)
     bound = deadline_bound([Work(1000.0, 100, 300)], batching, COLD_S, DEADLINE_S, idle_s=120.0)
-    assert bound.gpu_hours == _hours(COLD_S + alone + 120.0)
+    assert bound.gpu_hours == hours(COLD_S + alone + 120.0)
     assert (bound.deadline_s, bound.idle_s, bound.late) == (DEADLINE_S, 120.0, 0)
 
 
@@ -93,14 +84,14 @@ def test_the_idle_stretch_can_sit_in_the_wait_for_a_later_request(batching: Batc
     work = [Work(0.0, 100, 300), Work(2000.0, 100, 300)]
     with_idle = deadline_bound(work, batching, 3000.0, DEADLINE_S, idle_s=180.0)
     without = deadline_bound(work, batching, 3000.0, DEADLINE_S)
-    assert with_idle.gpu_hours == without.gpu_hours == _hours(3000.0 + alone + 2000.0 - (DEADLINE_S - alone))
+    assert with_idle.gpu_hours == without.gpu_hours == hours(3000.0 + alone + 2000.0 - (DEADLINE_S - alone))
 
 
 def test_requests_within_the_deadlines_reach_share_one_session(batching: Batching) -> None:
     alone = batching.roofline.alone_s(100, 300)
     # The second arrives as late as the first's result may wait: one launch serves both in time.
     work = [Work(0.0, 100, 300), Work(DEADLINE_S - alone, 100, 300)]
-    assert deadline_bound(work, batching, COLD_S, DEADLINE_S).gpu_hours == _hours(COLD_S + alone)
+    assert deadline_bound(work, batching, COLD_S, DEADLINE_S).gpu_hours == hours(COLD_S + alone)
 
 
 def test_farther_apart_a_session_pays_the_excess_span_or_there_are_two(batching: Batching) -> None:
@@ -109,7 +100,7 @@ def test_farther_apart_a_session_pays_the_excess_span_or_there_are_two(batching:
     for excess in (50.0, 2000.0):
         work = [Work(0.0, 100, 300), Work(reach + excess, 100, 300)]
         one, two = COLD_S + alone + excess, 2 * (COLD_S + alone)
-        assert deadline_bound(work, batching, COLD_S, DEADLINE_S).gpu_hours == _hours(min(one, two))
+        assert deadline_bound(work, batching, COLD_S, DEADLINE_S).gpu_hours == hours(min(one, two))
 
 
 def test_the_work_bounds_a_session_that_the_span_does_not(batching: Batching) -> None:
@@ -117,7 +108,7 @@ def test_the_work_bounds_a_session_that_the_span_does_not(batching: Batching) ->
     work = [Work(0.0, 200, 800) for _ in range(3000)]
     largest = largest_batch(work, batching)
     expected = COLD_S + 3000 * work_s(work[0], batching, largest)
-    assert deadline_bound(work, batching, COLD_S, DEADLINE_S).gpu_hours == _hours(expected)
+    assert deadline_bound(work, batching, COLD_S, DEADLINE_S).gpu_hours == hours(expected)
     assert expected / 3600 == pytest.approx(offline_bound(work, batching, COLD_S).work_gpu_hours)
 
 
@@ -125,7 +116,7 @@ def test_a_deadline_of_the_time_alone_leaves_no_wait(batching: Batching) -> None
     # No request may wait at all: each needs an instance ready at its arrival, and a gap of a second still costs it.
     alone = batching.roofline.alone_s(100, 300)
     work = [Work(0.0, 100, 300), Work(alone + 1.0, 100, 300)]
-    assert deadline_bound(work, batching, COLD_S, alone).gpu_hours == _hours(COLD_S + 2 * alone + 1.0)
+    assert deadline_bound(work, batching, COLD_S, alone).gpu_hours == hours(COLD_S + 2 * alone + 1.0)
 
 
 def test_a_late_request_is_served_for_free(batching: Batching) -> None:
@@ -133,8 +124,8 @@ def test_a_late_request_is_served_for_free(batching: Batching) -> None:
     work = [Work(0.0, 100, 300), Work(10.0, 100, 300), Work(20.0, 100, 300), Work(9000.0, 100, 300)]
     on_time = deadline_bound(work, batching, COLD_S, DEADLINE_S)
     one_late = deadline_bound(work, batching, COLD_S, DEADLINE_S, late=1)
-    assert on_time.gpu_hours == _hours(2 * (COLD_S + alone))
-    assert one_late.gpu_hours == _hours(COLD_S + alone)
+    assert on_time.gpu_hours == hours(2 * (COLD_S + alone))
+    assert one_late.gpu_hours == hours(COLD_S + alone)
     assert one_late.late == 1
 
 
@@ -230,11 +221,8 @@ def _exact(work: Sequence[Work], batching: Batching, deadline_s: float, idle_s: 
     return best
 
 
-_request = st.builds(Work, st.floats(0, 3000), st.sampled_from([50, 233, 1000]), st.sampled_from([20, 300, 900]))
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(work=st.lists(_request, min_size=1, max_size=5), deadline_s=st.floats(60, 1500),
+@given(work=st.lists(REQUESTS, min_size=1, max_size=5), deadline_s=st.floats(60, 1500),
        idle_s=st.sampled_from([0.0, 60.0, 180.0]), late=st.integers(0, 2))
 def test_the_bound_never_exceeds_the_relaxed_problems_exact_optimum(batching: Batching, work: list[Work], deadline_s: float,
                                                                      idle_s: float, late: int) -> None:

@@ -11,13 +11,9 @@ from hypothesis import strategies as st
 from llm_async_tools.simulation.batching import Batching
 from llm_async_tools.simulation.bound import Work, deadline_bound, largest_batch, work_s
 from llm_async_tools.simulation.cycle import best_gated_cycle, gated_cycle
+from tests.tools.simulation.conftest import COLD_S, REQUESTS, hours
 
-COLD_S = 200.0
 DEADLINE_S = 500.0
-
-
-def _hours(seconds: float) -> float:
-    return pytest.approx(seconds / 3600, rel=1e-9)
 
 
 def test_one_request_waits_as_long_as_its_deadline_allows(batching: Batching) -> None:
@@ -25,7 +21,7 @@ def test_one_request_waits_as_long_as_its_deadline_allows(batching: Batching) ->
     # the instance costs the cold start, its time alone and the idle stretch.
     alone = batching.roofline.alone_s(100, 300)
     cycle = gated_cycle([Work(1000.0, 100, 300)], batching, COLD_S, DEADLINE_S, gate_s=0.0, idle_s=60.0)
-    assert cycle.gpu_hours == _hours(COLD_S + alone + 60.0)
+    assert cycle.gpu_hours == hours(COLD_S + alone + 60.0)
     assert cycle.longest_s == pytest.approx(DEADLINE_S)
     assert (cycle.sessions, cycle.gate_s, cycle.idle_s) == (1, 0.0, 60.0)
 
@@ -37,7 +33,7 @@ def test_requests_held_while_the_instance_starts_share_its_cycle(batching: Batch
     work = [Work(0.0, 100, 300), Work(wait + COLD_S - 1.0, 100, 300)]
     cycle = gated_cycle(work, batching, COLD_S, DEADLINE_S, gate_s=0.0)
     assert cycle.sessions == 1
-    assert cycle.gpu_hours == _hours(COLD_S + alone)
+    assert cycle.gpu_hours == hours(COLD_S + alone)
 
 
 def test_a_request_after_the_gate_is_held_for_the_next_cycle(batching: Batching) -> None:
@@ -47,12 +43,12 @@ def test_a_request_after_the_gate_is_held_for_the_next_cycle(batching: Batching)
     work = [Work(0.0, 100, 300), Work(late_arrival, 100, 300)]
     held = gated_cycle(work, batching, COLD_S, DEADLINE_S, gate_s=5.0)
     assert held.sessions == 2
-    assert held.gpu_hours == _hours(2 * (COLD_S + alone))
+    assert held.gpu_hours == hours(2 * (COLD_S + alone))
     assert held.longest_s == pytest.approx(DEADLINE_S)
     # A gate of 20 s lets it in: served on arrival, the instance runs on until its result.
     joined = gated_cycle(work, batching, COLD_S, DEADLINE_S, gate_s=20.0)
     assert joined.sessions == 1
-    assert joined.gpu_hours == _hours(COLD_S + 10.0 + alone)
+    assert joined.gpu_hours == hours(COLD_S + 10.0 + alone)
     assert joined.longest_s == pytest.approx(DEADLINE_S)
 
 
@@ -65,7 +61,7 @@ def test_a_held_request_joins_if_its_cycle_would_launch_while_the_instance_is_st
     work = [Work(0.0, 100, 300), Work(ready + alone + 1.0, 100, 300)]
     cycle = gated_cycle(work, batching, cold, DEADLINE_S, gate_s=0.0, idle_s=600.0)
     assert cycle.sessions == 1
-    assert cycle.gpu_hours == _hours(cold + alone + 1.0 + alone + 600.0)
+    assert cycle.gpu_hours == hours(cold + alone + 1.0 + alone + 600.0)
 
 
 def test_whether_a_held_request_joins_does_not_depend_on_the_lengths_of_requests_still_running(batching: Batching) -> None:
@@ -91,7 +87,7 @@ def test_an_open_gate_serves_what_arrives_while_up_and_releases_after_the_idle_s
     work = [Work(0.0, 100, 300), Work(first_end + 30.0, 100, 300), Work(first_end + 5000.0, 100, 300)]
     cycle = gated_cycle(work, batching, COLD_S, DEADLINE_S, gate_s=math.inf, idle_s=60.0)
     assert cycle.sessions == 2
-    assert cycle.gpu_hours == _hours((COLD_S + alone + 30.0 + alone + 60.0) + (COLD_S + alone + 60.0))
+    assert cycle.gpu_hours == hours((COLD_S + alone + 30.0 + alone + 60.0) + (COLD_S + alone + 60.0))
 
 
 def test_a_cycle_costs_at_least_its_requests_work(batching: Batching) -> None:
@@ -99,7 +95,7 @@ def test_a_cycle_costs_at_least_its_requests_work(batching: Batching) -> None:
     work = [Work(0.0, 200, 800) for _ in range(3000)]
     cycle = gated_cycle(work, batching, COLD_S, DEADLINE_S, gate_s=0.0)
     largest = largest_batch(work, batching)
-    assert cycle.gpu_hours == _hours(COLD_S + 3000 * work_s(work[0], batching, largest))
+    assert cycle.gpu_hours == hours(COLD_S + 3000 * work_s(work[0], batching, largest))
     assert cycle.sessions == 1
 
 
@@ -126,11 +122,8 @@ def test_bad_arguments_are_refused_with_the_allowed_range(batching: Batching, kw
         gated_cycle(batching=batching, cold_start_s=COLD_S, **arguments)
 
 
-_request = st.builds(Work, st.floats(0, 3000), st.sampled_from([50, 233, 1000]), st.sampled_from([20, 300, 900]))
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(work=st.lists(_request, min_size=1, max_size=12), slack_s=st.floats(0, 1500),
+@given(work=st.lists(REQUESTS, min_size=1, max_size=12), slack_s=st.floats(0, 1500),
        gate_s=st.sampled_from([0.0, 30.0, 240.0, math.inf]), idle_s=st.sampled_from([0.0, 60.0, 180.0]),
        cold_s=st.sampled_from([10.0, COLD_S, 600.0]))
 def test_a_cycle_meets_the_deadline_and_pays_at_least_the_bound(batching: Batching, work: list[Work], slack_s: float,
