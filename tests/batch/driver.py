@@ -40,6 +40,8 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
 
+from tests.batch.definition import definition
+
 ACCOUNT, REGION = "123456789012", "us-east-1"
 FAILING_LINES = (13, 47, 89)
 """A line fails in the fake endpoint when its number modulo 100 is one of these: 3 % of lines, the same ones each run."""
@@ -146,12 +148,10 @@ def read_deployment(template: dict[str, Any], names: dict[str, str]) -> Deployme
     resolve = Resolver(template, names)
     resources = template["Resources"]
     (machine_id,) = [k for k, v in resources.items() if v["Type"] == "AWS::StepFunctions::StateMachine"]
-    properties = resources[machine_id]["Properties"]
-    text = properties["DefinitionString"]
-    for name, value in properties.get("DefinitionSubstitutions", {}).items():
-        text = text.replace("${%s}" % name, resolve(value))
-    if re.search(r"\$\{[A-Za-z0-9_]+\}", text):
-        raise AssertionError(f"unsubstituted placeholders in the definition: {re.findall(r'[$][{][A-Za-z0-9_]+[}]', text)}")
+    document = definition(resources[machine_id], resolve)
+    leftover = re.findall(r"[$][{][A-Za-z0-9_]+[}]", json.dumps(document))
+    if leftover:
+        raise AssertionError(f"unsubstituted placeholders in the definition: {leftover}")
     functions = {}
     for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::Lambda::Function":
@@ -165,7 +165,7 @@ def read_deployment(template: dict[str, Any], names: dict[str, str]) -> Deployme
     queue_id = mapping["EventSourceArn"]["Fn::GetAtt"][0]
     max_receives = resources[queue_id]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
     return Deployment(
-        json.loads(text), functions, tracker, mapping["BatchSize"], max_receives, resolve.arn(machine_id)
+        document, functions, tracker, mapping["BatchSize"], max_receives, resolve.arn(machine_id)
     )
 
 
