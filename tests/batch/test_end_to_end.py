@@ -37,6 +37,7 @@ from tests.batch.driver import (
     invocations_of,
     read_deployment,
 )
+from tests.api.runtime.events import CHAT, answer, chat_line, jsonl, rest_event
 from tests.constructs import Parts, bare_stack, template
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -44,7 +45,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 BUCKET = "llm-async-e2e-payloads"
 WAKE_ALARM = "llm-async-sandbox-wake"
 CALLER = "arn:aws:iam::123456789012:role/batch-user"
-CHAT = "/v1/chat/completions"
 # The fake endpoint: one instance after a 5-minute cold start, 20 s a request.
 SERVICE_S, COLD_START_S = 20.0, 300.0
 
@@ -182,16 +182,10 @@ class Harness:
             logger.setLevel(level)
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        event = {
-            "resource": path, "path": path, "httpMethod": method, "headers": {"Content-Type": "application/json"},
-            "multiValueHeaders": {}, "queryStringParameters": None, "pathParameters": None,
-            "body": None if body is None else json.dumps(body), "isBase64Encoded": False,
-            "requestContext": {"resourcePath": path, "httpMethod": method, "path": f"/v1{path}", "stage": "v1",
-                               "requestId": "r-1", "identity": {"userArn": CALLER, "caller": CALLER, "sourceIp": "10.0.0.1"}},
-        }  # fmt: skip
+        event = rest_event(method, path, body, resource=path, stage="v1", caller=CALLER)
         api_function = next(f for f in self.deployment.functions.values() if f.handler == "batch_jobs.api.lambda_handler")
-        response = handler_of(api_function)(event, LambdaContext(api_function))
-        return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
+        status, _, answered = answer(handler_of(api_function)(event, LambdaContext(api_function)))
+        return status, answered
 
     def submit(self, content: bytes, *, window: str = "24h") -> dict[str, Any]:
         """POST /files, the upload (straight to moto: the presigned PUT is the client's tests'), POST /batches."""
@@ -237,15 +231,7 @@ class Harness:
 
 
 def chat_lines(count: int) -> list[dict[str, Any]]:
-    return [
-        {"custom_id": f"req-{line}", "method": "POST", "url": CHAT,
-         "body": {"messages": [{"role": "user", "content": f"Say {line}"}], "max_tokens": 16}}
-        for line in range(1, count + 1)
-    ]  # fmt: skip
-
-
-def jsonl(lines: list[Any]) -> bytes:
-    return b"".join((line if isinstance(line, bytes) else json.dumps(line).encode()) + b"\n" for line in lines)
+    return [chat_line(f"req-{line}", f"Say {line}", max_tokens=16) for line in range(1, count + 1)]
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,8 @@ from batch_jobs import records, steps
 
 from llm_async_tools.client import ApiResponse, main, urllib_download, urllib_transport
 from tests.api.runtime.batch import conftest as batch_conftest
-from tests.api.runtime.batch.conftest import CHAT, STATE_MACHINE_ARN, FakeContext, batch_event, call, chat_line, jsonl
+from tests.api.runtime.batch.conftest import STATE_MACHINE_ARN, FakeContext, batch_event, call
+from tests.api.runtime.events import CHAT, chat_line, jsonl
 from tests.api.runtime.conftest import BUCKET
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +10,8 @@ import boto3
 import pytest
 from inference_api.contract import ApiEnvironment
 from moto import mock_aws
+
+from tests.api.runtime.events import answer, rest_event
 
 BUCKET = "llm-async-payloads"
 # The environment the construct writes, through the same contract (a smaller body and token budget).
@@ -56,52 +57,8 @@ def api_event(
     return rest_event(method, path, body, resource=resource, stage="prod", caller=caller, headers=headers)
 
 
-def rest_event(
-    method: str,
-    path: str,
-    body: Any,
-    *,
-    resource: str,
-    stage: str,
-    caller: str,
-    headers: dict[str, str] | None = None,
-    query: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """An API Gateway REST proxy event, as both APIs receive it (the batch tests' `batch_event` too)."""
-    if body is not None and not isinstance(body, str):
-        body = json.dumps(body)
-    return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": {"Content-Type": "application/json", **(headers or {})},
-        "multiValueHeaders": {},
-        "queryStringParameters": query,
-        "pathParameters": None,
-        "body": body,
-        "isBase64Encoded": False,
-        "requestContext": {
-            "resourcePath": path,
-            "httpMethod": method,
-            "path": f"/{stage}{path}",
-            "stage": stage,
-            "requestId": "r-1",
-            "identity": {"userArn": caller, "caller": caller, "sourceIp": "10.0.0.1"},
-        },
-    }
-
-
 def call(event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
     return answer(handler.lambda_handler(event, FakeContext()))
-
-
-def answer(response: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
-    """A proxy response's status, headers (lower-cased names, a multi-value header's first value) and JSON body."""
-    body = json.loads(response["body"]) if response.get("body") else None
-    headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
-    for name, values in (response.get("multiValueHeaders") or {}).items():
-        headers.setdefault(name.lower(), values[0])
-    return response["statusCode"], headers, body
 
 
 _create_client = boto3.client

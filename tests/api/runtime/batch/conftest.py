@@ -16,7 +16,8 @@ import boto3
 import pytest
 from batch_jobs.contract import BatchApiEnvironment, BatchEnvironment
 
-from tests.api.runtime.conftest import API_ENVIRONMENT, BUCKET, answer, rest_event
+from tests.api.runtime.conftest import API_ENVIRONMENT, BUCKET
+from tests.api.runtime.events import CHAT, answer, jsonl, rest_event
 
 STATE_MACHINE_NAME = "llm-async-test-batches"
 STATE_MACHINE_ARN = f"arn:aws:states:us-east-1:123456789012:stateMachine:{STATE_MACHINE_NAME}"
@@ -43,8 +44,6 @@ os.environ["POWERTOOLS_SERVICE_NAME"] = _api_service
 # Presigning calls no service: one SigV4 client for the session, made before any test patches boto3.client.
 api._presigner()
 
-CHAT = "/v1/chat/completions"
-COMPLETIONS = "/v1/completions"
 
 
 class FakeContext:
@@ -52,19 +51,6 @@ class FakeContext:
     memory_limit_in_mb = 1769
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:batch"
     aws_request_id = "req-1"
-
-
-def chat_line(custom_id: str, content: str = "Say hi", url: str = CHAT, **body: Any) -> dict[str, Any]:
-    return {"custom_id": custom_id, "method": "POST", "url": url,
-            "body": {"messages": [{"role": "user", "content": content}], **body}}  # fmt: skip
-
-
-def completions_line(custom_id: str, prompt: str = "Once upon a time", url: str = COMPLETIONS, **body: Any) -> dict[str, Any]:
-    return {"custom_id": custom_id, "method": "POST", "url": url, "body": {"prompt": prompt, **body}}
-
-
-def jsonl(lines: list[Any]) -> bytes:
-    return b"".join((line if isinstance(line, bytes) else json.dumps(line).encode()) + b"\n" for line in lines)
 
 
 def batch_event(

@@ -11,22 +11,8 @@ import pytest
 from batch_jobs import api, records, steps
 from botocore.stub import Stubber
 
-from tests.api.runtime.batch.conftest import (
-    CALLER,
-    CHAT,
-    COMPLETIONS,
-    OTHER_CALLER,
-    STATE_MACHINE_ARN,
-    FakeContext,
-    batch_event,
-    call,
-    chat_line,
-    create_batch,
-    jsonl,
-    keys,
-    read_json,
-    upload,
-)  # fmt: skip
+from tests.api.runtime.batch.conftest import CALLER, OTHER_CALLER, STATE_MACHINE_ARN, FakeContext, batch_event, call, create_batch, keys, read_json, upload
+from tests.api.runtime.events import CHAT, COMPLETIONS, chat_line, jsonl  # fmt: skip
 from tests.api.runtime.conftest import BUCKET
 
 OPENAI_FIELDS = {

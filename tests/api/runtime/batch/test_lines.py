@@ -13,7 +13,7 @@ from batch_jobs.lines import MAX_ERRORS, Item, Validation, validate_file
 from batch_jobs.records import line_inference_id
 from inference_api.request import parse_request
 
-from tests.api.runtime.batch.conftest import CHAT, COMPLETIONS, chat_line, completions_line, jsonl
+from tests.api.runtime.events import CHAT, COMPLETIONS, chat_line, completions_line, jsonl
 from tests.api.runtime.conftest import api_event, call
 from tests.api.runtime.request_cases import HANDLER_LIMITS
 

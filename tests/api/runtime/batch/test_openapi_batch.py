@@ -16,17 +16,8 @@ from botocore.stub import Stubber
 from jsonschema import Draft202012Validator
 
 from llm_async_tools import openapi
-from tests.api.runtime.batch.conftest import (
-    CHAT,
-    FakeContext,
-    batch_event,
-    call,
-    chat_line,
-    chunk_event,
-    create_batch,
-    jsonl,
-    upload,
-)
+from tests.api.runtime.batch.conftest import FakeContext, batch_event, call, chunk_event, create_batch, upload
+from tests.api.runtime.events import CHAT, chat_line, jsonl
 from tests.api.runtime.conftest import BUCKET
 from tests.conftest import ROOT
 

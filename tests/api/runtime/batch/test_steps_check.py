@@ -9,7 +9,8 @@ from typing import Any
 from batch_jobs import records, steps
 from inference_api.inferences import RESULT_DEADLINE_MARGIN_S
 
-from tests.api.runtime.batch.conftest import BATCH_ENVIRONMENT, FakeContext, batch_event, call, chat_line, chunk_event, validated
+from tests.api.runtime.batch.conftest import BATCH_ENVIRONMENT, FakeContext, batch_event, call, chunk_event, validated
+from tests.api.runtime.events import chat_line
 from tests.api.runtime.conftest import BUCKET
 
 

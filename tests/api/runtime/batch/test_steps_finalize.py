@@ -13,7 +13,8 @@ from batch_jobs import records, steps
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from tests.api.runtime.batch.conftest import CALLER, FakeContext, batch_event, call, chat_line, chunk_event, read_json, validated
+from tests.api.runtime.batch.conftest import CALLER, FakeContext, batch_event, call, chunk_event, read_json, validated
+from tests.api.runtime.events import chat_line
 from tests.api.runtime.conftest import BUCKET
 
 

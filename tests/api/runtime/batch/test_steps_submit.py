@@ -15,7 +15,8 @@ from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 from inference_api import handler
 
-from tests.api.runtime.batch.conftest import CALLER, FakeContext, batch_event, call, chat_line, chunk_event, keys, validated
+from tests.api.runtime.batch.conftest import CALLER, FakeContext, batch_event, call, chunk_event, keys, validated
+from tests.api.runtime.events import chat_line
 from tests.api.runtime.conftest import BUCKET, api_event
 from tests.api.runtime.conftest import call as call_inference_api
 

@@ -10,21 +10,8 @@ import pytest
 from batch_jobs import records, steps
 from inference_api.request import parse_request
 
-from tests.api.runtime.batch.conftest import (
-    COMPLETIONS,
-    FakeContext,
-    batch_event,
-    call,
-    chat_line,
-    completions_line,
-    create_batch,
-    items,
-    jsonl,
-    keys,
-    read_json,
-    upload,
-    with_environment,
-)  # fmt: skip
+from tests.api.runtime.batch.conftest import FakeContext, batch_event, call, create_batch, items, keys, read_json, upload, with_environment
+from tests.api.runtime.events import COMPLETIONS, chat_line, completions_line, jsonl  # fmt: skip
 from tests.api.runtime.conftest import BUCKET
 from tests.api.runtime.request_cases import HANDLER_LIMITS
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from batch_jobs import records, steps, tracker
 
-from tests.api.runtime.batch.conftest import FakeContext, chat_line, chunk_event, validated
+from tests.api.runtime.batch.conftest import FakeContext, chunk_event, validated
+from tests.api.runtime.events import chat_line
 from tests.api.runtime.conftest import BUCKET, api_event, call
 
 
