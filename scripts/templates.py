@@ -12,25 +12,15 @@ does the 8-hex suffix of a pipeline's cdk-assets publish destination ("<asset-ha
 from __future__ import annotations
 
 import json
-import re
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-_ASSET_HASH = re.compile(r"[0-9a-f]{64}")
-_PUBLISH_SUFFIX = re.compile(r"(<asset-hash>:\d{12}-[a-z0-9-]+-)[0-9a-f]{8}\b")
-
-
-def normalise(template: Any) -> Any:
-    text = _ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True))
-    return json.loads(_PUBLISH_SUFFIX.sub(r"\1<asset-suffix>", text))
-
-
 def dump(outdir: Path) -> int:
     sys.path.insert(0, str(ROOT))
-    from tests.synths import synthesize_session
+    from tests.synths import mask_asset_hashes, synthesize_session
 
     outdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="llm-async-templates-") as work:
@@ -38,7 +28,7 @@ def dump(outdir: Path) -> int:
         templates = {name: synth.template_json for name, synth in synths.synthesized.items()}
         templates["pipeline"] = synths.pipeline.template_json
     for name, template in templates.items():
-        (outdir / f"{name}.json").write_text(json.dumps(normalise(template), indent=1, sort_keys=True) + "\n")
+        (outdir / f"{name}.json").write_text(json.dumps(mask_asset_hashes(template), indent=1, sort_keys=True) + "\n")
     print(f"{len(templates)} templates written to {outdir}")
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,17 @@ from llm_async_tools.security_report import acknowledgments
 from stacks.llm_async_app import STACK_ID, cdk_json_context, synthesize_template
 from stacks.pipeline_stack import add_pipeline_stack
 from stacks.weights_stack import WEIGHTS_STACK_ID
+
+_ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+# cdk-assets' destination ids end in a hash of the asset's destination: `<asset-hash>:<account>-<region>-<8 hex>`.
+_DESTINATION_HASH = re.compile(r"(<asset-hash>:\d{12}-[a-z0-9-]+?)-[0-9a-f]{8}\b")
+
+
+def mask_asset_hashes(template: Any) -> Any:
+    """The template with its asset hashes masked (they change with any byte of the Lambda code), and so the hash that
+    ends a pipeline's cdk-assets destination ids: what the snapshots and scripts/templates.py compare."""
+    text = _ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True))
+    return json.loads(_DESTINATION_HASH.sub(r"\1-<destination-hash>", text))
 
 
 def stack_metadata(assembly_dir: Path, artifact_id: str) -> dict[str, list[dict[str, Any]]]:

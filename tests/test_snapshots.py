@@ -9,19 +9,13 @@ dashboard body) expanded into objects, with CloudFormation references shown as `
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from tests.synths import Synthesized, SynthesizedPipeline
-
-_ASSET_HASH = re.compile(r"[0-9a-f]{64}")
-# cdk-assets' destination ids end in a hash of the asset's destination: `<asset-hash>:<account>-<region>-<8 hex>`.
-_DESTINATION_HASH = re.compile(r"(<asset-hash>:\d{12}-[a-z0-9-]+?)-[0-9a-f]{8}\b")
-
+from tests.synths import Synthesized, SynthesizedPipeline, mask_asset_hashes
 
 def _placeholder(part: Any) -> str:
     """A CloudFormation reference inside a joined string, as a readable placeholder."""
@@ -63,9 +57,7 @@ def _json_document(text: str) -> Any:
 
 
 def readable(template: dict[str, Any]) -> Any:
-    text = _ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True))
-    text = _DESTINATION_HASH.sub(r"\1-<destination-hash>", text)
-    return _expand(json.loads(text))
+    return _expand(mask_asset_hashes(template))
 
 
 @pytest.mark.parametrize("env", ["sandbox", "dev", "staging", "prod"])
