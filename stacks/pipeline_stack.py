@@ -102,9 +102,9 @@ class LlmAsyncPipelineStack(cdk.Stack):
         if pipeline_config.hub_token_secret_arn is not None:
             # CodeBuild's Secrets Manager variable: CDK grants GetSecretValue on the configured ARN followed by "*"
             # (a secret's versions), on the one role that runs the staging steps.
-            findings.acknowledge(
+            findings.acknowledge_wildcard(
                 self.weights_staging_role,
-                findings.wildcard_resource_finding(self.weights_staging_role, f"{pipeline_config.hub_token_secret_arn}*"),
+                f"{pipeline_config.hub_token_secret_arn}*",
                 "secretsmanager:GetSecretValue on the one Hub-token secret configured (hubTokenSecretArn), which"
                 " CodeBuild resolves into the staging step's HF_TOKEN; the * follows its full ARN, suffix included.",
             )

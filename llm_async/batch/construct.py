@@ -317,9 +317,9 @@ class BatchJobs(Construct):
             " GetSamplingRules and GetSamplingTargets, added by tracing, have no resource-level permissions.",
         )
         for function in (steps.validate, steps.wake, steps.submit_chunk, steps.check_chunk, steps.finalize, steps.mark_failed):
-            findings.acknowledge(
+            findings.acknowledge_wildcard(
                 role,
-                findings.wildcard_resource_finding(role, f"{function.function_arn}:*"),
+                f"{function.function_arn}:*",
                 f"lambda:InvokeFunction on the versions and aliases of one function, {function.node.id}, a state of this"
                 " state machine (CDK's LambdaInvoke grant).",
             )
@@ -340,9 +340,9 @@ class BatchJobs(Construct):
             arn = stack.format_arn(
                 service="states", resource="execution", resource_name=resource_name, arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME
             )
-            findings.acknowledge(
+            findings.acknowledge_wildcard(
                 distributed_map_policy,
-                findings.wildcard_resource_finding(distributed_map_policy, arn),
+                arn,
                 f"{what}: execution names are batch ids and map run ids, not known in advance.",
             )
 

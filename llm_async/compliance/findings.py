@@ -52,12 +52,17 @@ def wildcard_resource_finding(scope: IConstruct, arn: str) -> str:
     return "AwsSolutions-IAM5[Resource::" + "".join(_nag_part(part) for part in parts) + "]"
 
 
+def acknowledge_wildcard(resource: IConstruct, arn: str, evidence: str) -> None:
+    """Acknowledges, on `resource`, the IAM5 finding of a grant on `arn` (a wildcard ARN: the `*` and why)."""
+    acknowledge(resource, wildcard_resource_finding(resource, arn), evidence)
+
+
 def acknowledge_prefix_grant(grantee: iam.IGrantable, objects_arn: str, evidence: str) -> None:
     """Acknowledges, on the grantee's role, the IAM5 finding of a grant on every object under one prefix
     (`objects_arn` ends in `*`). A principal that is no construct of this app (imported) carries no finding."""
     principal = grantee.grant_principal
     if isinstance(principal, Construct):
-        acknowledge(principal, wildcard_resource_finding(principal, objects_arn), evidence)
+        acknowledge_wildcard(principal, objects_arn, evidence)
 
 
 def _nag_part(part: str | dict) -> str:

@@ -95,9 +95,9 @@ class ServingModel(Construct):
                 resources=[self.endpoint_log_group_arn],
             )
         )
-        findings.acknowledge(
+        findings.acknowledge_wildcard(
             self.role,
-            findings.wildcard_resource_finding(self, self.endpoint_log_group_arn),
+            self.endpoint_log_group_arn,
             "The ':*' suffix names the log streams of this endpoint's own log group"
             " (/aws/sagemaker/Endpoints/<endpoint name>), not other log groups.",
         )
@@ -176,9 +176,9 @@ class ServingModel(Construct):
             self.role.add_to_principal_policy(
                 iam.PolicyStatement(sid="DecryptModelWeights", actions=["kms:Decrypt"], resources=[weights.kms_key_arn])
             )
-        findings.acknowledge(
+        findings.acknowledge_wildcard(
             self.role,
-            findings.wildcard_resource_finding(self, objects_arn),
+            objects_arn,
             "SageMaker copies every object under the configured weights prefix; the grant is"
             " that one prefix, read-only.",
         )

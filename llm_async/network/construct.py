@@ -107,9 +107,9 @@ class PrivateNetwork(Construct):
         )
         role.add_to_principal_policy(iam.PolicyStatement(sid="ManageOwnInterfaces", actions=manage, resources=[interfaces]))
         role.add_to_principal_policy(iam.PolicyStatement(sid="DescribeNetwork", actions=describe, resources=["*"]))
-        findings.acknowledge(
+        findings.acknowledge_wildcard(
             role,
-            findings.wildcard_resource_finding(role, interfaces),
+            interfaces,
             "The network interfaces the service creates for this role at run time: their ids cannot be"
             " known before; creating one is limited to this stack's subnets and security group.",
         )

@@ -43,7 +43,7 @@ def _artifact_access(role: IConstruct, bucket_arn: str, actions: tuple[str, ...]
     findings.acknowledge_rule(role, "IAMNoInlinePolicy", findings.HIPAA_NIST_PCI, findings.INLINE_POLICY_EVIDENCE)
     for action in actions:
         findings.acknowledge(role, _iam5(action), _ARTIFACTS)
-    findings.acknowledge(role, findings.wildcard_resource_finding(role, f"{bucket_arn}/*"), _ARTIFACTS)
+    findings.acknowledge_wildcard(role, f"{bucket_arn}/*", _ARTIFACTS)
     if key_actions:
         for action in _KEY_ACTIONS:
             findings.acknowledge(role, _iam5(action), _ARTIFACT_KEY)
@@ -59,7 +59,7 @@ def _project_logs(role: IConstruct, project: codebuild.IProject) -> None:
     )
     report_groups = stack.format_arn(service="codebuild", resource="report-group", resource_name=f"{project.project_name}-*")
     for arn in (log_group, report_groups):
-        findings.acknowledge(role, findings.wildcard_resource_finding(role, arn), _BUILD_LOGS)
+        findings.acknowledge_wildcard(role, arn, _BUILD_LOGS)
 
 
 def acknowledge_pipeline_findings(pipeline: pipelines.CodePipeline, step_roles: dict[iam.IRole, list[codebuild.IProject]]) -> None:
@@ -88,9 +88,9 @@ def acknowledge_pipeline_findings(pipeline: pipelines.CodePipeline, step_roles: 
         "`cdk deploy` of the pipeline stack reads stack state (cloudformation:DescribeStacks) and the staging"
         " bucket's listing (s3:ListBucket) before assuming the bootstrap roles; CDK Pipelines generates it.",
     )
-    findings.acknowledge(
+    findings.acknowledge_wildcard(
         mutation_role,
-        findings.wildcard_resource_finding(mutation_role, f"arn:*:iam::{stack.account}:role/*"),
+        f"arn:*:iam::{stack.account}:role/*",
         "sts:AssumeRole only on roles tagged aws-cdk:bootstrap-role (image-publishing, file-publishing,"
         " deploy): a condition in the same statement restricts the wildcard to the CDK bootstrap roles.",
     )
@@ -107,7 +107,7 @@ def acknowledge_pipeline_findings(pipeline: pipelines.CodePipeline, step_roles: 
         stack.format_arn(service="logs", resource="log-group", resource_name="/aws/codebuild/*", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME),
         stack.format_arn(service="codebuild", resource="report-group", resource_name="*"),
     ):
-        findings.acknowledge(file_role, findings.wildcard_resource_finding(file_role, arn), _BUILD_LOGS)
+        findings.acknowledge_wildcard(file_role, arn, _BUILD_LOGS)
 
     for role, projects in step_roles.items():
         _artifact_access(role, bucket_arn, _READ_ARTIFACTS, key_actions=True)
