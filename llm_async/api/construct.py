@@ -52,6 +52,37 @@ XRAY_EVIDENCE = (
 )
 
 
+_PLAIN_ENVIRONMENT = (
+    "The environment holds resource names and numeric limits, no secret; Lambda encrypts it at rest"
+    " with its AWS managed key, and a customer key would guard nothing the template does not show."
+)
+
+
+def secure_function(
+    function: lambda_.Function,
+    role: iam.Role,
+    network: PrivateNetwork | None,
+    *,
+    no_dlq: str,
+    shared_pool: str | None,
+    no_vpc: str,
+) -> None:
+    """What each of our traced Lambda functions gets beside its own grants: the findings both scanners report on it
+    waived where they apply, each with its evidence (no dead-letter queue: `no_dlq`; no reserved concurrency:
+    `shared_pool`, None when it has some; outside a VPC: `no_vpc`), its environment's key skip, its role's inline
+    policy acknowledged, and the role's network and X-Ray grants (grant_network_and_tracing)."""
+    for rule, packs, check, evidence in (
+        ("LambdaDLQ", (findings.HIPAA, findings.NIST, findings.SERVERLESS), "CKV_AWS_116", no_dlq),
+        ("LambdaConcurrency", (findings.HIPAA, findings.NIST), "CKV_AWS_115", shared_pool),
+        ("LambdaInsideVPC", findings.HIPAA_NIST_PCI, "CKV_AWS_117", no_vpc if network is None else None),
+    ):
+        if evidence is not None:
+            findings.waive(function, nag=findings.rule_ids(rule, packs), checkov=check, evidence=evidence)
+    findings.skip_checkov(function, "CKV_AWS_173", _PLAIN_ENVIRONMENT)
+    findings.acknowledge_rule(role, "IAMNoInlinePolicy", findings.HIPAA_NIST_PCI, findings.INLINE_POLICY_EVIDENCE)
+    grant_network_and_tracing(role, network)
+
+
 def grant_network_and_tracing(role: iam.Role, network: PrivateNetwork | None) -> None:
     """What a traced Lambda function's role needs beside its own grants, with the wildcard findings of both acknowledged
     at the role: in VPC mode, its network interfaces (what AWSLambdaVPCAccessExecutionRole grants, scoped by the
@@ -169,22 +200,8 @@ class InferenceApi(Construct):
             vpc_subnets=network.subnet_selection if network else None,
             security_groups=[network.function_security_group] if network else None,
         )
-        # Each finding both scanners report on the function, where it applies, with its evidence.
-        for rule, packs, check, evidence, applies in (
-            ("LambdaDLQ", (findings.HIPAA, findings.NIST, findings.SERVERLESS), "CKV_AWS_116", _NO_DLQ, True),
-            ("LambdaConcurrency", (findings.HIPAA, findings.NIST), "CKV_AWS_115", _SHARED_POOL, reserved_concurrency is None),
-            ("LambdaInsideVPC", findings.HIPAA_NIST_PCI, "CKV_AWS_117", _NO_VPC, not function.is_bound_to_vpc),
-        ):
-            if applies:
-                findings.waive(function, nag=findings.rule_ids(rule, packs), checkov=check, evidence=evidence)
-        findings.acknowledge_rule(role, "IAMNoInlinePolicy", findings.HIPAA_NIST_PCI, findings.INLINE_POLICY_EVIDENCE)
-        grant_network_and_tracing(role, network)
-        findings.skip_checkov(
-            function,
-            "CKV_AWS_173",
-            "The environment holds resource names and numeric limits, no secret; Lambda encrypts it at rest"
-            " with its AWS managed key, and a customer key would guard nothing the template does not show.",
-        )
+        secure_function(function, role, network, no_dlq=_NO_DLQ,
+                        shared_pool=_SHARED_POOL if reserved_concurrency is None else None, no_vpc=_NO_VPC)
         return function
 
     @property

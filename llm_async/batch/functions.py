@@ -16,8 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from llm_async.api.construct import LAMBDA_SOURCE, POWERTOOLS_LAYER_PARAMETER, RUNTIME, grant_network_and_tracing
-from llm_async.compliance import findings
+from llm_async.api.construct import LAMBDA_SOURCE, POWERTOOLS_LAYER_PARAMETER, RUNTIME, secure_function
 from llm_async.network.construct import PrivateNetwork
 from llm_async.storage.log_groups import LogGroups
 
@@ -39,10 +38,6 @@ class FunctionSpec:
 _NO_VPC = (
     "VPC mode is off for this environment: the function reaches S3, SageMaker, Step Functions and CloudWatch"
     " over their public endpoints with TLS and SigV4, and reaches nothing else."
-)
-_ENVIRONMENT = (
-    "The environment holds resource names and numeric limits, no secret; Lambda encrypts it at rest"
-    " with its AWS managed key, and a customer key would guard nothing the template does not show."
 )
 
 
@@ -91,14 +86,5 @@ class BatchFunctions(Construct):
             vpc_subnets=network.subnet_selection if network else None,
             security_groups=[network.function_security_group] if network else None,
         )
-        for rule, packs, check, evidence, applies in (
-            ("LambdaDLQ", (findings.HIPAA, findings.NIST, findings.SERVERLESS), "CKV_AWS_116", spec.invoked_by, True),
-            ("LambdaConcurrency", (findings.HIPAA, findings.NIST), "CKV_AWS_115", spec.concurrency_bound, True),
-            ("LambdaInsideVPC", findings.HIPAA_NIST_PCI, "CKV_AWS_117", _NO_VPC, network is None),
-        ):
-            if applies:
-                findings.waive(function, nag=findings.rule_ids(rule, packs), checkov=check, evidence=evidence)
-        findings.skip_checkov(function, "CKV_AWS_173", _ENVIRONMENT)
-        findings.acknowledge_rule(role, "IAMNoInlinePolicy", findings.HIPAA_NIST_PCI, findings.INLINE_POLICY_EVIDENCE)
-        grant_network_and_tracing(role, network)
+        secure_function(function, role, network, no_dlq=spec.invoked_by, shared_pool=spec.concurrency_bound, no_vpc=_NO_VPC)
         return function
