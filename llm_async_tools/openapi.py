@@ -46,10 +46,9 @@ if str(RUNTIME) not in sys.path:
 from batch_jobs import records as batch_records  # noqa: E402
 from inference_api.gateway import IDEMPOTENCY_HEADER  # noqa: E402
 from inference_api.inferences import INFERENCE_ID_LENGTH  # noqa: E402
-from inference_api.request import SHAPES, Limits, shape_rules  # noqa: E402
+from inference_api.request import ENGINES, SHAPES, Limits, shape_rules  # noqa: E402
 from inference_api.tgi import Check  # noqa: E402
 
-ENGINES = ("tgi", "vllm")
 STAGE = "v1"  # the stage InferenceApi deploys (llm_async/api/rest_api.py), the first segment of every URL
 SIGV4 = "sigv4"
 TITLE = "llm-async inference API"

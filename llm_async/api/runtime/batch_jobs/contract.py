@@ -19,10 +19,10 @@ from dataclasses import dataclass
 # construct as `llm_async.api.runtime.batch_jobs.contract`, where the sibling is importable only by its full name.
 if __package__ == "batch_jobs":
     from inference_api.contract import VARIABLES as _SHARED_VARIABLES
-    from inference_api.contract import EndpointSettings, RequestLimits
+    from inference_api.contract import ContractError, EndpointSettings, RequestLimits, _int
 else:
     from llm_async.api.runtime.inference_api.contract import VARIABLES as _SHARED_VARIABLES
-    from llm_async.api.runtime.inference_api.contract import EndpointSettings, RequestLimits
+    from llm_async.api.runtime.inference_api.contract import ContractError, EndpointSettings, RequestLimits, _int
 
 SERVICE_NAME = "llm-async-batch"
 """Powertools' service: the `service` dimension of the custom metrics and a key of every log line."""
@@ -55,10 +55,6 @@ CUSTOM_METRICS = (
 ENGINES = ("tgi", "vllm")
 """inference_api.request.ENGINES: the engines whose request rules the lines are checked by."""
 _WINDOW = re.compile(r"^[1-9][0-9]*h$")
-
-
-class ContractError(ValueError):
-    """A batch Lambda's environment lacks a variable or holds a value it cannot parse."""
 
 
 # The endpoint's fields, then the limits (dataclasses put the last base's first), then the batch's own.
@@ -135,10 +131,3 @@ VARIABLES = {
 
 def _text(value: object) -> str:
     return ",".join(value) if isinstance(value, tuple) else str(value)
-
-
-def _int(name: str, text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ContractError(f"environment variable {name} must be an integer (got {text!r})") from None
