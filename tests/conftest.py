@@ -24,14 +24,18 @@ _READS_SYNTHS = "session_synths"
 _READS_CHECKOV = "checkov_results"
 
 
+def run_directory(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The directory the whole run shares, all xdist workers (each has a base temp of its own under it)."""
+    return tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+
+
 @pytest.fixture(scope="session", autouse=True)
 def session_synths_directory(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, worker_id: str
 ) -> Iterator[Path]:
     """Where the session's synths are written, by a process started as the session starts if any selected
     test reads them (see tests/session_synths.py). Shared by all xdist workers of the run."""
-    run_directory = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
-    directory = run_directory / "session-synths"
+    directory = run_directory(tmp_path_factory, worker_id) / "session-synths"
     fixtures = [set(getattr(item, "fixturenames", ())) for item in request.session.items]
     checkov = any(_READS_CHECKOV in names for names in fixtures)
     process = None

@@ -78,17 +78,24 @@ def load_checkov_report(directory: Path) -> CheckovReport:
 
 
 def _wait_for(path: Path) -> Path:
+    return wait_for(path, path.parent / FAILED, failure="the session's synth process failed",
+                    timeout=f"no {path.name} after {WAIT_S} s; the synth process's output: {path.parent / LOG}")
+
+
+def wait_for(path: Path, failed: Path, *, failure: str, timeout: str) -> Path:
+    """`path` once another process has written it (write_atomically); `failure` and the traceback it wrote to `failed`
+    if it failed, `timeout` after WAIT_S seconds."""
     deadline = time.monotonic() + WAIT_S
     while not path.exists():
-        if (path.parent / FAILED).exists():
-            raise RuntimeError(f"the session's synth process failed:\n{(path.parent / FAILED).read_text()}")
+        if failed.exists():
+            raise RuntimeError(f"{failure}:\n{failed.read_text()}")
         if time.monotonic() > deadline:
-            raise TimeoutError(f"no {path.name} after {WAIT_S} s; the synth process's output: {path.parent / LOG}")
+            raise TimeoutError(timeout)
         time.sleep(0.05)
     return path
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_bytes(data)
     os.replace(partial, path)
@@ -115,10 +122,10 @@ def main(argv: list[str]) -> int:
     directory, checkov = Path(argv[0]), "--checkov" in argv[1:]
     try:
         session = synths.synthesize_session(directory)
-        _write_atomically(directory / SYNTHS, pickle.dumps(session))
+        write_atomically(directory / SYNTHS, pickle.dumps(session))
         if checkov:
             report = _run_checkov(directory, session)
-            _write_atomically(directory / CHECKOV_REPORT, json.dumps(dataclasses.asdict(report)).encode())
+            write_atomically(directory / CHECKOV_REPORT, json.dumps(dataclasses.asdict(report)).encode())
     except BaseException:
         (directory / FAILED).write_text(traceback.format_exc())
         raise

@@ -38,7 +38,9 @@ from tests.batch.driver import (
     read_deployment,
 )
 from tests.api.runtime.events import CHAT, answer, chat_line, jsonl, rest_event
+from tests.conftest import run_directory
 from tests.constructs import Parts, bare_stack, template
+from tests.session_synths import WAIT_S, wait_for, write_atomically
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -102,13 +104,8 @@ def shared(directory: Path, name: str, compute: Callable[[], Run]) -> Run:
     try:
         os.close(os.open(directory / f"{name}.claim", os.O_CREAT | os.O_EXCL))
     except FileExistsError:
-        deadline = time.monotonic() + 600
-        while not result.exists():
-            if failed.exists():
-                raise RuntimeError(f"scenario {name} failed in another worker:\n{failed.read_text()}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no result of scenario {name} after 600 s")
-            time.sleep(0.05)
+        wait_for(result, failed, failure=f"scenario {name} failed in another worker",
+                 timeout=f"no result of scenario {name} after {WAIT_S} s")
         data = json.loads(result.read_text())
         tuples = {name: [tuple(entry) for entry in data[name]] for name in ("invocations", "history", "retries")}
         return Run(**{**data, **tuples})
@@ -117,17 +114,14 @@ def shared(directory: Path, name: str, compute: Callable[[], Run]) -> Run:
     except BaseException:
         failed.write_text(traceback.format_exc())
         raise
-    partial = result.with_suffix(".partial")
-    partial.write_text(json.dumps(dataclasses.asdict(run)))
-    os.replace(partial, result)
+    write_atomically(result, json.dumps(dataclasses.asdict(run)).encode())
     return run
 
 
 @pytest.fixture(scope="session")
 def scenarios_directory(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """One directory for the whole run, all workers (as tests/conftest.py's session_synths_directory)."""
-    base = tmp_path_factory.getbasetemp()
-    return (base if worker_id == "master" else base.parent) / "batch-end-to-end"
+    return run_directory(tmp_path_factory, worker_id) / "batch-end-to-end"
 
 
 class Harness:
