@@ -285,14 +285,9 @@ class BatchLimits:
 
 
 # BatchConfig's defaults (docs/design/batch-jobs.md, "Configuration"), for a configuration without a `batch` section.
-_DESIGN_BATCH_LIMITS = BatchLimits(max_file_bytes=200_000_000, max_lines=50_000, completion_windows=("24h",))
-
-
 def default_batch_limits() -> BatchLimits:
     """The batch limits the default configuration deploys (its `batch` section, BatchConfig)."""
-    batch = getattr(ENVIRONMENTS[DEFAULT_ENV](), "batch", None)
-    if batch is None:
-        return _DESIGN_BATCH_LIMITS
+    batch = ENVIRONMENTS[DEFAULT_ENV]().batch
     return BatchLimits(batch.max_file_bytes, batch.max_lines, tuple(batch.completion_windows))
 
 
