@@ -74,13 +74,18 @@ class Capacity:
 
     @property
     def sequences(self) -> int:
-        """Sequences of `sequence_tokens` the KV cache holds at once, at most the engine's limit (0: none fits)."""
-        return min(self.kv_cache_tokens // self.sequence_tokens, self.engine_limit)
+        return sequences_held(self.kv_cache_tokens, self.sequence_tokens, self.engine_limit)
 
     @property
     def holds_full_request(self) -> bool:
         """The KV cache holds one request of a full prompt and the default budget (else such a request never runs)."""
         return self.kv_cache_tokens >= self.full_request_tokens
+
+
+def sequences_held(kv_cache_tokens: int, sequence_tokens: int, engine_limit: int) -> int:
+    """Sequences of `sequence_tokens` a KV cache of `kv_cache_tokens` holds at once, at most the engine's limit (0: none
+    fits): the concurrency per instance the construct derives, and the simulator's."""
+    return min(kv_cache_tokens // sequence_tokens, engine_limit)
 
 
 def capacity(model: ModelConfig, instance: GpuInstanceType, default_new_tokens: int) -> Capacity | None:

@@ -34,6 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from llm_async.model.capacity import sequences_held
+
 # Peak dense tensor throughput per GPU in the dtype the engines run these models in (bf16; fp16 on the T4, which has
 # no bf16), from NVIDIA's data sheets: A10 125 TFLOPS BF16 (NVIDIA A10 Tensor Core GPU data sheet), T4 65 TFLOPS FP16
 # mixed precision (NVIDIA T4 data sheet), A100 312 TFLOPS BF16 (NVIDIA A100 Tensor Core GPU data sheet). AWS publishes
@@ -256,8 +258,8 @@ class Batching:
 
     @property
     def max_concurrent_sequences(self) -> int:
-        """Requests of `sequence_tokens` the KV cache holds at once, at most the engine's limit (capacity.py's rule)."""
-        return min(self.limits.kv_cache_tokens // self.sequence_tokens, self.limits.max_running)
+        """Requests of `sequence_tokens` the KV cache holds at once, at most the engine's limit (the construct's rule)."""
+        return sequences_held(self.limits.kv_cache_tokens, self.sequence_tokens, self.limits.max_running)
 
     def largest_batch(self, tokens_per_sequence: float) -> int:
         """The most sequences of that final size (prompt + output) the KV cache and the engine run at once."""
